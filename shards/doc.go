@@ -1,0 +1,16 @@
+// Package shards is the Arrow IPC layer every wit stage shares.
+//
+// A stage appends rows to a Writer; the Writer buffers them into record batches and writes them to
+// a numbered file ("00000.arrow", "00001.arrow", ...) in its directory, rotating to the next file
+// every RowsPerFile rows or MaxFileBytes bytes. Each file is written under a temporary name
+// ("00003.arrow.tmp-<random>"), fsynced, and only then renamed to its final name, so a reader that
+// lists a directory never sees half a file. The BeforeCommit hook lets a stage record, atomically
+// with its own state, that a file is complete before it becomes visible; this is how the crawler
+// resumes exactly once after a kill.
+//
+// Readers (ReadFile, ReadDir) stream record batches with optional column projection and hold one
+// batch at a time, so memory stays flat for any dataset size.
+//
+// PairSchema is the contract between the crawler and later stages: one row per candidate
+// (image URL, caption) pair, see the constants Col*.
+package shards

@@ -1,0 +1,215 @@
+package shards
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+)
+
+// ListFiles returns the committed shard files in dir ("NNNNN.arrow"), sorted by number.
+// Temporary files and other names are ignored.
+func ListFiles(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("shards: list %s: %w", dir, err)
+	}
+	type numbered struct {
+		n    int
+		path string
+	}
+	var files []numbered
+	for _, e := range entries {
+		if e.IsDir() {
+			continue
+		}
+		if n, ok := FileIndex(e.Name()); ok {
+			files = append(files, numbered{n, filepath.Join(dir, e.Name())})
+		}
+	}
+	slices.SortFunc(files, func(a, b numbered) int { return a.n - b.n })
+	out := make([]string, len(files))
+	for i, f := range files {
+		out[i] = f.path
+	}
+	return out, nil
+}
+
+// ErrCorrupt marks a shard file that cannot be read as Arrow IPC.
+var ErrCorrupt = errors.New("corrupt shard")
+
+// File is an open shard file.
+type File struct {
+	f      *os.File
+	r      *ipc.FileReader
+	path   string
+	schema *arrow.Schema
+}
+
+// Open opens a shard file and reads its footer. A truncated or foreign file gives an error that
+// wraps ErrCorrupt.
+func Open(path string) (_ *File, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("shards: open %s: %w", path, err)
+	}
+	defer func() {
+		// The footer is a flatbuffer read without bounds checks; a corrupt one makes it panic.
+		if p := recover(); p != nil {
+			f.Close()
+			err = fmt.Errorf("shards: %s: %w: %v", path, ErrCorrupt, p)
+		}
+	}()
+	r, err := ipc.NewFileReader(f, ipc.WithAllocator(memory.DefaultAllocator))
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("shards: %s: %w: %v", path, ErrCorrupt, err)
+	}
+	return &File{f: f, r: r, path: path, schema: r.Schema()}, nil
+}
+
+// Schema returns the file's schema.
+func (f *File) Schema() *arrow.Schema { return f.schema }
+
+// NumBatches returns the number of record batches in the file.
+func (f *File) NumBatches() int { return f.r.NumRecords() }
+
+// Batch reads record batch i. The caller releases it.
+func (f *File) Batch(i int) (rec arrow.RecordBatch, err error) {
+	defer func() {
+		// The IPC reader trusts offsets in the file; a corrupt body can make it panic.
+		if p := recover(); p != nil {
+			rec, err = nil, fmt.Errorf("shards: %s batch %d: %w: %v", f.path, i, ErrCorrupt, p)
+		}
+	}()
+	rec, err = f.r.RecordBatch(i)
+	if err != nil {
+		return nil, fmt.Errorf("shards: %s batch %d: %w: %v", f.path, i, ErrCorrupt, err)
+	}
+	if err := array.ValidateRecordFull(rec); err != nil {
+		rec.Release()
+		return nil, fmt.Errorf("shards: %s batch %d: %w: %v", f.path, i, ErrCorrupt, err)
+	}
+	return rec, nil
+}
+
+// NumRows counts the rows of all batches (it reads every batch's header).
+func (f *File) NumRows() (int64, error) {
+	var n int64
+	for i := 0; i < f.NumBatches(); i++ {
+		rec, err := f.Batch(i)
+		if err != nil {
+			return n, err
+		}
+		n += rec.NumRows()
+		rec.Release()
+	}
+	return n, nil
+}
+
+// Close closes the file.
+func (f *File) Close() error {
+	f.r.Close()
+	return f.f.Close()
+}
+
+// projection returns the field indices of columns in schema (nil: all).
+func projection(schema *arrow.Schema, columns []string, path string) ([]int, error) {
+	if columns == nil {
+		return nil, nil
+	}
+	idx := make([]int, len(columns))
+	for i, c := range columns {
+		found := schema.FieldIndices(c)
+		if len(found) == 0 {
+			return nil, fmt.Errorf("shards: %s has no column %q (has %v)", path, c, fieldNames(schema))
+		}
+		idx[i] = found[0]
+	}
+	return idx, nil
+}
+
+func fieldNames(s *arrow.Schema) []string {
+	names := make([]string, s.NumFields())
+	for i, f := range s.Fields() {
+		names[i] = f.Name
+	}
+	return names
+}
+
+// project returns a batch with only the given columns, in that order.
+func project(rec arrow.RecordBatch, idx []int) arrow.RecordBatch {
+	if idx == nil {
+		rec.Retain()
+		return rec
+	}
+	fields := make([]arrow.Field, len(idx))
+	cols := make([]arrow.Array, len(idx))
+	for i, j := range idx {
+		fields[i] = rec.Schema().Field(j)
+		cols[i] = rec.Column(j)
+	}
+	md := rec.Schema().Metadata()
+	return array.NewRecordBatch(arrow.NewSchema(fields, &md), cols, rec.NumRows())
+}
+
+// ReadFile streams the record batches of one file, projected to columns (nil: all). Each batch
+// is released after the loop body returns: retain it to keep it.
+func ReadFile(path string, columns []string) iter.Seq2[arrow.RecordBatch, error] {
+	return func(yield func(arrow.RecordBatch, error) bool) {
+		f, err := Open(path)
+		if err != nil {
+			yield(nil, err)
+			return
+		}
+		defer f.Close()
+		idx, err := projection(f.schema, columns, path)
+		if err != nil {
+			yield(nil, err)
+			return
+		}
+		for i := 0; i < f.NumBatches(); i++ {
+			rec, err := f.Batch(i)
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			out := project(rec, idx)
+			rec.Release()
+			ok := yield(out, nil)
+			out.Release()
+			if !ok {
+				return
+			}
+		}
+	}
+}
+
+// ReadDir streams the record batches of every committed file in dir, in file order.
+func ReadDir(ctx context.Context, dir string, columns []string) iter.Seq2[arrow.RecordBatch, error] {
+	return func(yield func(arrow.RecordBatch, error) bool) {
+		files, err := ListFiles(dir)
+		if err != nil {
+			yield(nil, err)
+			return
+		}
+		for _, path := range files {
+			for rec, err := range ReadFile(path, columns) {
+				if err == nil {
+					err = ctx.Err()
+				}
+				if !yield(rec, err) || err != nil {
+					return
+				}
+			}
+		}
+	}
+}

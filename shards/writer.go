@@ -1,0 +1,387 @@
+package shards
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+)
+
+// Ext is the extension of committed shard files.
+const Ext = ".arrow"
+
+// tempMarker separates a file's final name from the random suffix of its temporary name.
+const tempMarker = ".tmp-"
+
+// WriterOptions controls file rotation and the commit protocol of a Writer.
+type WriterOptions struct {
+	RowsPerFile  int               // rotate after this many rows (default 10000)
+	MaxFileBytes int64             // also rotate once a file passes this many bytes (0: no limit)
+	BatchRows    int               // rows per record batch inside a file (default 1024)
+	FirstIndex   int               // number of the first file; -1: one past the highest committed file in the directory
+	Metadata     map[string]string // schema metadata written into every file
+	// BeforeCommit runs once a temporary file is complete and fsynced, before it is renamed to its
+	// final name. An error aborts the commit and the temporary file is removed.
+	BeforeCommit func(c Commit) error
+	// AfterCommit runs after the rename.
+	AfterCommit func(c Commit) error
+}
+
+// Commit describes one completed file.
+type Commit struct {
+	Index    int    // file number
+	Path     string // final path
+	TempPath string // temporary path it was written under
+	Rows     int    // rows in the file
+	Bytes    int64  // file size
+}
+
+// Writer appends rows to rotating Arrow IPC files. It is not safe for concurrent use.
+type Writer struct {
+	dir    string
+	schema *arrow.Schema
+	opts   WriterOptions
+
+	builder *array.RecordBuilder
+	pending int // rows in builder
+
+	file      *os.File
+	counter   *countingWriter
+	ipcw      *ipc.FileWriter
+	index     int // number of the open file (or the next one when file == nil)
+	fileRows  int
+	committed []Commit
+	closed    bool
+}
+
+// FileName returns the final name of file number index.
+func FileName(index int) string { return fmt.Sprintf("%05d%s", index, Ext) }
+
+// NewWriter creates dir if needed and returns a Writer for schema. Leftover temporary files in dir
+// are removed: they belong to a run that was killed before it committed them.
+func NewWriter(dir string, schema *arrow.Schema, opts WriterOptions) (*Writer, error) {
+	if opts.RowsPerFile <= 0 {
+		opts.RowsPerFile = 10000
+	}
+	if opts.BatchRows <= 0 {
+		opts.BatchRows = 1024
+	}
+	if opts.BatchRows > opts.RowsPerFile {
+		opts.BatchRows = opts.RowsPerFile
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("shards: create %s: %w", dir, err)
+	}
+	if err := CleanTemp(dir); err != nil {
+		return nil, err
+	}
+	if opts.FirstIndex < 0 {
+		files, err := ListFiles(dir)
+		if err != nil {
+			return nil, err
+		}
+		opts.FirstIndex = 0
+		if len(files) > 0 {
+			last, _ := FileIndex(files[len(files)-1])
+			opts.FirstIndex = last + 1
+		}
+	}
+	if len(opts.Metadata) > 0 {
+		keys := make([]string, 0, len(opts.Metadata))
+		vals := make([]string, 0, len(opts.Metadata))
+		for k, v := range opts.Metadata {
+			keys = append(keys, k)
+			vals = append(vals, v)
+		}
+		md := arrow.NewMetadata(keys, vals)
+		schema = arrow.NewSchema(schema.Fields(), &md)
+	}
+	return &Writer{
+		dir:     dir,
+		schema:  schema,
+		opts:    opts,
+		builder: array.NewRecordBuilder(memory.DefaultAllocator, schema),
+		index:   opts.FirstIndex,
+	}, nil
+}
+
+// Schema returns the schema of the written files (with metadata).
+func (w *Writer) Schema() *arrow.Schema { return w.schema }
+
+// Builder returns the record builder of the current batch. Append exactly one value to every
+// field, then call EndRow.
+func (w *Writer) Builder() *array.RecordBuilder { return w.builder }
+
+// EndRow finishes the row appended to Builder; it may flush a batch and rotate the file.
+func (w *Writer) EndRow() error {
+	if w.closed {
+		return errors.New("shards: write after close")
+	}
+	w.pending++
+	if w.pending >= w.opts.BatchRows || w.fileRows+w.pending >= w.opts.RowsPerFile {
+		return w.flush()
+	}
+	return nil
+}
+
+// WriteRecord appends a whole record batch (same schema fields) to the output.
+func (w *Writer) WriteRecord(rec arrow.RecordBatch) error {
+	if w.closed {
+		return errors.New("shards: write after close")
+	}
+	if err := w.flush(); err != nil {
+		return err
+	}
+	for off := int64(0); off < rec.NumRows(); {
+		if err := w.open(); err != nil {
+			return err
+		}
+		room := int64(w.opts.RowsPerFile - w.fileRows)
+		n := min(room, rec.NumRows()-off)
+		part := rec.NewSlice(off, off+n)
+		err := w.writeBatch(part)
+		part.Release()
+		if err != nil {
+			return err
+		}
+		off += n
+		if err := w.maybeRotate(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Committed returns the files committed so far by this Writer.
+func (w *Writer) Committed() []Commit { return w.committed }
+
+// Rows returns the rows written by this Writer, committed or not.
+func (w *Writer) Rows() int {
+	n := w.fileRows + w.pending
+	for _, c := range w.committed {
+		n += c.Rows
+	}
+	return n
+}
+
+// Flush writes the buffered rows into the current file and commits it, even if it is not full.
+// Stages call it at checkpoints so that what they have produced becomes visible.
+func (w *Writer) Flush() error {
+	if err := w.flush(); err != nil {
+		return err
+	}
+	return w.commit()
+}
+
+// Close commits the last file. A Writer that wrote no rows leaves no file.
+func (w *Writer) Close() error {
+	if w.closed {
+		return nil
+	}
+	err := w.Flush()
+	w.closed = true
+	w.builder.Release()
+	return err
+}
+
+// Abort drops the rows not yet committed and removes the temporary file.
+func (w *Writer) Abort() error {
+	if w.closed {
+		return nil
+	}
+	w.closed = true
+	w.builder.Release()
+	if w.file == nil {
+		return nil
+	}
+	tmp := w.file.Name()
+	w.file.Close()
+	w.file, w.ipcw = nil, nil
+	if err := os.Remove(tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("shards: remove %s: %w", tmp, err)
+	}
+	return nil
+}
+
+func (w *Writer) flush() error {
+	if w.pending == 0 {
+		return nil
+	}
+	if err := w.open(); err != nil {
+		return err
+	}
+	rec := w.builder.NewRecordBatch()
+	w.pending = 0
+	err := w.writeBatch(rec)
+	rec.Release()
+	if err != nil {
+		return err
+	}
+	return w.maybeRotate()
+}
+
+func (w *Writer) writeBatch(rec arrow.RecordBatch) error {
+	if err := w.ipcw.Write(rec); err != nil {
+		return fmt.Errorf("shards: write %s: %w", w.file.Name(), err)
+	}
+	w.fileRows += int(rec.NumRows())
+	return nil
+}
+
+func (w *Writer) maybeRotate() error {
+	if w.fileRows >= w.opts.RowsPerFile || (w.opts.MaxFileBytes > 0 && w.counter.n >= w.opts.MaxFileBytes) {
+		return w.commit()
+	}
+	return nil
+}
+
+func (w *Writer) open() error {
+	if w.file != nil {
+		return nil
+	}
+	f, err := os.CreateTemp(w.dir, FileName(w.index)+tempMarker+"*")
+	if err != nil {
+		return fmt.Errorf("shards: create temp file in %s: %w", w.dir, err)
+	}
+	w.file = f
+	w.counter = &countingWriter{w: f}
+	w.ipcw, err = ipc.NewFileWriter(w.counter, ipc.WithSchema(w.schema), ipc.WithAllocator(memory.DefaultAllocator))
+	if err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		w.file = nil
+		return fmt.Errorf("shards: start %s: %w", f.Name(), err)
+	}
+	w.fileRows = 0
+	return nil
+}
+
+// commit finishes the open file: footer, fsync, BeforeCommit hook, rename, directory fsync.
+func (w *Writer) commit() (err error) {
+	if w.file == nil {
+		return nil
+	}
+	f := w.file
+	tmp := f.Name()
+	w.file = nil
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	if err := w.ipcw.Close(); err != nil {
+		return fmt.Errorf("shards: finish %s: %w", tmp, err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("shards: sync %s: %w", tmp, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("shards: close %s: %w", tmp, err)
+	}
+	c := Commit{Index: w.index, Path: filepath.Join(w.dir, FileName(w.index)), TempPath: tmp, Rows: w.fileRows, Bytes: w.counter.n}
+	if w.opts.BeforeCommit != nil {
+		if err := w.opts.BeforeCommit(c); err != nil {
+			return fmt.Errorf("shards: commit %s: %w", c.Path, err)
+		}
+	}
+	if err := os.Rename(tmp, c.Path); err != nil {
+		return fmt.Errorf("shards: rename %s: %w", tmp, err)
+	}
+	if err := SyncDir(w.dir); err != nil {
+		return err
+	}
+	w.committed = append(w.committed, c)
+	w.index++
+	w.fileRows = 0
+	if w.opts.AfterCommit != nil {
+		if err := w.opts.AfterCommit(c); err != nil {
+			return fmt.Errorf("shards: after commit %s: %w", c.Path, err)
+		}
+	}
+	return nil
+}
+
+// SyncDir fsyncs a directory so that renames in it survive a crash.
+func SyncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("shards: open dir %s: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("shards: sync dir %s: %w", dir, err)
+	}
+	return nil
+}
+
+// CleanTemp removes temporary files left in dir by a run that did not commit them.
+func CleanTemp(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		return fmt.Errorf("shards: list %s: %w", dir, err)
+	}
+	for _, e := range entries {
+		if IsTemp(e.Name()) {
+			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("shards: remove stale %s: %w", e.Name(), err)
+			}
+		}
+	}
+	return nil
+}
+
+// IsTemp reports whether name is the temporary name of a shard file.
+func IsTemp(name string) bool {
+	i := strings.Index(name, Ext+tempMarker)
+	if i <= 0 {
+		return false
+	}
+	_, err := strconv.Atoi(name[:i])
+	return err == nil
+}
+
+// TempIndex returns the file number encoded in a temporary file's name.
+func TempIndex(name string) (int, bool) {
+	name = filepath.Base(name)
+	i := strings.Index(name, Ext+tempMarker)
+	if i <= 0 {
+		return 0, false
+	}
+	n, err := strconv.Atoi(name[:i])
+	return n, err == nil
+}
+
+// FileIndex returns the number of a committed shard file ("00012.arrow" -> 12).
+func FileIndex(path string) (int, bool) {
+	name := filepath.Base(path)
+	if !strings.HasSuffix(name, Ext) {
+		return 0, false
+	}
+	n, err := strconv.Atoi(strings.TrimSuffix(name, Ext))
+	if err != nil || n < 0 {
+		return 0, false
+	}
+	return n, true
+}
+
+type countingWriter struct {
+	w *os.File
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
