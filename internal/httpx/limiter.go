@@ -28,8 +28,8 @@ type hostState struct {
 }
 
 const (
-	minSweep          = 1024
-	defaultMaxDelays  = 1 << 17
+	minSweep         = 1024
+	defaultMaxDelays = 1 << 17
 )
 
 func newHostLimiter(perHost int, delay time.Duration) *hostLimiter {
