@@ -1,0 +1,491 @@
+package extract
+
+import (
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"golang.org/x/net/idna"
+)
+
+// URL normalisation lives here privately: internal/urlnorm (the crawl's shared
+// normaliser, written concurrently) had not landed when this package was
+// written. The rules are the ones the contract gives urlnorm: lower-case
+// scheme and host (IDN hosts to punycode), default port and fragment dropped,
+// dot segments removed, %-escapes normalised (unreserved characters decoded,
+// hex upper-cased, bytes that must be escaped escaped), empty path = "/".
+// URLs with user info are refused: they leak credentials into a data set.
+
+// normalizeURL returns the normalised string form of an absolute http(s) URL,
+// or "" when u is not one.
+func normalizeURL(u *url.URL) string {
+	scheme := strings.ToLower(u.Scheme)
+	if scheme != "http" && scheme != "https" {
+		return ""
+	}
+	if u.User != nil || u.Opaque != "" {
+		return ""
+	}
+	host, ok := normalizeHost(u.Host, scheme)
+	if !ok {
+		return ""
+	}
+	var b strings.Builder
+	path := u.EscapedPath()
+	b.Grow(len(scheme) + 3 + len(host) + len(path) + len(u.RawQuery) + 2)
+	b.WriteString(scheme)
+	b.WriteString("://")
+	b.WriteString(host)
+	if path == "" {
+		b.WriteByte('/')
+	} else {
+		if path[0] != '/' {
+			b.WriteByte('/')
+		}
+		writeEscaped(&b, removeDotSegments(path), false)
+	}
+	if u.RawQuery != "" {
+		b.WriteByte('?')
+		writeEscaped(&b, u.RawQuery, true)
+	}
+	return b.String()
+}
+
+// normalizeHost lower-cases host, converts an internationalised name to
+// punycode and drops the scheme's default port. It refuses empty hosts and
+// characters no host name can have.
+func normalizeHost(hostport, scheme string) (string, bool) {
+	host, port := hostport, ""
+	if i := strings.LastIndexByte(hostport, ':'); i >= 0 && !strings.Contains(hostport[i:], "]") {
+		host, port = hostport[:i], hostport[i+1:]
+	}
+	if host == "" {
+		return "", false
+	}
+	if port != "" {
+		n := 0
+		for i := 0; i < len(port); i++ {
+			if port[i] < '0' || port[i] > '9' || n > 65535 {
+				return "", false
+			}
+			n = n*10 + int(port[i]-'0')
+		}
+		if n == 0 || n > 65535 {
+			return "", false
+		}
+		switch {
+		case scheme == "http" && n == 80, scheme == "https" && n == 443:
+			port = ""
+		default:
+			port = strconv.Itoa(n)
+		}
+	}
+	if host[0] == '[' {
+		// IPv6 literal.
+		if host[len(host)-1] != ']' || net.ParseIP(strings.SplitN(host[1:len(host)-1], "%", 2)[0]) == nil {
+			return "", false
+		}
+		host = strings.ToLower(host)
+	} else {
+		ascii := true
+		for i := 0; i < len(host); i++ {
+			c := host[i]
+			if c >= 0x80 {
+				ascii = false
+				break
+			}
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_') {
+				return "", false
+			}
+		}
+		if ascii {
+			host = strings.ToLower(host)
+		} else {
+			h, err := idna.Lookup.ToASCII(host)
+			if err != nil || h == "" {
+				return "", false
+			}
+			host = h
+		}
+	}
+	if port != "" {
+		return host + ":" + port, true
+	}
+	return host, true
+}
+
+func isUnreserved(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+		c == '-' || c == '.' || c == '_' || c == '~'
+}
+
+// isAllowedRaw reports bytes that may stand unescaped in a path (or, with
+// query set, in a query): unreserved, sub-delims, ':' and '@', '/' (and '?').
+func isAllowedRaw(c byte, query bool) bool {
+	if isUnreserved(c) {
+		return true
+	}
+	switch c {
+	case '!', '$', '&', '\'', '(', ')', '*', '+', ',', ';', '=', ':', '@', '/':
+		return true
+	case '?':
+		return query
+	}
+	return false
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}
+
+const upperHex = "0123456789ABCDEF"
+
+// writeEscaped writes s with its %-escapes normalised: an escaped unreserved
+// character is decoded, other escapes get upper-case hex, a stray '%' becomes
+// "%25" and bytes that may not stand raw are escaped.
+func writeEscaped(b *strings.Builder, s string, query bool) {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '%' {
+			if i+2 < len(s) {
+				hi, ok1 := unhex(s[i+1])
+				lo, ok2 := unhex(s[i+2])
+				if ok1 && ok2 {
+					d := hi<<4 | lo
+					if isUnreserved(d) {
+						b.WriteByte(d)
+					} else {
+						b.WriteByte('%')
+						b.WriteByte(upperHex[d>>4])
+						b.WriteByte(upperHex[d&15])
+					}
+					i += 2
+					continue
+				}
+			}
+			b.WriteString("%25")
+			continue
+		}
+		if isAllowedRaw(c, query) {
+			b.WriteByte(c)
+			continue
+		}
+		b.WriteByte('%')
+		b.WriteByte(upperHex[c>>4])
+		b.WriteByte(upperHex[c&15])
+	}
+}
+
+// removeDotSegments implements RFC 3986 §5.2.4 on an absolute path.
+func removeDotSegments(p string) string {
+	if !strings.Contains(p, ".") {
+		return p
+	}
+	// Fast check: only segments that are exactly "." or ".." matter.
+	hasDot := false
+	for i := 0; i < len(p); i++ {
+		if p[i] != '.' || (i > 0 && p[i-1] != '/') {
+			continue
+		}
+		j := i + 1
+		if j < len(p) && p[j] == '.' {
+			j++
+		}
+		if j == len(p) || p[j] == '/' {
+			hasDot = true
+			break
+		}
+	}
+	if !hasDot {
+		return p
+	}
+	segs := strings.Split(p, "/") // segs[0] is "" for an absolute path
+	out := make([]string, 0, len(segs))
+	for i, s := range segs {
+		last := i == len(segs)-1
+		switch s {
+		case ".":
+			if last {
+				out = append(out, "")
+			}
+		case "..":
+			if len(out) > 1 {
+				out = out[:len(out)-1]
+			}
+			if last {
+				out = append(out, "")
+			}
+		default:
+			out = append(out, s)
+		}
+	}
+	r := strings.Join(out, "/")
+	if !strings.HasPrefix(r, "/") {
+		r = "/" + r
+	}
+	return r
+}
+
+// resolver turns URL references found in one page into normalised absolute
+// URLs. References made only of safe characters (the bulk of the links and
+// image paths on real pages) take a string-only fast path; the rest go
+// through url.Parse and ResolveReference.
+type resolver struct {
+	base   *url.URL
+	origin string // "scheme://host[:port]" of the base
+	dir    string // base path up to and including its last '/'
+	self   string // normalised base without query
+	ok     bool
+}
+
+func (r *resolver) init(base *url.URL) {
+	*r = resolver{base: base}
+	norm := normalizeURL(base)
+	if norm == "" {
+		return
+	}
+	nu, err := url.Parse(norm)
+	if err != nil {
+		return
+	}
+	r.base = nu
+	r.ok = true
+	r.origin = nu.Scheme + "://" + nu.Host
+	p := nu.EscapedPath()
+	if p == "" {
+		p = "/"
+	}
+	r.dir = p[:strings.LastIndexByte(p, '/')+1]
+	r.self = norm
+}
+
+// trimURLSpace strips leading and trailing ASCII white space and removes tabs
+// and newlines inside, as browsers do with attribute URLs.
+func trimURLSpace(s string) string {
+	start, end := 0, len(s)
+	for start < end && isASCIISpace(s[start]) {
+		start++
+	}
+	for end > start && isASCIISpace(s[end-1]) {
+		end--
+	}
+	s = s[start:end]
+	if strings.ContainsAny(s, "\t\n\r") {
+		s = strings.Map(func(r rune) rune {
+			if r == '\t' || r == '\n' || r == '\r' {
+				return -1
+			}
+			return r
+		}, s)
+	}
+	return s
+}
+
+func isASCIISpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f'
+}
+
+// hasPrefixFold reports whether s starts with the lower-case ASCII prefix,
+// ignoring case.
+func hasPrefixFold(s, prefix string) bool {
+	if len(s) < len(prefix) {
+		return false
+	}
+	for i := 0; i < len(prefix); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != prefix[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// obviouslyNotHTTP reports references that can never resolve to an http(s)
+// URL, so they are dropped without parsing.
+func obviouslyNotHTTP(s string) bool {
+	if s == "" {
+		return true
+	}
+	switch s[0] {
+	case 'd', 'D':
+		return hasPrefixFold(s, "data:")
+	case 'j', 'J':
+		return hasPrefixFold(s, "javascript:")
+	case 'm', 'M':
+		return hasPrefixFold(s, "mailto:")
+	case 't', 'T':
+		return hasPrefixFold(s, "tel:")
+	case 'a', 'A':
+		return hasPrefixFold(s, "about:")
+	case 'b', 'B':
+		return hasPrefixFold(s, "blob:")
+	}
+	return false
+}
+
+// resolve returns the normalised absolute form of the reference raw, or ""
+// when it is not an http(s) URL.
+func (r *resolver) resolve(raw string) string {
+	if !r.ok {
+		return ""
+	}
+	s := trimURLSpace(raw)
+	if obviouslyNotHTTP(s) {
+		return ""
+	}
+	if out, ok := r.fast(s); ok {
+		return out
+	}
+	ref, err := url.Parse(preEscape(s))
+	if err != nil {
+		return ""
+	}
+	return normalizeURL(r.base.ResolveReference(ref))
+}
+
+// fast resolves a relative reference (a path, absolute or relative, with an
+// optional query and fragment) whose characters need no escaping. It gives
+// the same result as the slow path, which the tests check.
+func (r *resolver) fast(s string) (string, bool) {
+	if s[0] == '?' || s[0] == '#' || strings.HasPrefix(s, "//") {
+		return "", false
+	}
+	pathEnd, queryEnd := len(s), len(s)
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '#' {
+			if pathEnd == len(s) {
+				pathEnd = i
+			}
+			queryEnd = i
+			break
+		}
+		if c == '?' && pathEnd == len(s) {
+			pathEnd = i
+			continue
+		}
+		if c == ':' && pathEnd == len(s) {
+			// Could be a scheme ("http:"), or a colon in a first segment.
+			return "", false
+		}
+		if c == '%' || !isAllowedRaw(c, true) {
+			return "", false
+		}
+	}
+	path := s[:pathEnd]
+	query := ""
+	if pathEnd < queryEnd {
+		query = s[pathEnd+1 : queryEnd]
+	}
+	var full string
+	switch {
+	case path == "":
+		// "#frag" was handled by the caller; here only "" before '?' can't
+		// happen since s[0] != '?'.
+		return "", false
+	case path[0] == '/':
+		full = removeDotSegments(path)
+	default:
+		full = removeDotSegments(r.dir + path)
+	}
+	n := len(r.origin) + len(full) + len(query) + 1
+	var b strings.Builder
+	b.Grow(n)
+	b.WriteString(r.origin)
+	b.WriteString(full)
+	if query != "" {
+		b.WriteByte('?')
+		b.WriteString(query)
+	}
+	return b.String(), true
+}
+
+// preEscape prepares a reference for url.Parse the way a browser's URL parser
+// would: after the authority, backslashes become slashes (before any '?'),
+// bytes that may not stand raw (space, non-ASCII, quotes, braces…) are
+// %-escaped and a '%' that starts no valid escape becomes "%25". Without this,
+// url.Parse rejects such references, or discards the author's escapes (e.g.
+// %2F) when it has to re-escape the path itself.
+func preEscape(s string) string {
+	start := 0
+	if i := strings.Index(s, "//"); i >= 0 && (i == 0 || (i > 0 && s[i-1] == ':' && !strings.ContainsAny(s[:i-1], "/?#"))) {
+		start = i + 2
+		for start < len(s) && s[start] != '/' && s[start] != '\\' && s[start] != '?' && s[start] != '#' {
+			start++
+		}
+	}
+	if !needsPreEscape(s[start:]) {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s) + 16)
+	b.WriteString(s[:start])
+	inQuery := false
+	for i := start; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '#':
+			// The fragment is dropped by normalisation; keep it out of the way.
+			return b.String()
+		case c == '?':
+			inQuery = true
+			b.WriteByte(c)
+		case c == '\\' && !inQuery:
+			b.WriteByte('/')
+		case c == '%':
+			if i+2 < len(s) {
+				if _, ok1 := unhex(s[i+1]); ok1 {
+					if _, ok2 := unhex(s[i+2]); ok2 {
+						b.WriteByte('%')
+						continue
+					}
+				}
+			}
+			b.WriteString("%25")
+		case isAllowedRaw(c, true):
+			b.WriteByte(c)
+		default:
+			b.WriteByte('%')
+			b.WriteByte(upperHex[c>>4])
+			b.WriteByte(upperHex[c&15])
+		}
+	}
+	return b.String()
+}
+
+func needsPreEscape(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '#' {
+			return false
+		}
+		if c == '%' {
+			if i+2 >= len(s) {
+				return true
+			}
+			if _, ok := unhex(s[i+1]); !ok {
+				return true
+			}
+			if _, ok := unhex(s[i+2]); !ok {
+				return true
+			}
+			continue
+		}
+		if c == '\\' || !isAllowedRaw(c, true) {
+			return true
+		}
+	}
+	return false
+}
