@@ -1,0 +1,427 @@
+package querylist
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// metaclipMatch is MetaCLIP's substring_matching, written the way their
+// Python does it (one replace per character, one substring test per entry),
+// with the entries spaced like the text (see Matcher). The reference for the
+// hash matcher.
+func metaclipMatch(entries []string, text string, fold bool) []int32 {
+	spaced := " " + text + " "
+	for _, p := range []string{",", ".", ";", ":", "?", "!", "`"} {
+		spaced = strings.ReplaceAll(spaced, p, " "+p+" ")
+	}
+	for _, c := range []string{"\t", "\n", "\r"} {
+		spaced = strings.ReplaceAll(spaced, c, " ")
+	}
+	if fold {
+		spaced = foldString(spaced)
+	}
+	var ids []int32
+	for id, e := range entries {
+		k := spaceEntry(e, fold)
+		if k != "" && strings.Contains(spaced, " "+k+" ") {
+			ids = append(ids, int32(id))
+		}
+	}
+	return ids
+}
+
+func foldString(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, size := rune(s[i]), 1
+		if r >= 0x80 {
+			r, size = decodeRune(s[i:])
+			if size == 1 { // invalid byte kept
+				b.WriteByte(s[i])
+				i++
+				continue
+			}
+		}
+		b.WriteRune(foldRune(r))
+		i += size
+	}
+	return b.String()
+}
+
+func decodeRune(s string) (rune, int) {
+	for _, r := range s {
+		if r == 0xFFFD && !strings.HasPrefix(s, "\uFFFD") {
+			return r, 1
+		}
+		return r, len(string(r))
+	}
+	return 0, 1
+}
+
+func mustMatcher(t testing.TB, entries []string, opts MatchOptions) *Matcher {
+	t.Helper()
+	m, err := NewMatcher(entries, nil, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestMatchTable(t *testing.T) {
+	entries := []string{
+		"dog", "hot dog", "hot", "New York", "New York City", "York", "U.S.", "U.S. Army",
+		"e-mail", "mail", "café", "Straße", "σοφία", "東京", "rock and roll", "and", "?", "Dr. Who",
+		"it's", "C++", "a  b",
+	}
+	tests := []struct {
+		name string
+		text string
+		fold bool
+		want []string
+	}{
+		{"whole word", "A dog running", false, []string{"dog"}},
+		{"not inside a word", "dogs and hotdogs", false, []string{"and"}},
+		{"comma and period spaced", "my dog, the hot dog.", false, []string{"dog", "hot dog", "hot"}},
+		{"overlapping multi-word", "New York City at night", false, []string{"New York", "New York City", "York"}},
+		{"repeated entry reported once", "dog dog dog", false, []string{"dog"}},
+		{"case-sensitive by default", "DOG and Dog", false, []string{"and"}},
+		{"fold case", "DOG in NEW YORK", true, []string{"dog", "New York", "York"}},
+		{"internal punctuation entry", "the U.S. Army base", false, []string{"U.S.", "U.S. Army"}},
+		{"punctuation glued", "U.S.Army", false, []string{"U.S."}},
+		{"hyphen is part of a word", "send e-mail now", false, []string{"e-mail"}},
+		{"quotes are not spaced (MetaCLIP)", `a "dog" and (hot dog)`, false, []string{"and"}},
+		{"double space breaks multi-word", "New  York", false, []string{"York"}},
+		{"tab and newline are spaces", "New\tYork\nCity", false, []string{"New York", "New York City", "York"}},
+		{"unicode words", "Un café à Straße", false, []string{"café", "Straße"}},
+		{"unicode fold", "CAFÉ STRASSE ΣΟΦΊΑ", true, []string{"café", "σοφία"}},
+		{"final sigma folds", "σοφίας σοφίαΣ ΣΟΦΊΑ", true, []string{"σοφία"}},
+		{"cjk", "東京 タワー", false, []string{"東京"}},
+		{"question mark entry", "why?", false, []string{"?"}},
+		{"exclamation spaced", "hot!dog", false, []string{"dog", "hot"}},
+		{"abbreviation with space", "Dr. Who returns", false, []string{"Dr. Who"}},
+		{"apostrophe kept", "it's a dog's life", false, []string{"it's"}},
+		{"plus sign kept", "C++ code", false, []string{"C++"}},
+		{"entry with double space", "a  b", false, []string{"a  b"}},
+		{"empty text", "", false, nil},
+		{"only punctuation", ",.;:!`", false, nil},
+		{"invalid utf-8 survives", "dog \xff\xfe hot", true, []string{"dog", "hot"}},
+		{"rock and roll", "rock and roll music", false, []string{"rock and roll", "and"}},
+	}
+	for _, fold := range []bool{false, true} {
+		m := mustMatcher(t, entries, MatchOptions{FoldCase: fold})
+		for _, tc := range tests {
+			if tc.fold != fold {
+				continue
+			}
+			t.Run(tc.name, func(t *testing.T) {
+				got := m.Match(tc.text, nil)
+				slices.Sort(got)
+				want := slices.Clone(tc.want)
+				slices.Sort(want)
+				if !slices.Equal(got, want) {
+					t.Errorf("Match(%q) = %q, want %q", tc.text, got, want)
+				}
+				ref := metaclipMatch(entries, tc.text, fold)
+				ids := m.MatchIDs(tc.text, nil)
+				slices.Sort(ids)
+				if !slices.Equal(ids, ref) {
+					t.Errorf("MatchIDs(%q) = %v, substring reference %v", tc.text, ids, ref)
+				}
+			})
+		}
+	}
+}
+
+func TestMatchFoldDuplicates(t *testing.T) {
+	// "Apple" and "apple" are one key when folding: both ids are reported.
+	m := mustMatcher(t, []string{"Apple", "apple", "pie"}, MatchOptions{FoldCase: true})
+	got := m.MatchIDs("APPLE PIE", nil)
+	if !slices.Equal(got, []int32{0, 1, 2}) {
+		t.Fatalf("got %v", got)
+	}
+	exact := mustMatcher(t, []string{"Apple", "apple"}, MatchOptions{})
+	if got := exact.Match("apple", nil); !slices.Equal(got, []string{"apple"}) {
+		t.Fatalf("exact got %v", got)
+	}
+}
+
+func TestMatchAppendsToDst(t *testing.T) {
+	m := mustMatcher(t, []string{"dog", "cat"}, MatchOptions{})
+	dst := []int32{1} // earlier content is kept, and does not count as a duplicate
+	dst = m.MatchIDs("cat dog", dst)
+	if !slices.Equal(dst, []int32{1, 1, 0}) {
+		t.Fatalf("got %v", dst)
+	}
+}
+
+func TestMatchLongText(t *testing.T) {
+	// Longer than the stack buffer: still correct.
+	m := mustMatcher(t, []string{"needle in", "end"}, MatchOptions{})
+	text := strings.Repeat("hay, ", 500) + "needle in the end"
+	got := m.Match(text, nil)
+	slices.Sort(got)
+	if !slices.Equal(got, []string{"end", "needle in"}) {
+		t.Fatalf("got %v", got)
+	}
+}
+
+func TestLoadMatcherErrors(t *testing.T) {
+	for _, tc := range []struct{ name, in, want string }{
+		{"empty", "", "no entries"},
+		{"blank lines", "\n\n\r\n", "no entries"},
+		{"invalid utf8", "dog\n\xffcat\n", "line 2: invalid UTF-8"},
+		{"empty entry", "dog\n\tunigram\n", "line 2: empty entry"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := LoadMatcher(strings.NewReader(tc.in), MatchOptions{})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want %q", err, tc.want)
+			}
+		})
+	}
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.txt.gz")
+	os.WriteFile(bad, []byte("not gzip"), 0o644)
+	if _, err := LoadMatcherFile(bad, MatchOptions{}); err == nil || !strings.Contains(err.Error(), "bad.txt.gz") {
+		t.Fatalf("corrupt gz: err = %v", err)
+	}
+	if _, err := LoadMatcherFile(filepath.Join(dir, "missing.txt"), MatchOptions{}); err == nil {
+		t.Fatal("missing file: no error")
+	}
+	// A truncated gzip stream is an error, not a shorter list.
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	zw.Write([]byte(strings.Repeat("dog\tunigram\n", 1000)))
+	zw.Close()
+	trunc := filepath.Join(dir, "trunc.txt.gz")
+	os.WriteFile(trunc, buf.Bytes()[:buf.Len()/2], 0o644)
+	if _, err := LoadMatcherFile(trunc, MatchOptions{}); err == nil {
+		t.Fatal("truncated gz: no error")
+	}
+}
+
+func TestLoadMatcherSources(t *testing.T) {
+	m, err := LoadMatcher(strings.NewReader("dog\twordnet\r\nhot dog\tbigram\ncat\n"), MatchOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Len() != 3 || m.Entry(1) != "hot dog" || m.Source(1) != "bigram" || m.Source(2) != "" || m.MaxWords() != 2 {
+		t.Fatalf("len %d entry %q source %q/%q maxwords %d", m.Len(), m.Entry(1), m.Source(1), m.Source(2), m.MaxWords())
+	}
+}
+
+func TestDefaultMatcher(t *testing.T) {
+	start := time.Now()
+	m, err := DefaultMatcher(MatchOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("default list: %d entries, max %d words, loaded in %v", m.Len(), m.MaxWords(), time.Since(start))
+	if m.Len() < 150_000 {
+		t.Fatalf("default list has only %d entries", m.Len())
+	}
+	counts := map[string]int{}
+	for id := range m.Len() {
+		counts[m.Source(int32(id))]++
+	}
+	for _, src := range []string{SourceWordNet, SourceUnigram, SourceBigram} {
+		if counts[src] == 0 {
+			t.Errorf("no %s entries in the default list", src)
+		}
+	}
+	got := m.Match("A hot dog with mustard in New York, photo by the river.", nil)
+	for _, want := range []string{"hot dog", "mustard", "New York", "river"} {
+		if !slices.Contains(got, want) {
+			t.Errorf("default list: %q not matched in %v", want, got)
+		}
+	}
+	m2, _ := DefaultMatcher(MatchOptions{})
+	if m2 != m {
+		t.Error("DefaultMatcher not shared")
+	}
+}
+
+// TestMatchAgainstReference compares the hash matcher with the substring
+// reference on real sentences and a real list.
+func TestMatchAgainstReference(t *testing.T) {
+	m, err := DefaultMatcher(MatchOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A sample of the default list keeps the O(entries) reference fast.
+	rng := rand.New(rand.NewPCG(1, 2))
+	var entries []string
+	for id := range m.Len() {
+		if rng.IntN(20) == 0 {
+			entries = append(entries, m.Entry(int32(id)))
+		}
+	}
+	entries = append(entries, "the", "of the", "in the", "U.S.", "Mr. Smith")
+	caps := readCaptions(t)
+	for _, fold := range []bool{false, true} {
+		sm := mustMatcher(t, entries, MatchOptions{FoldCase: fold})
+		matched := 0
+		for _, c := range caps[:300] {
+			got := sm.MatchIDs(c, nil)
+			slices.Sort(got)
+			want := metaclipMatch(entries, c, fold)
+			if !slices.Equal(got, want) {
+				t.Fatalf("fold=%v %q: got %v want %v", fold, c, got, want)
+			}
+			if len(got) > 0 {
+				matched++
+			}
+		}
+		if matched < 100 {
+			t.Fatalf("only %d of 300 captions matched anything", matched)
+		}
+	}
+}
+
+func FuzzMatch(f *testing.F) {
+	entries := []string{"dog", "hot dog", "U.S.", "a  b", "?", "Ünïcödé", "x y z", "y", "é", "ß"}
+	for _, s := range []string{"hot dog.", "U.S.A", "a  b", "ÜNÏCÖDÉ!", "x y z?", "\xff dog"} {
+		f.Add(s)
+	}
+	exact := mustMatcher(f, entries, MatchOptions{})
+	folded := mustMatcher(f, entries, MatchOptions{FoldCase: true})
+	f.Fuzz(func(t *testing.T, text string) {
+		for _, m := range []*Matcher{exact, folded} {
+			got := m.MatchIDs(text, nil)
+			slices.Sort(got)
+			want := metaclipMatch(entries, text, m.opts.FoldCase)
+			if !slices.Equal(got, want) {
+				t.Fatalf("fold=%v %q: got %v want %v", m.opts.FoldCase, text, got, want)
+			}
+		}
+	})
+}
+
+// processCPU is the user+system CPU time of this process.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func readCaptions(t testing.TB) []string {
+	t.Helper()
+	f, err := os.Open("testdata/captions.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		out = append(out, sc.Text())
+	}
+	return out
+}
+
+// list500k is the default list padded to 500,000 entries with bigrams and
+// trigrams of its own words (the shipped list is ~205k: small corpora give
+// fewer entries than Wikipedia), so the table has the size of MetaCLIP's.
+func list500k(t testing.TB) []byte {
+	t.Helper()
+	zr, err := gzip.NewReader(bytes.NewReader(DefaultListGz()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, sources, err := readList(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var words []string
+	for i, e := range entries {
+		if sources[i] == SourceUnigram {
+			words = append(words, e)
+		}
+	}
+	seen := make(map[string]bool, 500_000)
+	for _, e := range entries {
+		seen[e] = true
+	}
+	rng := rand.New(rand.NewPCG(7, 11))
+	for len(entries) < 500_000 {
+		e := words[rng.IntN(len(words))] + " " + words[rng.IntN(len(words))]
+		if rng.IntN(4) == 0 {
+			e += " " + words[rng.IntN(len(words))]
+		}
+		if !seen[e] {
+			seen[e] = true
+			entries = append(entries, e)
+			sources = append(sources, "synthetic")
+		}
+	}
+	var buf bytes.Buffer
+	for i, e := range entries {
+		buf.WriteString(e)
+		buf.WriteByte('\t')
+		buf.WriteString(sources[i])
+		buf.WriteByte('\n')
+	}
+	return buf.Bytes()
+}
+
+func BenchmarkLoad500k(b *testing.B) {
+	data := list500k(b)
+	b.SetBytes(int64(len(data)))
+	b.ResetTimer()
+	cpu0, n := processCPU(), 0
+	for b.Loop() {
+		m, err := LoadMatcher(bytes.NewReader(data), MatchOptions{})
+		if err != nil || m.Len() != 500_000 {
+			b.Fatal(err)
+		}
+		n++
+	}
+	b.ReportMetric(float64((processCPU()-cpu0).Milliseconds())/float64(n), "cpu-ms/load")
+}
+
+func BenchmarkMatch500k(b *testing.B) {
+	m, err := LoadMatcher(bytes.NewReader(list500k(b)), MatchOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchMatch(b, m)
+}
+
+func BenchmarkMatch500kFoldCase(b *testing.B) {
+	m, err := LoadMatcher(bytes.NewReader(list500k(b)), MatchOptions{FoldCase: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchMatch(b, m)
+}
+
+func benchMatch(b *testing.B, m *Matcher) {
+	caps := readCaptions(b)
+	dst := make([]int32, 0, 256)
+	matched, n := 0, 0
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu0 := processCPU()
+	for b.Loop() {
+		dst = m.MatchIDs(caps[n%len(caps)], dst[:0])
+		matched += len(dst)
+		n++
+	}
+	// On a shared machine wall time overstates the cost; CPU time per
+	// caption is what one core would need.
+	cpu := processCPU() - cpu0
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(n), "cpu-ns/caption")
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "captions/s")
+	b.ReportMetric(float64(matched)/float64(n), "matches/caption")
+}
