@@ -94,7 +94,7 @@ func (f *File) Batch(i int) (rec arrow.RecordBatch, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("shards: %s batch %d: %w: %v", f.path, i, ErrCorrupt, err)
 	}
-	if err := array.ValidateRecordFull(rec); err != nil {
+	if err := validate(rec); err != nil {
 		rec.Release()
 		return nil, fmt.Errorf("shards: %s batch %d: %w: %v", f.path, i, ErrCorrupt, err)
 	}
@@ -212,4 +212,62 @@ func ReadDir(ctx context.Context, dir string, columns []string) iter.Seq2[arrow.
 			}
 		}
 	}
+}
+
+// validate checks what a corrupt file could break before values are read: buffer sizes
+// (array.ValidateRecord) and, in O(rows), that variable-length offsets rise and stay inside
+// their data. array.ValidateRecordFull does this too but also rescans every byte of every
+// string and is 4x slower on image shards.
+func validate(rec arrow.RecordBatch) error {
+	if err := array.ValidateRecord(rec); err != nil {
+		return err
+	}
+	for i, col := range rec.Columns() {
+		if err := validateOffsets(col); err != nil {
+			return fmt.Errorf("column %q: %w", rec.Schema().Field(i).Name, err)
+		}
+	}
+	return nil
+}
+
+func validateOffsets(a arrow.Array) error {
+	var offsets []int32
+	var dataLen int
+	switch c := a.(type) {
+	case *array.String, *array.Binary:
+		bufs := a.Data().Buffers()
+		if len(bufs) < 3 || bufs[1] == nil {
+			return nil // ValidateRecord has checked the layout
+		}
+		offsets = arrow.Int32Traits.CastFromBytes(bufs[1].Bytes())
+		if bufs[2] != nil {
+			dataLen = bufs[2].Len()
+		}
+	case *array.List:
+		offsets = arrow.Int32Traits.CastFromBytes(a.Data().Buffers()[1].Bytes())
+		dataLen = c.ListValues().Len()
+		if err := validateOffsets(c.ListValues()); err != nil {
+			return err
+		}
+	default:
+		return nil
+	}
+	if a.Len() == 0 {
+		return nil
+	}
+	start, end := a.Data().Offset(), a.Data().Offset()+a.Len()
+	if len(offsets) < end+1 {
+		return fmt.Errorf("%d offsets for %d values", len(offsets), end)
+	}
+	prev := offsets[start]
+	if prev < 0 {
+		return fmt.Errorf("negative offset %d", prev)
+	}
+	for _, o := range offsets[start : end+1] {
+		if o < prev || int(o) > dataLen {
+			return fmt.Errorf("offset %d out of order or past %d data bytes", o, dataLen)
+		}
+		prev = o
+	}
+	return nil
 }

@@ -1,0 +1,262 @@
+package shards
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Names of the dataset-level files beside the shards.
+const (
+	ManifestName = "manifest.json" // Manifest: schema version, per-shard counts and bytes, totals
+	SizesName    = "sizes.json"    // OpenCLIP's sizes file: {"00000.arrow": count, ...}
+)
+
+// ShardInfo is one shard file in a Manifest.
+type ShardInfo struct {
+	File  string `json:"file"`  // base name, "00000.arrow"
+	Count int64  `json:"count"` // rows (samples)
+	Bytes int64  `json:"bytes"` // file size
+}
+
+// Manifest describes a directory of sample shards: what a trainer needs to know before reading
+// them (how many samples, which files) without opening every file.
+type Manifest struct {
+	SchemaVersion int         `json:"schema_version"`
+	Shards        []ShardInfo `json:"shards"` // sorted by file number
+	TotalCount    int64       `json:"total_count"`
+	TotalBytes    int64       `json:"total_bytes"`
+}
+
+// Add records a shard (replacing an entry for the same file), keeps the list sorted by file
+// number and updates the totals.
+func (m *Manifest) Add(s ShardInfo) {
+	i, found := slices.BinarySearchFunc(m.Shards, s.File, func(e ShardInfo, file string) int {
+		return compareShardNames(e.File, file)
+	})
+	if found {
+		m.Shards[i] = s
+	} else {
+		m.Shards = slices.Insert(m.Shards, i, s)
+	}
+	m.recount()
+}
+
+func (m *Manifest) recount() {
+	m.TotalCount, m.TotalBytes = 0, 0
+	for _, s := range m.Shards {
+		m.TotalCount += s.Count
+		m.TotalBytes += s.Bytes
+	}
+}
+
+func compareShardNames(a, b string) int {
+	ia, oka := FileIndex(a)
+	ib, okb := FileIndex(b)
+	if oka && okb && ia != ib {
+		return ia - ib
+	}
+	return strings.Compare(a, b)
+}
+
+// Sizes returns the OpenCLIP sizes map (file name -> sample count).
+func (m *Manifest) Sizes() map[string]int64 {
+	out := make(map[string]int64, len(m.Shards))
+	for _, s := range m.Shards {
+		out[s.File] = s.Count
+	}
+	return out
+}
+
+// ReadManifest reads dir/manifest.json.
+func ReadManifest(dir string) (*Manifest, error) {
+	path := filepath.Join(dir, ManifestName)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("shards: read manifest: %w", err)
+	}
+	var m Manifest
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, fmt.Errorf("shards: manifest %s: %w", path, err)
+	}
+	if m.SchemaVersion > SchemaVersion {
+		return nil, fmt.Errorf("shards: manifest %s has schema version %d, this wit reads up to %d", path, m.SchemaVersion, SchemaVersion)
+	}
+	return &m, nil
+}
+
+// WriteManifest writes dir/manifest.json and dir/sizes.json, each atomically. The totals are
+// recomputed from the shard list and SchemaVersion is set when zero.
+func WriteManifest(dir string, m *Manifest) error {
+	if m.SchemaVersion == 0 {
+		m.SchemaVersion = SchemaVersion
+	}
+	if m.Shards == nil {
+		m.Shards = []ShardInfo{}
+	}
+	slices.SortFunc(m.Shards, func(a, b ShardInfo) int { return compareShardNames(a.File, b.File) })
+	m.recount()
+	if err := WriteJSONAtomic(filepath.Join(dir, ManifestName), m); err != nil {
+		return err
+	}
+	return WriteJSONAtomic(filepath.Join(dir, SizesName), m.Sizes())
+}
+
+// BuildManifest scans the committed shard files of dir. A file's row count comes from its
+// NNNNN_stats.json when that names the same size; otherwise the file is opened and counted
+// (reading every batch), so a manifest can be rebuilt for any directory of sample shards.
+func BuildManifest(dir string) (*Manifest, error) {
+	files, err := ListFiles(dir)
+	if err != nil {
+		return nil, err
+	}
+	m := &Manifest{SchemaVersion: SchemaVersion, Shards: make([]ShardInfo, 0, len(files))}
+	for _, path := range files {
+		st, err := os.Stat(path)
+		if err != nil {
+			return nil, fmt.Errorf("shards: %w", err)
+		}
+		info := ShardInfo{File: filepath.Base(path), Bytes: st.Size(), Count: -1}
+		if idx, ok := FileIndex(path); ok {
+			if ss, err := ReadShardStats(filepath.Join(dir, StatsName(idx))); err == nil && ss.Bytes == st.Size() && ss.File == info.File {
+				info.Count = ss.Successes
+			}
+		}
+		if info.Count < 0 {
+			f, err := Open(path)
+			if err != nil {
+				return nil, err
+			}
+			n, err := f.NumRows()
+			f.Close()
+			if err != nil {
+				return nil, err
+			}
+			info.Count = n
+		}
+		m.Shards = append(m.Shards, info)
+	}
+	m.recount()
+	return m, nil
+}
+
+// ShardStats is the per-shard record "NNNNN_stats.json" written beside "NNNNN.arrow" (the fields of
+// img2dataset's stats plus what resuming needs). A record with an empty File holds failures only:
+// items that all failed after the last shard of a run was committed.
+type ShardStats struct {
+	File       string           `json:"file,omitempty"` // shard file name; "" for a failures-only record
+	Count      int64            `json:"count"`          // items accounted for: successes + failures
+	Successes  int64            `json:"successes"`      // rows in File
+	Failures   map[string]int64 `json:"failures"`       // failed items by reason
+	Bytes      int64            `json:"bytes"`          // size of File
+	DurationS  float64          `json:"duration_s"`     // from the first to the last item of the shard
+	StartTime  time.Time        `json:"start_time"`
+	EndTime    time.Time        `json:"end_time"`
+	FailedFile string           `json:"failed_file,omitempty"` // NNNNN_failed.jsonl: one JSON object per failed item
+	// InputRanges lists the input positions accounted for by this record as half-open
+	// [start, end) ranges; a resumed run skips them.
+	InputRanges [][2]int64 `json:"input_ranges,omitempty"`
+}
+
+// StatsName returns the name of shard index's stats record ("00012_stats.json").
+func StatsName(index int) string { return fmt.Sprintf("%05d_stats.json", index) }
+
+// FailedName returns the name of shard index's failed-items list ("00012_failed.jsonl").
+func FailedName(index int) string { return fmt.Sprintf("%05d_failed.jsonl", index) }
+
+// StatsIndex returns the shard number of a stats record's name ("00012_stats.json" -> 12).
+func StatsIndex(name string) (int, bool) {
+	name = filepath.Base(name)
+	num, ok := strings.CutSuffix(name, "_stats.json")
+	if !ok || len(num) < 5 {
+		return 0, false
+	}
+	n := 0
+	for _, c := range num {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, true
+}
+
+// ReadShardStats reads one NNNNN_stats.json.
+func ReadShardStats(path string) (*ShardStats, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("shards: %w", err)
+	}
+	var s ShardStats
+	if err := json.Unmarshal(data, &s); err != nil {
+		return nil, fmt.Errorf("shards: stats %s: %w", path, err)
+	}
+	return &s, nil
+}
+
+// WriteJSONAtomic writes v as indented JSON to path atomically (temp file, fsync, rename).
+func WriteJSONAtomic(path string, v any) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("shards: encode %s: %w", path, err)
+	}
+	return WriteFileAtomic(path, append(data, '\n'))
+}
+
+// WriteFileAtomic writes data to path through a temporary file in the same directory that is
+// fsynced and renamed, so readers see the old content or the new one, never a mix.
+func WriteFileAtomic(path string, data []byte) (err error) {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("shards: write %s: %w", path, err)
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if _, err := f.Write(data); err != nil {
+		return fmt.Errorf("shards: write %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("shards: sync %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("shards: close %s: %w", path, err)
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		return fmt.Errorf("shards: rename %s: %w", path, err)
+	}
+	return SyncDir(dir)
+}
+
+// CleanAtomicTemp removes temporary files left by WriteFileAtomic (and other "*.tmp-*" files that
+// are not shard temp files) in dir, after a killed run.
+func CleanAtomicTemp(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		return fmt.Errorf("shards: list %s: %w", dir, err)
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if e.IsDir() || !strings.Contains(name, tempMarker) {
+			continue
+		}
+		if strings.Contains(name, ".json"+tempMarker) || strings.Contains(name, ".jsonl"+tempMarker) {
+			if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("shards: remove stale %s: %w", name, err)
+			}
+		}
+	}
+	return nil
+}
