@@ -1,0 +1,188 @@
+package crawl
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/witdata/wit/shards"
+)
+
+// Scope modes: which discovered links are followed.
+const (
+	ScopeHost   = "host"   // same host as the page the link was found on (the seed's host after redirects)
+	ScopeDomain = "domain" // same registered domain (eTLD+1, public suffix list)
+	ScopeGlob   = "glob"   // host matches one of AllowHosts
+)
+
+// Config holds every crawl option. The zero value is not usable; start from DefaultConfig (or
+// LoadConfig, which starts from it) so that omitted options keep their polite defaults.
+type Config struct {
+	Seeds           string   `yaml:"seeds"`              // seed list: txt (# comments), csv/tsv/jsonl with a url column; .gz ok
+	SeedsCol        string   `yaml:"seeds_col"`          // column holding the URL in csv/tsv/jsonl seeds (default "url")
+	Out             string   `yaml:"out"`                // directory of pair files (NNNNN.arrow) and stats.json; "" = stream only (OnPair)
+	State           string   `yaml:"state"`              // pebble directory: visited set, frontier, pending pairs, counters
+	MaxDepth        int      `yaml:"max_depth"`          // link hops followed from a seed: 0 = seeds only, <0 = unlimited
+	MaxPagesPerHost int64    `yaml:"max_pages_per_host"` // pages admitted per host (0 = unlimited)
+	MaxPages        int64    `yaml:"max_pages"`          // pages admitted in total, seeds included (0 = unlimited)
+	Scope           string   `yaml:"scope"`              // host | domain | glob
+	AllowHosts      []string `yaml:"allow_hosts"`        // host globs (path.Match syntax, "*.example.org") always in scope
+
+	Workers          int           `yaml:"workers"`    // pages fetched at once over all hosts
+	PerHost          int           `yaml:"per_host"`   // concurrent requests per host
+	Delay            time.Duration `yaml:"delay"`      // pause between requests to one host (0 allowed)
+	UserAgent        string        `yaml:"user_agent"` // sent with every request, robots.txt group matched on it
+	Timeout          time.Duration `yaml:"timeout"`    // whole request (connect, headers, body)
+	MaxBody          int64         `yaml:"max_body"`   // larger pages fail with reason too_large
+	MaxRedirects     int           `yaml:"max_redirects"`
+	Retries          int           `yaml:"retries"` // retries on 429/5xx/timeouts (exponential backoff, Retry-After)
+	BackoffBase      time.Duration `yaml:"backoff_base"`
+	BackoffMax       time.Duration `yaml:"backoff_max"`
+	MaxCrawlDelay    time.Duration `yaml:"max_crawl_delay"` // cap on robots.txt Crawl-delay
+	RobotsTTL        time.Duration `yaml:"robots_ttl"`      // how long a robots.txt stays cached
+	RobotsRetries    int           `yaml:"robots_retries"`  // re-queues of a page whose robots.txt answered 5xx
+	RobotsRetryDelay time.Duration `yaml:"robots_retry_delay"`
+	IgnoreRobots     bool          `yaml:"ignore_robots"`  // for crawling your own sites only
+	AllowPrivate     bool          `yaml:"allow_private"`  // allow loopback/private/link-local addresses
+	RowsPerFile      int           `yaml:"rows_per_file"`  // pairs per Arrow file (files end at a page boundary)
+	ShutdownGrace    time.Duration `yaml:"shutdown_grace"` // after cancel, how long in-flight pages may take
+
+	// Logger receives the progress line and warnings (nil: slog.Default()).
+	Logger *slog.Logger `yaml:"-"`
+	// Progress, when set, is called about every ProgressEvery with a snapshot while crawling.
+	Progress      func(Stats)   `yaml:"-"`
+	ProgressEvery time.Duration `yaml:"progress_every"`
+	// OnPair, when set, receives every pair once its page's completion is committed to the state
+	// store. Within one run each pair is delivered exactly once; after a kill -9 the pages that
+	// were in flight, or whose unsynced completion was lost, are fetched again and their pairs
+	// delivered again (files never hold a pair twice). Called from several goroutines at once;
+	// an error stops the crawl.
+	OnPair func(shards.Pair) error `yaml:"-"`
+}
+
+// DefaultConfig returns polite defaults: robots.txt obeyed, 2 connections and 250 ms between
+// requests per host, 30 s Crawl-delay cap, 20 s timeout, 5 MiB pages, 5 redirects, 3 retries.
+func DefaultConfig() Config {
+	return Config{
+		SeedsCol:         "url",
+		MaxDepth:         3,
+		Scope:            ScopeHost,
+		Workers:          32,
+		PerHost:          2,
+		Delay:            250 * time.Millisecond,
+		UserAgent:        "wit-crawler/0.1 (+https://github.com/witdata/wit)",
+		Timeout:          20 * time.Second,
+		MaxBody:          5 << 20,
+		MaxRedirects:     5,
+		Retries:          3,
+		BackoffBase:      500 * time.Millisecond,
+		BackoffMax:       30 * time.Second,
+		MaxCrawlDelay:    30 * time.Second,
+		RobotsTTL:        24 * time.Hour,
+		RobotsRetries:    3,
+		RobotsRetryDelay: time.Minute,
+		RowsPerFile:      10000,
+		ShutdownGrace:    30 * time.Second,
+		ProgressEvery:    time.Second,
+	}
+}
+
+// LoadConfig reads a YAML file over DefaultConfig. Durations are Go durations ("250ms").
+// Unknown keys are an error, so that a misspelt option is not silently ignored.
+func LoadConfig(file string) (Config, error) {
+	cfg := DefaultConfig()
+	f, err := os.Open(file)
+	if err != nil {
+		return cfg, fmt.Errorf("crawl config: %w", err)
+	}
+	defer f.Close()
+	dec := yaml.NewDecoder(f)
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+		return cfg, fmt.Errorf("crawl config %s: %w", file, err)
+	}
+	return cfg, nil
+}
+
+// Validate checks the options and fills derived defaults.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.Seeds == "" {
+		errs = append(errs, errors.New("no seeds file"))
+	}
+	if c.State == "" {
+		errs = append(errs, errors.New("no state directory"))
+	}
+	if c.Out == "" && c.OnPair == nil {
+		errs = append(errs, errors.New("no output directory (and no OnPair consumer)"))
+	}
+	switch c.Scope {
+	case "":
+		c.Scope = ScopeHost
+	case ScopeHost, ScopeDomain:
+	case ScopeGlob:
+		if len(c.AllowHosts) == 0 {
+			errs = append(errs, errors.New("scope glob needs allow_hosts"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("scope %q: want host, domain or glob", c.Scope))
+	}
+	for _, g := range c.AllowHosts {
+		if _, err := path.Match(strings.ToLower(g), "x"); err != nil {
+			errs = append(errs, fmt.Errorf("allow host glob %q: %w", g, err))
+		}
+	}
+	if c.UserAgent == "" {
+		errs = append(errs, errors.New("empty user agent"))
+	}
+	if c.Delay < 0 || c.Timeout < 0 || c.MaxCrawlDelay < 0 || c.BackoffBase < 0 || c.BackoffMax < 0 {
+		errs = append(errs, errors.New("negative duration"))
+	}
+	if c.MaxPages < 0 || c.MaxPagesPerHost < 0 || c.Retries < 0 || c.MaxBody < 0 {
+		errs = append(errs, errors.New("negative limit"))
+	}
+	if c.Workers <= 0 {
+		c.Workers = 32
+	}
+	if c.PerHost <= 0 {
+		c.PerHost = 2
+	}
+	if c.Timeout == 0 {
+		c.Timeout = 20 * time.Second
+	}
+	if c.MaxBody == 0 {
+		c.MaxBody = 5 << 20
+	}
+	if c.MaxRedirects <= 0 {
+		c.MaxRedirects = 5
+	}
+	if c.RowsPerFile <= 0 {
+		c.RowsPerFile = 10000
+	}
+	if c.SeedsCol == "" {
+		c.SeedsCol = "url"
+	}
+	if c.ProgressEvery <= 0 {
+		c.ProgressEvery = time.Second
+	}
+	if c.ShutdownGrace <= 0 {
+		c.ShutdownGrace = 30 * time.Second
+	}
+	if c.RobotsRetryDelay <= 0 {
+		c.RobotsRetryDelay = time.Minute
+	}
+	if c.RobotsTTL <= 0 {
+		c.RobotsTTL = 24 * time.Hour
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("crawl config: %w", errors.Join(errs...))
+	}
+	return nil
+}

@@ -1,0 +1,941 @@
+package crawl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"mime"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/gocolly/colly/v2"
+
+	"github.com/witdata/wit/crawl/extract"
+	"github.com/witdata/wit/crawl/robots"
+	"github.com/witdata/wit/internal/httpx"
+	"github.com/witdata/wit/internal/input"
+	"github.com/witdata/wit/internal/netguard"
+	"github.com/witdata/wit/internal/urlnorm"
+	"github.com/witdata/wit/shards"
+)
+
+// Keys of the values a frontier request carries in its colly context.
+const (
+	ctxRoot     = "wit.root"     // scope root: the host the seed resolved to
+	ctxAttempts = "wit.attempts" // times robots.txt said "retry later"
+	ctxResult   = "wit.result"   // *fetchResult, set by the worker (never serialised)
+)
+
+// job is a frontier item handed to a worker.
+type job struct {
+	seq  uint64
+	data []byte
+}
+
+// link is a URL found on a page (or a seed) that may be admitted to the frontier.
+type link struct {
+	url   string
+	host  string
+	root  string
+	depth int
+}
+
+// fetchResult collects what colly's callbacks saw of one request.
+type fetchResult struct {
+	status   int
+	body     []byte
+	ctype    string
+	finalURL *url.URL
+	reason   string // set by callbacks that aborted the download
+	noIndex  bool   // X-Robots-Tag
+	noFollow bool
+}
+
+// outcome is what a worker hands to the completion batch.
+type outcome struct {
+	reason     string // "" = ok
+	bytes      int64
+	noIndex    bool
+	links      []link
+	pairs      []shards.Pair
+	redirectTo string // final URL when it differs from the requested one
+	retryData  []byte // robots said retry later: re-queue this request
+	retryAt    time.Time
+}
+
+type crawler struct {
+	cfg    Config
+	log    *slog.Logger
+	st     *store
+	pf     *pairFiles
+	scope  *scope
+	client *httpx.Client
+	robots *robots.Cache
+	c      *colly.Collector
+
+	hardCtx context.Context // requests; cancelled ShutdownGrace after the crawl is cancelled
+	runCtx  context.Context // dispatching; cancelled by the caller or by a fatal error
+	abort   context.CancelCauseFunc
+	wake    chan struct{}
+
+	start     time.Time
+	persisted atomic.Int64 // ns of this run already added to the stored duration
+	finished  atomic.Bool
+}
+
+// Run crawls the seeds of cfg until the frontier is exhausted or ctx is cancelled, then commits
+// the pair file in progress and writes stats.json. Calling it again with the same State and Out
+// continues the crawl (see the package documentation for the guarantees).
+func Run(ctx context.Context, cfg Config) (Stats, error) {
+	if err := cfg.Validate(); err != nil {
+		return Stats{}, err
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	st, err := openStore(cfg.State, log)
+	if err != nil {
+		return Stats{}, err
+	}
+	cr := &crawler{cfg: cfg, log: log, st: st, scope: newScope(cfg.Scope, cfg.AllowHosts), wake: make(chan struct{}, 1), start: time.Now()}
+	stats, runErr := cr.run(ctx)
+	if err := st.Close(); err != nil && runErr == nil {
+		runErr = err
+	}
+	return stats, runErr
+}
+
+func (cr *crawler) run(parent context.Context) (Stats, error) {
+	cfg := cr.cfg
+	if cfg.Out != "" {
+		next, err := recoverFiles(cr.st, cfg.Out, cr.log)
+		if err != nil {
+			return Stats{}, err
+		}
+		if cr.pf, err = newPairFiles(cr.st, cfg.Out, next, cfg.RowsPerFile); err != nil {
+			return Stats{}, err
+		}
+		if err := cr.feedPending(); err != nil {
+			cr.pf.w.Abort()
+			return Stats{}, err
+		}
+	}
+	if err := cr.bumpCounter(cRuns, 1); err != nil {
+		return Stats{}, err
+	}
+
+	runCtx, abort := context.WithCancelCause(parent)
+	defer abort(nil)
+	cr.runCtx, cr.abort = runCtx, abort
+	// Requests outlive a cancel by ShutdownGrace so that in-flight pages can complete.
+	hardCtx, hardCancel := context.WithCancel(context.WithoutCancel(parent))
+	defer hardCancel()
+	cr.hardCtx = hardCtx
+	stopGrace := context.AfterFunc(runCtx, func() {
+		t := time.AfterFunc(cr.cfg.ShutdownGrace, hardCancel)
+		context.AfterFunc(hardCtx, func() { t.Stop() })
+	})
+	defer stopGrace()
+
+	cr.setupHTTP()
+	if err := cr.addSeeds(runCtx); err != nil {
+		cr.fail(err)
+	}
+
+	progressDone := make(chan struct{})
+	var progressWG sync.WaitGroup
+	if cfg.Progress != nil {
+		progressWG.Add(1)
+		go func() {
+			defer progressWG.Done()
+			cr.progressLoop(progressDone)
+		}()
+	}
+
+	jobs := make(chan job)
+	var wg sync.WaitGroup
+	for range cfg.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cr.worker(jobs)
+		}()
+	}
+	dispatchErr := cr.dispatch(runCtx, jobs)
+	if dispatchErr != nil {
+		cr.fail(dispatchErr)
+	}
+	wg.Wait()
+	close(progressDone)
+	progressWG.Wait()
+
+	var errs []error
+	if cause := context.Cause(runCtx); cause != nil && !errors.Is(cause, context.Canceled) {
+		errs = append(errs, cause)
+	}
+	if cr.pf != nil {
+		cr.st.mu.Lock()
+		if len(errs) == 0 {
+			if err := cr.pf.close(); err != nil {
+				errs = append(errs, err)
+			}
+		} else {
+			// Leave the uncommitted rows pending; the next run writes them.
+			cr.pf.w.Abort()
+		}
+		cr.st.mu.Unlock()
+	}
+	if err := cr.st.addDuration(int64(time.Since(cr.start)) - cr.persisted.Load()); err != nil {
+		errs = append(errs, err)
+	}
+	cr.persisted.Store(int64(time.Since(cr.start)))
+	stats := cr.snapshot()
+	dir := cfg.Out
+	if dir == "" {
+		dir = cfg.State
+	}
+	if err := writeStatsFile(dir, stats); err != nil {
+		errs = append(errs, err)
+	}
+	if cfg.Progress != nil {
+		cfg.Progress(stats)
+	}
+	if len(errs) == 0 && parent.Err() != nil {
+		errs = append(errs, parent.Err())
+	}
+	return stats, errors.Join(errs...)
+}
+
+func (cr *crawler) fail(err error) {
+	cr.log.Error("crawl: stopping", "err", err)
+	cr.abort(err)
+}
+
+// setupHTTP builds the polite client, the robots.txt cache and the colly collector on top.
+func (cr *crawler) setupHTTP() {
+	cfg := cr.cfg
+	o := httpx.DefaultOptions()
+	o.UserAgent = cfg.UserAgent
+	o.Timeout = cfg.Timeout
+	o.MaxBodyBytes = cfg.MaxBody
+	o.MaxRedirects = cfg.MaxRedirects
+	o.Retries = cfg.Retries
+	if cfg.BackoffBase > 0 {
+		o.BackoffBase = cfg.BackoffBase
+	}
+	if cfg.BackoffMax > 0 {
+		o.BackoffMax = cfg.BackoffMax
+		o.MaxRetryAfter = cfg.BackoffMax
+	}
+	o.PerHost = cfg.PerHost
+	o.Delay = cfg.Delay
+	o.AllowPrivate = cfg.AllowPrivate
+	cr.client = httpx.NewClient(o)
+	if !cfg.IgnoreRobots {
+		cr.robots = robots.NewCache(cr.client.HTTP, cfg.UserAgent, robots.Options{
+			TTL: cfg.RobotsTTL, MaxCrawlDelay: cfg.MaxCrawlDelay, MaxEntries: 10000,
+			RetryTTL: cfg.RobotsRetryDelay, FetchTimeout: cfg.Timeout * time.Duration(cfg.Retries+2),
+		})
+	}
+
+	c := colly.NewCollector(
+		colly.UserAgent(cfg.UserAgent),
+		colly.MaxBodySize(int(cfg.MaxBody+1)), // one byte more than allowed tells "too large" from "exactly the limit"
+		colly.AllowURLRevisit(),               // the frontier admits each URL once (visited set in pebble)
+		colly.IgnoreRobotsTxt(),               // robots.txt is ours: crawl/robots, with expiry and Crawl-delay
+		colly.StdlibContext(cr.hardCtx),
+	)
+	// The store backs colly's visited set; the crawl checks it when admitting links, before a URL
+	// enters the frontier, so colly need not (AllowURLRevisit) check it again at fetch time.
+	if err := c.SetStorage(cr.st); err != nil {
+		panic(err) // store.Init cannot fail
+	}
+	// httpx's client: SSRF guard at dial time, per-host limits, retries, redirect cap. Set after
+	// SetStorage so that no cookie jar is attached: the crawl is stateless.
+	c.SetClient(cr.client.HTTP)
+	c.OnResponseHeaders(cr.onHeaders)
+	c.OnResponse(func(r *colly.Response) {
+		res := resultOf(r.Ctx)
+		res.status = r.StatusCode
+		res.body = r.Body
+		res.ctype = r.Headers.Get("Content-Type")
+		res.finalURL = r.Request.URL
+	})
+	c.OnError(func(r *colly.Response, _ error) {
+		if res := resultOf(r.Ctx); res != nil && r.StatusCode != 0 {
+			res.status = r.StatusCode
+		}
+	})
+	cr.c = c
+}
+
+func resultOf(ctx *colly.Context) *fetchResult {
+	if ctx == nil {
+		return nil
+	}
+	res, _ := ctx.GetAny(ctxResult).(*fetchResult)
+	return res
+}
+
+// onHeaders stops downloads that cannot give a page: error statuses, bodies that are not HTML
+// or are announced as too large.
+func (cr *crawler) onHeaders(r *colly.Response) {
+	res := resultOf(r.Ctx)
+	if res == nil {
+		return
+	}
+	res.status = r.StatusCode
+	if r.StatusCode < 200 || r.StatusCode >= 300 {
+		r.Request.Abort()
+		return
+	}
+	ct := r.Headers.Get("Content-Type")
+	if mt, _, err := mime.ParseMediaType(ct); err == nil && !htmlish(mt) {
+		res.reason = ReasonNotHTML
+		r.Request.Abort()
+		return
+	}
+	if n, err := strconv.ParseInt(r.Headers.Get("Content-Length"), 10, 64); err == nil && n > cr.cfg.MaxBody {
+		res.reason = ReasonTooLarge
+		r.Request.Abort()
+		return
+	}
+	for _, v := range r.Headers.Values("X-Robots-Tag") {
+		noIndex, noFollow := parseRobotsTag(v, cr.cfg.UserAgent)
+		res.noIndex = res.noIndex || noIndex
+		res.noFollow = res.noFollow || noFollow
+	}
+}
+
+// htmlish reports whether a media type may hold an HTML page (text/plain is sniffed later).
+func htmlish(mt string) bool {
+	return mt == "text/html" || mt == "application/xhtml+xml" || mt == "text/plain" || mt == "application/octet-stream"
+}
+
+// parseRobotsTag reads an X-Robots-Tag header value ("noindex, nofollow", "bot: noai").
+// noimageindex, noai and noimageai count as noindex: they forbid what a dataset does.
+func parseRobotsTag(v, ua string) (noIndex, noFollow bool) {
+	if name, rest, ok := strings.Cut(v, ":"); ok && !strings.ContainsAny(name, ", ") {
+		// "botname: directives" applies to that bot only.
+		n := strings.ToLower(strings.TrimSpace(name))
+		if !strings.Contains(strings.ToLower(ua), n) {
+			return false, false
+		}
+		v = rest
+	}
+	for _, d := range strings.Split(v, ",") {
+		switch strings.ToLower(strings.TrimSpace(d)) {
+		case "noindex", "noimageindex", "noai", "noimageai":
+			noIndex = true
+		case "nofollow":
+			noFollow = true
+		case "none":
+			noIndex, noFollow = true, true
+		}
+	}
+	return
+}
+
+// recoverFiles finishes the commit of pair files whose pebble record was written but whose
+// rename did not happen (the process died in between), and returns the next file index.
+func recoverFiles(st *store, dir string, log *slog.Logger) (int, error) {
+	recs, next, err := st.fileRecords()
+	if err != nil {
+		return 0, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return 0, fmt.Errorf("output %s: %w", dir, err)
+	}
+	renamed := false
+	for idx, r := range recs {
+		if _, err := os.Stat(r.Path); err == nil {
+			continue
+		}
+		if _, err := os.Stat(r.TempPath); err != nil {
+			log.Error("crawl: pair file recorded as committed is missing", "file", r.Path, "index", idx)
+			continue
+		}
+		if err := os.Rename(r.TempPath, r.Path); err != nil {
+			return 0, fmt.Errorf("finish commit of %s: %w", r.Path, err)
+		}
+		log.Info("crawl: finished the commit of a pair file cut off by the last run", "file", r.Path)
+		renamed = true
+	}
+	if renamed {
+		if err := shards.SyncDir(dir); err != nil {
+			return 0, err
+		}
+	}
+	// Never overwrite a file this state does not know about (e.g. a state directory reset).
+	files, err := shards.ListFiles(dir)
+	if err != nil {
+		return 0, err
+	}
+	if n := len(files); n > 0 {
+		if last, ok := shards.FileIndex(files[n-1]); ok && last+1 > next {
+			next = last + 1
+		}
+	}
+	return next, nil
+}
+
+// feedPending appends the pairs of pages committed by earlier runs whose file was never
+// committed (their temp files were removed), in pending order.
+func (cr *crawler) feedPending() error {
+	it, err := cr.st.prefixIter(ksPending)
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	n := 0
+	for it.First(); it.Valid(); it.Next() {
+		seq := beU64(it.Key()[1:])
+		pairs, err := decodePairs(it.Value())
+		if err != nil {
+			return fmt.Errorf("state: pending pairs %d: %w", seq, err)
+		}
+		if err := cr.pf.add(seq, pairs); err != nil {
+			return err
+		}
+		n += len(pairs)
+	}
+	if n > 0 {
+		cr.log.Info("crawl: rewriting pairs of pages whose file was not committed", "pairs", n)
+	}
+	return nil
+}
+
+func (cr *crawler) bumpCounter(name string, d int64) error {
+	st := cr.st
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.counters[name] += d
+	return st.db.Set(keyStr(ksCounter, name), u64(uint64(st.counters[name])), pebble.NoSync)
+}
+
+// addSeeds admits the seeds (those already admitted by an earlier run are skipped).
+func (cr *crawler) addSeeds(ctx context.Context) error {
+	var batch []link
+	bad := int64(0)
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		_, err := cr.complete(job{}, &outcome{links: batch}, false)
+		batch = batch[:0]
+		return err
+	}
+	for row, err := range input.Read(ctx, cr.cfg.Seeds, input.Options{Columns: []string{cr.cfg.SeedsCol}, Required: []string{cr.cfg.SeedsCol}}) {
+		if err != nil {
+			return fmt.Errorf("seeds %s: %w", cr.cfg.Seeds, err)
+		}
+		raw := strings.TrimSpace(row.Values[0])
+		if raw == "" {
+			continue
+		}
+		if !strings.Contains(raw, "://") {
+			raw = "https://" + raw // a bare host name
+		}
+		norm, err := urlnorm.String(raw)
+		if err != nil {
+			cr.log.Warn("crawl: skipping seed", "row", row.Index, "url", raw, "err", err)
+			bad++
+			continue
+		}
+		u, _ := url.Parse(norm)
+		host := strings.ToLower(u.Host)
+		batch = append(batch, link{url: norm, host: host, root: host, depth: 0})
+		if len(batch) >= 512 {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	if bad > 0 {
+		return cr.bumpCounter(cSeedsBad, bad)
+	}
+	return nil
+}
+
+// dispatch pops frontier items and hands them to workers until the crawl is done or ctx ends.
+func (cr *crawler) dispatch(ctx context.Context, jobs chan<- job) error {
+	defer close(jobs)
+	st := cr.st
+	for {
+		if ctx.Err() != nil {
+			return nil
+		}
+		seq, data, err := st.pop()
+		if err != nil {
+			return err
+		}
+		if data != nil {
+			select {
+			case jobs <- job{seq: seq, data: data}:
+			case <-ctx.Done():
+				// Popped but never started: it stays in flight and the next run requeues it.
+				st.inFlight.Add(-1)
+				return nil
+			}
+			continue
+		}
+		// Order matters: a completion adds its links before it leaves the in-flight count.
+		if st.inFlight.Load() == 0 && st.frontier.Load() == 0 && st.delayed.Load() == 0 {
+			cr.finished.Store(true)
+			return nil
+		}
+		wait := 200 * time.Millisecond
+		if st.delayed.Load() > 0 {
+			moved, next, err := st.releaseDue(time.Now().UnixNano())
+			if err != nil {
+				return err
+			}
+			if moved > 0 {
+				continue
+			}
+			if d := time.Duration(next - time.Now().UnixNano()); next > 0 && d < wait {
+				wait = max(d, time.Millisecond)
+			}
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+		case <-cr.wake:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+func (cr *crawler) signal() {
+	select {
+	case cr.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (cr *crawler) worker(jobs <-chan job) {
+	for j := range jobs {
+		o, abandoned := cr.process(j)
+		if abandoned {
+			// Cut off by shutdown: the in-flight key stays and the next run fetches it again.
+			cr.st.inFlight.Add(-1)
+			cr.signal()
+			continue
+		}
+		pairs, err := cr.complete(j, o, true)
+		if err != nil {
+			cr.fail(err)
+		} else if cr.cfg.OnPair != nil {
+			for _, p := range pairs {
+				if err := cr.cfg.OnPair(p); err != nil {
+					cr.fail(fmt.Errorf("pair consumer: %w", err))
+					break
+				}
+			}
+		}
+		cr.signal()
+	}
+}
+
+// process fetches one page and extracts it. abandoned reports a fetch cut off by shutdown.
+func (cr *crawler) process(j job) (o *outcome, abandoned bool) {
+	o = &outcome{}
+	req, err := cr.c.UnmarshalRequest(j.data)
+	if err != nil {
+		cr.log.Warn("crawl: unreadable frontier item", "seq", j.seq, "err", err)
+		o.reason = ReasonBadState
+		return o, false
+	}
+	pageURL := req.URL
+	root := req.Ctx.Get(ctxRoot)
+	if root == "" {
+		root = strings.ToLower(pageURL.Host)
+	}
+	if cr.robots != nil {
+		rctx, cancel := context.WithTimeout(cr.hardCtx, cr.cfg.Timeout*time.Duration(cr.cfg.Retries+2))
+		dec, err := cr.robots.Check(rctx, pageURL)
+		cancel()
+		switch {
+		case errors.Is(err, robots.ErrRetryLater):
+			attempts, _ := strconv.Atoi(req.Ctx.Get(ctxAttempts))
+			if attempts >= cr.cfg.RobotsRetries {
+				o.reason = ReasonRobotsUnavailable
+				return o, false
+			}
+			req.Ctx.Put(ctxAttempts, strconv.Itoa(attempts+1))
+			if o.retryData, err = req.Marshal(); err != nil {
+				o.reason = ReasonBadState
+				return o, false
+			}
+			o.retryAt = time.Now().Add(cr.cfg.RobotsRetryDelay << attempts)
+			return o, false
+		case err != nil:
+			if cr.hardCtx.Err() != nil {
+				return nil, true
+			}
+			o.reason = classify(err, 0)
+			return o, false
+		case !dec.Allowed:
+			o.reason = ReasonRobots
+			return o, false
+		case dec.CrawlDelay > 0:
+			cr.client.SetHostDelay(pageURL.Host, max(cr.cfg.Delay, min(dec.CrawlDelay, cr.cfg.MaxCrawlDelay)))
+		}
+	}
+
+	res := &fetchResult{}
+	req.Ctx.Put(ctxResult, res)
+	doErr := req.Do()
+	if res.reason != "" {
+		o.reason = res.reason
+		return o, false
+	}
+	if doErr != nil || res.body == nil && res.status == 0 {
+		if cr.hardCtx.Err() != nil {
+			return nil, true
+		}
+		if doErr == nil {
+			doErr = errors.New("no response")
+		}
+		o.reason = classify(doErr, res.status)
+		return o, false
+	}
+	if res.status < 200 || res.status >= 300 {
+		o.reason = classify(nil, res.status)
+		return o, false
+	}
+	o.bytes = int64(len(res.body))
+	if int64(len(res.body)) > cr.cfg.MaxBody {
+		o.reason = ReasonTooLarge
+		return o, false
+	}
+	final := res.finalURL
+	if final == nil {
+		final = pageURL
+	}
+	finalStr := urlnorm.Normalize(final).String()
+	if finalStr != pageURL.String() {
+		o.redirectTo = finalStr
+		if req.Depth > 0 && !cr.scope.allows(root, strings.ToLower(final.Host)) {
+			o.reason = ReasonRedirectScope
+			return o, false
+		}
+	}
+	if req.Depth == 0 {
+		root = strings.ToLower(final.Host) // a seed's redirect (www., https) sets its scope
+	}
+	ct := res.ctype
+	if strings.Contains(strings.ToLower(ct), "charset") {
+		// colly already decoded the body to UTF-8 by the header's charset.
+		if mt, _, err := mime.ParseMediaType(ct); err == nil {
+			ct = mt + "; charset=utf-8"
+		}
+	}
+	if !extract.IsHTML(ct, res.body) {
+		o.reason = ReasonNotHTML
+		return o, false
+	}
+	page, err := extract.Extract(final, res.body, ct)
+	if err != nil {
+		if errors.Is(err, extract.ErrNotHTML) {
+			o.reason = ReasonNotHTML
+		} else {
+			o.reason = ReasonParse
+		}
+		return o, false
+	}
+	if page.NoIndex || res.noIndex {
+		o.noIndex = true
+	} else if len(page.Candidates) > 0 {
+		now := time.Now().UTC()
+		o.pairs = make([]shards.Pair, len(page.Candidates))
+		for i, c := range page.Candidates {
+			o.pairs[i] = shards.Pair{PageURL: finalStr, ImageURL: c.ImageURL, Caption: c.Caption, CaptionSource: c.Source, PageLang: page.Lang, FetchedAt: now}
+		}
+	}
+	depth := req.Depth + 1
+	if !page.NoFollow && !res.noFollow && (cr.cfg.MaxDepth < 0 || depth <= cr.cfg.MaxDepth) {
+		for _, l := range page.Links {
+			lu, err := url.Parse(l)
+			if err != nil || lu.Host == "" {
+				continue
+			}
+			host := strings.ToLower(lu.Host)
+			if !cr.scope.allows(root, host) {
+				continue
+			}
+			o.links = append(o.links, link{url: l, host: host, root: root, depth: depth})
+		}
+	}
+	return o, false
+}
+
+// classify names the failure reason of a fetch error or HTTP status.
+func classify(err error, status int) string {
+	switch {
+	case err == nil:
+	case errors.Is(err, httpx.ErrTooManyRedirects):
+		return ReasonRedirectLoop
+	case errors.Is(err, netguard.ErrBlocked):
+		return ReasonBlockedAddress
+	case errors.Is(err, httpx.ErrBodyTooLarge):
+		return ReasonTooLarge
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
+		return ReasonTimeout
+	}
+	if err != nil {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return ReasonTimeout
+		}
+		var de *net.DNSError
+		if errors.As(err, &de) {
+			return ReasonDNS
+		}
+		if strings.Contains(err.Error(), "stopped after") && strings.Contains(err.Error(), "redirects") {
+			return ReasonRedirectLoop
+		}
+	}
+	switch {
+	case status >= 500:
+		return ReasonHTTP5xx
+	case status >= 400:
+		return ReasonHTTP4xx
+	case status >= 300:
+		return ReasonHTTP3xx
+	}
+	return ReasonNetwork
+}
+
+// complete records a finished page in ONE pebble batch: its in-flight key is dropped, its new
+// links enter the visited set and the frontier (within the depth, scope and page caps), its
+// pairs enter the pending space, counters move. Then the pairs go to the open pair file.
+// Seeds use it with fromWorker false (no in-flight key, no page counters).
+func (cr *crawler) complete(j job, o *outcome, fromWorker bool) ([]shards.Pair, error) {
+	st := cr.st
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	b := st.db.NewBatch()
+	defer b.Close()
+	changed := map[string]int64{}
+	inc := func(name string, d int64) { changed[name] = st.counters[name] + d }
+
+	if fromWorker {
+		b.Delete(key8(ksInFlight, j.seq), nil)
+		if o.redirectTo != "" && o.reason == "" {
+			// The page is known under its final URL too; if that URL was admitted on its own it
+			// is (or will be) fetched under that name, so this copy adds nothing.
+			k := key8(ksSeen, urlID(o.redirectTo))
+			seen, err := st.has(k)
+			if err != nil {
+				return nil, err
+			}
+			if seen {
+				o.pairs, o.links = nil, nil
+			} else {
+				b.Set(k, nil, nil)
+			}
+		}
+		switch {
+		case o.retryData != nil:
+			b.Set(delayedKey(o.retryAt.UnixNano(), st.frontierSeq), o.retryData, nil)
+		case o.reason == "":
+			inc(cPagesOK, 1)
+		default:
+			inc(cFailPrefix+o.reason, 1)
+		}
+		if o.noIndex {
+			inc(cNoIndex, 1)
+		}
+		if o.bytes > 0 {
+			inc(cBytes, o.bytes)
+		}
+	}
+	seqBefore := st.frontierSeq
+	if o.retryData != nil {
+		st.frontierSeq++ // the delayed key took a seq
+	}
+	added, err := cr.admitLocked(b, o.links)
+	if err != nil {
+		st.frontierSeq = seqBefore
+		return nil, err
+	}
+	var pendingSeq uint64
+	if len(o.pairs) > 0 {
+		bySrc := map[string]int64{}
+		for _, p := range o.pairs {
+			bySrc[p.CaptionSource]++
+		}
+		for s, n := range bySrc {
+			inc(cSourcePrefix+s, n)
+		}
+		inc(cPairs, int64(len(o.pairs)))
+		if cr.pf != nil {
+			pendingSeq = st.pairSeq
+			b.Set(key8(ksPending, pendingSeq), encodePairs(o.pairs), nil)
+			b.Set(metaPairSeq, u64(pendingSeq+1), nil)
+		}
+	}
+	for name, v := range changed {
+		b.Set(keyStr(ksCounter, name), u64(uint64(v)), nil)
+	}
+	b.Set(metaFrontierSeq, u64(st.frontierSeq+uint64(added)), nil)
+	b.Set(metaAdmitted, u64(uint64(st.admitted+int64(added))), nil)
+	// NoSync: a completion lost by a crash only means the page is fetched again; the synced
+	// batch of the next file commit makes every earlier completion durable.
+	if err := b.Commit(pebble.NoSync); err != nil {
+		st.frontierSeq = seqBefore
+		return nil, fmt.Errorf("state: commit page: %w", err)
+	}
+	for name, v := range changed {
+		st.counters[name] = v
+	}
+	st.frontierSeq += uint64(added)
+	st.admitted += int64(added)
+	st.frontier.Add(int64(added))
+	if o.retryData != nil {
+		st.delayed.Add(1)
+	}
+	if fromWorker {
+		st.inFlight.Add(-1)
+	}
+	if len(o.pairs) > 0 && cr.pf != nil {
+		st.pairSeq++
+		if err := cr.pf.add(pendingSeq, o.pairs); err != nil {
+			return nil, err
+		}
+	}
+	return o.pairs, nil
+}
+
+// admitLocked adds the links that are new and within the page caps to the visited set and the
+// frontier in b, and returns how many it added. st.mu is held.
+func (cr *crawler) admitLocked(b *pebble.Batch, links []link) (int, error) {
+	if len(links) == 0 {
+		return 0, nil
+	}
+	st := cr.st
+	cfg := cr.cfg
+	added := 0
+	var hostCounts map[string]int64
+	ids := make(map[uint64]struct{}, len(links))
+	for _, l := range links {
+		if cfg.MaxPages > 0 && st.admitted+int64(added) >= cfg.MaxPages {
+			break
+		}
+		id := urlID(l.url)
+		if _, dup := ids[id]; dup {
+			continue
+		}
+		ids[id] = struct{}{}
+		vk := key8(ksSeen, id)
+		seen, err := st.has(vk)
+		if err != nil {
+			return 0, err
+		}
+		if seen {
+			continue
+		}
+		var hk []byte
+		if cfg.MaxPagesPerHost > 0 {
+			if hostCounts == nil {
+				hostCounts = map[string]int64{}
+			}
+			hk = keyStr(ksHost, l.host)
+			n, ok := hostCounts[l.host]
+			if !ok {
+				v, _, err := st.getU64(hk)
+				if err != nil {
+					return 0, err
+				}
+				n = int64(v)
+			}
+			if n >= cfg.MaxPagesPerHost {
+				hostCounts[l.host] = n
+				continue
+			}
+			hostCounts[l.host] = n + 1
+		}
+		data, err := marshalRequest(l)
+		if err != nil {
+			continue
+		}
+		b.Set(vk, nil, nil)
+		b.Set(key8(ksFrontier, st.frontierSeq+uint64(added)), data, nil)
+		added++
+	}
+	for h, n := range hostCounts {
+		b.Set(keyStr(ksHost, h), u64(uint64(n)), nil)
+	}
+	return added, nil
+}
+
+func marshalRequest(l link) ([]byte, error) {
+	u, err := url.Parse(l.url)
+	if err != nil {
+		return nil, err
+	}
+	ctx := colly.NewContext()
+	ctx.Put(ctxRoot, l.root)
+	r := &colly.Request{URL: u, Method: http.MethodGet, Depth: l.depth, Ctx: ctx}
+	return r.Marshal()
+}
+
+func (cr *crawler) snapshot() Stats {
+	st := cr.st
+	st.mu.Lock()
+	s := statsFrom(st.counters, st.admitted)
+	st.mu.Unlock()
+	s.Frontier = st.frontier.Load()
+	s.InFlight = st.inFlight.Load()
+	s.Delayed = st.delayed.Load()
+	s.Finished = cr.finished.Load()
+	s.finish(time.Duration(int64(time.Since(cr.start)) - cr.persisted.Load()))
+	return s
+}
+
+func (cr *crawler) progressLoop(done <-chan struct{}) {
+	t := time.NewTicker(cr.cfg.ProgressEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-t.C:
+			elapsed := int64(time.Since(cr.start))
+			if err := cr.st.addDuration(elapsed - cr.persisted.Load()); err == nil {
+				cr.persisted.Store(elapsed)
+			}
+			cr.cfg.Progress(cr.snapshot())
+		}
+	}
+}
+
+func beU64(b []byte) uint64 {
+	_ = b[7]
+	return uint64(b[0])<<56 | uint64(b[1])<<48 | uint64(b[2])<<40 | uint64(b[3])<<32 |
+		uint64(b[4])<<24 | uint64(b[5])<<16 | uint64(b[6])<<8 | uint64(b[7])
+}
+
+// statsPath is where Run writes the summary.
+func statsPath(cfg Config) string {
+	if cfg.Out != "" {
+		return filepath.Join(cfg.Out, "stats.json")
+	}
+	return filepath.Join(cfg.State, "stats.json")
+}

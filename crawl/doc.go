@@ -1,0 +1,67 @@
+// Package crawl turns a seed list into candidate (image URL, caption) pairs: it crawls the seeds'
+// sites politely, extracts <img>/<picture>/og:image candidates from every HTML page
+// (crawl/extract) and writes them as Arrow IPC pair files (shards.PairSchema: page_url,
+// image_url, caption, caption_source, page_lang, fetched_at), or streams them to Config.OnPair.
+//
+// # Data flow
+//
+//	seeds (internal/input: txt/csv/tsv/jsonl, .gz) -> urlnorm -> admit -> frontier (pebble)
+//	dispatcher: pop frontier item -> in-flight (pebble) -> worker
+//	worker: robots.txt (crawl/robots; Disallow -> "robots", 5xx -> re-queued later, Crawl-delay ->
+//	        httpx.SetHostDelay capped) -> colly request over the httpx client (SSRF guard at dial
+//	        time, per-host concurrency and delay, retries, redirect cap, body cap) -> extract
+//	completion: ONE pebble batch per page -> pair file writer (shards.Writer)
+//
+// colly/v2 does the fetching; its visited set (storage.Storage) and request queue
+// (queue.Storage) are implemented on pebble by the store type, so the visited set and the
+// frontier live on disk and memory stays flat as the crawl grows. The crawl drives the queue
+// with its own dispatcher rather than colly's queue.Queue, which can neither wait for in-flight
+// requests when stopped nor be woken reliably when a page adds links to an empty queue.
+//
+// # Admission
+//
+// A URL enters the visited set and the frontier once, when it is first seen (a seed, or a link
+// of an HTML page that is within MaxDepth hops, in scope, not rel/meta/X-Robots-Tag nofollow,
+// and within MaxPages and MaxPagesPerHost, whose counters are pebble keys). Scope is relative
+// to the seed's host after its own redirects (www., https): same host, same registered domain
+// (public suffix list), or a host glob of AllowHosts. A redirect of a deeper page out of scope
+// fails with redirect_out_of_scope; a redirect onto a URL already admitted yields nothing (that
+// URL is crawled under its own name).
+//
+// # Exactly-once resume
+//
+// Key spaces of the state directory (see store.go): v visited, f frontier, i in flight,
+// r delayed (robots 5xx), p pending pairs, F committed files, h per-host counts, k counters.
+//
+//  1. Pop: the dispatcher moves the oldest frontier item to the in-flight space (one batch).
+//  2. Completion: when a page is done (ok or failed), one batch deletes its in-flight key, adds
+//     its admitted links to v and f, stores its pairs under the next pending seq in p and moves
+//     the counters. Nothing about a page is ever half-recorded.
+//  3. Files: the pairs are appended to the open pair file in pending order; a file ends at the
+//     first page boundary at or after RowsPerFile rows, so it covers a contiguous range of
+//     pending seqs. In shards' BeforeCommit hook (temp file complete and fsynced) one SYNCED batch
+//     records "file N committed, covers pending [a, b]" and deletes p[a, b]; then the file is
+//     renamed. A pair is thus either pending or in a committed file, never both.
+//  4. Start: a file recorded in F whose final name is missing but whose temp file exists is
+//     renamed (the process died between the record and the rename); other temp files are
+//     deleted — their pairs are still pending and are written again, first, into the next file.
+//     Items left in flight go back to the frontier. Seeds are re-read; admitted ones are skipped.
+//  5. Cancel (ctx, Ctrl-C): dispatching stops, pages in flight finish (for at most
+//     ShutdownGrace; requests cut off by it stay in flight and are fetched next run), the open
+//     file is committed and stats.json written.
+//
+// Completion batches are written without fsync (pebble's WAL is one ordered log, so the synced
+// batch of the next file commit makes every earlier one durable). After kill -9 or a power cut
+// the pages in flight at that instant, and pages whose unsynced completion had not reached the
+// log, are fetched again: their server sees a second request. Their pairs are not duplicated in
+// the files: a lost completion never had its pairs in a committed file (file commits are
+// ordered after, and sync, the completions they cover). Config.OnPair, which is called right
+// after the completion batch, can see such a page's pairs twice after a kill -9 (never after a
+// clean cancel).
+//
+// # Output
+//
+// Out/NNNNN.arrow pair files (readers never see partial files) and Out/stats.json (atomic),
+// whose counters accumulate over resumed runs: pages ok / failed by reason, robots-blocked,
+// noindex pages, pairs by caption source, bytes, duration, pages/s.
+package crawl

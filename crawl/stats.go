@@ -1,0 +1,180 @@
+package crawl
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Counter names in the state store (accumulated over resumed runs).
+const (
+	cPagesOK      = "pages_ok"
+	cFailPrefix   = "fail/"
+	cSourcePrefix = "src/"
+	cPairs        = "pairs"
+	cPairsWritten = "pairs_written"
+	cFiles        = "files"
+	cBytes        = "bytes"
+	cNoIndex      = "noindex"
+	cRuns         = "runs"
+	cDuration     = "duration_ns"
+	cSeedsBad     = "seeds_invalid"
+)
+
+// Failure reasons of pages (keys of Stats.PagesFailed).
+const (
+	ReasonHTTP3xx           = "http_3xx"
+	ReasonHTTP4xx           = "http_4xx"
+	ReasonHTTP5xx           = "http_5xx"
+	ReasonTimeout           = "timeout"
+	ReasonTooLarge          = "too_large"
+	ReasonNotHTML           = "not_html"
+	ReasonBlockedAddress    = "blocked_address"
+	ReasonRedirectLoop      = "redirect_loop"
+	ReasonRedirectScope     = "redirect_out_of_scope"
+	ReasonRobots            = "robots"
+	ReasonRobotsUnavailable = "robots_unavailable"
+	ReasonDNS               = "dns"
+	ReasonNetwork           = "network"
+	ReasonParse             = "parse"
+	ReasonBadState          = "bad_state"
+)
+
+// Stats summarises a crawl. Counters are accumulated over every run on the same state
+// directory; Duration and PagesPerSec too (time spent crawling, not wall time between runs).
+type Stats struct {
+	PagesOK       int64            `json:"pages_ok"`
+	PagesFailed   map[string]int64 `json:"pages_failed"`   // by reason (see Reason*)
+	RobotsBlocked int64            `json:"robots_blocked"` // also counted in PagesFailed["robots"]
+	PagesNoIndex  int64            `json:"pages_noindex"`  // fetched, but noindex/noimageindex/noai: no pairs
+	PagesAdmitted int64            `json:"pages_admitted"` // URLs accepted into the frontier, seeds included
+	SeedsInvalid  int64            `json:"seeds_invalid"`
+	Pairs         int64            `json:"pairs"`           // pairs found on committed pages
+	PairsBySource map[string]int64 `json:"pairs_by_source"` // alt, title, figcaption, og
+	PairsWritten  int64            `json:"pairs_written"`   // pairs in committed files
+	Files         int64            `json:"files"`
+	Bytes         int64            `json:"bytes"` // page body bytes downloaded
+	Frontier      int64            `json:"frontier"`
+	InFlight      int64            `json:"in_flight"`
+	Delayed       int64            `json:"delayed"`
+	Runs          int64            `json:"runs"`
+	Duration      time.Duration    `json:"-"`
+	DurationSec   float64          `json:"duration_s"`
+	PagesPerSec   float64          `json:"pages_per_s"`
+	Finished      bool             `json:"finished"` // the frontier was exhausted
+}
+
+// Pages is the number of pages completed, ok or not.
+func (s Stats) Pages() int64 {
+	n := s.PagesOK
+	for _, v := range s.PagesFailed {
+		n += v
+	}
+	return n
+}
+
+// Failed is the number of pages that failed for any reason.
+func (s Stats) Failed() int64 { return s.Pages() - s.PagesOK }
+
+func statsFrom(counters map[string]int64, admitted int64) Stats {
+	s := Stats{PagesFailed: map[string]int64{}, PairsBySource: map[string]int64{}, PagesAdmitted: admitted}
+	for k, v := range counters {
+		switch {
+		case strings.HasPrefix(k, cFailPrefix):
+			s.PagesFailed[k[len(cFailPrefix):]] = v
+		case strings.HasPrefix(k, cSourcePrefix):
+			s.PairsBySource[k[len(cSourcePrefix):]] = v
+		}
+	}
+	s.PagesOK = counters[cPagesOK]
+	s.RobotsBlocked = s.PagesFailed[ReasonRobots]
+	s.PagesNoIndex = counters[cNoIndex]
+	s.SeedsInvalid = counters[cSeedsBad]
+	s.Pairs = counters[cPairs]
+	s.PairsWritten = counters[cPairsWritten]
+	s.Files = counters[cFiles]
+	s.Bytes = counters[cBytes]
+	s.Runs = counters[cRuns]
+	s.Duration = time.Duration(counters[cDuration])
+	return s
+}
+
+func (s *Stats) finish(elapsed time.Duration) {
+	s.Duration += elapsed
+	s.DurationSec = s.Duration.Seconds()
+	if s.DurationSec > 0 {
+		s.PagesPerSec = float64(s.Pages()) / s.DurationSec
+	}
+}
+
+// Summary renders the stats as a few human-readable lines.
+func (s Stats) Summary() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "pages: %d ok, %d failed, %d robots-blocked, %d noindex (%.0f pages/s over %s, %d run(s))\n",
+		s.PagesOK, s.Failed(), s.RobotsBlocked, s.PagesNoIndex, s.PagesPerSec, s.Duration.Round(time.Millisecond), s.Runs)
+	if len(s.PagesFailed) > 0 {
+		fmt.Fprintf(&b, "failed by reason: %s\n", formatCounts(s.PagesFailed))
+	}
+	fmt.Fprintf(&b, "pairs: %d found, %d in %d file(s); by caption source: %s\n", s.Pairs, s.PairsWritten, s.Files, formatCounts(s.PairsBySource))
+	fmt.Fprintf(&b, "bytes: %d; frontier left: %d; finished: %v", s.Bytes, s.Frontier+s.Delayed+s.InFlight, s.Finished)
+	return b.String()
+}
+
+func formatCounts(m map[string]int64) string {
+	if len(m) == 0 {
+		return "none"
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s=%d", k, m[k])
+	}
+	return strings.Join(parts, " ")
+}
+
+// writeStatsFile writes stats as JSON to dir/stats.json atomically (temp file, fsync, rename).
+func writeStatsFile(dir string, s Stats) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("stats: %w", err)
+	}
+	data, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return fmt.Errorf("stats: %w", err)
+	}
+	f, err := os.CreateTemp(dir, "stats.json.tmp-*")
+	if err != nil {
+		return fmt.Errorf("stats: %w", err)
+	}
+	tmp := f.Name()
+	_, err = f.Write(append(data, '\n'))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, filepath.Join(dir, "stats.json"))
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("stats: write %s: %w", dir, err)
+	}
+	return nil
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
