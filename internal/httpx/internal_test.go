@@ -4,12 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/witdata/wit/internal/netguard"
 )
 
 func TestLimiterEvictsIdleHosts(t *testing.T) {
@@ -67,7 +72,9 @@ func TestDNSCache(t *testing.T) {
 	c := newDNSCache(100*time.Millisecond, 8, time.Second)
 	c.lookup = func(ctx context.Context, host string) ([]netip.Addr, error) {
 		calls.Add(1)
-		time.Sleep(20 * time.Millisecond)
+		if host == "a.example" {
+			time.Sleep(20 * time.Millisecond) // let concurrent resolves pile up
+		}
 		if host == "missing.example" {
 			return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
 		}
@@ -122,5 +129,48 @@ func TestDNSCache(t *testing.T) {
 	}
 	if n := c.size(); n > 8 {
 		t.Fatalf("cache holds %d entries, max 8", n)
+	}
+}
+
+// TestTLSThroughDNSCache: a name resolved by the cache is dialled by IP, yet
+// TLS still verifies the certificate for the name (SNI) and Host stays the name.
+func TestTLSThroughDNSCache(t *testing.T) {
+	gotHost := make(chan string, 1)
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gotHost <- r.Host + " " + r.TLS.ServerName
+		io.WriteString(w, "secure")
+	}))
+	defer srv.Close()
+	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
+
+	c := testClient(t, nil)
+	var lookups atomic.Int32
+	c.dns.lookup = func(ctx context.Context, host string) ([]netip.Addr, error) {
+		lookups.Add(1)
+		if host != "example.com" { // a name in httptest's certificate
+			return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+		}
+		return []netip.Addr{netip.MustParseAddr("127.0.0.1")}, nil
+	}
+	c.transport.TLSClientConfig = srv.Client().Transport.(*http.Transport).TLSClientConfig.Clone()
+
+	for range 3 {
+		c.CloseIdleConnections() // force a fresh dial each time
+		_, b, err := get(t, c, "https://example.com:"+port+"/")
+		if err != nil || string(b) != "secure" {
+			t.Fatalf("%q %v", b, err)
+		}
+		if got := <-gotHost; got != "example.com:"+port+" example.com" {
+			t.Fatalf("Host and SNI %q", got)
+		}
+	}
+	if lookups.Load() != 1 {
+		t.Errorf("%d lookups for 3 dials within TTL", lookups.Load())
+	}
+	// A name that resolves to an address the guard refuses.
+	c.guard = func(address string) error { return fmt.Errorf("test: %s: %w", address, netguard.ErrBlocked) }
+	c.CloseIdleConnections()
+	if _, err := c.Get(context.Background(), "https://example.com:"+port+"/"); !errors.Is(err, netguard.ErrBlocked) {
+		t.Fatalf("guard on resolved address: %v", err)
 	}
 }
