@@ -6,8 +6,25 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
+
+// cpuTime is this process's user+system CPU time. The benchmarks report CPU
+// per request (client and server together) next to wall time: on a shared
+// machine wall time mostly measures the neighbours.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func reportCPU(b *testing.B, start time.Duration) {
+	b.ReportMetric(float64(cpuTime()-start)/float64(b.N)/1e3, "cpu-µs/op")
+}
 
 // A small HTML page, the crawler's typical response.
 var benchPage = "<html><body>" + strings.Repeat("<p>text <a href=/x>link</a> <img src=/i.jpg alt=cat></p>", 100) + "</body></html>"
@@ -38,15 +55,18 @@ func BenchmarkGetPlain(b *testing.B) {
 	srv := benchServer(b)
 	c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 2}}
 	b.ReportAllocs()
+	start := cpuTime()
 	for b.Loop() {
 		plainGet(b, c, srv.URL)
 	}
+	reportCPU(b, start)
 }
 
 func BenchmarkGetClient(b *testing.B) {
 	srv := benchServer(b)
 	c := testClient(b, nil)
 	b.ReportAllocs()
+	start := cpuTime()
 	for b.Loop() {
 		resp, err := c.Get(context.Background(), srv.URL)
 		if err != nil {
@@ -56,6 +76,7 @@ func BenchmarkGetClient(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	reportCPU(b, start)
 }
 
 // Parallel variants: 8 goroutines, PerHost 8, as a crawler with a few hosts.
@@ -64,6 +85,8 @@ func BenchmarkGetPlainParallel(b *testing.B) {
 	c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 8}}
 	b.SetParallelism(4)
 	b.ReportAllocs()
+	start := cpuTime()
+	defer reportCPU(b, start)
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			plainGet(b, c, srv.URL)
@@ -76,6 +99,8 @@ func BenchmarkGetClientParallel(b *testing.B) {
 	c := testClient(b, func(o *Options) { o.PerHost = 8 })
 	b.SetParallelism(4)
 	b.ReportAllocs()
+	start := cpuTime()
+	defer reportCPU(b, start)
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			resp, err := c.Get(context.Background(), srv.URL)
