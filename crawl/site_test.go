@@ -25,6 +25,8 @@ type site struct {
 	robots string // robots.txt body; "" = 404
 	extra  map[string]http.HandlerFunc
 
+	noCount bool // don't count hits per path (memory measurements)
+
 	mu   sync.Mutex
 	hits map[string]int
 	// onHit, when set, runs on every page request (after counting).
@@ -38,7 +40,9 @@ func newSite(n int) *site {
 
 func (s *site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
-	s.hits[r.URL.Path]++
+	if !s.noCount {
+		s.hits[r.URL.Path]++
+	}
 	if r.URL.Path != "/robots.txt" {
 		s.total++
 	}
