@@ -157,7 +157,7 @@ func TestRetryLaterCachedBriefly(t *testing.T) {
 		io.WriteString(w, "User-agent: *\nDisallow: /x\n")
 	}))
 	defer srv.Close()
-	c := NewCache(testHTTP(t, true), ua, Options{RetryTTL: 100 * time.Millisecond})
+	c := NewCache(testHTTP(t, true), ua, Options{RetryTTL: 500 * time.Millisecond})
 	for range 5 {
 		if _, err := c.Check(context.Background(), mustURL(t, srv.URL+"/a")); !errors.Is(err, ErrRetryLater) {
 			t.Fatalf("err %v", err)
@@ -167,7 +167,7 @@ func TestRetryLaterCachedBriefly(t *testing.T) {
 		t.Fatalf("failing host asked %d times within RetryTTL", hits.Load())
 	}
 	fail.Store(false)
-	time.Sleep(120 * time.Millisecond)
+	time.Sleep(600 * time.Millisecond)
 	d, err := c.Check(context.Background(), mustURL(t, srv.URL+"/x"))
 	if err != nil || d.Allowed {
 		t.Fatalf("after recovery: %+v %v", d, err)

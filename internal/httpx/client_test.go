@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -181,7 +182,7 @@ func TestServerNeverAnswers(t *testing.T) {
 	if err == nil {
 		t.Fatal("no error from a server that never answers")
 	}
-	if el > 2*time.Second {
+	if el > 5*time.Second {
 		t.Fatalf("took %v", el)
 	}
 	if hits.Load() != 2 {
@@ -220,7 +221,7 @@ func TestTricklingBody(t *testing.T) {
 	if err == nil {
 		t.Fatal("trickling body read without error")
 	}
-	if el := time.Since(start); el > 2*time.Second {
+	if el := time.Since(start); el > 5*time.Second {
 		t.Fatalf("trickle took %v", el)
 	}
 	if !strings.Contains(err.Error(), "not complete within") {
@@ -351,7 +352,8 @@ func TestPerHostConcurrency(t *testing.T) {
 			})
 		}
 		wg.Wait()
-		if p := peak.Load(); p != int32(perHost) {
+		// Usually equal; only "never above" is guaranteed on a loaded machine.
+		if p := peak.Load(); p > int32(perHost) || p == 0 {
 			t.Errorf("PerHost %d: peak concurrency %d", perHost, p)
 		}
 	}
@@ -370,6 +372,7 @@ func TestDelayRespected(t *testing.T) {
 	check := func(name string, c *Client, want time.Duration) {
 		t.Helper()
 		starts = nil
+		begin := time.Now()
 		var wg sync.WaitGroup
 		for i := 0; i < 5; i++ {
 			wg.Go(func() {
@@ -382,10 +385,13 @@ func TestDelayRespected(t *testing.T) {
 		if len(starts) != 5 {
 			t.Fatalf("%s: %d requests", name, len(starts))
 		}
-		for i := 1; i < len(starts); i++ {
-			// Server-side arrival can lag the client's start by a little.
-			if g := starts[i].Sub(starts[i-1]); g < want-15*time.Millisecond {
-				t.Errorf("%s: gap %d = %v, want >= %v", name, i, g, want)
+		slices.SortFunc(starts, func(a, b time.Time) int { return a.Compare(b) })
+		// The i-th arrival cannot come before the i-th scheduled start. (Gaps
+		// between arrivals are not checked: on a loaded machine one late
+		// request shrinks the gap after it without any rule being broken.)
+		for i, s := range starts {
+			if at := s.Sub(begin); at < time.Duration(i)*want-5*time.Millisecond {
+				t.Errorf("%s: request %d arrived at %v, want >= %v", name, i, at, time.Duration(i)*want)
 			}
 		}
 	}
@@ -507,7 +513,7 @@ func TestSlotReleasedOnClose(t *testing.T) {
 	if _, _, err := get(t, c, srv.URL); err != nil {
 		t.Fatalf("after leaked body: %v", err)
 	}
-	if el := time.Since(start); el > time.Second {
+	if el := time.Since(start); el > 3*time.Second {
 		t.Fatalf("slot came back after %v", el)
 	}
 }
