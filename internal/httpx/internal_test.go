@@ -69,7 +69,7 @@ func TestLimiterHostDelaysBounded(t *testing.T) {
 
 func TestDNSCache(t *testing.T) {
 	var calls atomic.Int32
-	c := newDNSCache(100*time.Millisecond, 8, time.Second)
+	c := newDNSCache(400*time.Millisecond, 8, time.Second)
 	c.lookup = func(ctx context.Context, host string) ([]netip.Addr, error) {
 		calls.Add(1)
 		if host == "a.example" {
@@ -101,7 +101,7 @@ func TestDNSCache(t *testing.T) {
 	if calls.Load() != 1 {
 		t.Fatal("cache miss within TTL")
 	}
-	time.Sleep(120 * time.Millisecond)
+	time.Sleep(450 * time.Millisecond)
 	c.resolve(ctx, "a.example")
 	if calls.Load() != 2 {
 		t.Fatal("entry not expired after TTL")
