@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/witdata/wit/internal/urlnorm"
 	"golang.org/x/text/encoding/charmap"
 	"golang.org/x/text/encoding/japanese"
 )
@@ -386,6 +387,9 @@ func checkURL(t testing.TB, s string) {
 	}
 	if again := normalizeURL(u); again != s {
 		t.Errorf("output URL %q not stable under normalisation: %q", s, again)
+	}
+	if canon, err := urlnorm.String(s); err != nil || canon != s {
+		t.Errorf("output URL %q is not urlnorm's canonical form %q (%v)", s, canon, err)
 	}
 }
 
