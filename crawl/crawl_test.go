@@ -502,3 +502,16 @@ func TestParseRobotsTag(t *testing.T) {
 		}
 	}
 }
+
+func TestExampleConfigLoads(t *testing.T) {
+	cfg, err := LoadConfig("../configs/crawl.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.PerHost != DefaultConfig().PerHost || cfg.Delay != DefaultConfig().Delay {
+		t.Fatalf("example config differs from the defaults it documents: %+v", cfg)
+	}
+}
