@@ -68,7 +68,7 @@ func TestParseFileErrors(t *testing.T) {
 	}
 	for name, data := range map[string]string{
 		"typo key":      strings.Replace(string(good), "vision_width", "vision_widht", 1),
-		"patch":         strings.Replace(string(good), "vision_patch_size: 4", "vision_patch_size: 5", 1),
+		"patch":         strings.Replace(string(good), "vision_patch_size: 8", "vision_patch_size: 7", 1),
 		"heads":         strings.Replace(string(good), "transformer_heads: 4", "transformer_heads: 3", 1),
 		"activation":    strings.Replace(string(good), "quick_gelu", "relu", 1),
 		"zero layers":   strings.Replace(string(good), "vision_layers: 4", "vision_layers: 0", 1),

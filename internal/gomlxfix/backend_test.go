@@ -99,3 +99,25 @@ func TestNoAutoInstallSet(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkMatMulConfigs compares the pure-Go backend's bare matmul throughput under the candidate
+// configurations: go test ./internal/gomlxfix -run - -bench MatMulConfigs -benchtime 5x
+func BenchmarkMatMulConfigs(b *testing.B) {
+	const n = 512
+	for _, cfg := range []string{SimpleGoConfig, "parallelism=-1", "ops_sequential,parallelism=-1"} {
+		be, err := NewSimpleGo(cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(cfg, func(b *testing.B) {
+			x := randTensor(rand.New(rand.NewPCG(1, 1)), dtypes.Float32, []int{n, n}) // tensors bind to one backend
+			e := MustNewExec(be, func(a, c *Node) *Node { return DotGeneral(a, []int{1}, nil, c, []int{0}, nil) })
+			e.MustExec(x, x)
+			b.ResetTimer()
+			for b.Loop() {
+				e.MustExec(x, x)
+			}
+			b.ReportMetric(2*float64(n*n*n)/(b.Elapsed().Seconds()/float64(b.N))/1e9, "GFLOP/s")
+		})
+	}
+}

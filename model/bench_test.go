@@ -1,0 +1,101 @@
+package model
+
+import (
+	"bufio"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/gomlx/gomlx/backends"
+	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/gomlx/gomlx/pkg/ml/context"
+
+	"github.com/witdata/wit/internal/gomlxfix"
+)
+
+// BenchmarkTrainStep measures one clip-tiny training step at batch 64 (forward, backward, AdamW,
+// clamp) beside the same backend's bare matmul throughput, for each candidate backend configuration:
+//
+//	go test ./model -run - -bench TrainStep -benchtime 3x
+//
+// Metrics: s/step, samples/s, GFLOP/s (TrainFLOPs / time: matrix products only), and the ratio of the
+// step's GFLOP/s to the bare matmul's; peak_RSS_MB is the process high-water mark.
+func BenchmarkTrainStep(b *testing.B) {
+	f, err := LoadFile("../configs/clip-tiny.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg, batch := f.Model, 64
+	for _, bcfg := range []string{gomlxfix.SimpleGoConfig, "parallelism=-1"} {
+		be, err := gomlxfix.NewSimpleGo(bcfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var matmulGFLOPs float64
+		b.Run(bcfg+"/matmul1024", func(b *testing.B) { matmulGFLOPs = benchMatMul(b, be, 1024) })
+		b.Run(bcfg+"/clip-tiny-b64", func(b *testing.B) {
+			m, err := New(cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			adamw, _ := gomlxfix.NewAdamW(gomlxfix.DefaultAdamW())
+			ctx := context.New()
+			_ = ctx.SetRNGStateFromSeed(1)
+			step := context.MustNewExec(be, ctx, m.TrainStep(adamw))
+			images, tokens := batchFor(cfg, batch, 5)
+			step.MustExec(images, tokens) // compile + initialise outside the timer
+			b.ResetTimer()
+			for b.Loop() {
+				step.MustExec(images, tokens)
+			}
+			sec := b.Elapsed().Seconds() / float64(b.N)
+			gflops := float64(cfg.TrainFLOPs(batch)) / sec / 1e9
+			b.ReportMetric(sec, "s/step")
+			b.ReportMetric(float64(batch)/sec, "samples/s")
+			b.ReportMetric(gflops, "GFLOP/s")
+			if matmulGFLOPs > 0 {
+				b.ReportMetric(gflops/matmulGFLOPs, "of_matmul")
+			}
+			b.ReportMetric(peakRSSMB(), "peak_RSS_MB")
+		})
+	}
+}
+
+// benchMatMul runs an n×n·n×n float32 product and returns its GFLOP/s.
+func benchMatMul(b *testing.B, be backends.Backend, n int) float64 {
+	rng := rand.New(rand.NewPCG(1, 1))
+	data := make([]float32, n*n)
+	for i := range data {
+		data[i] = float32(rng.NormFloat64())
+	}
+	x := tensors.FromFlatDataAndDimensions(data, n, n)
+	e := MustNewExec(be, func(a, c *Node) *Node { return DotGeneral(a, []int{1}, nil, c, []int{0}, nil) })
+	e.MustExec(x, x)
+	b.ResetTimer()
+	for b.Loop() {
+		e.MustExec(x, x)
+	}
+	gflops := 2 * float64(n*n*n) / (b.Elapsed().Seconds() / float64(b.N)) / 1e9
+	b.ReportMetric(gflops, "GFLOP/s")
+	return gflops
+}
+
+// peakRSSMB reads the process's resident-set high-water mark (Linux; 0 elsewhere).
+func peakRSSMB() float64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
