@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestReadWordNet(t *testing.T) {
@@ -419,4 +420,17 @@ func FuzzTokenize(f *testing.F) {
 			}
 		})
 	})
+}
+
+// Unclosed constructs must not make stripping quadratic.
+func TestStripWikitextHostile(t *testing.T) {
+	for _, s := range []string{strings.Repeat("<ref>x ", 100000), strings.Repeat("{{", 300000),
+		strings.Repeat("[[a|", 100000), strings.Repeat("<math>", 100000), strings.Repeat("[http://x ", 100000),
+		strings.Repeat("<!--", 100000), strings.Repeat("<a b", 100000), strings.Repeat("</ref><ref>", 50000)} {
+		start := time.Now()
+		StripWikitext(s, nil)
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("%q…: %v", s[:12], d)
+		}
+	}
 }

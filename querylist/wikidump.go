@@ -91,10 +91,10 @@ func ReadWikipediaDump(ctx context.Context, r io.Reader) func(yield func(WikiPag
 // markers and magic words are removed; HTML entities are decoded.
 func StripWikitext(src string, link func(target string)) string {
 	src = removeBetween(src, "<!--", "-->")
-	pairs := matchPairs(src)
+	st := &stripper{s: src, pairs: matchPairs(src), link: link, closers: map[string]closer{}}
 	var out strings.Builder
 	out.Grow(len(src))
-	stripInto(&out, src, 0, len(src), pairs, link)
+	st.strip(&out, 0, len(src), link)
 	return html.UnescapeString(out.String())
 }
 
@@ -149,7 +149,28 @@ var dropContentTags = map[string]bool{
 var dropLinkPrefixes = []string{"file:", "image:", "media:", "category:", "wikipedia:", "wp:", "template:",
 	"help:", "portal:", "special:", "user:", "talk:", "wiktionary:", "wikt:", "s:", "commons:", "draft:", "module:"}
 
-func stripInto(out *strings.Builder, s string, from, to int, pairs map[int]int, link func(string)) {
+// stripper holds what makes stripping linear: matched bracket pairs and
+// the last search for each closing tag.
+type stripper struct {
+	s       string
+	pairs   map[int]int
+	link    func(string)
+	closers map[string]closer
+}
+
+// closer caches a search for "</name": from `from`, the closer is at `at`
+// (-1: none until the end of the text).
+type closer struct{ from, at int }
+
+// maxTagLen and maxExtLinkLen bound scans for '>' and ']' so that hostile
+// text cannot make stripping quadratic.
+const (
+	maxTagLen     = 8 << 10
+	maxExtLinkLen = 2 << 10
+)
+
+func (st *stripper) strip(out *strings.Builder, from, to int, link func(string)) {
+	s, pairs := st.s, st.pairs
 	lineStart := true
 	for i := from; i < to; {
 		c := s[i]
@@ -174,21 +195,25 @@ func stripInto(out *strings.Builder, s string, from, to int, pairs map[int]int, 
 			}
 		case c == '[' && i+1 < to && s[i+1] == '[':
 			if end, ok := pairs[i]; ok && end <= to {
-				stripLink(out, s, i+2, end-2, pairs, link)
+				st.stripLink(out, i+2, end-2, link)
 				i = end
 				continue
 			}
 		case c == '[' && (hasPrefixAt(s, i+1, "http://") || hasPrefixAt(s, i+1, "https://") || hasPrefixAt(s, i+1, "//")):
-			if end := strings.IndexByte(s[i:to], ']'); end > 0 && !strings.Contains(s[i:i+end], "\n") {
+			window := s[i:min(to, i+maxExtLinkLen)]
+			if nl := strings.IndexByte(window, '\n'); nl >= 0 {
+				window = window[:nl]
+			}
+			if end := strings.IndexByte(window, ']'); end > 0 {
 				inner := s[i+1 : i+end]
 				if sp := strings.IndexByte(inner, ' '); sp >= 0 {
-					stripInto(out, s, i+1+sp+1, i+end, pairs, link)
+					st.strip(out, i+1+sp+1, i+end, link)
 				}
 				i += end + 1
 				continue
 			}
 		case c == '<':
-			if next, ok := skipTag(s, i, to); ok {
+			if next, ok := st.skipTag(i, to); ok {
 				i = next
 				continue
 			}
@@ -214,8 +239,8 @@ func stripInto(out *strings.Builder, s string, from, to int, pairs map[int]int, 
 }
 
 // stripLink writes the visible text of the link s[from:to] (inside [[ ]]).
-func stripLink(out *strings.Builder, s string, from, to int, pairs map[int]int, link func(string)) {
-	inner := s[from:to]
+func (st *stripper) stripLink(out *strings.Builder, from, to int, link func(string)) {
+	inner := st.s[from:to]
 	target, _, hasLabel := strings.Cut(inner, "|")
 	t := strings.TrimSpace(target)
 	if t == "" || strings.HasPrefix(t, ":") {
@@ -241,7 +266,7 @@ func stripLink(out *strings.Builder, s string, from, to int, pairs map[int]int, 
 	}
 	// Label after the last top-level '|'.
 	labelStart := from + strings.LastIndexByte(inner, '|') + 1
-	stripInto(out, s, labelStart, to, pairs, nil)
+	st.strip(out, labelStart, to, nil)
 }
 
 func isLower(s string) bool {
@@ -278,7 +303,8 @@ func hasPrefixAt(s string, i int, p string) bool {
 
 // skipTag skips an HTML/extension tag at s[i] == '<' (and the content of
 // dropContentTags); ok false when it is not a tag.
-func skipTag(s string, i, to int) (next int, ok bool) {
+func (st *stripper) skipTag(i, to int) (next int, ok bool) {
+	s := st.s
 	j := i + 1
 	closing := j < to && s[j] == '/'
 	if closing {
@@ -291,7 +317,7 @@ func skipTag(s string, i, to int) (next int, ok bool) {
 	if k == j {
 		return 0, false
 	}
-	gt := strings.IndexByte(s[k:to], '>')
+	gt := strings.IndexByte(s[k:min(to, k+maxTagLen)], '>')
 	if gt < 0 {
 		return 0, false
 	}
@@ -300,16 +326,29 @@ func skipTag(s string, i, to int) (next int, ok bool) {
 	if closing || !dropContentTags[name] || s[end-2] == '/' {
 		return end, true
 	}
-	closeTag := "</" + name
-	c := indexFold(s[end:to], closeTag)
-	if c < 0 {
-		return end, true
+	c := st.findCloser(name, end)
+	if c < 0 || c >= to {
+		return end, true // unclosed: drop the tag only
 	}
-	c += end
-	if gt := strings.IndexByte(s[c:to], '>'); gt >= 0 {
+	if gt := strings.IndexByte(s[c:min(to, c+maxTagLen)], '>'); gt >= 0 {
 		return c + gt + 1, true
 	}
-	return to, true
+	return end, true
+}
+
+// findCloser returns the index of the next "</name" (any case) at or after
+// from, -1 if none; searches are cached so that many unclosed tags stay
+// linear.
+func (st *stripper) findCloser(name string, from int) int {
+	if c, ok := st.closers[name]; ok && from >= c.from && (c.at < 0 || from <= c.at) {
+		return c.at
+	}
+	at := indexFold(st.s[from:], "</"+name)
+	if at >= 0 {
+		at += from
+	}
+	st.closers[name] = closer{from: from, at: at}
+	return at
 }
 
 func indexFold(s, sub string) int {
