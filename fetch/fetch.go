@@ -1,0 +1,317 @@
+package fetch
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"iter"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/witdata/wit/imgproc"
+	"github.com/witdata/wit/internal/httpx"
+	"github.com/witdata/wit/shards"
+)
+
+// Names of the run-level files in the output directory.
+const (
+	StatsFile = "stats.json" // Stats of the latest run
+	InputFile = "fetch.json" // which input the directory was made from
+	lockFile  = ".fetch.lock"
+)
+
+// job is one item with its input position (the identity resuming relies on).
+type job struct {
+	seq  int64
+	item Item
+}
+
+type result struct {
+	job
+	res      *imgproc.Result
+	reason   string
+	err      error
+	canceled bool
+	bytes    int64
+}
+
+// Run downloads the images of source into shards in cfg.Out and returns the run's stats.
+//
+// Items are numbered in source order; an output directory remembers which numbers are done, so
+// calling Run again with the same source continues where the last run stopped (finished shards
+// are never rewritten). With cfg.RetryFailed, source is ignored (it may be nil) and the failed
+// items recorded in cfg.Out are downloaded again.
+//
+// Cancelling ctx stops feeding, lets the downloads in flight finish or fail, commits what has
+// been written and returns ctx's error. A killed process loses only the uncommitted shard and
+// failure list; the next run redoes those items.
+func Run(ctx context.Context, cfg Config, source iter.Seq2[Item, error]) (Stats, error) {
+	if err := cfg.Validate(); err != nil {
+		return Stats{}, fmt.Errorf("fetch: %w", err)
+	}
+	if source == nil && !cfg.RetryFailed {
+		return Stats{}, errors.New("fetch: no source")
+	}
+	log := cfg.Logger
+	out := cfg.Out
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return Stats{}, fmt.Errorf("fetch: %w", err)
+	}
+	unlock, err := lockDir(out)
+	if err != nil {
+		return Stats{}, err
+	}
+	defer unlock()
+	if !cfg.RetryFailed {
+		if err := checkInput(out, cfg.InputName); err != nil {
+			return Stats{}, err
+		}
+	}
+	led, err := loadLedger(out, log)
+	if err != nil {
+		return Stats{}, err
+	}
+	if err := shards.WriteManifest(out, led.manifest); err != nil {
+		return Stats{}, err
+	}
+	sw, err := newSampleWriter(out, led.nextIndex, led.manifest, &cfg)
+	if err != nil {
+		return Stats{}, err
+	}
+	client := cfg.Client
+	if client == nil {
+		client = httpx.NewClient(cfg.httpOptions())
+		defer client.CloseIdleConnections()
+	}
+	d := &downloader{client: client, maxBytes: cfg.MaxBytes, userAgent: cfg.UserAgent,
+		agent: agentToken(cfg.UserAgent), localFiles: cfg.LocalFiles, baseDir: cfg.BaseDir}
+	imgOpts := cfg.imageOptions()
+
+	st := Stats{Input: cfg.InputName, Out: out, RetryFailed: cfg.RetryFailed, StartTime: time.Now().UTC(),
+		Failures: map[string]int64{}}
+	var seen, skipped, downloaded atomic.Int64
+	sw.onCommit = func(c shards.Commit, _ *shards.ShardStats) {
+		st.ShardsWritten++
+		st.BytesWritten += c.Bytes
+	}
+
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	jobs := make(chan job, cfg.Workers)
+	results := make(chan result, cfg.Workers)
+
+	var srcErr error
+	go func() {
+		defer close(jobs)
+		var feed iter.Seq2[job, error]
+		if cfg.RetryFailed {
+			feed = led.retrySource(out, cfg.RetryReasons)
+		} else {
+			feed = numbered(source, &led.done, &skipped)
+		}
+		for j, err := range feed {
+			if err != nil {
+				srcErr = err
+				return
+			}
+			seen.Add(1)
+			select {
+			case jobs <- j:
+			case <-runCtx.Done():
+				return
+			}
+		}
+	}()
+
+	sem := make(chan struct{}, cfg.ProcessWorkers)
+	var wg sync.WaitGroup
+	for range cfg.Workers {
+		wg.Go(func() {
+			for j := range jobs {
+				r := work(runCtx, d, sem, imgOpts, j)
+				downloaded.Add(r.bytes)
+				results <- r
+			}
+		})
+	}
+	go func() {
+		wg.Wait()
+		close(results)
+	}()
+
+	snapshot := func() Stats {
+		s := st.clone()
+		s.Seen, s.Skipped, s.DownloadedBytes = seen.Load(), skipped.Load(), downloaded.Load()
+		s.finish(time.Now())
+		return s
+	}
+	ticker := time.NewTicker(cfg.ProgressEvery)
+	defer ticker.Stop()
+	failThreshold := int64(cfg.SamplesPerShard)
+	var writeErr error
+loop:
+	for {
+		select {
+		case r, ok := <-results:
+			if !ok {
+				break loop
+			}
+			if writeErr != nil {
+				continue // draining after a write error
+			}
+			switch {
+			case r.canceled:
+				st.Canceled++
+				continue
+			case r.res != nil:
+				writeErr = sw.add(r.seq, &r.item, r.res)
+				st.Successes++
+			default:
+				writeErr = sw.fail(r.seq, &r.item, r.reason, r.err)
+				if writeErr == nil {
+					writeErr = sw.flushFailures(failThreshold)
+				}
+				st.Failed++
+				st.Failures[r.reason]++
+				log.Debug("fetch: failed", "url", r.item.URL, "reason", r.reason, "err", r.err)
+			}
+			st.Done++
+			if writeErr != nil {
+				cancel()
+			}
+		case <-ticker.C:
+			if cfg.Progress != nil {
+				cfg.Progress(snapshot())
+			}
+		}
+	}
+
+	if writeErr != nil {
+		sw.abort()
+	} else {
+		writeErr = sw.close()
+	}
+	final := snapshot()
+	final.DatasetShards = len(led.manifest.Shards)
+	final.DatasetCount = led.manifest.TotalCount
+	runErr := errors.Join(writeErr, srcErr)
+	if runErr == nil && ctx.Err() != nil {
+		runErr = ctx.Err()
+		final.Interrupted = true
+	}
+	if runErr != nil {
+		final.Error = runErr.Error()
+	}
+	if err := shards.WriteJSONAtomic(filepath.Join(out, StatsFile), &final); err != nil && runErr == nil {
+		runErr = err
+	}
+	return final, runErr
+}
+
+// numbered numbers the source's items and drops those an earlier run has done.
+func numbered(source iter.Seq2[Item, error], done *bitset, skipped *atomic.Int64) iter.Seq2[job, error] {
+	return func(yield func(job, error) bool) {
+		var seq int64
+		for it, err := range source {
+			if err != nil {
+				yield(job{}, err)
+				return
+			}
+			s := seq
+			seq++
+			if done.has(s) {
+				skipped.Add(1)
+				continue
+			}
+			if !yield(job{seq: s, item: it}, nil) {
+				return
+			}
+		}
+	}
+}
+
+// work downloads and processes one item.
+func work(ctx context.Context, d *downloader, sem chan struct{}, opts imgproc.Options, j job) result {
+	r := result{job: j}
+	data, err := d.get(ctx, j.item.URL)
+	if err != nil {
+		var f *Failure
+		switch {
+		case errors.As(err, &f):
+			r.reason, r.err = f.Reason, f.Err
+		case ctx.Err() != nil:
+			r.canceled = true
+		default:
+			r.reason, r.err = ReasonNetwork, err
+		}
+		return r
+	}
+	r.bytes = int64(len(data))
+	// Downloads are many and mostly waiting; decoding is bounded to the CPUs so that memory
+	// (a decoded image can take tens of MB) stays bounded too.
+	select {
+	case sem <- struct{}{}:
+	case <-ctx.Done():
+		r.canceled = true
+		return r
+	}
+	res, err := imgproc.Process(data, opts)
+	<-sem
+	if err != nil {
+		r.reason, r.err = processReason(err), err
+		return r
+	}
+	r.res = res
+	return r
+}
+
+// lockDir takes an exclusive lock on dir so two runs cannot write the same shards.
+func lockDir(dir string) (func(), error) {
+	path := filepath.Join(dir, lockFile)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("fetch: lock %s: %w", dir, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("fetch: %s is in use by another run (%v)", dir, err)
+	}
+	return func() {
+		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		f.Close()
+	}, nil
+}
+
+// inputRecord is fetch.json.
+type inputRecord struct {
+	Input string `json:"input"`
+}
+
+// checkInput refuses to resume a directory made from another input, and records the input of a
+// new one.
+func checkInput(dir, name string) error {
+	if name == "" {
+		return nil
+	}
+	path := filepath.Join(dir, InputFile)
+	data, err := os.ReadFile(path)
+	if err == nil {
+		var rec inputRecord
+		if err := json.Unmarshal(data, &rec); err != nil {
+			return fmt.Errorf("fetch: %s: %w", path, err)
+		}
+		if rec.Input != "" && rec.Input != name {
+			return fmt.Errorf("fetch: %s holds shards fetched from %s, not %s: resuming counts input positions, so use another output directory (or --retry-failed)", dir, rec.Input, name)
+		}
+		return nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("fetch: %w", err)
+	}
+	return shards.WriteJSONAtomic(path, &inputRecord{Input: name})
+}

@@ -1,0 +1,240 @@
+package fetch
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"iter"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/witdata/wit/shards"
+)
+
+// The ledger is what makes a rerun continue exactly where the last one stopped. Every committed
+// shard has a stats record (NNNNN_stats.json) listing, as ranges, the input positions it accounts
+// for — its rows and the items that failed since the shard before it (those are listed with their
+// reason in NNNNN_failed.jsonl). Both files are written, fsynced and renamed before the shard file
+// itself is renamed into place, so a position is "done" exactly when a shard that holds it, or a
+// failures-only record, is visible. Records whose shard never made it (killed between the two
+// renames) are removed on startup.
+
+// failedRecord is one line of NNNNN_failed.jsonl.
+type failedRecord struct {
+	Seq    int64  `json:"seq"` // input position
+	Reason string `json:"reason"`
+	Error  string `json:"error,omitempty"`
+	Item
+}
+
+// bitset is a growable set of non-negative int64.
+type bitset struct{ words []uint64 }
+
+func (b *bitset) has(i int64) bool {
+	w := i >> 6
+	return w < int64(len(b.words)) && b.words[w]&(1<<(uint(i)&63)) != 0
+}
+
+func (b *bitset) set(i int64) {
+	w := int(i >> 6)
+	if w >= len(b.words) {
+		b.words = slices.Grow(b.words, w+1-len(b.words))[:w+1]
+	}
+	b.words[w] |= 1 << (uint(i) & 63)
+}
+
+func (b *bitset) clear(i int64) {
+	if w := int(i >> 6); w < len(b.words) {
+		b.words[w] &^= 1 << (uint(i) & 63)
+	}
+}
+
+// toRanges sorts seqs and returns them as half-open [start, end) ranges.
+func toRanges(seqs []int64) [][2]int64 {
+	if len(seqs) == 0 {
+		return nil
+	}
+	slices.Sort(seqs)
+	var out [][2]int64
+	start, prev := seqs[0], seqs[0]
+	for _, s := range seqs[1:] {
+		if s == prev || s == prev+1 {
+			prev = s
+			continue
+		}
+		out = append(out, [2]int64{start, prev + 1})
+		start, prev = s, s
+	}
+	return append(out, [2]int64{start, prev + 1})
+}
+
+// ledger is the state recovered from an output directory.
+type ledger struct {
+	done      bitset // input positions accounted for by a visible record
+	records   []int  // indices with a valid stats record, ascending
+	stats     map[int]*shards.ShardStats
+	nextIndex int // first free shard number
+	manifest  *shards.Manifest
+}
+
+// loadLedger cleans up after a killed run and reads the records of dir.
+func loadLedger(dir string, log *slog.Logger) (*ledger, error) {
+	if err := shards.CleanTemp(dir); err != nil {
+		return nil, err
+	}
+	if err := shards.CleanAtomicTemp(dir); err != nil {
+		return nil, err
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("fetch: %w", err)
+	}
+	l := &ledger{stats: map[int]*shards.ShardStats{}}
+	arrows := map[int]bool{}
+	failedFiles := map[int]string{}
+	for _, e := range entries {
+		name := e.Name()
+		if n, ok := shards.FileIndex(name); ok && !e.IsDir() {
+			arrows[n] = true
+			l.nextIndex = max(l.nextIndex, n+1)
+		}
+		if num, ok := strings.CutSuffix(name, "_failed.jsonl"); ok {
+			if n, err := strconv.Atoi(num); err == nil && n >= 0 && name == shards.FailedName(n) {
+				failedFiles[n] = name
+			}
+		}
+	}
+	for _, e := range entries {
+		n, ok := shards.StatsIndex(e.Name())
+		if !ok {
+			continue
+		}
+		path := filepath.Join(dir, e.Name())
+		st, err := shards.ReadShardStats(path)
+		if err != nil {
+			return nil, fmt.Errorf("fetch: %w (remove it and its shard to redo those items)", err)
+		}
+		if st.File != "" && !arrows[n] {
+			// Written in the commit of a shard whose rename never happened: those items are
+			// not done.
+			log.Warn("fetch: removing the record of a shard that was never committed", "stats", path)
+			for _, p := range []string{path, filepath.Join(dir, shards.FailedName(n))} {
+				if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+					return nil, fmt.Errorf("fetch: %w", err)
+				}
+			}
+			delete(failedFiles, n)
+			continue
+		}
+		l.stats[n] = st
+		l.records = append(l.records, n)
+		l.nextIndex = max(l.nextIndex, n+1)
+		for _, r := range st.InputRanges {
+			for s := r[0]; s < r[1]; s++ {
+				l.done.set(s)
+			}
+		}
+	}
+	slices.Sort(l.records)
+	for n, name := range failedFiles {
+		if _, ok := l.stats[n]; !ok {
+			if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return nil, fmt.Errorf("fetch: %w", err)
+			}
+		}
+	}
+	for n := range arrows {
+		if _, ok := l.stats[n]; !ok {
+			log.Warn("fetch: shard without a stats record; its input items are unknown and will not be skipped", "file", shards.FileName(n))
+		}
+	}
+	m, err := shards.BuildManifest(dir)
+	if err != nil {
+		return nil, err
+	}
+	l.manifest = m
+	return l, nil
+}
+
+// retrySource yields the failed items whose latest record is a failure with one of reasons
+// (nil: any), each once, newest record first, with their original input positions.
+func (l *ledger) retrySource(dir string, reasons []string) iter.Seq2[job, error] {
+	return func(yield func(job, error) bool) {
+		var lastFailed, yielded bitset
+		// Pass 1, oldest first: a position's latest record wins.
+		for _, n := range l.records {
+			st := l.stats[n]
+			for _, r := range st.InputRanges {
+				for s := r[0]; s < r[1]; s++ {
+					lastFailed.clear(s)
+				}
+			}
+			if st.FailedFile == "" {
+				continue
+			}
+			for rec, err := range readFailed(filepath.Join(dir, st.FailedFile)) {
+				if err != nil {
+					yield(job{}, err)
+					return
+				}
+				lastFailed.set(rec.Seq)
+			}
+		}
+		// Pass 2, newest first: yield each still-failed position from its latest record.
+		for _, n := range slices.Backward(l.records) {
+			st := l.stats[n]
+			if st.FailedFile == "" {
+				continue
+			}
+			for rec, err := range readFailed(filepath.Join(dir, st.FailedFile)) {
+				if err != nil {
+					yield(job{}, err)
+					return
+				}
+				if !lastFailed.has(rec.Seq) || yielded.has(rec.Seq) {
+					continue
+				}
+				yielded.set(rec.Seq)
+				if len(reasons) > 0 && !slices.Contains(reasons, rec.Reason) {
+					continue
+				}
+				if !yield(job{seq: rec.Seq, item: rec.Item}, nil) {
+					return
+				}
+			}
+		}
+	}
+}
+
+func readFailed(path string) iter.Seq2[failedRecord, error] {
+	return func(yield func(failedRecord, error) bool) {
+		f, err := os.Open(path)
+		if err != nil {
+			yield(failedRecord{}, fmt.Errorf("fetch: %w", err))
+			return
+		}
+		defer f.Close()
+		sc := bufio.NewScanner(f)
+		sc.Buffer(make([]byte, 64<<10), 16<<20)
+		line := 0
+		for sc.Scan() {
+			line++
+			var rec failedRecord
+			if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
+				yield(failedRecord{}, fmt.Errorf("fetch: %s:%d: %w", path, line, err))
+				return
+			}
+			if !yield(rec, nil) {
+				return
+			}
+		}
+		if err := sc.Err(); err != nil {
+			yield(failedRecord{}, fmt.Errorf("fetch: read %s: %w", path, err))
+		}
+	}
+}

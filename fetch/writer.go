@@ -1,0 +1,246 @@
+package fetch
+
+import (
+	"bufio"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/witdata/wit/imgproc"
+	"github.com/witdata/wit/shards"
+)
+
+// sampleWriter is the single goroutine that turns results into shards: rows go to a
+// shards.Writer, failures to a temporary NNNNN_failed.jsonl, and each commit writes the shard's
+// stats record (the ledger) before the shard becomes visible, then updates manifest.json.
+type sampleWriter struct {
+	dir      string
+	opts     shards.WriterOptions
+	w        *shards.Writer
+	cur      int // number of the shard being written
+	row      int // rows appended to it
+	manifest *shards.Manifest
+
+	seqs     []int64 // input positions accounted for since the last record
+	failures map[string]int64
+	nFailed  int64
+	failTmp  *os.File
+	failBuf  *bufio.Writer
+	start    time.Time // first item of the current record
+
+	onCommit  func(c shards.Commit, st *shards.ShardStats) // stats hook (may be nil)
+	sample    shards.Sample                                // reused row
+	lastStats *shards.ShardStats                           // handed from beforeCommit to afterCommit
+}
+
+func newSampleWriter(dir string, first int, m *shards.Manifest, cfg *Config) (*sampleWriter, error) {
+	sw := &sampleWriter{dir: dir, cur: first, manifest: m, failures: map[string]int64{}}
+	// Small batches bound the builder's memory (~BatchRows images) and keep the int32 offsets
+	// of the image column far from overflowing even for unresized originals.
+	batch := 256
+	if cfg.ResizeMode == "no" {
+		batch = 16
+	}
+	sw.opts = shards.WriterOptions{
+		RowsPerFile:  cfg.SamplesPerShard,
+		MaxFileBytes: cfg.MaxShardBytes,
+		BatchRows:    batch,
+		FirstIndex:   first,
+		Metadata:     shards.SampleMetadata(),
+		BeforeCommit: sw.beforeCommit,
+		AfterCommit:  sw.afterCommit,
+	}
+	if cfg.MaxShardBytes > 0 {
+		// Rotation is checked after each batch: smaller batches overshoot the limit less.
+		sw.opts.BatchRows = min(batch, 32)
+	}
+	w, err := shards.NewWriter(dir, shards.SampleSchema, sw.opts)
+	if err != nil {
+		return nil, err
+	}
+	sw.w = w
+	return sw, nil
+}
+
+func (sw *sampleWriter) touch() {
+	if sw.start.IsZero() {
+		sw.start = time.Now()
+	}
+}
+
+// add appends a processed image as the next row.
+func (sw *sampleWriter) add(seq int64, it *Item, res *imgproc.Result) error {
+	sw.touch()
+	s := &sw.sample
+	*s = shards.Sample{
+		Key:            shards.SampleKey(sw.cur, sw.row),
+		Image:          res.JPEG,
+		Caption:        it.Caption,
+		URL:            it.URL,
+		PageURL:        it.PageURL,
+		CaptionSource:  it.CaptionSource,
+		Width:          res.Width,
+		Height:         res.Height,
+		OriginalWidth:  res.OrigWidth,
+		OriginalHeight: res.OrigHeight,
+		SHA256:         hex.EncodeToString(res.SHA256[:]),
+		PHash:          res.PHash,
+		MatchedQueries: it.MatchedQueries,
+		Language:       it.Language,
+	}
+	shards.AppendSample(sw.w.Builder(), s)
+	sw.seqs = append(sw.seqs, seq)
+	sw.row++
+	sw.sample = shards.Sample{}
+	return sw.w.EndRow()
+}
+
+// fail records a failed item in the pending failed list.
+func (sw *sampleWriter) fail(seq int64, it *Item, reason string, err error) error {
+	sw.touch()
+	if sw.failTmp == nil {
+		f, err := os.CreateTemp(sw.dir, "failed.jsonl.tmp-*")
+		if err != nil {
+			return fmt.Errorf("fetch: %w", err)
+		}
+		sw.failTmp, sw.failBuf = f, bufio.NewWriterSize(f, 64<<10)
+	}
+	rec := failedRecord{Seq: seq, Reason: reason, Item: *it}
+	if err != nil {
+		rec.Error = err.Error()
+	}
+	line, jerr := json.Marshal(&rec)
+	if jerr != nil {
+		return fmt.Errorf("fetch: encode failed item: %w", jerr)
+	}
+	sw.failBuf.Write(line)
+	if werr := sw.failBuf.WriteByte('\n'); werr != nil {
+		return fmt.Errorf("fetch: write %s: %w", sw.failTmp.Name(), werr)
+	}
+	sw.seqs = append(sw.seqs, seq)
+	sw.failures[reason]++
+	sw.nFailed++
+	return nil
+}
+
+// pendingRows reports whether rows wait for the next commit.
+func (sw *sampleWriter) pendingRows() bool { return sw.row > 0 }
+
+// writeRecord finishes the pending failed list and writes the stats record for shard index.
+func (sw *sampleWriter) writeRecord(index int, c *shards.Commit) (*shards.ShardStats, error) {
+	end := time.Now()
+	st := &shards.ShardStats{
+		Count:       int64(len(sw.seqs)),
+		Failures:    sw.failures,
+		StartTime:   sw.start.UTC(),
+		EndTime:     end.UTC(),
+		DurationS:   end.Sub(sw.start).Seconds(),
+		InputRanges: toRanges(sw.seqs),
+	}
+	if c != nil {
+		st.File = filepath.Base(c.Path)
+		st.Successes = int64(c.Rows)
+		st.Bytes = c.Bytes
+	}
+	if sw.failTmp != nil {
+		if err := sw.failBuf.Flush(); err != nil {
+			return nil, fmt.Errorf("fetch: write %s: %w", sw.failTmp.Name(), err)
+		}
+		if err := sw.failTmp.Sync(); err != nil {
+			return nil, fmt.Errorf("fetch: sync %s: %w", sw.failTmp.Name(), err)
+		}
+		if err := sw.failTmp.Close(); err != nil {
+			return nil, fmt.Errorf("fetch: close %s: %w", sw.failTmp.Name(), err)
+		}
+		st.FailedFile = shards.FailedName(index)
+		if err := os.Rename(sw.failTmp.Name(), filepath.Join(sw.dir, st.FailedFile)); err != nil {
+			return nil, fmt.Errorf("fetch: %w", err)
+		}
+		sw.failTmp, sw.failBuf = nil, nil
+	}
+	if err := shards.WriteJSONAtomic(filepath.Join(sw.dir, shards.StatsName(index)), st); err != nil {
+		return nil, err
+	}
+	sw.seqs = sw.seqs[:0]
+	sw.failures = map[string]int64{}
+	sw.nFailed = 0
+	sw.start = time.Time{}
+	return st, nil
+}
+
+func (sw *sampleWriter) beforeCommit(c shards.Commit) error {
+	st, err := sw.writeRecord(c.Index, &c)
+	if err != nil {
+		return err
+	}
+	sw.lastStats = st
+	return nil
+}
+
+func (sw *sampleWriter) afterCommit(c shards.Commit) error {
+	sw.cur = c.Index + 1
+	sw.row = 0
+	sw.manifest.Add(shards.ShardInfo{File: filepath.Base(c.Path), Count: int64(c.Rows), Bytes: c.Bytes})
+	if sw.onCommit != nil {
+		sw.onCommit(c, sw.lastStats)
+	}
+	return shards.WriteManifest(sw.dir, sw.manifest)
+}
+
+// flushFailures writes a failures-only record when many failures wait and no rows do, so that a
+// long run of failures becomes durable without waiting for the next shard.
+func (sw *sampleWriter) flushFailures(threshold int64) error {
+	if sw.nFailed < threshold || sw.pendingRows() {
+		return nil
+	}
+	return sw.failuresOnly()
+}
+
+func (sw *sampleWriter) failuresOnly() error {
+	if _, err := sw.writeRecord(sw.cur, nil); err != nil {
+		return err
+	}
+	sw.cur++
+	// The shard writer has no open file (no pending rows): start a fresh one past the number
+	// the record took.
+	if err := sw.w.Abort(); err != nil {
+		return err
+	}
+	sw.opts.FirstIndex = sw.cur
+	w, err := shards.NewWriter(sw.dir, shards.SampleSchema, sw.opts)
+	if err != nil {
+		return err
+	}
+	sw.w = w
+	return nil
+}
+
+// close commits the last shard and, when failures remain unrecorded, a failures-only record.
+func (sw *sampleWriter) close() error {
+	if err := sw.w.Close(); err != nil {
+		sw.abort()
+		return err
+	}
+	if len(sw.seqs) > 0 {
+		if _, err := sw.writeRecord(sw.cur, nil); err != nil {
+			return err
+		}
+		sw.cur++
+	}
+	return nil
+}
+
+// abort drops everything not committed (a resumed run redoes those items).
+func (sw *sampleWriter) abort() error {
+	err := sw.w.Abort()
+	if sw.failTmp != nil {
+		sw.failTmp.Close()
+		os.Remove(sw.failTmp.Name())
+		sw.failTmp = nil
+	}
+	return errors.Join(err)
+}
