@@ -1,0 +1,541 @@
+package shards
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"image/jpeg"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+)
+
+// Kinds of shard directories.
+const (
+	KindSamples = "samples" // image samples (SampleSchema): fetch output
+	KindPairs   = "pairs"   // (image URL, caption) pairs (PairSchema): crawl and filter output
+	KindOther   = "other"   // any other Arrow schema
+)
+
+// KindOf tells what a schema holds: samples when it has an image column, pairs when it has an
+// image URL column.
+func KindOf(s *arrow.Schema) string {
+	switch {
+	case len(s.FieldIndices(ColImage)) > 0:
+		return KindSamples
+	case len(s.FieldIndices(ColImageURL)) > 0:
+		return KindPairs
+	}
+	return KindOther
+}
+
+// Problem is one thing wrong in a shard directory. Batch and Row are -1 when the problem is not
+// about one batch or row.
+type Problem struct {
+	File   string `json:"file"`
+	Batch  int    `json:"batch"`
+	Row    int    `json:"row"`
+	Key    string `json:"key,omitempty"`
+	Reason string `json:"reason"`
+}
+
+func (p Problem) String() string {
+	var b strings.Builder
+	b.WriteString(p.File)
+	if p.Batch >= 0 {
+		fmt.Fprintf(&b, " batch %d", p.Batch)
+	}
+	if p.Row >= 0 {
+		fmt.Fprintf(&b, " row %d", p.Row)
+	}
+	if p.Key != "" {
+		fmt.Fprintf(&b, " key %s", p.Key)
+	}
+	b.WriteString(": ")
+	b.WriteString(p.Reason)
+	return b.String()
+}
+
+// VerifyOptions controls Verify.
+type VerifyOptions struct {
+	// DecodeImages decodes every image fully instead of reading its header only. It catches
+	// corruption inside the entropy-coded data (most of it: a flipped bit there can still decode
+	// to wrong pixels without an error) at ~1 ms per 256 px image.
+	DecodeImages bool
+	// MaxProblems caps the problems kept in the report (default 1000); all are counted.
+	MaxProblems int
+}
+
+// VerifyReport is the outcome of Verify.
+type VerifyReport struct {
+	Dir          string    `json:"dir"`
+	Kind         string    `json:"kind"`
+	Files        int       `json:"files"`
+	Batches      int       `json:"batches"`
+	Rows         int64     `json:"rows"`
+	Bytes        int64     `json:"bytes"`
+	Images       int64     `json:"images_checked"`
+	ProblemCount int       `json:"problem_count"`
+	Problems     []Problem `json:"problems"`
+	Notes        []string  `json:"notes,omitempty"` // what was not checked, and why
+}
+
+// OK reports whether no problem was found.
+func (r *VerifyReport) OK() bool { return r.ProblemCount == 0 }
+
+// Verify checks every committed shard file in dir: it opens each file, reads every batch (which
+// validates buffers and offsets), checks the schema is the same in every file and has the
+// expected column types, compares row counts and sizes with manifest.json, sizes.json and the
+// NNNNN_stats.json records when present, checks keys are well formed and unique, and that every
+// image is a JPEG whose header decodes to the width and height in its row. Leftover temporary
+// files are reported too. Problems go into the report; the error is for a directory that cannot
+// be listed or a cancelled context.
+//
+// Key uniqueness holds one entry per sample in memory (about 40 bytes each).
+func Verify(ctx context.Context, dir string, opts VerifyOptions) (*VerifyReport, error) {
+	if opts.MaxProblems <= 0 {
+		opts.MaxProblems = 1000
+	}
+	v := &verifier{opts: opts, rep: &VerifyReport{Dir: dir, Problems: []Problem{}}, keys: map[numKey]keyLoc{}, strKeys: map[string]keyLoc{}}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("verify: %w", err)
+	}
+	for _, e := range entries {
+		if strings.Contains(e.Name(), tempMarker) {
+			v.add(Problem{File: e.Name(), Batch: -1, Row: -1, Reason: "stray temporary file (a killed run left it; the next run of the stage removes it)"})
+		}
+	}
+	files, err := ListFiles(dir)
+	if err != nil {
+		return nil, fmt.Errorf("verify: %w", err)
+	}
+	if len(files) == 0 {
+		v.add(Problem{File: dir, Batch: -1, Row: -1, Reason: "no shard files (NNNNN.arrow)"})
+	}
+	rows := map[string]int64{} // file -> rows, only for files read without error
+	for fi, path := range files {
+		if err := ctx.Err(); err != nil {
+			return v.rep, err
+		}
+		n, ok := v.file(fi, path)
+		if ok {
+			rows[filepath.Base(path)] = n
+		}
+	}
+	v.checkStats(dir, files, rows)
+	v.checkManifest(dir, files, rows)
+	return v.rep, nil
+}
+
+// numKey is a key of digits held as a number plus its length (leading zeros matter).
+type numKey struct {
+	n   uint64
+	len uint8
+}
+
+type keyLoc struct {
+	file int32
+	row  int32
+}
+
+type verifier struct {
+	opts    VerifyOptions
+	rep     *VerifyReport
+	schema  *arrow.Schema
+	first   string
+	keys    map[numKey]keyLoc
+	strKeys map[string]keyLoc // keys that are not short digit strings (malformed, but still checked)
+	files   []string
+}
+
+func (v *verifier) add(p Problem) {
+	v.rep.ProblemCount++
+	if len(v.rep.Problems) < v.opts.MaxProblems {
+		v.rep.Problems = append(v.rep.Problems, p)
+	}
+}
+
+func (v *verifier) note(format string, args ...any) {
+	v.rep.Notes = append(v.rep.Notes, fmt.Sprintf(format, args...))
+}
+
+// expectedTypes are the column types of the known schemas.
+func expectedTypes(kind string) *arrow.Schema {
+	switch kind {
+	case KindSamples:
+		return SampleSchema
+	case KindPairs:
+		return PairSchema
+	}
+	return nil
+}
+
+// file checks one shard file; ok is false when some of it could not be read.
+func (v *verifier) file(fi int, path string) (rows int64, ok bool) {
+	name := filepath.Base(path)
+	v.files = append(v.files, name)
+	v.rep.Files++
+	st, err := os.Stat(path)
+	if err == nil {
+		v.rep.Bytes += st.Size()
+	}
+	f, err := Open(path)
+	if err != nil {
+		v.add(Problem{File: name, Batch: -1, Row: -1, Reason: trimPath(err, path)})
+		return 0, false
+	}
+	defer f.Close()
+	if v.schema == nil {
+		v.schema, v.first = f.Schema(), name
+		v.rep.Kind = KindOf(v.schema)
+		if want := expectedTypes(v.rep.Kind); want != nil {
+			for _, wf := range want.Fields() {
+				idx := v.schema.FieldIndices(wf.Name)
+				if len(idx) == 0 {
+					v.add(Problem{File: name, Batch: -1, Row: -1, Reason: fmt.Sprintf("missing column %q (%s schema)", wf.Name, v.rep.Kind)})
+				} else if got := v.schema.Field(idx[0]).Type; !arrow.TypeEqual(got, wf.Type) {
+					v.add(Problem{File: name, Batch: -1, Row: -1, Reason: fmt.Sprintf("column %q has type %s, want %s", wf.Name, got, wf.Type)})
+				}
+			}
+		}
+	} else if !f.Schema().Equal(v.schema) {
+		v.add(Problem{File: name, Batch: -1, Row: -1, Reason: fmt.Sprintf("schema differs from %s: %s vs %s", v.first, schemaString(f.Schema()), schemaString(v.schema))})
+	}
+	ok = true
+	for b := 0; b < f.NumBatches(); b++ {
+		v.rep.Batches++
+		rec, err := f.Batch(b)
+		if err != nil {
+			v.add(Problem{File: name, Batch: b, Row: -1, Reason: trimPath(err, path)})
+			ok = false
+			continue
+		}
+		if v.rep.Kind == KindSamples {
+			v.samples(fi, name, b, rec, rows)
+		}
+		rows += rec.NumRows()
+		rec.Release()
+	}
+	v.rep.Rows += rows
+	return rows, ok
+}
+
+func schemaString(s *arrow.Schema) string {
+	parts := make([]string, s.NumFields())
+	for i, f := range s.Fields() {
+		parts[i] = f.Name + ":" + f.Type.String()
+	}
+	return "{" + strings.Join(parts, ", ") + "}"
+}
+
+// trimPath drops the file path from an error message that already names it, so that the report,
+// which names the file, does not say it twice.
+func trimPath(err error, path string) string {
+	msg := err.Error()
+	msg = strings.TrimPrefix(msg, "shards: ")
+	msg = strings.TrimPrefix(msg, path+": ")
+	msg = strings.TrimPrefix(msg, path+" ")
+	return msg
+}
+
+// WellFormedKey reports whether key is an img2dataset key: 9 to 19 ASCII digits (5-digit shard
+// number and 4-digit row, wider only when a data set outgrows them).
+func WellFormedKey(key string) bool {
+	if len(key) < 9 || len(key) > 19 {
+		return false
+	}
+	for i := 0; i < len(key); i++ {
+		if key[i] < '0' || key[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func (v *verifier) samples(fi int, name string, b int, rec arrow.RecordBatch, base int64) {
+	// NewSampleColumns checks the column types, so the assertions below cannot mistake a type.
+	if _, err := NewSampleColumns(rec); err != nil {
+		v.add(Problem{File: name, Batch: b, Row: -1, Reason: trimPath(err, "")})
+		return
+	}
+	s := rec.Schema()
+	col := func(n string) arrow.Array {
+		if idx := s.FieldIndices(n); len(idx) > 0 {
+			return rec.Column(idx[0])
+		}
+		return nil
+	}
+	keys, _ := col(ColKey).(*array.String)
+	images, _ := col(ColImage).(*array.Binary)
+	widths, _ := col(ColWidth).(*array.Int32)
+	heights, _ := col(ColHeight).(*array.Int32)
+	shas, _ := col(ColSHA256).(*array.String)
+	for i := 0; i < int(rec.NumRows()); i++ {
+		row := int(base) + i
+		key := ""
+		if keys != nil {
+			key = keys.Value(i)
+			v.checkKey(fi, name, b, row, key, keys.IsNull(i))
+		}
+		bad := func(format string, args ...any) {
+			v.add(Problem{File: name, Batch: b, Row: row, Key: key, Reason: fmt.Sprintf(format, args...)})
+		}
+		if images != nil {
+			if images.IsNull(i) {
+				bad("image is null")
+			} else {
+				w, h := -1, -1
+				if widths != nil && widths.IsValid(i) {
+					w = int(widths.Value(i))
+				}
+				if heights != nil && heights.IsValid(i) {
+					h = int(heights.Value(i))
+				}
+				if reason := v.checkImage(images.Value(i), w, h); reason != "" {
+					bad("%s", reason)
+				}
+				v.rep.Images++
+			}
+		}
+		if shas != nil && !isHex64(shas.Value(i)) {
+			bad("sha256 %q is not 64 lower-case hex digits", shas.Value(i))
+		}
+	}
+}
+
+func isHex64(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !('0' <= s[i] && s[i] <= '9' || 'a' <= s[i] && s[i] <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+func (v *verifier) checkKey(fi int, name string, b, row int, key string, null bool) {
+	bad := func(reason string) { v.add(Problem{File: name, Batch: b, Row: row, Key: key, Reason: reason}) }
+	if null {
+		bad("key is null")
+		return
+	}
+	loc := keyLoc{file: int32(fi), row: int32(row)}
+	var prev keyLoc
+	var dup bool
+	if WellFormedKey(key) {
+		var n uint64
+		for i := 0; i < len(key); i++ {
+			n = n*10 + uint64(key[i]-'0')
+		}
+		k := numKey{n: n, len: uint8(len(key))}
+		if prev, dup = v.keys[k]; !dup {
+			v.keys[k] = loc
+		}
+	} else {
+		bad(fmt.Sprintf("malformed key %q (want 9-19 digits: 5-digit shard + 4-digit row)", key))
+		if prev, dup = v.strKeys[key]; !dup {
+			v.strKeys[strings.Clone(key)] = loc
+		}
+	}
+	if dup {
+		bad(fmt.Sprintf("duplicate key (first at %s row %d)", v.files[prev.file], prev.row))
+	}
+}
+
+// checkImage returns why img is not a JPEG of w x h ("" when it is). w or h < 0: unknown.
+func (v *verifier) checkImage(img []byte, w, h int) (reason string) {
+	defer func() {
+		if p := recover(); p != nil { // the decoders should not panic; a hostile image must not stop verify
+			reason = fmt.Sprintf("image decoder panicked: %v", p)
+		}
+	}()
+	if len(img) < 3 || img[0] != 0xFF || img[1] != 0xD8 || img[2] != 0xFF {
+		head := img[:min(len(img), 4)]
+		return fmt.Sprintf("image does not start with the JPEG SOI marker (starts % x, %d bytes)", head, len(img))
+	}
+	cfg, err := jpeg.DecodeConfig(bytes.NewReader(img))
+	if err != nil {
+		return fmt.Sprintf("image header: %v", err)
+	}
+	if (w >= 0 && cfg.Width != w) || (h >= 0 && cfg.Height != h) {
+		return fmt.Sprintf("image is %dx%d, columns say %dx%d", cfg.Width, cfg.Height, w, h)
+	}
+	if v.opts.DecodeImages {
+		if _, err := jpeg.Decode(bytes.NewReader(img)); err != nil {
+			return fmt.Sprintf("image data: %v", err)
+		}
+	}
+	return ""
+}
+
+// checkStats compares each NNNNN_stats.json with its shard.
+func (v *verifier) checkStats(dir string, files []string, rows map[string]int64) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	stats := map[int]string{}
+	for _, e := range entries {
+		if idx, ok := StatsIndex(e.Name()); ok && !e.IsDir() {
+			stats[idx] = e.Name()
+		}
+	}
+	if len(stats) == 0 {
+		if v.rep.Kind == KindSamples {
+			v.note("no NNNNN_stats.json files: per-shard stats not checked")
+		}
+		return
+	}
+	present := map[string]bool{}
+	for _, path := range files {
+		name := filepath.Base(path)
+		present[name] = true
+		idx, _ := FileIndex(name)
+		if _, ok := stats[idx]; !ok {
+			v.add(Problem{File: name, Batch: -1, Row: -1, Reason: fmt.Sprintf("no %s beside it (other shards have one)", StatsName(idx))})
+		}
+	}
+	idxs := make([]int, 0, len(stats))
+	for idx := range stats {
+		idxs = append(idxs, idx)
+	}
+	sort.Ints(idxs)
+	for _, idx := range idxs {
+		sname := stats[idx]
+		bad := func(format string, args ...any) {
+			v.add(Problem{File: sname, Batch: -1, Row: -1, Reason: fmt.Sprintf(format, args...)})
+		}
+		ss, err := ReadShardStats(filepath.Join(dir, sname))
+		if err != nil {
+			bad("%s", trimPath(err, filepath.Join(dir, sname)))
+			continue
+		}
+		var failures int64
+		for reason, n := range ss.Failures {
+			if n < 0 {
+				bad("negative failure count %d for %q", n, reason)
+			}
+			failures += n
+		}
+		if ss.Count != ss.Successes+failures {
+			bad("count %d != successes %d + failures %d", ss.Count, ss.Successes, failures)
+		}
+		if ss.File == "" { // failures-only record
+			if ss.Successes != 0 {
+				bad("no file but %d successes", ss.Successes)
+			}
+			continue
+		}
+		if ss.File != FileName(idx) {
+			bad("names file %q, want %q", ss.File, FileName(idx))
+		}
+		if !present[ss.File] {
+			bad("its shard %s is missing", ss.File)
+			continue
+		}
+		if st, err := os.Stat(filepath.Join(dir, ss.File)); err == nil && st.Size() != ss.Bytes {
+			bad("records %d bytes, %s has %d", ss.Bytes, ss.File, st.Size())
+		}
+		if n, ok := rows[ss.File]; ok && n != ss.Successes {
+			bad("records %d successes, %s has %d rows", ss.Successes, ss.File, n)
+		}
+	}
+}
+
+// checkManifest compares manifest.json and sizes.json with the files.
+func (v *verifier) checkManifest(dir string, files []string, rows map[string]int64) {
+	sizes := map[string]int64{}
+	for _, path := range files {
+		if st, err := os.Stat(path); err == nil {
+			sizes[filepath.Base(path)] = st.Size()
+		}
+	}
+	mpath := filepath.Join(dir, ManifestName)
+	if _, err := os.Stat(mpath); errors.Is(err, os.ErrNotExist) {
+		if v.rep.Kind == KindSamples {
+			v.note("no %s: counts not checked against it", ManifestName)
+		}
+	} else {
+		bad := func(format string, args ...any) {
+			v.add(Problem{File: ManifestName, Batch: -1, Row: -1, Reason: fmt.Sprintf(format, args...)})
+		}
+		m, err := ReadManifest(dir)
+		if err != nil {
+			bad("%s", trimPath(err, mpath))
+		} else {
+			listed := map[string]bool{}
+			var total, totalBytes int64
+			for _, s := range m.Shards {
+				listed[s.File] = true
+				total += s.Count
+				totalBytes += s.Bytes
+				size, ok := sizes[s.File]
+				if !ok {
+					bad("lists %s, which does not exist", s.File)
+					continue
+				}
+				if size != s.Bytes {
+					bad("lists %s with %d bytes, it has %d", s.File, s.Bytes, size)
+				}
+				if n, ok := rows[s.File]; ok && n != s.Count {
+					bad("lists %s with %d samples, it has %d", s.File, s.Count, n)
+				}
+			}
+			for _, path := range files {
+				if name := filepath.Base(path); !listed[name] {
+					bad("does not list %s", name)
+				}
+			}
+			if total != m.TotalCount {
+				bad("total_count %d != sum of shard counts %d", m.TotalCount, total)
+			}
+			if totalBytes != m.TotalBytes {
+				bad("total_bytes %d != sum of shard bytes %d", m.TotalBytes, totalBytes)
+			}
+		}
+	}
+	spath := filepath.Join(dir, SizesName)
+	data, err := os.ReadFile(spath)
+	if errors.Is(err, os.ErrNotExist) {
+		return
+	}
+	bad := func(format string, args ...any) {
+		v.add(Problem{File: SizesName, Batch: -1, Row: -1, Reason: fmt.Sprintf(format, args...)})
+	}
+	var counts map[string]int64
+	if err == nil {
+		err = json.Unmarshal(data, &counts)
+	}
+	if err != nil {
+		bad("%v", err)
+		return
+	}
+	for _, path := range files {
+		name := filepath.Base(path)
+		c, ok := counts[name]
+		if !ok {
+			bad("has no entry for %s", name)
+		} else if n, ok := rows[name]; ok && n != c {
+			bad("gives %s %d samples, it has %d", name, c, n)
+		}
+	}
+	names := make([]string, 0, len(counts))
+	for name := range counts {
+		if _, ok := sizes[name]; !ok {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		bad("names %s, which does not exist", name)
+	}
+}
