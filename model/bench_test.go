@@ -99,3 +99,25 @@ func peakRSSMB() float64 {
 	}
 	return 0
 }
+
+// BenchmarkEmbed is the inference hot path of `wit embed` / `wit score`: clip-tiny image and text
+// embeddings for a batch of 64.
+func BenchmarkEmbed(b *testing.B) {
+	f, err := LoadFile("../configs/clip-tiny.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	m, _ := New(f.Model)
+	ctx := context.New()
+	_ = ctx.SetRNGStateFromSeed(1)
+	e := context.MustNewExec(backend, ctx, func(ctx *context.Context, images, tokens *Node) []*Node {
+		return []*Node{m.BuildImageEmbeddings(ctx, images), m.BuildTextEmbeddings(ctx, tokens)}
+	})
+	images, tokens := batchFor(f.Model, 64, 9)
+	e.MustExec(images, tokens)
+	b.ResetTimer()
+	for b.Loop() {
+		e.MustExec(images, tokens)
+	}
+	b.ReportMetric(64*float64(b.N)/b.Elapsed().Seconds(), "pairs/s")
+}

@@ -234,3 +234,27 @@ func TestContrastiveLossByHand(t *testing.T) {
 		t.Fatalf("loss %g, by hand %g", got, want)
 	}
 }
+
+// FuzzParseFile: any input either fails with an error or yields a valid, countable architecture.
+func FuzzParseFile(f *testing.F) {
+	for _, name := range []string{"clip-tiny", "clip-small", "vit-b-32"} {
+		data, err := os.ReadFile(filepath.Join("..", "configs", name+".yaml"))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Add([]byte("model: {embed_dim: 1}"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		file, err := ParseFile(data)
+		if err != nil {
+			return
+		}
+		if err := file.Model.Validate(); err != nil {
+			t.Fatalf("ParseFile accepted an invalid model: %v", err)
+		}
+		if file.Model.ParameterCount() <= 0 {
+			t.Fatalf("non-positive parameter count for %+v", file.Model)
+		}
+	})
+}

@@ -136,3 +136,41 @@ func graphParameterCountCtx(t testing.TB, ctx *context.Context, cfg Config) {
 	images, tokens := batchFor(cfg, 2, 1)
 	_ = m.Loss(ctx, Const(g, images), Const(g, tokens))
 }
+
+// TestStateIsInContext: everything a resume needs (weights, AdamW moments and step, RNG) lives in
+// context variables: a clone of the context, trained on by a fresh executor, continues exactly like
+// the original.
+func TestStateIsInContext(t *testing.T) {
+	cfg := microConfig()
+	images, tokens := batchFor(cfg, 4, 11)
+	ctx, step := newTrainerFor(t, cfg, 42)
+	for range 3 {
+		step.MustExec(images, tokens)
+	}
+	clone, err := ctx.Clone()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := New(cfg)
+	opt := gomlxfix.DefaultAdamW()
+	opt.LearningRate = 1e-3 // as newTrainerFor
+	adamw, _ := gomlxfix.NewAdamW(opt)
+	resumed := context.MustNewExec(backend, clone, m.TrainStep(adamw))
+	for i := range 2 {
+		a := step.MustExec(images, tokens)[0].Value().(float32)
+		b := resumed.MustExec(images, tokens)[0].Value().(float32)
+		if a != b {
+			t.Fatalf("step %d after resume: loss %v, uninterrupted %v", i, b, a)
+		}
+	}
+	for v := range ctx.IterVariables() {
+		w := clone.GetVariableByScopeAndName(v.Scope(), v.Name())
+		if w == nil || !v.MustValue().Equal(w.MustValue()) {
+			t.Fatalf("variable %s differs after resume", v.ScopeAndName())
+		}
+	}
+}
+
+func newTrainerFor(t testing.TB, cfg Config, seed int64) (*context.Context, *context.Exec) {
+	return newTrainer(t, cfg, 1e-3, seed)
+}

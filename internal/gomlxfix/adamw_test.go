@@ -187,3 +187,35 @@ func TestNewAdamWRejects(t *testing.T) {
 		}
 	}
 }
+
+// TestAdamWSchedule: with a schedule, update t uses LR(t−1) and records it in /adamw/learning_rate.
+func TestAdamWSchedule(t *testing.T) {
+	sched := &CosineWarmup{Peak: 0.1, Min: 0.01, Warmup: 2, Total: 6}
+	cfg := DefaultAdamW()
+	cfg.LR = sched
+	opt, err := NewAdamW(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.New()
+	e := context.MustNewExec(testBackend, ctx, func(ctx *context.Context, g *Graph) *Node {
+		p := ctx.VariableWithValue("bias", []float32{1}).ValueGraph(g) // no decay: p moves by ≈lr each step
+		loss := ReduceAllSum(p)
+		opt.UpdateGraph(ctx, g, loss)
+		return loss
+	})
+	prev := 1.0
+	for step := range int64(8) {
+		e.MustExec()
+		lr := tensors.MustCopyFlatData[float32](ctx.GetVariableByScopeAndName(AdamWScope, "learning_rate").MustValue())[0]
+		if math.Abs(float64(lr)-sched.LR(step)) > 1e-7 {
+			t.Errorf("step %d: learning_rate %g, schedule %g", step, lr, sched.LR(step))
+		}
+		p := float64(tensors.MustCopyFlatData[float32](ctx.GetVariableByScopeAndName("/", "bias").MustValue())[0])
+		// A constant gradient makes m̂/(√v̂+ε) ≈ 1, so the parameter moves by the rate itself.
+		if math.Abs((prev-p)-sched.LR(step)) > 1e-5 {
+			t.Errorf("step %d: moved %g, want ≈%g", step, prev-p, sched.LR(step))
+		}
+		prev = p
+	}
+}

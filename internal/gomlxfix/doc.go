@@ -16,4 +16,13 @@
 //   - AdamW: GoMLX's Adam().WeightDecay decays every variable; AdamW here follows OpenCLIP (β=(0.9,
 //     0.98), ε=1e-6, decoupled decay 0.2 only on weight matrices), with its state in context variables
 //     so checkpoints capture it, and a cosine-with-warmup schedule.
+//
+// # Backends
+//
+// Default builds use only the pure-Go backend (no cgo): NewBackend, configurable with
+// $WIT_GOMLX_CONFIG (a simplego config string). For GPUs, build with `-tags xla` and call
+// NewXLA(path) or set $WIT_PJRT_PLUGIN to the plugin's absolute path, e.g. the xla_cuda_plugin.so
+// inside the Python wheel jax-cuda13-pjrt 0.11.2. The tagged build needs GoMLX's go-xla module in
+// go.mod (`go get github.com/gomlx/go-xla@v0.1.4`, the version gomlx v0.26.0 requires); it is left out
+// of go.mod so default builds do not carry it. NewXLA switches GoMLX's plugin auto-install off.
 package gomlxfix

@@ -410,3 +410,30 @@ func benchDenseGrad(b *testing.B, original bool) {
 // BenchmarkDenseGrad: gradient of a [64,17,128]×[128,512] Dense (a CLIP-tiny text MLP at width 128).
 func BenchmarkDenseGradFixed(b *testing.B)    { benchDenseGrad(b, false) }
 func BenchmarkDenseGradOriginal(b *testing.B) { benchDenseGrad(b, true) }
+
+// TestDotAxesCheckRejects: axes that do not reproduce the node's shape must be refused (this is what
+// sends a node to the original VJP if a future GoMLX changes its internal layout).
+func TestDotAxesCheckRejects(t *testing.T) {
+	f32 := func(d ...int) shapes.Shape { return shapes.Make(dtypes.Float32, d...) }
+	lhs, rhs := f32(2, 3, 4), f32(2, 4, 5)
+	good := DotAxes{LHSContracting: []int{2}, LHSBatch: []int{0}, RHSContracting: []int{1}, RHSBatch: []int{0}}
+	if err := good.check(lhs, rhs, f32(2, 3, 5)); err != nil {
+		t.Fatalf("good axes refused: %v", err)
+	}
+	for name, c := range map[string]struct {
+		a   DotAxes
+		out shapes.Shape
+	}{
+		"wrong output": {good, f32(2, 5, 3)},
+		"unpaired":     {DotAxes{LHSContracting: []int{2}, RHSContracting: nil}, f32(2, 3, 2, 4, 5)},
+		"out of range": {DotAxes{LHSContracting: []int{3}, RHSContracting: []int{1}}, f32(2, 3, 2, 5)},
+		"repeated":     {DotAxes{LHSContracting: []int{2, 2}, RHSContracting: []int{1, 1}}, f32(2, 3, 2, 5)},
+		"dims differ":  {DotAxes{LHSContracting: []int{1}, RHSContracting: []int{1}}, f32(2, 4, 2, 5)},
+		"batch dims":   {DotAxes{LHSContracting: []int{2}, LHSBatch: []int{1}, RHSContracting: []int{1}, RHSBatch: []int{0}}, f32(3, 2, 2, 5)},
+		"dtype":        {good, shapes.Make(dtypes.Float64, 2, 3, 5)},
+	} {
+		if err := c.a.check(lhs, rhs, c.out); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
