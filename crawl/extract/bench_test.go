@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/net/html"
 )
@@ -65,6 +66,7 @@ func BenchmarkExtract(b *testing.B) {
 	b.SetBytes(totalBytes(pages))
 	b.ReportAllocs()
 	cands, links := 0, 0
+	cpu0 := cpuTime()
 	for b.Loop() {
 		cands, links = 0, 0
 		for _, p := range pages {
@@ -76,7 +78,7 @@ func BenchmarkExtract(b *testing.B) {
 			links += len(pg.Links)
 		}
 	}
-	b.ReportMetric(float64(b.N*len(pages))/b.Elapsed().Seconds(), "pages/s")
+	reportPages(b, len(pages), cpuTime()-cpu0)
 	b.ReportMetric(float64(cands), "candidates")
 	b.ReportMetric(float64(links), "links")
 }
@@ -87,12 +89,77 @@ func BenchmarkBareParse(b *testing.B) {
 	pages := loadBenchPages(b)
 	b.SetBytes(totalBytes(pages))
 	b.ReportAllocs()
+	cpu0 := cpuTime()
 	for b.Loop() {
-		for _, p := range pages {
-			if _, err := html.Parse(bytes.NewReader(p.body)); err != nil {
-				b.Fatal(err)
+		bareParseAll(b, pages)
+	}
+	reportPages(b, len(pages), cpuTime()-cpu0)
+}
+
+func bareParseAll(b *testing.B, pages []benchPage) {
+	for _, p := range pages {
+		if _, err := html.Parse(bytes.NewReader(p.body)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func extractAll(b *testing.B, pages []benchPage) {
+	for _, p := range pages {
+		if _, err := Extract(p.url, p.body, "text/html"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// reportPages reports pages per wall second and per CPU second (the latter
+// steadier when other work shares the machine).
+func reportPages(b *testing.B, perOp int, cpu time.Duration) {
+	b.ReportMetric(float64(b.N*perOp)/b.Elapsed().Seconds(), "pages/s")
+	if cpu > 0 {
+		b.ReportMetric(float64(b.N*perOp)/cpu.Seconds(), "pages/cpu-s")
+	}
+}
+
+// BenchmarkExtractVsBareParse interleaves, page by page, a bare parse and an
+// extraction of the same page (in alternating order, so neither always gets
+// the warm cache) and reports extraction's throughput as a fraction of the
+// bare parse's: issue 2 asks for >= 0.80. Interleaving this finely makes both
+// sides share whatever else the machine is doing at the moment.
+func BenchmarkExtractVsBareParse(b *testing.B) {
+	pages := loadBenchPages(b)
+	var parseWall, extractWall, parseCPU, extractCPU time.Duration
+	parse := func(p benchPage) {
+		w, c := time.Now(), cpuTime()
+		if _, err := html.Parse(bytes.NewReader(p.body)); err != nil {
+			b.Fatal(err)
+		}
+		parseWall += time.Since(w)
+		parseCPU += cpuTime() - c
+	}
+	extract := func(p benchPage) {
+		w, c := time.Now(), cpuTime()
+		if _, err := Extract(p.url, p.body, "text/html"); err != nil {
+			b.Fatal(err)
+		}
+		extractWall += time.Since(w)
+		extractCPU += cpuTime() - c
+	}
+	for b.Loop() {
+		for i, p := range pages {
+			if i%2 == 0 {
+				parse(p)
+				extract(p)
+			} else {
+				extract(p)
+				parse(p)
 			}
 		}
 	}
-	b.ReportMetric(float64(b.N*len(pages))/b.Elapsed().Seconds(), "pages/s")
+	b.ReportMetric(float64(b.N*len(pages))/extractWall.Seconds(), "extract-pages/s")
+	b.ReportMetric(float64(b.N*len(pages))/parseWall.Seconds(), "parse-pages/s")
+	b.ReportMetric(parseWall.Seconds()/extractWall.Seconds(), "ratio-wall")
+	if extractCPU > 0 {
+		b.ReportMetric(parseCPU.Seconds()/extractCPU.Seconds(), "ratio-cpu")
+	}
 }

@@ -87,7 +87,8 @@ func Extract(pageURL *url.URL, body []byte, contentType string) (*Page, error) {
 		// x/net/html refuses documents nested deeper than 512 elements; the
 		// tokenizer has no such limit.
 		slog.Debug("extract: tree parse failed, using tokenizer", "url", pageURL.Redacted(), "err", err)
-		x.reset(pageURL)
+		x.reset()
+		x.pageURL = pageURL
 		x.tokenize(body)
 	} else {
 		x.walk(root)

@@ -2,6 +2,7 @@ package extract
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"reflect"
 	"slices"
@@ -105,5 +106,52 @@ func TestRealPages(t *testing.T) {
 				t.Errorf("tokenizer path differs:\n%+v\n%+v", tp, p)
 			}
 		})
+	}
+}
+
+// Extract shares pooled scratch space between calls; concurrent use must
+// give every caller its own, correct result.
+func TestConcurrentExtract(t *testing.T) {
+	body, err := os.ReadFile("testdata/sklearn-cluster-optics-dbscan.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := mustURL(t, "http://127.0.0.1/doc/modules/generated/x.html")
+	want, err := Extract(u, body, "text/html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	small := []byte(`<img src=a.png alt=small><a href=b.html>b</a>`)
+	wantSmall, _ := Extract(u, small, "text/html")
+	done := make(chan error, 8)
+	for g := range 8 {
+		go func() {
+			for range 50 {
+				b, w := body, want
+				if g%2 == 1 {
+					b, w = small, wantSmall
+				}
+				got, err := Extract(u, b, "text/html")
+				if err == nil && !reflect.DeepEqual(got, w) {
+					err = errors.New("result differs under concurrency")
+				}
+				if err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	for range 8 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestFromDocumentNil(t *testing.T) {
+	if _, err := FromDocument(mustURL(t, testPage), nil); err == nil {
+		t.Error("nil document: no error")
 	}
 }

@@ -87,25 +87,28 @@ var pool = sync.Pool{New: func() any {
 
 func getExtractor(pageURL *url.URL) *extractor {
 	x := pool.Get().(*extractor)
-	x.reset(pageURL)
+	x.pageURL = pageURL
 	return x
 }
 
-// maxPooledMap: maps that grew beyond this on a huge page are dropped rather
-// than cleared, so later small pages don't pay for clearing big tables.
-const maxPooledMap = 4096
+// maxPooledMap: a map that held more entries than this is dropped rather
+// than cleared, since clearing costs in proportion to the capacity a map
+// once grew to, and would tax every later small page.
+const maxPooledMap = 64
 
 func putExtractor(x *extractor) {
-	x.reset(nil)
+	x.reset()
 	pool.Put(x)
 }
 
-func (x *extractor) reset(pageURL *url.URL) {
+// reset empties x for the next page, keeping its buffers.
+func (x *extractor) reset() {
 	resetMap(&x.linkSeen)
 	resetMap(&x.linkOut)
-	if len(x.pairSeen) > maxPooledMap {
+	switch n := len(x.pairSeen); {
+	case n > maxPooledMap:
 		x.pairSeen = make(map[pairKey]struct{})
-	} else {
+	case n > 0:
 		clear(x.pairSeen)
 	}
 	clear(x.images)
@@ -113,8 +116,11 @@ func (x *extractor) reset(pageURL *url.URL) {
 	clear(x.twitter)
 	clear(x.rawLinks)
 	clear(x.figCaptions)
+	buf := x.buf[:0]
+	if cap(buf) > maxCaptureBytes*2 {
+		buf = nil
+	}
 	*x = extractor{
-		pageURL:     pageURL,
 		images:      x.images[:0],
 		og:          x.og[:0],
 		twitter:     x.twitter[:0],
@@ -123,19 +129,17 @@ func (x *extractor) reset(pageURL *url.URL) {
 		figCaptions: x.figCaptions[:0],
 		figStack:    x.figStack[:0],
 		picStack:    x.picStack[:0],
-		buf:         x.buf[:0],
+		buf:         buf,
 		pairSeen:    x.pairSeen,
 		linkOut:     x.linkOut,
-	}
-	if cap(x.buf) > maxCaptureBytes*2 {
-		x.buf = nil
 	}
 }
 
 func resetMap(m *map[string]struct{}) {
-	if len(*m) > maxPooledMap {
+	switch n := len(*m); {
+	case n > maxPooledMap:
 		*m = make(map[string]struct{})
-	} else {
+	case n > 0:
 		clear(*m)
 	}
 }
