@@ -18,11 +18,11 @@ import (
 
 // imageRef is an image found in the page, before resolution.
 type imageRef struct {
-	url            string // raw reference as written
-	alt            string
-	title, title2  string // title and data-image-title
-	figure         int32  // index into extractor.figCaptions, -1 if none
-	hasAlt, hasFig bool
+	url           string // raw reference as written
+	alt           string
+	title, title2 string // title and data-image-title
+	figure        int32  // index into extractor.figCaptions, -1 if none
+	hasFig        bool
 }
 
 // ogImage is one og:image (or twitter:image) with its alternates and alt.
@@ -507,7 +507,7 @@ func (x *extractor) img(attrs []html.Attribute) {
 				lazySrc = a.Val
 			}
 		case "alt":
-			ref.alt, ref.hasAlt = a.Val, true
+			ref.alt = a.Val
 		case "title":
 			ref.title = a.Val
 		case "data-image-title":
