@@ -1,0 +1,207 @@
+package filter
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/pemistahl/lingua-go"
+)
+
+// DefaultDetectLanguages is the candidate set lingua chooses among: the 20 languages with the
+// most web pages. A smaller set is faster and lighter (all 75 languages are ~4x slower and need
+// ~2 GB); text in a language outside the set is attributed to the closest candidate, which for
+// an English/not-English decision costs little precision (see the package doc for measured P/R).
+var DefaultDetectLanguages = []lingua.Language{
+	lingua.English, lingua.Spanish, lingua.German, lingua.Japanese, lingua.French, lingua.Russian,
+	lingua.Portuguese, lingua.Italian, lingua.Dutch, lingua.Polish, lingua.Turkish, lingua.Persian,
+	lingua.Chinese, lingua.Vietnamese, lingua.Indonesian, lingua.Czech, lingua.Korean,
+	lingua.Ukrainian, lingua.Arabic, lingua.Swedish,
+}
+
+// LanguageOptions configures the language filter.
+type LanguageOptions struct {
+	Keep        []lingua.Language // languages kept; default English
+	Detect      []lingua.Language // candidates lingua chooses among; default DefaultDetectLanguages (Keep is added)
+	CacheSize   int               // LRU entries for repeated captions; default 100,000; <0 = no cache
+	LowAccuracy bool              // lingua's trigram-only mode: faster, 10-16 points less recall on short text
+}
+
+// ParseLanguages turns "en,de" / "english,German" into lingua languages. "all" is every language.
+func ParseLanguages(list string) ([]lingua.Language, error) {
+	var out []lingua.Language
+	for _, f := range strings.Split(list, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if strings.EqualFold(f, "all") {
+			return lingua.AllLanguages(), nil
+		}
+		l := lingua.GetLanguageFromIsoCode639_1(lingua.GetIsoCode639_1FromValue(f))
+		if l == lingua.Unknown {
+			l = lingua.GetLanguageFromIsoCode639_3(lingua.GetIsoCode639_3FromValue(f))
+		}
+		if l == lingua.Unknown {
+			for _, c := range lingua.AllLanguages() {
+				if strings.EqualFold(c.String(), f) {
+					l = c
+				}
+			}
+		}
+		if l == lingua.Unknown {
+			return nil, fmt.Errorf("unknown language %q (use ISO 639-1 codes like en,de or names)", f)
+		}
+		if !slices.Contains(out, l) {
+			out = append(out, l)
+		}
+	}
+	return out, nil
+}
+
+// LanguageCode is the ISO 639-1 code of l in lower case, "und" for Unknown.
+func LanguageCode(l lingua.Language) string {
+	if l == lingua.Unknown {
+		return "und"
+	}
+	return strings.ToLower(l.IsoCode639_1().String())
+}
+
+// LanguageResult is the outcome of the language stage for one caption.
+type LanguageResult struct {
+	Language lingua.Language // Unknown when lingua was not asked or could not decide
+	Script   Script          // dominant script
+	ByScript bool            // decided by the script pre-check, lingua not asked
+	Cached   bool            // answered from the cache
+	Keep     bool
+}
+
+// Code is the value of the language column: "en", "und" (undecided), or "und-Cyrl" when the
+// script pre-check rejected the text without asking lingua.
+func (r LanguageResult) Code() string {
+	if r.ByScript {
+		return "und-" + r.Script.String()
+	}
+	return LanguageCode(r.Language)
+}
+
+// LanguageFilter keeps captions in the wanted languages. It is safe for concurrent use.
+//
+// Steps, cheapest first: (1) the script pre-check: when less than half of the letters belong to
+// a script any kept language is written in, the caption is rejected without asking lingua (a
+// Cyrillic or CJK caption is not English); (2) a bounded LRU of earlier answers keyed by a
+// 64-bit hash of the caption (web alt text repeats a lot); (3) lingua in high accuracy mode.
+type LanguageFilter struct {
+	detector    lingua.LanguageDetector
+	keep        [lingua.Unknown + 1]bool
+	keepScripts [numScripts]bool
+	anyScript   bool
+	cache       *lruCache[lingua.Language]
+}
+
+var (
+	detectorsMu sync.Mutex
+	detectors   = map[string]lingua.LanguageDetector{}
+)
+
+// detectorFor builds a preloaded lingua detector once per language set and accuracy: building
+// loads and decodes every model, which takes seconds and hundreds of MB.
+func detectorFor(langs []lingua.Language, low bool) lingua.LanguageDetector {
+	langs = slices.Clone(langs)
+	slices.Sort(langs)
+	key := fmt.Sprint(langs, low)
+	detectorsMu.Lock()
+	defer detectorsMu.Unlock()
+	if d, ok := detectors[key]; ok {
+		return d
+	}
+	b := lingua.NewLanguageDetectorBuilder().FromLanguages(langs...).WithPreloadedLanguageModels()
+	if low {
+		b = b.WithLowAccuracyMode()
+	}
+	d := b.Build()
+	detectors[key] = d
+	return d
+}
+
+// NewLanguageFilter builds the filter (and, once per process, the lingua detector).
+func NewLanguageFilter(opts LanguageOptions) (*LanguageFilter, error) {
+	keep := opts.Keep
+	if len(keep) == 0 {
+		keep = []lingua.Language{lingua.English}
+	}
+	detect := opts.Detect
+	if len(detect) == 0 {
+		detect = DefaultDetectLanguages
+	}
+	detect = slices.Clone(detect)
+	for _, l := range keep {
+		if !slices.Contains(detect, l) {
+			detect = append(detect, l)
+		}
+	}
+	if len(detect) < 2 {
+		return nil, fmt.Errorf("language filter: lingua needs at least two candidate languages, got %v", detect)
+	}
+	f := &LanguageFilter{detector: detectorFor(detect, opts.LowAccuracy)}
+	for _, l := range keep {
+		f.keep[l] = true
+		scripts := languageScripts(l)
+		if scripts == nil {
+			f.anyScript = true
+		}
+		for _, s := range scripts {
+			f.keepScripts[s] = true
+		}
+	}
+	size := opts.CacheSize
+	if size == 0 {
+		size = 100_000
+	}
+	if size > 0 {
+		f.cache = newLRU[lingua.Language](size)
+	}
+	return f, nil
+}
+
+// Detect decides one normalised caption.
+func (f *LanguageFilter) Detect(text string) LanguageResult {
+	p := ProfileScripts(text)
+	res := LanguageResult{Script: p.Dominant()}
+	if !f.anyScript {
+		kept := 0
+		for s, ok := range f.keepScripts {
+			if ok {
+				kept += p.Counts[s]
+			}
+		}
+		if kept*2 < p.Letters || p.Letters == 0 {
+			res.ByScript = true
+			return res
+		}
+	}
+	var key uint64
+	if f.cache != nil {
+		key = xxhash.Sum64String(text)
+		if l, ok := f.cache.Get(key); ok {
+			res.Language, res.Cached, res.Keep = l, true, f.keep[l]
+			return res
+		}
+	}
+	l, _ := f.detector.DetectLanguageOf(text)
+	if f.cache != nil {
+		f.cache.Put(key, l)
+	}
+	res.Language, res.Keep = l, f.keep[l]
+	return res
+}
+
+// CacheStats returns hits and misses of the result cache.
+func (f *LanguageFilter) CacheStats() (hits, misses int64) {
+	if f.cache == nil {
+		return 0, 0
+	}
+	return f.cache.Stats()
+}
