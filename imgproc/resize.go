@@ -21,7 +21,7 @@ import (
 // boxHeadroom is the minimum ratio of box-reduced size to target size.
 // Larger keeps more of the reduction in the Catmull-Rom pass: sharper and
 // closer to the reference, but slower.
-const boxHeadroom = 4
+const boxHeadroom = 3
 
 const weightBits = 14
 
