@@ -3,8 +3,11 @@ package gomlxfix
 import (
 	"fmt"
 	"reflect"
+	"regexp"
 	"slices"
 	"sort"
+	"strconv"
+	"strings"
 	"sync/atomic"
 
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX graph code reads best with the dot import.
@@ -44,6 +47,42 @@ func DotGeneralAxes(node *Node) (axes DotAxes, ok bool) {
 	if node == nil || node.Type() != NodeTypeDotGeneral || len(node.Inputs()) != 2 {
 		return axes, false
 	}
+	if axes, ok = dotGeneralAxesByReflection(node); ok {
+		return axes, true
+	}
+	// Second source: the node's printed form, should the struct's fields be renamed.
+	axes, err := ParseDotGeneralString(node.String())
+	if err != nil || axes.check(node.Inputs()[0].Shape(), node.Inputs()[1].Shape(), node.Shape()) != nil {
+		return axes, false
+	}
+	return axes, true
+}
+
+var dotGeneralStringRE = regexp.MustCompile(`lhsContractingAxes=\[([0-9 ]*)\], lhsBatchAxes=\[([0-9 ]*)\], ` +
+	`rhs=\[#\d+\], rhsContractingAxes=\[([0-9 ]*)\], rhsBatchAxes=\[([0-9 ]*)\]`)
+
+// ParseDotGeneralString reads the axes from a DotGeneral node's String(), e.g.
+// "DotGeneral(lhs=[#3], lhsContractingAxes=[2], lhsBatchAxes=[0], rhs=[#4], rhsContractingAxes=[1], rhsBatchAxes=[0]) -> …".
+func ParseDotGeneralString(s string) (DotAxes, error) {
+	m := dotGeneralStringRE.FindStringSubmatch(s)
+	if m == nil {
+		return DotAxes{}, fmt.Errorf("not a DotGeneral description: %q", s)
+	}
+	lists := make([][]int, 4)
+	for i := range lists {
+		lists[i] = []int{}
+		for _, f := range strings.Fields(m[i+1]) {
+			n, err := strconv.Atoi(f)
+			if err != nil {
+				return DotAxes{}, fmt.Errorf("axis %q: %w", f, err)
+			}
+			lists[i] = append(lists[i], n)
+		}
+	}
+	return DotAxes{LHSContracting: lists[0], LHSBatch: lists[1], RHSContracting: lists[2], RHSBatch: lists[3]}, nil
+}
+
+func dotGeneralAxesByReflection(node *Node) (axes DotAxes, ok bool) {
 	v := reflect.ValueOf(node).Elem().FieldByName("inputs")
 	if !v.IsValid() || v.Kind() != reflect.Interface || v.IsNil() {
 		return axes, false
@@ -172,8 +211,7 @@ func DotGeneralVJP(node *Node, vjpOutputs []*Node, outputShape shapes.Shape) []*
 // to an outer product. Dot contracts lhs's last axis with rhs's first axis.
 func DotVJP(node *Node, vjpOutputs []*Node, outputShape shapes.Shape) []*Node {
 	in := node.Inputs()
-	if len(in) != 2 || len(vjpOutputs) != 1 || in[0].Rank() < 1 || in[0].Rank() > 2 || in[1].Rank() < 1 || in[1].Rank() > 2 ||
-		(in[0].Rank() == 1 && in[1].Rank() == 2) {
+	if len(in) != 2 || len(vjpOutputs) != 1 || in[0].Rank() < 1 || in[0].Rank() > 2 || in[1].Rank() < 1 || in[1].Rank() > 2 {
 		fallbacks.Add(1)
 		return OriginalDotVJP(node, vjpOutputs, outputShape)
 	}

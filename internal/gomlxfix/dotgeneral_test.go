@@ -179,12 +179,42 @@ func TestDotGeneralAxesReadBack(t *testing.T) {
 			fmt.Sprint(nz(c.lhsC), nz(c.lhsB), nz(c.rhsC), nz(c.rhsB)) {
 			t.Errorf("%s: read %+v", c, axes)
 		}
+		// The printed form gives the same axes (the fallback source).
+		parsed, err := ParseDotGeneralString(node.String())
+		if err != nil || fmt.Sprint(parsed) != fmt.Sprint(axes) {
+			t.Errorf("%s: String() %q parsed as %+v (%v), reflection %+v", c, node.String(), parsed, err, axes)
+		}
 	}
 	// A node of another type is refused, never misread.
 	x := Parameter(g, "x", shapes.Make(dtypes.Float32, 2, 2))
 	if _, ok := DotGeneralAxes(Add(x, x)); ok {
 		t.Error("Add node read as DotGeneral")
 	}
+}
+
+func TestParseDotGeneralStringRejects(t *testing.T) {
+	for _, s := range []string{"", "Add(x, y)", "DotGeneral(lhs=[#1], lhsContractingAxes=[a], lhsBatchAxes=[], rhs=[#2], rhsContractingAxes=[0], rhsBatchAxes=[])"} {
+		if _, err := ParseDotGeneralString(s); err == nil {
+			t.Errorf("%q accepted", s)
+		}
+	}
+}
+
+func FuzzParseDotGeneralString(f *testing.F) {
+	f.Add("DotGeneral(lhs=[#3], lhsContractingAxes=[2 1], lhsBatchAxes=[0], rhs=[#4], rhsContractingAxes=[1 2], rhsBatchAxes=[0]) -> (Float32)[2 3]")
+	f.Fuzz(func(t *testing.T, s string) {
+		a, err := ParseDotGeneralString(s)
+		if err != nil {
+			return
+		}
+		for _, l := range [][]int{a.LHSContracting, a.LHSBatch, a.RHSContracting, a.RHSBatch} {
+			for _, ax := range l {
+				if ax < 0 {
+					t.Fatalf("negative axis from %q", s)
+				}
+			}
+		}
+	})
 }
 
 func nz(s []int) []int {
@@ -309,6 +339,25 @@ func TestMatMulDotVJP(t *testing.T) {
 			if d := maxAbsDiff(t, fixed[i], orig[i]); d > 1e-12 {
 				t.Errorf("MatMul %v grad %d differs by %g", dims, i, d)
 			}
+		}
+	}
+	// Matrix·vector (rank 2 × rank 1) also goes through Dot.
+	m := randTensor(rng, dtypes.Float64, []int{4, 3})
+	v := randTensor(rng, dtypes.Float64, []int{3})
+	w := randTensor(rng, dtypes.Float64, []int{4})
+	run := func() []*tensors.Tensor {
+		e := MustNewExec(testBackend, func(m, v, w *Node) []*Node {
+			return Gradient(ReduceAllSum(Mul(MatMul(m, v), w)), m, v)
+		})
+		defer e.Finalize()
+		return e.MustExec(m, v, w)
+	}
+	fixed := run()
+	var orig []*tensors.Tensor
+	withOriginalVJP(func() { orig = run() })
+	for i := range fixed {
+		if d := maxAbsDiff(t, fixed[i], orig[i]); d > 1e-12 {
+			t.Errorf("matrix·vector grad %d differs by %g", i, d)
 		}
 	}
 }
