@@ -153,6 +153,10 @@ func prepareOut(out string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("filter: %w", err)
 	}
+	if err := os.Chmod(tmp, 0o755); err != nil { // MkdirTemp makes it private
+		os.RemoveAll(tmp)
+		return "", fmt.Errorf("filter: %w", err)
+	}
 	return tmp, nil
 }
 
