@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -207,9 +206,6 @@ func (cr *crawler) run(parent context.Context) (Stats, error) {
 	}
 	if err := writeStatsFile(dir, stats); err != nil {
 		errs = append(errs, err)
-	}
-	if cfg.Progress != nil {
-		cfg.Progress(stats)
 	}
 	if len(errs) == 0 && parent.Err() != nil {
 		errs = append(errs, parent.Err())
@@ -930,12 +926,4 @@ func beU64(b []byte) uint64 {
 	_ = b[7]
 	return uint64(b[0])<<56 | uint64(b[1])<<48 | uint64(b[2])<<40 | uint64(b[3])<<32 |
 		uint64(b[4])<<24 | uint64(b[5])<<16 | uint64(b[6])<<8 | uint64(b[7])
-}
-
-// statsPath is where Run writes the summary.
-func statsPath(cfg Config) string {
-	if cfg.Out != "" {
-		return filepath.Join(cfg.Out, "stats.json")
-	}
-	return filepath.Join(cfg.State, "stats.json")
 }

@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -513,5 +515,19 @@ func TestExampleConfigLoads(t *testing.T) {
 	}
 	if cfg.PerHost != DefaultConfig().PerHost || cfg.Delay != DefaultConfig().Delay {
 		t.Fatalf("example config differs from the defaults it documents: %+v", cfg)
+	}
+}
+
+func TestProgressLogLine(t *testing.T) {
+	var buf strings.Builder
+	update, done := NewProgress(&buf, slog.New(slog.NewTextHandler(&buf, nil)))
+	update(Stats{PagesOK: 10, Pairs: 20, Frontier: 5})
+	update(Stats{PagesOK: 30, Pairs: 60})
+	done()
+	if n := strings.Count(buf.String(), "crawl progress"); n != 2 {
+		t.Fatalf("%d progress lines:\n%s", n, buf.String())
+	}
+	if !strings.Contains(ProgressLine(Stats{PagesOK: 3, PagesFailed: map[string]int64{"timeout": 2}}, 12), "pages 3 ok 2 failed") {
+		t.Fatal(ProgressLine(Stats{}, 0))
 	}
 }

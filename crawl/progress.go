@@ -20,8 +20,9 @@ func ProgressLine(s Stats, runRate float64) string {
 }
 
 // NewProgress returns a Config.Progress function that shows a spinner line on w when it is a
-// terminal and otherwise logs one slog line per call (about every second).
-func NewProgress(w io.Writer, log *slog.Logger) func(Stats) {
+// terminal and otherwise logs one slog line per call (about every second), and a function that
+// clears the line when the crawl is over.
+func NewProgress(w io.Writer, log *slog.Logger) (update func(Stats), done func()) {
 	var (
 		mu       sync.Mutex
 		bar      *progressbar.ProgressBar
@@ -36,16 +37,25 @@ func NewProgress(w io.Writer, log *slog.Logger) func(Stats) {
 			progressbar.OptionClearOnFinish(),
 		)
 	}
-	return func(s Stats) {
+	done = func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if bar != nil {
+			bar.Finish()
+			fmt.Fprintln(w)
+			bar = nil
+		}
+	}
+	update = func(s Stats) {
 		mu.Lock()
 		defer mu.Unlock()
 		now := time.Now()
-		done := s.Pages()
+		pages := s.Pages()
 		rate := 0.0
 		if lastDone >= 0 && now.After(last) {
-			rate = float64(done-lastDone) / now.Sub(last).Seconds()
+			rate = float64(pages-lastDone) / now.Sub(last).Seconds()
 		}
-		last, lastDone = now, done
+		last, lastDone = now, pages
 		if bar != nil {
 			bar.Describe(ProgressLine(s, rate))
 			bar.Add(0)
@@ -54,4 +64,5 @@ func NewProgress(w io.Writer, log *slog.Logger) func(Stats) {
 		log.Info("crawl progress", "pages_per_s", int(rate), "pages_ok", s.PagesOK, "failed", s.Failed(),
 			"pairs", s.Pairs, "frontier", s.Frontier, "in_flight", s.InFlight)
 	}
+	return update, done
 }

@@ -37,7 +37,6 @@ var (
 	metaFrontierSeq = []byte("mfseq")
 	metaPairSeq     = []byte("mpseq")
 	metaAdmitted    = []byte("madmitted")
-	metaDurationNS  = []byte("mduration")
 )
 
 func key8(space byte, n uint64) []byte {

@@ -88,10 +88,12 @@ Flags override --config (YAML, see configs/crawl.yaml), which overrides the defa
 				return fmt.Errorf("crawl: --seeds, --out and --state are required (flags or config)")
 			}
 			cfg.Logger = slog.Default()
+			finishProgress := func() {}
 			if !quiet {
-				cfg.Progress = crawl.NewProgress(os.Stderr, slog.Default())
+				cfg.Progress, finishProgress = crawl.NewProgress(os.Stderr, slog.Default())
 			}
 			stats, err := crawl.Run(cmd.Context(), cfg)
+			finishProgress()
 			if jsonOut {
 				enc := json.NewEncoder(os.Stdout)
 				enc.SetIndent("", "  ")
