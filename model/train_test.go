@@ -174,3 +174,26 @@ func TestStateIsInContext(t *testing.T) {
 func newTrainerFor(t testing.TB, cfg Config, seed int64) (*context.Context, *context.Exec) {
 	return newTrainer(t, cfg, 1e-3, seed)
 }
+
+// TestGELUVariantTrains: the exact-GELU MLP (OpenCLIP's choice for new models) differentiates on the
+// pure-Go backend too (Erf has a VJP there).
+func TestGELUVariantTrains(t *testing.T) {
+	cfg := microConfig()
+	cfg.Activation = GELU
+	_, step := newTrainer(t, cfg, 3e-3, 5)
+	images, tokens := batchFor(cfg, 8, 5)
+	var first, last float32
+	for i := range 8 {
+		loss := step.MustExec(images, tokens)[0].Value().(float32)
+		if math.IsNaN(float64(loss)) {
+			t.Fatalf("step %d: NaN", i)
+		}
+		if i == 0 {
+			first = loss
+		}
+		last = loss
+	}
+	if last >= first {
+		t.Errorf("GELU model loss did not fall: %.3f → %.3f", first, last)
+	}
+}
