@@ -32,8 +32,11 @@
 //	/visual/…, /text/…, /logit_scale       model weights (names follow OpenAI's model.py)
 //	/adamw/<var path>_m, _v                 AdamW moments; /adamw/step, /adamw/learning_rate
 //	/global_step                            GoMLX's step counter; plus the context RNG state
+//	/accumulate/count, /accumulate/<path>   only with TrainStepAccumulated
 //
-// For gradient accumulation, build the loss with m.Forward, take ctx.BuildTrainableVariablesGradientsGraph,
-// sum over micro-batches, then call opt.UpdateGraphWithGradients and model.ClampLogitScale.
+// Gradient accumulation: context.MustNewExec(backend, ctx, m.TrainStepAccumulated(opt, k)) — every call
+// takes a micro-batch, every k-th applies AdamW to the mean gradient (state in /accumulate/…; out[2]
+// says whether it applied). Variable tensors are donated to the next execution: clone a value
+// (Tensor.LocalClone) before keeping it across steps, e.g. for a background checkpoint write.
 // BuildImageEmbeddings / BuildTextEmbeddings serve evaluation, `wit embed` and `wit score`.
 package model

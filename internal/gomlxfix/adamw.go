@@ -121,16 +121,31 @@ func (o *AdamW) UpdateGraph(ctx *context.Context, g *Graph, loss *Node) {
 // ctx.BuildTrainableVariablesGradientsGraph (trainable variables in use by the graph, in
 // ctx.IterVariables order): the entry point for gradient accumulation.
 func (o *AdamW) UpdateGraphWithGradients(ctx *context.Context, grads []*Node, dtype dtypes.DType) {
+	o.UpdateGraphWithGradientsIf(ctx, grads, dtype, nil)
+}
+
+// UpdateGraphWithGradientsIf is UpdateGraphWithGradients whose every state change (parameters,
+// moments, step counters, learning rate) takes effect only where the boolean scalar apply is true;
+// otherwise all variables keep their values. apply == nil means always. It lets one graph serve every
+// micro-batch of gradient accumulation.
+func (o *AdamW) UpdateGraphWithGradientsIf(ctx *context.Context, grads []*Node, dtype dtypes.DType, apply *Node) {
 	if len(grads) == 0 {
 		panic("adamw: no gradients (no trainable variables in use?)")
 	}
 	g := grads[0].Graph()
-	_ = optimizers.IncrementGlobalStepGraph(ctx, g, dtypes.Int64)
+	set := func(v *context.Variable, value *Node) {
+		if apply != nil {
+			value = Where(apply, value, v.ValueGraph(g))
+		}
+		v.SetValueGraph(value)
+	}
+	globalStep := optimizers.GetGlobalStepVar(ctx)
+	set(globalStep, AddScalar(globalStep.ValueGraph(g), 1))
 	state := ctx.Checked(false).InAbsPath(AdamWScope)
 	stepVar := state.VariableWithValue("step", int64(0)).SetTrainable(false)
 	step0 := stepVar.ValueGraph(g) // updates applied so far: 0-based index of this one.
 	step1 := AddScalar(step0, 1)
-	stepVar.SetValueGraph(step1)
+	set(stepVar, step1)
 	t := ConvertDType(step1, dtype)
 
 	var lr *Node
@@ -139,7 +154,7 @@ func (o *AdamW) UpdateGraphWithGradients(ctx *context.Context, grads []*Node, dt
 	} else {
 		lr = Scalar(g, dtype, o.cfg.LearningRate)
 	}
-	state.VariableWithValue("learning_rate", shapes.CastAsDType(0.0, dtype)).SetTrainable(false).SetValueGraph(lr)
+	set(state.VariableWithValue("learning_rate", shapes.CastAsDType(0.0, dtype)).SetTrainable(false), lr)
 
 	one := ScalarOne(g, dtype)
 	b1, b2 := Scalar(g, dtype, o.cfg.Beta1), Scalar(g, dtype, o.cfg.Beta2)
@@ -173,8 +188,8 @@ func (o *AdamW) UpdateGraphWithGradients(ctx *context.Context, grads []*Node, dt
 		vVar := mom.VariableWithShape(v.Name()+"_v", shape).SetTrainable(false)
 		m := Add(Mul(b1, mVar.ValueGraph(g)), Mul(Sub(one, b1), grad))
 		s := Add(Mul(b2, vVar.ValueGraph(g)), Mul(Sub(one, b2), Square(grad)))
-		mVar.SetValueGraph(m)
-		vVar.SetValueGraph(s)
+		set(mVar, m)
+		set(vVar, s)
 
 		p := v.ValueGraph(g)
 		if p.DType() != dtype {
@@ -188,7 +203,7 @@ func (o *AdamW) UpdateGraphWithGradients(ctx *context.Context, grads []*Node, dt
 		if p.DType() != v.DType() {
 			p = ConvertDType(p, v.DType())
 		}
-		v.SetValueGraph(p)
+		set(v, p)
 	}
 }
 
