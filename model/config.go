@@ -193,3 +193,6 @@ func (c Config) ForwardFLOPs(batch int) int64 {
 
 // TrainFLOPs approximates one training step as three forward passes (the backward pass costs two).
 func (c Config) TrainFLOPs(batch int) int64 { return 3 * c.ForwardFLOPs(batch) }
+
+// ParameterCount is Config.ParameterCount as a function.
+func ParameterCount(cfg Config) int64 { return cfg.ParameterCount() }
