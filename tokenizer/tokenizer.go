@@ -25,14 +25,14 @@ const FormatVersion = 1
 // pair is two adjacent symbol ids packed as left<<32 | right.
 type pair uint64
 
-func mkpair(a, b int32) pair        { return pair(uint64(uint32(a))<<32 | uint64(uint32(b))) }
+func mkpair(a, b int32) pair         { return pair(uint64(uint32(a))<<32 | uint64(uint32(b))) }
 func (p pair) split() (int32, int32) { return int32(p >> 32), int32(uint32(p)) }
 
 // Tokenizer is a trained byte-level BPE vocabulary. It is safe for concurrent use.
 type Tokenizer struct {
-	merges []pair        // merge i produces id 256+i
+	merges []pair         // merge i produces id 256+i
 	ranks  map[pair]int32 // pair → merge index (lower merges first)
-	tokens [][]byte      // id → bytes (specials excluded)
+	tokens [][]byte       // id → bytes (specials excluded)
 
 	cacheMu sync.RWMutex
 	cache   map[string][]int32 // piece → ids; cleared when it passes cacheLimit
