@@ -265,13 +265,28 @@ func (e *exporter) writeManifest() error {
 		m.TotalBytes += s.Bytes
 		sizes[s.File] = s.Count
 	}
-	if err := WriteJSONAtomic(filepath.Join(e.out, ManifestName), m); err != nil {
-		return fmt.Errorf("export: %w", err)
+	if err := writeJSONShared(filepath.Join(e.out, ManifestName), m); err != nil {
+		return err
 	}
-	if err := WriteJSONAtomic(filepath.Join(e.out, SizesName), sizes); err != nil {
-		return fmt.Errorf("export: %w", err)
+	return writeJSONShared(filepath.Join(e.out, SizesName), sizes)
+}
+
+// writeJSONShared writes v as indented JSON atomically, readable by all (mode 0644).
+func writeJSONShared(path string, v any) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("export: encode %s: %w", path, err)
 	}
-	return nil
+	o, err := createAtomic(filepath.Dir(path), filepath.Base(path))
+	if err != nil {
+		return err
+	}
+	if _, err := o.Write(append(data, '\n')); err != nil {
+		o.abort()
+		return fmt.Errorf("export: write %s: %w", path, err)
+	}
+	_, err = o.commit()
+	return err
 }
 
 func sortShardInfos(s []ShardInfo) {
@@ -343,6 +358,11 @@ func (o *atomicOut) commit() (int64, error) {
 	if err := o.f.Sync(); err != nil {
 		o.abort()
 		return 0, fmt.Errorf("export: sync %s: %w", o.path, err)
+	}
+	// os.CreateTemp makes the file 0600; exports are meant to be shared with readers.
+	if err := o.f.Chmod(0o644); err != nil {
+		o.abort()
+		return 0, fmt.Errorf("export: chmod %s: %w", o.path, err)
 	}
 	st, err := o.f.Stat()
 	if err != nil {
@@ -684,34 +704,57 @@ func (e *exporter) writeParquet(path, name string) error {
 	if err != nil {
 		return fail(fmt.Errorf("export: parquet writer for %s: %w", path, err))
 	}
-	var rows, groupBytes int64
+	// Batches are held until they make a row group (RowGroupRows rows or 64 MiB), then written
+	// column by column straight to the file. pqarrow's buffered row groups would copy every
+	// byte into growing buffers first; this keeps memory at one row group of input.
+	var pending []arrow.RecordBatch
+	var rows, pendingRows, pendingBytes int64
+	release := func() {
+		for _, r := range pending {
+			r.Release()
+		}
+		pending, pendingRows, pendingBytes = pending[:0], 0, 0
+	}
+	defer release()
+	flush := func() error {
+		if len(pending) == 0 {
+			return nil
+		}
+		tbl := array.NewTableFromRecords(schema, pending)
+		err := pw.WriteTable(tbl, pendingRows)
+		tbl.Release()
+		release()
+		if err != nil {
+			return fmt.Errorf("export: write %s: %w", out.path, err)
+		}
+		return nil
+	}
 	for b := 0; b < f.NumBatches(); b++ {
 		if err := e.ctx.Err(); err != nil {
 			pw.Close()
 			return fail(err)
 		}
-		rec, err := f.Batch(b)
+		rec, err := f.ownedBatch(b)
 		if err != nil {
 			pw.Close()
 			return fail(fmt.Errorf("export: %w", err))
 		}
 		size := batchBytes(rec)
-		if groupBytes > 0 && groupBytes+size > parquetRowGroupBytes {
-			if err := pw.NewBufferedRowGroupChecked(); err != nil {
+		if len(pending) > 0 && (pendingRows+rec.NumRows() > int64(e.opts.RowGroupRows) || pendingBytes+size > parquetRowGroupBytes) {
+			if err := flush(); err != nil {
 				rec.Release()
 				pw.Close()
-				return fail(fmt.Errorf("export: %s: %w", out.path, err))
+				return fail(err)
 			}
-			groupBytes = 0
 		}
-		err = pw.WriteBuffered(rec)
+		pending = append(pending, rec)
+		pendingRows += rec.NumRows()
+		pendingBytes += size
 		rows += rec.NumRows()
-		groupBytes += size
-		rec.Release()
-		if err != nil {
-			pw.Close()
-			return fail(fmt.Errorf("export: write %s: %w", out.path, err))
-		}
+	}
+	if err := flush(); err != nil {
+		pw.Close()
+		return fail(err)
 	}
 	if err := pw.Close(); err != nil {
 		return fail(fmt.Errorf("export: finish %s: %w", out.path, err))
@@ -722,6 +765,26 @@ func (e *exporter) writeParquet(path, name string) error {
 	}
 	e.res.SourceBytes += fileSize(path)
 	return e.record(ShardInfo{File: name, Count: rows, Bytes: n})
+}
+
+// ownedBatch reads batch i like Batch, but the batch belongs to the caller alone and stays valid
+// across later reads (File.Batch returns the ipc reader's current batch, which the reader
+// releases on its next read), so that several batches can be held for one row group.
+func (f *File) ownedBatch(i int) (rec arrow.RecordBatch, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			rec, err = nil, fmt.Errorf("shards: %s batch %d: %w: %v", f.path, i, ErrCorrupt, p)
+		}
+	}()
+	rec, err = f.r.RecordBatchAt(i)
+	if err != nil {
+		return nil, fmt.Errorf("shards: %s batch %d: %w: %v", f.path, i, ErrCorrupt, err)
+	}
+	if err := validate(rec); err != nil {
+		rec.Release()
+		return nil, fmt.Errorf("shards: %s batch %d: %w: %v", f.path, i, ErrCorrupt, err)
+	}
+	return rec, nil
 }
 
 func batchBytes(rec arrow.RecordBatch) int64 {

@@ -65,6 +65,29 @@ func (r RowPreview) MarshalJSON() ([]byte, error) {
 	return b.Bytes(), nil
 }
 
+// UnmarshalJSON reads a row written by MarshalJSON, keeping the column order.
+func (r *RowPreview) UnmarshalJSON(data []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return fmt.Errorf("shards: row preview is not a JSON object")
+	}
+	*r = (*r)[:0]
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		name, _ := tok.(string)
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			return err
+		}
+		*r = append(*r, Cell{Name: name, Value: v})
+	}
+	_, err := dec.Token()
+	return err
+}
+
 // InspectReport is what Inspect finds.
 type InspectReport struct {
 	Path          string            `json:"path"`

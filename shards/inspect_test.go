@@ -140,9 +140,11 @@ func TestComputeStatsPairs(t *testing.T) {
 func BenchmarkComputeStats(b *testing.B) {
 	dir, size := benchDataset(b)
 	b.SetBytes(size)
+	cpu := startCPU()
 	for b.Loop() {
 		if _, err := ComputeStats(context.Background(), dir, 20); err != nil {
 			b.Fatal(err)
 		}
 	}
+	cpu.report(b, size)
 }

@@ -257,10 +257,12 @@ func TestVerifyRandomCorruptionNeverPanics(t *testing.T) {
 func BenchmarkVerify(b *testing.B) {
 	dir, size := benchDataset(b)
 	b.SetBytes(size)
+	cpu := startCPU()
 	for b.Loop() {
 		rep, err := Verify(context.Background(), dir, VerifyOptions{})
 		if err != nil || !rep.OK() {
 			b.Fatal(err, rep.Problems)
 		}
 	}
+	cpu.report(b, size)
 }
