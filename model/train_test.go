@@ -8,6 +8,7 @@ import (
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
+	"github.com/gomlx/gomlx/pkg/ml/context/checkpoints"
 
 	"github.com/witdata/wit/internal/gomlxfix"
 )
@@ -261,4 +262,40 @@ func TestAccumulationMatchesSingleStep(t *testing.T) {
 		t.Errorf("AdamW step %d after 2 micro-batches, want 1", got)
 	}
 	t.Logf("%d variables match a plain step", checked)
+}
+
+// TestCheckpointResume: GoMLX's checkpoints package round-trips the whole training state (weights,
+// AdamW state, RNG), and training resumed from disk continues exactly like the uninterrupted run.
+func TestCheckpointResume(t *testing.T) {
+	cfg := microConfig()
+	images, tokens := batchFor(cfg, 4, 31)
+	dir := t.TempDir()
+	ctx, step := newTrainer(t, cfg, 1e-3, 77)
+	for range 2 {
+		step.MustExec(images, tokens)
+	}
+	h, err := checkpoints.Build(ctx).Dir(dir).Immediate().Done()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Save(); err != nil {
+		t.Fatal(err)
+	}
+	want := step.MustExec(images, tokens)[0].Value().(float32)
+
+	m, _ := New(cfg)
+	opt := gomlxfix.DefaultAdamW()
+	opt.LearningRate = 1e-3
+	adamw, _ := gomlxfix.NewAdamW(opt)
+	loaded := context.New()
+	if _, err := checkpoints.Build(loaded).Dir(dir).Immediate().Done(); err != nil {
+		t.Fatal(err)
+	}
+	got := context.MustNewExec(backend, loaded, m.TrainStep(adamw)).MustExec(images, tokens)[0].Value().(float32)
+	if got != want {
+		t.Fatalf("next-step loss after resume %v, uninterrupted %v", got, want)
+	}
+	if s := loaded.GetVariableByScopeAndName(gomlxfix.AdamWScope, "step").MustValue().Value().(int64); s != 3 {
+		t.Errorf("resumed AdamW step %d, want 3", s)
+	}
 }
