@@ -27,6 +27,7 @@ type LanguageOptions struct {
 	Detect      []lingua.Language // candidates lingua chooses among; default DefaultDetectLanguages (Keep is added)
 	CacheSize   int               // LRU entries for repeated captions; default 100,000; <0 = no cache
 	LowAccuracy bool              // lingua's trigram-only mode: faster, 10-16 points less recall on short text
+	NoLexical   bool              // skip the function-word pre-check (used only when Keep is English alone)
 }
 
 // ParseLanguages turns "en,de" / "english,German" into lingua languages. "all" is every language.
@@ -71,17 +72,18 @@ func LanguageCode(l lingua.Language) string {
 
 // LanguageResult is the outcome of the language stage for one caption.
 type LanguageResult struct {
-	Language lingua.Language // Unknown when lingua was not asked or could not decide
-	Script   Script          // dominant script
-	ByScript bool            // decided by the script pre-check, lingua not asked
-	Cached   bool            // answered from the cache
-	Keep     bool
+	Language  lingua.Language // Unknown when lingua was not asked or could not decide
+	Script    Script          // dominant script
+	ByScript  bool            // decided by the script pre-check, lingua not asked
+	ByLexical bool            // decided by the function-word pre-check, lingua not asked
+	Cached    bool            // answered from the cache
+	Keep      bool
 }
 
 // Code is the value of the language column: "en", "und" (undecided), or "und-Cyrl" when the
 // script pre-check rejected the text without asking lingua.
 func (r LanguageResult) Code() string {
-	if r.ByScript {
+	if r.ByScript || (r.ByLexical && !r.Keep) {
 		return "und-" + r.Script.String()
 	}
 	return LanguageCode(r.Language)
@@ -91,13 +93,15 @@ func (r LanguageResult) Code() string {
 //
 // Steps, cheapest first: (1) the script pre-check: when less than half of the letters belong to
 // a script any kept language is written in, the caption is rejected without asking lingua (a
-// Cyrillic or CJK caption is not English); (2) a bounded LRU of earlier answers keyed by a
-// 64-bit hash of the caption (web alt text repeats a lot); (3) lingua in high accuracy mode.
+// Cyrillic or CJK caption is not English); (2) when English alone is kept, the function-word
+// pre-check (lexical.go) settles clear cases; (3) a bounded LRU of earlier answers keyed by a
+// 64-bit hash of the caption (web alt text repeats a lot); (4) lingua in high accuracy mode.
 type LanguageFilter struct {
 	detector    lingua.LanguageDetector
 	keep        [lingua.Unknown + 1]bool
 	keepScripts [numScripts]bool
 	anyScript   bool
+	lexical     bool
 	cache       *lruCache[lingua.Language]
 }
 
@@ -156,6 +160,7 @@ func NewLanguageFilter(opts LanguageOptions) (*LanguageFilter, error) {
 			f.keepScripts[s] = true
 		}
 	}
+	f.lexical = !opts.NoLexical && len(keep) == 1 && keep[0] == lingua.English
 	size := opts.CacheSize
 	if size == 0 {
 		size = 100_000
@@ -179,6 +184,16 @@ func (f *LanguageFilter) Detect(text string) LanguageResult {
 		}
 		if kept*2 < p.Letters || p.Letters == 0 {
 			res.ByScript = true
+			return res
+		}
+	}
+	if f.lexical && res.Script == ScriptLatin {
+		switch lexicalEnglish(text) {
+		case 1:
+			res.ByLexical, res.Language, res.Keep = true, lingua.English, true
+			return res
+		case -1:
+			res.ByLexical = true
 			return res
 		}
 	}

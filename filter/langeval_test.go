@@ -236,6 +236,7 @@ func TestLanguageEvalPO(t *testing.T) {
 		opts LanguageOptions
 	}{
 		{"default-20-high", LanguageOptions{CacheSize: -1}},
+		{"default-20-high-nolexical", LanguageOptions{CacheSize: -1, NoLexical: true}},
 		{"default-20-low", LanguageOptions{CacheSize: -1, LowAccuracy: true}},
 	}
 	if os.Getenv("LANGID_ALL") != "" {

@@ -34,7 +34,7 @@ var testPairs = []shards.Pair{
 	{PageURL: "http://p/2", ImageURL: "http://i/4.jpg", Caption: "logo"},
 	{PageURL: "http://p/2", ImageURL: "http://i/5.jpg", Caption: "Fish &amp; chips at the harbour"},
 	{PageURL: "http://p/2", ImageURL: "http://i/6.jpg", Caption: "Quarterly report of the committee"}, // no query
-	{PageURL: "http://p/3", ImageURL: "http://i/7.jpg", Caption: "My cat sleeping in the sun \xff"},  // invalid UTF-8
+	{PageURL: "http://p/3", ImageURL: "http://i/7.jpg", Caption: "My cat sleeping in the sun \xff"},   // invalid UTF-8
 	{PageURL: "http://p/3", ImageURL: "http://i/8.jpg", Caption: "Чёрная собака dog на пляже бежит"},
 }
 
@@ -57,7 +57,7 @@ func writePairsDir(t testing.TB, dir string, pairs []shards.Pair, perFile int) {
 
 type outRow struct {
 	url, caption, lang, decision, reason string
-	matched                                []string
+	matched                              []string
 }
 
 func readOut(t testing.TB, dir string) []outRow {

@@ -30,6 +30,7 @@ type Stats struct {
 // LanguageCounts says how the language stage answered.
 type LanguageCounts struct {
 	ScriptPrecheck int64 `json:"script_precheck"` // rejected by script, lingua not asked
+	Lexical        int64 `json:"lexical"`         // settled by function words, lingua not asked
 	CacheHits      int64 `json:"cache_hits"`
 	Lingua         int64 `json:"lingua"` // lingua asked
 }
@@ -85,6 +86,8 @@ func (s *Stats) add(v *rowVerdict) {
 		switch {
 		case v.Lang.ByScript:
 			s.LanguageStage.ScriptPrecheck++
+		case v.Lang.ByLexical:
+			s.LanguageStage.Lexical++
 		case v.Lang.Cached:
 			s.LanguageStage.CacheHits++
 		default:
@@ -212,7 +215,7 @@ func (s *Stats) WriteSummary(w io.Writer) {
 		}
 		ls := s.LanguageStage
 		fmt.Fprintf(w, "languages (%d captions): %s\n", total, strings.Join(parts, ", "))
-		fmt.Fprintf(w, "language stage: %d by script pre-check, %d cached, %d by lingua\n", ls.ScriptPrecheck, ls.CacheHits, ls.Lingua)
+		fmt.Fprintf(w, "language stage: %d by script pre-check, %d by function words, %d cached, %d by lingua\n", ls.ScriptPrecheck, ls.Lexical, ls.CacheHits, ls.Lingua)
 	}
 	if b := s.Balance; b != nil {
 		t := b.Threshold

@@ -9,6 +9,7 @@ import (
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
 )
 
 // PairKey is the 64-bit identity of a pair: xxhash of image URL and normalised caption. It keys
@@ -22,16 +23,20 @@ func PairKey(imageURL, caption string) uint64 {
 }
 
 // openPebble opens a pebble store tuned for a small memory footprint (the filter must stay
-// well under a GB next to lingua's models): 16 MB block cache, 16 MB memtables, no WAL syncs.
+// well under a GB next to lingua's models): 16 MB block cache, 32 MB memtables, bloom filters.
 func openPebble(dir string, disableWAL bool) (*pebble.DB, error) {
 	cache := pebble.NewCache(16 << 20)
 	defer cache.Unref()
-	db, err := pebble.Open(dir, &pebble.Options{
+	opts := &pebble.Options{
 		Cache:        cache,
-		MemTableSize: 16 << 20,
+		MemTableSize: 32 << 20,
 		DisableWAL:   disableWAL,
 		Logger:       slogPebble{},
-	})
+	}
+	// Most dedup look-ups are misses (new pairs): bloom filters answer them without reading
+	// blocks (74 µs → a few µs per look-up once the set spills to disk).
+	opts.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
+	db, err := pebble.Open(dir, opts)
 	if err != nil {
 		return nil, fmt.Errorf("open pebble %s: %w", dir, err)
 	}

@@ -23,6 +23,7 @@ func newFilterCmd() *cobra.Command {
 		languages   string
 		detectLangs string
 		lowAccuracy bool
+		noLexical   bool
 		cacheSize   int
 		noJunk      bool
 		extraCols   string
@@ -41,8 +42,9 @@ Stages, cheapest first; each dropped pair is counted under the first stage that 
      then --min-chars, --min-words, --max-chars
   3. query match (--queries): MetaCLIP's whole-word substring match against the list
   4. language (--languages): script pre-check (text mostly in a script no wanted language uses
-     is dropped without asking lingua), an LRU cache of repeated captions, then lingua-go in
-     high accuracy mode over --detect-languages
+     is dropped without asking lingua), for English alone a function-word pre-check that settles
+     clear cases ("the", "and", "with" vs "der", "les", "della"; --no-lexical turns it off), an
+     LRU cache of repeated captions, then lingua-go in high accuracy mode over --detect-languages
   5. dedup of (image URL, normalised caption), on disk (pebble), bounded memory
   6. balancing (--balance t): MetaCLIP's p = t / max(count, t) per entry; a pair is kept when
      any of its matched entries wins its own coin. The coin of (pair, entry) is a hash of
@@ -95,7 +97,7 @@ filter-stats.json inside it (and --stats-json) holds the counts printed at the e
 				if err != nil {
 					return fmt.Errorf("--languages: %w", err)
 				}
-				lopts := filter.LanguageOptions{Keep: keep, CacheSize: cacheSize, LowAccuracy: lowAccuracy}
+				lopts := filter.LanguageOptions{Keep: keep, CacheSize: cacheSize, LowAccuracy: lowAccuracy, NoLexical: noLexical}
 				if detectLangs != "" {
 					if lopts.Detect, err = filter.ParseLanguages(detectLangs); err != nil {
 						return fmt.Errorf("--detect-languages: %w", err)
@@ -128,6 +130,7 @@ filter-stats.json inside it (and --stats-json) holds the counts printed at the e
 	f.StringVar(&languages, "languages", "en", "languages to keep, ISO 639-1 codes or names, comma-separated")
 	f.StringVar(&detectLangs, "detect-languages", "", `candidate languages lingua chooses among ("all" for 75; default: 20 common web languages)`)
 	f.BoolVar(&lowAccuracy, "low-accuracy", false, "lingua's low accuracy mode: faster, less recall on short captions")
+	f.BoolVar(&noLexical, "no-lexical", false, "English only: skip the function-word pre-check and ask lingua about every Latin-script caption")
 	f.IntVar(&cacheSize, "lang-cache", 100_000, "language results cached for repeated captions (LRU entries; -1 = off)")
 	f.IntVar(&rules.MinChars, "min-chars", rules.MinChars, "minimum caption length in characters (0 = off)")
 	f.IntVar(&rules.MinWords, "min-words", rules.MinWords, "minimum words per caption (0 = off)")

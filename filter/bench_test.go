@@ -1,0 +1,191 @@
+package filter
+
+import (
+	"bufio"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/witdata/wit/querylist"
+)
+
+// captionMix builds a realistic web alt-text mix from real strings: ~40% English (Debian
+// catalogue msgids and emoji names from ../shared), ~40% other languages (catalogue msgstrs of
+// every locale), ~20% the junk web pages put in alt attributes (camera file names, URLs,
+// boilerplate, numbers). Each string is used once, so the result cache gets no free hits.
+// Without WIT_LANGID_DATA and ../shared it falls back to testdata/multilingual.tsv.
+func captionMix(tb testing.TB, n int) (mix []string, english int) {
+	var en, other []string
+	if root := os.Getenv("WIT_LANGID_DATA"); root != "" {
+		data, err := loadPOData(root, 200)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		for _, d := range data {
+			if d.Lang == "en" {
+				en = append(en, d.Text)
+			} else {
+				other = append(other, d.Text)
+			}
+		}
+	} else {
+		for _, d := range readSample(tb) {
+			if d.Lang == "en" {
+				en = append(en, d.Text)
+			} else {
+				other = append(other, d.Text)
+			}
+		}
+	}
+	if f, err := os.Open("../../shared/data/emoji/concepts.tsv"); err == nil {
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			fields := strings.Split(sc.Text(), "\t")
+			if len(fields) > 2 && fields[2] != "name" {
+				en = append(en, strings.ReplaceAll(fields[2], ":", ""))
+			}
+		}
+		f.Close()
+	}
+	rng := rand.New(rand.NewPCG(7, 7))
+	rng.Shuffle(len(en), func(i, j int) { en[i], en[j] = en[j], en[i] })
+	rng.Shuffle(len(other), func(i, j int) { other[i], other[j] = other[j], other[i] })
+	junk := func(i int) string {
+		switch i % 8 {
+		case 0:
+			return fmt.Sprintf("IMG_%04d.JPG", rng.IntN(10000))
+		case 1:
+			return fmt.Sprintf("DSC%05d", rng.IntN(100000))
+		case 2:
+			return fmt.Sprintf("https://cdn.example.com/uploads/%d/%d.jpg", 2000+rng.IntN(25), rng.IntN(1e6))
+		case 3:
+			return []string{"image", "logo", "banner", "icon", "spacer", "photo", "thumbnail", "untitled"}[rng.IntN(8)]
+		case 4:
+			return fmt.Sprintf("%d/%02d/%d", rng.IntN(28)+1, rng.IntN(12)+1, 2000+rng.IntN(25))
+		case 5:
+			return []string{"Home", "Menu", "Search", "Facebook", "Cart", "Close"}[rng.IntN(6)]
+		case 6:
+			return fmt.Sprintf("photo %d", rng.IntN(50))
+		default:
+			return "★★★★☆ " + strconv.Itoa(rng.IntN(500)) + " reviews"
+		}
+	}
+	ie, io := 0, 0
+	for i := range n {
+		switch r := i % 10; {
+		case r < 4 && ie < len(en):
+			mix = append(mix, en[ie])
+			ie++
+			english++
+		case r < 8 && io < len(other):
+			mix = append(mix, other[io])
+			io++
+		default:
+			mix = append(mix, junk(i))
+		}
+	}
+	rng.Shuffle(len(mix), func(i, j int) { mix[i], mix[j] = mix[j], mix[i] })
+	return mix, english
+}
+
+func peakRSSMB() float64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+// BenchmarkFilterVsLingua runs, in the same process and iteration, a bare lingua
+// DetectLanguageOf loop and the whole per-caption filter (normalise, text rules, default query
+// list, language stage without result cache, pair key + pebble dedup) over the same captions,
+// one goroutine each, and reports both rates, their ratio and the peak RSS.
+func BenchmarkFilterVsLingua(b *testing.B) {
+	mix, english := captionMix(b, 6000)
+	m, err := querylist.DefaultMatcher(querylist.MatchOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	lf, err := NewLanguageFilter(LanguageOptions{CacheSize: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	bare := lf.detector
+	stages := &Stages{Text: DefaultTextRules(), Matcher: m, Language: lf}
+	dd, err := NewDeduper("")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer dd.Close()
+	var tBare, tFilter time.Duration
+	kept, lingua := 0, 0
+	var ids []int32
+	b.ResetTimer()
+	for iter := 0; iter < b.N; iter++ {
+		start := time.Now()
+		for _, c := range mix {
+			bare.DetectLanguageOf(c)
+		}
+		tBare += time.Since(start)
+		start = time.Now()
+		for i, c := range mix {
+			v := stages.Evaluate(c, ids)
+			ids = v.Matches
+			if v.Reason == Kept {
+				if seen, _ := dd.Seen(PairKey(strconv.Itoa(iter*len(mix)+i), v.Caption)); !seen {
+					kept++
+				}
+			}
+			if v.LangChecked && !v.Lang.ByScript && !v.Lang.ByLexical {
+				lingua++
+			}
+		}
+		tFilter += time.Since(start)
+	}
+	n := float64(b.N * len(mix))
+	bareRate, filterRate := n/tBare.Seconds(), n/tFilter.Seconds()
+	b.ReportMetric(bareRate, "lingua_captions/s")
+	b.ReportMetric(filterRate, "filter_captions/s")
+	b.ReportMetric(filterRate/bareRate, "ratio")
+	b.ReportMetric(peakRSSMB(), "peakRSS_MB")
+	b.ReportMetric(float64(lingua)/n, "lingua_share")
+	b.Logf("%d captions (%d English), kept %.1f%%, lingua asked for %.1f%%", len(mix), english, 100*float64(kept)/n, 100*float64(lingua)/n)
+}
+
+// BenchmarkTextRules is the cheap front: normalisation and text rules only.
+func BenchmarkTextRules(b *testing.B) {
+	mix, _ := captionMix(b, 6000)
+	r := DefaultTextRules()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		c, _ := Normalize(mix[i%len(mix)])
+		r.Check(c)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "captions/s")
+}
+
+// BenchmarkDedup measures the pebble-backed (image URL, caption) set.
+func BenchmarkDedup(b *testing.B) {
+	d, err := NewDeduper("")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer d.Close()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := d.Seen(PairKey("http://example.com/img/"+strconv.Itoa(i)+".jpg", "A caption")); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pairs/s")
+}
