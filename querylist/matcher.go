@@ -7,7 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/maphash"
+	"math/rand/v2"
 	"io"
 	"os"
 	"strings"
@@ -54,7 +54,7 @@ type Matcher struct {
 	// so fewer lookups miss the CPU caches.
 	slots []uint64
 	mask  uint64
-	seed  maphash.Seed
+	seed  uint64 // random per matcher: crafted texts cannot target collisions
 	// arena holds one record per entry key: count uint32, keyLen uint32, key
 	// bytes, count × int32 entry ids. Keys are compared before an entry is
 	// reported, so a hash collision can never produce a false match.
@@ -100,8 +100,13 @@ func appendSpaced(dst []byte, text string, fold bool) []byte {
 		c := text[i]
 		switch byteClass[c] {
 		case clsCopy:
-			dst = append(dst, c)
-			i++
+			// Copy the whole run of plain bytes at once.
+			j := i + 1
+			for j < len(text) && byteClass[text[j]] == clsCopy {
+				j++
+			}
+			dst = append(dst, text[i:j]...)
+			i = j
 		case clsWrap:
 			dst = append(dst, ' ', c, ' ')
 			i++
@@ -226,7 +231,7 @@ func appendUnique(dst []int32, base int, id int32) []int32 {
 // rarely lead to another key's slot: entries are verified by appendEntry, a
 // wrong prefix flag only costs an extra lookup.
 func (m *Matcher) lookup(key []byte) uint32 {
-	h := maphash.Bytes(m.seed, key)
+	h := keyHash(m.seed, key)
 	tag := h >> 32
 	for i := h & m.mask; ; i = (i + 1) & m.mask {
 		sl := m.slots[i]
@@ -237,6 +242,31 @@ func (m *Matcher) lookup(key []byte) uint32 {
 			return uint32(sl)
 		}
 	}
+}
+
+// keyHash hashes a key 8 bytes at a time (multiply–xorshift, seeded); the
+// keys are short (words), where this beats hash/maphash's call overhead.
+func keyHash[T string | []byte](seed uint64, key T) uint64 {
+	const m1, m2 = 0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9
+	h := seed ^ uint64(len(key))*m1
+	for len(key) >= 8 {
+		v := uint64(key[0]) | uint64(key[1])<<8 | uint64(key[2])<<16 | uint64(key[3])<<24 |
+			uint64(key[4])<<32 | uint64(key[5])<<40 | uint64(key[6])<<48 | uint64(key[7])<<56
+		h = (h ^ v) * m2
+		h ^= h >> 29
+		key = key[8:]
+	}
+	if len(key) > 0 {
+		var v uint64
+		for i := 0; i < len(key); i++ {
+			v |= uint64(key[i]) << (8 * i)
+		}
+		h = (h ^ v) * m2
+		h ^= h >> 29
+	}
+	h *= m1
+	h ^= h >> 32
+	return h
 }
 
 // appendEntry appends the ids of the record at off if its key is key.
@@ -296,44 +326,71 @@ func NewMatcher(entries, sources []string, opts MatchOptions) (*Matcher, error) 
 	if m.sources == nil {
 		m.sources = make([]string, len(entries))
 	}
-	// Distinct keys: spaced entries and all their word-prefixes.
-	type keyInfo struct {
-		key    string
-		prefix bool
-		first  int32 // first entry id with this key, -1 none
-		more   []int32
-	}
-	index := make(map[string]int32, len(entries)+len(entries)/2)
-	var keys []keyInfo
-	addKey := func(k string) int32 {
-		if ki, ok := index[k]; ok {
-			return ki
-		}
-		ki := int32(len(keys))
-		keys = append(keys, keyInfo{key: k, first: -1})
-		index[k] = ki
-		return ki
-	}
-	arenaSize := 0
+	// Spaced keys of the entries; a key of a word-prefix is a prefix of
+	// its entry's key, so keys are (entry, length) pairs: no pointers for
+	// the garbage collector to scan, no copies.
+	spaced := make([]string, len(entries))
+	bound := 0
 	for id, e := range entries {
 		k := spaceEntry(e, opts.FoldCase)
+		spaced[id] = k
+		if k != "" {
+			bound += 1 + strings.Count(k, " ")
+		}
+	}
+	type keyInfo struct {
+		entry  int32 // key = spaced[entry][:length]
+		length int32
+		first  int32 // first entry id with exactly this key, -1 none
+		last   int32 // last such id (ids chain through sameKey)
+		prefix bool
+		hash   uint64
+	}
+	keys := make([]keyInfo, 0, bound)
+	sameKey := make([]int32, len(entries)) // next entry id with the same key, -1 end
+	size := uint64(1)
+	for size < uint64(bound)*2 {
+		size <<= 1
+	}
+	m.mask = size - 1
+	m.seed = rand.Uint64()
+	dedup := make([]int32, size) // key index + 1, 0 = empty
+	keyOf := func(ki *keyInfo) string { return spaced[ki.entry][:ki.length] }
+	addKey := func(entry int32, k string) *keyInfo {
+		h := keyHash(m.seed, k)
+		for i := h & m.mask; ; i = (i + 1) & m.mask {
+			d := dedup[i]
+			if d == 0 {
+				keys = append(keys, keyInfo{entry: entry, length: int32(len(k)), first: -1, last: -1, hash: h})
+				dedup[i] = int32(len(keys))
+				return &keys[len(keys)-1]
+			}
+			if ki := &keys[d-1]; ki.hash == h && keyOf(ki) == k {
+				return ki
+			}
+		}
+	}
+	arenaSize := 0
+	for id, k := range spaced {
 		if k == "" {
 			continue
 		}
 		words := 1
 		for p := 0; p < len(k); p++ {
 			if k[p] == ' ' {
-				keys[addKey(k[:p])].prefix = true
+				addKey(int32(id), k[:p]).prefix = true
 				words++
 			}
 		}
 		m.maxWords = max(m.maxWords, words)
-		ki := &keys[addKey(k)]
+		ki := addKey(int32(id), k)
+		sameKey[id] = -1
 		if ki.first < 0 {
-			ki.first = int32(id)
+			ki.first, ki.last = int32(id), int32(id)
 			arenaSize += 12 + len(k)
 		} else {
-			ki.more = append(ki.more, int32(id))
+			sameKey[ki.last] = int32(id)
+			ki.last = int32(id)
 			arenaSize += 4
 		}
 	}
@@ -351,40 +408,53 @@ func NewMatcher(entries, sources []string, opts MatchOptions) (*Matcher, error) 
 		}
 		if ki.first >= 0 {
 			ref |= refEntry | uint32(len(m.arena))
-			m.arena = binary.LittleEndian.AppendUint32(m.arena, uint32(1+len(ki.more)))
-			m.arena = binary.LittleEndian.AppendUint32(m.arena, uint32(len(ki.key)))
-			m.arena = append(m.arena, ki.key...)
-			m.arena = binary.LittleEndian.AppendUint32(m.arena, uint32(ki.first))
-			for _, id := range ki.more {
+			count := 0
+			for id := ki.first; id >= 0; id = sameKey[id] {
+				count++
+			}
+			k := keyOf(ki)
+			m.arena = binary.LittleEndian.AppendUint32(m.arena, uint32(count))
+			m.arena = binary.LittleEndian.AppendUint32(m.arena, uint32(len(k)))
+			m.arena = append(m.arena, k...)
+			for id := ki.first; id >= 0; id = sameKey[id] {
 				m.arena = binary.LittleEndian.AppendUint32(m.arena, uint32(id))
 			}
 		}
 		refs[i] = ref
 	}
-	size := uint64(1)
+	size = 1
 	for size < uint64(len(keys))*2 {
 		size <<= 1
 	}
 	m.mask = size - 1
 	m.slots = make([]uint64, size)
+	hashes := make([]uint64, len(keys))
+	for i := range keys {
+		hashes[i] = keys[i].hash
+	}
 	// A key whose probe path holds another key with the same 32-bit tag
 	// could be shadowed by it: pick another seed then (rare).
 	for attempt := 0; ; attempt++ {
 		if attempt == 16 {
 			return nil, errors.New("querylist: could not build hash table (repeated hash collisions)")
 		}
-		m.seed = maphash.MakeSeed()
-		clear(m.slots)
-		if m.fill(refs, func(i int) string { return keys[i].key }) {
+		if attempt > 0 {
+			m.seed = rand.Uint64()
+			for i := range keys {
+				hashes[i] = keyHash(m.seed, keyOf(&keys[i]))
+			}
+			clear(m.slots)
+		}
+		if m.fill(refs, hashes) {
 			return m, nil
 		}
 	}
 }
 
 // fill inserts all keys; false when a tag repeats on a probe path.
-func (m *Matcher) fill(refs []uint32, key func(int) string) bool {
+func (m *Matcher) fill(refs []uint32, hashes []uint64) bool {
 	for i, ref := range refs {
-		h := maphash.String(m.seed, key(i))
+		h := hashes[i]
 		tag := h >> 32
 		j := h & m.mask
 		for m.slots[j] != 0 {
@@ -441,6 +511,9 @@ func readList(r io.Reader) (entries, sources []string, err error) {
 	// One string for all entries: substrings share it (fewer allocations,
 	// faster loading).
 	all := string(data)
+	lines := strings.Count(all, "\n") + 1
+	entries = make([]string, 0, lines)
+	sources = make([]string, 0, lines)
 	anySource := false
 	line := 0
 	for len(all) > 0 {
