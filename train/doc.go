@@ -1,0 +1,58 @@
+// Package train trains wit's CLIP (package model) on image shards and serves trained checkpoints to
+// evaluation (Embedder).
+//
+// # Data flow
+//
+//	shards.Loader (seeded shuffle, exact Position) ─ rows {image JPEG, caption}
+//	  → reader goroutine numbers rows → Workers goroutines: decode JPEG (pixel limit), random resized
+//	    crop (scale 0.9–1, ratio 3/4–4/3, seeded per sample), antialiased resize to the model's
+//	    resolution, CLIP mean/std, tokenise (EncodeTo into the batch row)
+//	  → orderer restores the loader's order, skips and counts corrupt images, fills batches
+//	    [B,R,R,3] float32 (channels-last, what model.BuildImageEmbeddings takes) and [B,L] int32
+//	  → bounded channel of ready batches (Prefetch) → Trainer
+//
+// The loader holds at most Prefetch+2 batches, Workers+jobs-in-flight sample tiles and the shards
+// loader's shuffle buffer, whatever the data set's size (TestLoaderBoundedBuffers). A sample's crop
+// depends only on the seed and its position, never on scheduling, so a resumed run sees the same
+// pixels as an uninterrupted one.
+//
+// # Training
+//
+// Trainer.Run builds model.CLIP with gomlxfix.AdamW (β=(0.9, 0.98), ε=1e-6, decoupled weight decay
+// 0.2 on weight matrices only, cosine schedule with linear warmup) and clamps the logit scale after
+// every update. With Accum > 1 each step runs Accum micro-batch graphs that add their gradients into
+// accumulator variables, then one graph applies AdamW to the mean gradient; the contrastive loss of
+// each micro-batch only sees its own negatives (like OpenCLIP without --accum-freq's feature cache).
+//
+// A run folder holds:
+//
+//	config.yaml        the preset as run (model + effective hyperparameters)
+//	metrics.jsonl      one object per logged step: step, loss, lr, logit_scale, samples_per_sec,
+//	                   epoch, data_wait_frac, corrupt_images, elapsed_s
+//	loss.png           the loss curve (written atomically at checkpoints and at the end)
+//	tok.json           the tokenizer used (also inside every checkpoint)
+//	checkpoints/step-NNNNNNNNN/{state.json, variables.bin, tok.json, config.yaml}
+//
+// Checkpoints are written to a temp folder, fsynced and renamed; the newest Keep are kept. A
+// checkpoint holds every context variable (weights, AdamW moments and step, GoMLX's global step and
+// RNG state) in creation order plus state.json (step, data Position, samples, options, seed), so
+// Resume continues exactly: the next step's loss equals an uninterrupted run's (TestResumeExact).
+//
+// # Evaluation API
+//
+//	e, err := train.LoadCheckpoint("runs/tiny")          // a run folder (latest) or a checkpoint folder
+//	e.Config, e.Tokenizer, e.State                        // model config, tokenizer, training state
+//	img, err := e.EmbedImages([][]byte{jpeg1, jpeg2})     // [][]float32, L2-normalised, len Dim()
+//	txt, err := e.EmbedTexts([]string{"a photo of a dog"})
+//	logits = e.LogitScale() · dot(img[i], txt[j])
+//
+// EmbedImages applies CLIP's evaluation transform (central square, antialiased resize, mean/std; no
+// augmentation); an undecodable image gets a nil row and an *ImageErrors, the others still embed.
+// EmbedDecoded takes decoded images, EmbedPixels preprocessed tiles (PreprocessImage). Graphs are
+// compiled once for a fixed batch (DefaultEmbedBatch, padded).
+//
+// # Backends
+//
+// The pure-Go GoMLX backend by default (gomlxfix.NewBackend); with `-tags xla` and $WIT_PJRT_PLUGIN
+// the trainer uses XLA (see internal/gomlxfix). Tests never load or download a plugin.
+package train
