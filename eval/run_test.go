@@ -136,7 +136,7 @@ func TestRunRetrievalShards(t *testing.T) {
 	dir := t.TempDir()
 	writeSamples(t, dir, 3,
 		[2]string{"cat", "a cat"},
-		[2]string{"cat", "the cat"},  // same image, second caption
+		[2]string{"cat", "the cat"}, // same image, second caption
 		[2]string{"dog", "a dog"},
 		[2]string{"dog fox", "a dog"}, // same caption, second image
 		[2]string{"owl", ""},          // no caption: distractor only
