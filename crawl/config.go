@@ -3,6 +3,7 @@ package crawl
 import (
 	"errors"
 	"fmt"
+	"github.com/witdata/wit/internal/netguard"
 	"io"
 	"log/slog"
 	"os"
@@ -51,6 +52,7 @@ type Config struct {
 	RobotsRetryDelay time.Duration `yaml:"robots_retry_delay"`
 	IgnoreRobots     bool          `yaml:"ignore_robots"`  // for crawling your own sites only
 	AllowPrivate     bool          `yaml:"allow_private"`  // allow loopback/private/link-local addresses
+	AllowAddrs       []string      `yaml:"allow_addrs"`    // private destinations allowed one by one: "ip:port", "ip" or CIDR
 	RowsPerFile      int           `yaml:"rows_per_file"`  // pairs per Arrow file (files end at a page boundary)
 	ShutdownGrace    time.Duration `yaml:"shutdown_grace"` // after cancel, how long in-flight pages may take
 
@@ -122,6 +124,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Out == "" && c.OnPair == nil {
 		errs = append(errs, errors.New("no output directory (and no OnPair consumer)"))
+	}
+	if _, err := netguard.ParseAllowList(c.AllowAddrs); err != nil {
+		errs = append(errs, err)
 	}
 	switch c.Scope {
 	case "":

@@ -237,6 +237,7 @@ func (cr *crawler) setupHTTP() {
 	o.PerHost = cfg.PerHost
 	o.Delay = cfg.Delay
 	o.AllowPrivate = cfg.AllowPrivate
+	o.AllowAddrs = cfg.AllowAddrs
 	cr.client = httpx.NewClient(o)
 	if !cfg.IgnoreRobots {
 		cr.robots = robots.NewCache(cr.client.HTTP, cfg.UserAgent, robots.Options{

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -272,6 +273,36 @@ func TestSSRFGuard(t *testing.T) {
 	}
 	if n := s.pagesHit() + s.hitsOf("/robots.txt"); n != 0 {
 		t.Fatalf("loopback server was contacted %d times", n)
+	}
+}
+
+// TestSSRFGuardOnLinks: a page on an allowed server links to another loopback server; without
+// --allow-private that link is refused at dial time and its server never sees a request.
+func TestSSRFGuardOnLinks(t *testing.T) {
+	internal := newSite(2)
+	isrv := httptest.NewServer(internal)
+	defer isrv.Close()
+	public := newSite(1)
+	public.extra["/links"] = func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, `<html><body><img src="/a.jpg" alt="a harmless picture"><a href="%s/p/0">admin</a><a href="http://169.254.169.254/latest/meta-data/">metadata</a></body></html>`, isrv.URL)
+	}
+	psrv := httptest.NewServer(public)
+	defer psrv.Close()
+	cfg := testConfig(t, psrv.URL+"/links")
+	cfg.AllowPrivate = false
+	cfg.AllowAddrs = []string{strings.TrimPrefix(psrv.URL, "http://")}
+	cfg.Scope = ScopeGlob
+	cfg.AllowHosts = []string{"*"}
+	cfg.MaxDepth = 2
+	stats, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stats.PagesOK != 1 || stats.PagesFailed[ReasonBlockedAddress] != 2 {
+		t.Fatalf("ok %d, failed %v; want 1 ok and 2 blocked", stats.PagesOK, stats.PagesFailed)
+	}
+	if n := internal.pagesHit() + internal.hitsOf("/robots.txt"); n != 0 {
+		t.Fatalf("the linked loopback server was contacted %d times", n)
 	}
 }
 

@@ -18,6 +18,7 @@ func newCrawlCmd() *cobra.Command {
 	var (
 		configFile string
 		allowHosts string
+		allowAddrs string
 		jsonOut    bool
 		quiet      bool
 	)
@@ -82,6 +83,7 @@ Flags override --config (YAML, see configs/crawl.yaml), which overrides the defa
 			set("retries", func() { cfg.Retries = flagCfg.Retries })
 			set("max-crawl-delay", func() { cfg.MaxCrawlDelay = flagCfg.MaxCrawlDelay })
 			set("allow-private", func() { cfg.AllowPrivate = flagCfg.AllowPrivate })
+			set("allow-addr", func() { cfg.AllowAddrs = splitList(allowAddrs) })
 			set("rows-per-file", func() { cfg.RowsPerFile = flagCfg.RowsPerFile })
 			set("shutdown-grace", func() { cfg.ShutdownGrace = flagCfg.ShutdownGrace })
 			if cfg.Seeds == "" || cfg.Out == "" || cfg.State == "" {
@@ -126,6 +128,7 @@ Flags override --config (YAML, see configs/crawl.yaml), which overrides the defa
 	f.IntVar(&flagCfg.Retries, "retries", def.Retries, "retries on 429, 5xx and timeouts (exponential backoff, Retry-After honoured)")
 	f.DurationVar(&flagCfg.MaxCrawlDelay, "max-crawl-delay", def.MaxCrawlDelay, "cap on a robots.txt Crawl-delay")
 	f.BoolVar(&flagCfg.AllowPrivate, "allow-private", false, "allow loopback, private, link-local and metadata addresses (testing, intranets)")
+	f.StringVar(&allowAddrs, "allow-addr", "", "comma-separated private destinations allowed one by one (ip:port, ip or CIDR), e.g. an intranet mirror; all others stay refused")
 	f.IntVar(&flagCfg.RowsPerFile, "rows-per-file", def.RowsPerFile, "pairs per output file (a file ends at the first page boundary past this)")
 	f.DurationVar(&flagCfg.ShutdownGrace, "shutdown-grace", def.ShutdownGrace, "after Ctrl-C, how long pages in flight may take to finish")
 	f.BoolVar(&jsonOut, "json", false, "print the final stats as JSON on stdout instead of a summary on stderr")

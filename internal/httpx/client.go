@@ -48,6 +48,10 @@ type Options struct {
 	PerHost       int           // requests in flight per host
 	Delay         time.Duration // minimum time between request starts to one host
 	AllowPrivate  bool          // disables the SSRF guard (tests, intranets)
+	// AllowAddrs lets the guard pass these destinations only: "ip:port", "ip" or a CIDR
+	// prefix (an intranet mirror, a test server), while every other private address stays
+	// refused.
+	AllowAddrs []string
 	DNSCacheTTL   time.Duration // how long resolved addresses are reused
 }
 
@@ -131,6 +135,15 @@ func NewClient(opts Options) *Client {
 	}
 	if !opts.AllowPrivate {
 		c.guard = netguard.CheckAddress
+		if len(opts.AllowAddrs) > 0 {
+			allow := netguard.NewAllowList(opts.AllowAddrs)
+			c.guard = func(address string) error {
+				if allow.Allows(address) {
+					return nil
+				}
+				return netguard.CheckAddress(address)
+			}
+		}
 	}
 	c.dialer = net.Dialer{
 		Timeout:   opts.Timeout,
