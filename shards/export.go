@@ -133,7 +133,7 @@ func Export(ctx context.Context, srcDir, outDir string, opts ExportOptions) (*Ex
 		}
 	}
 	if opts.Format == FormatWebDataset {
-		f, err := Open(files[0])
+		f, err := openChecked(files[0])
 		if err != nil {
 			return nil, fmt.Errorf("export: %w", err)
 		}
@@ -507,7 +507,7 @@ func modTime(path string) time.Time {
 }
 
 func (e *exporter) writeTarShard(path, name string) error {
-	f, err := Open(path)
+	f, err := openChecked(path)
 	if err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
@@ -604,7 +604,7 @@ func (e *exporter) rechunked(files []string) error {
 			g += rows
 			continue
 		}
-		f, err := Open(path)
+		f, err := openChecked(path)
 		if err != nil {
 			return fmt.Errorf("export: %w", err)
 		}
@@ -686,7 +686,7 @@ func (e *exporter) parquetProps(schema *arrow.Schema) *parquet.WriterProperties 
 }
 
 func (e *exporter) writeParquet(path, name string) error {
-	f, err := Open(path)
+	f, err := openChecked(path)
 	if err != nil {
 		return fmt.Errorf("export: %w", err)
 	}

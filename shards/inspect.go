@@ -151,7 +151,7 @@ func Inspect(path string, opts InspectOptions) (*InspectReport, error) {
 	}
 	for _, p := range files {
 		info := FileInfo{File: filepath.Base(p), Bytes: fileSize(p)}
-		f, err := Open(p)
+		f, err := openChecked(p)
 		if err != nil {
 			info.Error = trimPath(err, p)
 			rep.Files = append(rep.Files, info)
@@ -342,6 +342,9 @@ func ComputeStats(ctx context.Context, dir string, top int) (*DatasetStats, erro
 	var chars, words int64
 	for _, path := range files {
 		st.FileBytes += fileSize(path)
+		if err := checkStructure(path); err != nil {
+			return nil, fmt.Errorf("stats: %w", err)
+		}
 		for rec, err := range ReadFile(path, nil) {
 			if err == nil {
 				err = ctx.Err()

@@ -3,6 +3,7 @@ package shards
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -186,7 +187,7 @@ func (v *verifier) file(fi int, path string) (rows int64, ok bool) {
 	if err == nil {
 		v.rep.Bytes += st.Size()
 	}
-	f, err := Open(path)
+	f, err := openChecked(path)
 	if err != nil {
 		v.add(Problem{File: name, Batch: -1, Row: -1, Reason: trimPath(err, path)})
 		return 0, false
@@ -538,4 +539,270 @@ func (v *verifier) checkManifest(dir string, files []string, rows map[string]int
 	for _, name := range names {
 		bad("names %s, which does not exist", name)
 	}
+}
+
+// ---- structural check of the IPC file before the arrow reader sees it ----
+
+// The arrow IPC reader trusts the lengths in a file's footer: a corrupt vector length or block
+// size makes it allocate that much (hundreds of GB: a fatal out-of-memory, which recover cannot
+// catch). checkStructure bounds-checks the footer flatbuffer (schema, fields, metadata, blocks)
+// and every block against the file size first, so such a file is reported, not fatal.
+
+const maxFlatbufDepth = 64
+
+type flatbuf []byte
+
+func (b flatbuf) u16(p int) (int, error) {
+	if p < 0 || p+2 > len(b) {
+		return 0, fmt.Errorf("offset %d out of %d bytes", p, len(b))
+	}
+	return int(binary.LittleEndian.Uint16(b[p:])), nil
+}
+
+func (b flatbuf) u32(p int) (int, error) {
+	if p < 0 || p+4 > len(b) {
+		return 0, fmt.Errorf("offset %d out of %d bytes", p, len(b))
+	}
+	return int(binary.LittleEndian.Uint32(b[p:])), nil
+}
+
+type fbTable struct {
+	b     flatbuf
+	pos   int
+	vt    int
+	vtLen int
+}
+
+// tableAt checks the table at pos and its vtable.
+func (b flatbuf) tableAt(pos int) (fbTable, error) {
+	soff, err := b.u32(pos)
+	if err != nil {
+		return fbTable{}, err
+	}
+	vt := pos - int(int32(uint32(soff)))
+	vtLen, err := b.u16(vt)
+	if err != nil {
+		return fbTable{}, fmt.Errorf("vtable: %w", err)
+	}
+	objLen, err := b.u16(vt + 2)
+	if err != nil || vtLen < 4 || vtLen%2 != 0 || vt+vtLen > len(b) || pos+objLen > len(b) {
+		return fbTable{}, fmt.Errorf("bad vtable at %d", vt)
+	}
+	t := fbTable{b: b, pos: pos, vt: vt, vtLen: vtLen}
+	for i := 0; 4+2*i < vtLen; i++ { // every field inside the object
+		if o, _ := b.u16(vt + 4 + 2*i); o != 0 && o+1 > objLen {
+			return fbTable{}, fmt.Errorf("field %d at %d past its table (%d bytes)", i, o, objLen)
+		}
+	}
+	return t, nil
+}
+
+// field returns the position of field i, or 0 when absent.
+func (t fbTable) field(i int) int {
+	if 4+2*i+2 > t.vtLen {
+		return 0
+	}
+	o, _ := t.b.u16(t.vt + 4 + 2*i)
+	if o == 0 {
+		return 0
+	}
+	return t.pos + o
+}
+
+// ref follows the offset in field i; 0 when absent.
+func (t fbTable) ref(i int) (int, error) {
+	p := t.field(i)
+	if p == 0 {
+		return 0, nil
+	}
+	o, err := t.b.u32(p)
+	if err != nil {
+		return 0, err
+	}
+	if p+o >= len(t.b) || o == 0 {
+		return 0, fmt.Errorf("field %d points past the buffer", i)
+	}
+	return p + o, nil
+}
+
+// vector checks the vector in field i of elements of size elem; it returns where its elements
+// start and how many there are.
+func (t fbTable) vector(i, elem int) (start, n int, err error) {
+	p, err := t.ref(i)
+	if err != nil || p == 0 {
+		return 0, 0, err
+	}
+	n, err = t.b.u32(p)
+	if err != nil {
+		return 0, 0, err
+	}
+	if int64(p)+4+int64(n)*int64(elem) > int64(len(t.b)) {
+		return 0, 0, fmt.Errorf("vector of %d elements in field %d runs past the buffer", n, i)
+	}
+	return p + 4, n, nil
+}
+
+// tables checks a vector of tables in field i with check.
+func (t fbTable) tables(i int, check func(fbTable) error) error {
+	start, n, err := t.vector(i, 4)
+	if err != nil {
+		return err
+	}
+	for j := range n {
+		p := start + 4*j
+		o, _ := t.b.u32(p)
+		sub, err := t.b.tableAt(p + o)
+		if err != nil {
+			return err
+		}
+		if err := check(sub); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t fbTable) table(i int) (fbTable, bool, error) {
+	p, err := t.ref(i)
+	if err != nil || p == 0 {
+		return fbTable{}, false, err
+	}
+	sub, err := t.b.tableAt(p)
+	return sub, err == nil, err
+}
+
+func checkKeyValues(t fbTable, i int) error {
+	return t.tables(i, func(kv fbTable) error {
+		if _, _, err := kv.vector(0, 1); err != nil {
+			return err
+		}
+		_, _, err := kv.vector(1, 1)
+		return err
+	})
+}
+
+func checkField(f fbTable, depth int) error {
+	if depth > maxFlatbufDepth {
+		return errors.New("fields nested too deep")
+	}
+	if _, _, err := f.vector(0, 1); err != nil { // name
+		return err
+	}
+	if _, _, err := f.table(3); err != nil { // type
+		return err
+	}
+	if _, _, err := f.table(4); err != nil { // dictionary
+		return err
+	}
+	if err := f.tables(5, func(c fbTable) error { return checkField(c, depth+1) }); err != nil {
+		return err
+	}
+	return checkKeyValues(f, 6)
+}
+
+func checkSchema(s fbTable) error {
+	if err := s.tables(1, func(f fbTable) error { return checkField(f, 0) }); err != nil {
+		return fmt.Errorf("schema: %w", err)
+	}
+	if err := checkKeyValues(s, 2); err != nil {
+		return fmt.Errorf("schema metadata: %w", err)
+	}
+	if _, _, err := s.vector(3, 8); err != nil {
+		return fmt.Errorf("schema features: %w", err)
+	}
+	return nil
+}
+
+var arrowMagic = []byte("ARROW1")
+
+// checkStructure bounds-checks an Arrow IPC file's footer and blocks (see above). Errors wrap
+// ErrCorrupt.
+func checkStructure(path string) error {
+	err := checkStructureErr(path)
+	if err != nil && !errors.Is(err, ErrCorrupt) {
+		if errors.Is(err, os.ErrNotExist) || errors.Is(err, os.ErrPermission) {
+			return fmt.Errorf("shards: %w", err)
+		}
+		return fmt.Errorf("shards: %s: %w: %v", path, ErrCorrupt, err)
+	}
+	return err
+}
+
+func checkStructureErr(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	size := st.Size()
+	const tail = 4 + 6 // footer length, magic
+	if size < 8+tail {
+		return fmt.Errorf("file too small (%d bytes)", size)
+	}
+	head := make([]byte, 6)
+	if _, err := f.ReadAt(head, 0); err != nil || !bytes.Equal(head, arrowMagic) {
+		return errors.New("no Arrow file magic at the start")
+	}
+	end := make([]byte, tail)
+	if _, err := f.ReadAt(end, size-tail); err != nil {
+		return err
+	}
+	if !bytes.Equal(end[4:], arrowMagic) {
+		return errors.New("no Arrow file magic at the end (truncated?)")
+	}
+	footerLen := int64(binary.LittleEndian.Uint32(end))
+	if footerLen <= 0 || footerLen > size-tail-8 {
+		return fmt.Errorf("footer length %d does not fit in %d bytes", footerLen, size)
+	}
+	fb := make(flatbuf, footerLen)
+	if _, err := f.ReadAt(fb, size-tail-footerLen); err != nil {
+		return err
+	}
+	root, err := fb.u32(0)
+	if err != nil {
+		return fmt.Errorf("footer: %w", err)
+	}
+	footer, err := fb.tableAt(root)
+	if err != nil {
+		return fmt.Errorf("footer: %w", err)
+	}
+	schema, ok, err := footer.table(1)
+	if err != nil || !ok {
+		return fmt.Errorf("footer schema: %v", err)
+	}
+	if err := checkSchema(schema); err != nil {
+		return err
+	}
+	if err := checkKeyValues(footer, 4); err != nil {
+		return fmt.Errorf("footer metadata: %w", err)
+	}
+	bodyEnd := size - tail - footerLen
+	for _, field := range []int{2, 3} { // dictionaries, record batches: Block{offset int64, metaDataLength int32, pad, bodyLength int64}
+		start, n, err := footer.vector(field, 24)
+		if err != nil {
+			return fmt.Errorf("footer blocks: %w", err)
+		}
+		for j := range n {
+			p := start + 24*j
+			off := int64(binary.LittleEndian.Uint64(fb[p:]))
+			meta := int64(int32(binary.LittleEndian.Uint32(fb[p+8:])))
+			body := int64(binary.LittleEndian.Uint64(fb[p+16:]))
+			if off < 8 || meta < 8 || body < 0 || off > bodyEnd || meta > bodyEnd-off || body > bodyEnd-off-meta {
+				return fmt.Errorf("block %d (offset %d, metadata %d, body %d bytes) does not fit in the file", j, off, meta, body)
+			}
+		}
+	}
+	return nil
+}
+
+// openChecked opens a shard after checkStructure has bounds-checked it.
+func openChecked(path string) (*File, error) {
+	if err := checkStructure(path); err != nil {
+		return nil, err
+	}
+	return Open(path)
 }

@@ -3,6 +3,8 @@ package shards
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
+	"errors"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -265,4 +267,63 @@ func BenchmarkVerify(b *testing.B) {
 		}
 	}
 	cpu.report(b, size)
+}
+
+// FuzzVerify: whatever bytes a shard file holds, Verify reports problems and never panics.
+func FuzzVerify(f *testing.F) {
+	ds := writeExpShards(f, f.TempDir(), expOptions{n: 6, perFile: 6, batch: 4, noMeta: true})
+	valid, err := os.ReadFile(filepath.Join(ds.dir, "00000.arrow"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(valid)
+	f.Add(valid[:len(valid)/2])
+	f.Add([]byte("ARROW1\x00\x00garbage"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "00000.arrow"), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		rep, err := Verify(context.Background(), dir, VerifyOptions{DecodeImages: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(data, valid) && rep.OK() && rep.Rows != 6 {
+			t.Fatalf("altered file with %d rows passed", rep.Rows)
+		}
+	})
+}
+
+// A footer that claims a huge block would make the arrow reader allocate it (a fatal
+// out-of-memory); checkStructure reports it instead.
+func TestVerifyHugeBlockIsReported(t *testing.T) {
+	ds := writeExpShards(t, t.TempDir(), expOptions{n: 6, perFile: 6, batch: 4})
+	path := filepath.Join(ds.dir, "00000.arrow")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	footerLen := int(binary.LittleEndian.Uint32(data[len(data)-10:]))
+	fb := flatbuf(data[len(data)-10-footerLen : len(data)-10])
+	root, _ := fb.u32(0)
+	footer, err := fb.tableAt(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start, n, err := footer.vector(3, 24)
+	if err != nil || n != 2 {
+		t.Fatalf("blocks: %d %v", n, err)
+	}
+	binary.LittleEndian.PutUint64(fb[start+24+16:], 1<<42) // second block's body: 4 TiB
+	os.WriteFile(path, data, 0o644)
+	rep, err := Verify(context.Background(), ds.dir, VerifyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.OK() || !strings.Contains(rep.Problems[0].String(), "00000.arrow: corrupt shard") || !strings.Contains(rep.Problems[0].Reason, "block 1") {
+		t.Fatalf("problems %v", rep.Problems)
+	}
+	if _, err := Export(context.Background(), ds.dir, t.TempDir(), ExportOptions{Format: FormatParquet}); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("export: %v", err)
+	}
 }
