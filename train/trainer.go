@@ -42,9 +42,9 @@ type StepInfo struct {
 
 // Result summarises a finished (or interrupted) run.
 type Result struct {
-	Steps        int64  // steps completed in total
-	StepsRun     int64  // steps taken by this call
-	Samples      int64  // pairs consumed in total
+	Steps        int64 // steps completed in total
+	StepsRun     int64 // steps taken by this call
+	Samples      int64 // pairs consumed in total
 	LastLoss     float64
 	Checkpoint   string // last checkpoint written
 	Corrupt      int64  // corrupt images skipped by this call
@@ -393,9 +393,9 @@ func resumeOptions(saved, cli Options) Options {
 // stepper runs one optimizer step as either one graph (Accum == 1: model.TrainStep) or Accum
 // micro-batch graphs that add gradients into accumulators plus an apply graph.
 type stepper struct {
-	accum      int
-	microExec  *gctx.Exec
-	applyExec  *gctx.Exec
+	accum     int
+	microExec *gctx.Exec
+	applyExec *gctx.Exec
 }
 
 func newStepper(be backends.Backend, vars *gctx.Context, m *model.CLIP, opt *gomlxfix.AdamW, accum int) (*stepper, error) {
