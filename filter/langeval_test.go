@@ -237,6 +237,9 @@ func TestLanguageEvalPO(t *testing.T) {
 	}{
 		{"default-20-high", LanguageOptions{CacheSize: -1}},
 		{"default-20-high-nolexical", LanguageOptions{CacheSize: -1, NoLexical: true}},
+		{"cascade-0.8", LanguageOptions{CacheSize: -1, FastConfidence: 0.8}},
+		{"cascade-0.9", LanguageOptions{CacheSize: -1, FastConfidence: 0.9}},
+		{"cascade-0.97", LanguageOptions{CacheSize: -1, FastConfidence: 0.97}},
 		{"default-20-low", LanguageOptions{CacheSize: -1, LowAccuracy: true}},
 	}
 	if os.Getenv("LANGID_ALL") != "" {
