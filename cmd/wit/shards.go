@@ -179,7 +179,7 @@ batch, row and key:
   - leftover temporary files (*.tmp-*) of a killed run.
 
 The header check does not see corruption inside an image's compressed data; --decode
-decodes every image fully, which catches most of it (about 1 ms per 256 px image).
+decodes every image fully, which catches most of it (about 2 ms per 256 px image per core).
 Memory: one record batch plus about 40 bytes per sample for the key check.
 Exit status: 0 when nothing is wrong, 1 otherwise.`,
 		Example: `  wit shards verify data/shards
