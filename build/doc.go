@@ -1,0 +1,57 @@
+// Package build runs wit's dataset stages as one streaming process: crawl → filter → fetch
+// (`wit build`). Nothing waits for a stage to finish: a pair found on a page is filtered at
+// once and, if kept, its image is downloaded while the crawl goes on. Memory stays bounded
+// whatever the crawl's size, every stage's state is on disk, and a rerun continues.
+//
+// # Data flow
+//
+//	crawl.Run (Config.OnPair, called from the crawl's workers)
+//	  → filter.Stages.Evaluate in the worker's goroutine: normalisation, text rules, query
+//	    match, language (the costly, parallel part)
+//	  → bounded channel (256) → one committer goroutine, in arrival order: dedup of (image URL,
+//	    normalised caption) on disk, MetaCLIP balancing in online mode (filter.OnlineBalancer:
+//	    running counts, persisted in pebble), then ONE synced pebble batch per group of
+//	    decisions: the kept items appended to the queue log, the dedup keys and the counters
+//	  → the worker's OnPair returns only once its pair is durable
+//	  → queue log (pebble, state/queue) → fetch.Run's source: reads the log from its start in
+//	    chunks and follows it as it grows; ends when the crawl is over and the log drained
+//	  → fetch: downloads, imgproc, sample shards in shards/ (see package fetch)
+//
+// Back-pressure: when MaxLag kept items wait for the downloader, the committer stops answering,
+// so the crawl's workers pause. Channels and chunks are fixed-size; the dedup set, the frontier
+// and the backlog live in pebble.
+//
+// # Resume
+//
+// fetch numbers its source's items and records in its shard stats which numbers are done; a
+// rerun skips them. The crawl's pair order is not reproducible, so the build makes its own
+// order durable: the queue log. A rerun reads the log from item 0 (fetch skips what is done,
+// then downloads the rest) while the crawl continues from its pebble state. The shard
+// directory is bound to the log by its input name ("wit build queue <id>", a random id kept in
+// the log), so fetch refuses shards built from another log.
+//
+// After Ctrl-C every stage stops cleanly: the crawl lets its pages in flight finish, their
+// pairs are logged (back-pressure is off then), fetch commits its shards. After kill -9: pages
+// whose completion the crawl had not synced are fetched again and their pairs redelivered;
+// dedup drops the repeats (they are counted as duplicates). A pair whose page completion
+// reached the crawl's log while the process died inside OnPair, before the queue's synced
+// commit, is lost: the two stores commit separately (a window of a few milliseconds per page).
+//
+// # Output directory
+//
+//	shards/             fetch's sample shards, stats, manifest.json, sizes.json
+//	state/crawl/        the crawl's pebble state (and its stats.json)
+//	state/queue/        the kept-item log, dedup keys, filter counters
+//	state/balance/      the balancer's running counts
+//	pairs/              the crawl's raw pairs (only with KeepPairs)
+//	build-stats.json    every stage's stats (Stats), written atomically at the end
+//
+// # Limits
+//
+// The crawler and the downloader each apply the per-host limits (PerHost, Delay) with their own
+// client, so one host may see up to twice PerHost connections while both run (crawl.Config has
+// no way to take a shared client). Balancing is MetaCLIP's online approximation (head entries
+// are damped logarithmically, see filter.OnlineBalancer); its counts are flushed every few
+// seconds, so a kill -9 forgets the last seconds of counts. Fetch stats in Stats are the last
+// run's; the shard directory's per-shard stats hold the totals.
+package build
