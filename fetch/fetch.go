@@ -105,27 +105,22 @@ func Run(ctx context.Context, cfg Config, source iter.Seq2[Item, error]) (Stats,
 	jobs := make(chan job, cfg.Workers)
 	results := make(chan result, cfg.Workers)
 
+	// Workers report each finished job's host so the scheduler can hand out that host's next
+	// item; after the scheduler has gone they stop reporting.
+	hostDone := make(chan string, cfg.Workers)
+	feederDone := make(chan struct{})
+	window := max(16*cfg.Workers, 1024)
 	var srcErr error
 	go func() {
 		defer close(jobs)
+		defer close(feederDone)
 		var feed iter.Seq2[job, error]
 		if cfg.RetryFailed {
 			feed = led.retrySource(out, cfg.RetryReasons)
 		} else {
 			feed = numbered(source, &led.done, &skipped)
 		}
-		for j, err := range feed {
-			if err != nil {
-				srcErr = err
-				return
-			}
-			seen.Add(1)
-			select {
-			case jobs <- j:
-			case <-runCtx.Done():
-				return
-			}
-		}
+		srcErr = schedule(runCtx, feed, jobs, hostDone, cfg.PerHost, window, func() { seen.Add(1) })
 	}()
 
 	sem := make(chan struct{}, cfg.ProcessWorkers)
@@ -136,6 +131,10 @@ func Run(ctx context.Context, cfg Config, source iter.Seq2[Item, error]) (Stats,
 				r := work(runCtx, d, sem, imgOpts, j)
 				downloaded.Add(r.bytes)
 				results <- r
+				select {
+				case hostDone <- hostKey(j.item.URL):
+				case <-feederDone:
+				}
 			}
 		})
 	}

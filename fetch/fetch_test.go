@@ -72,8 +72,9 @@ type imageServer struct {
 	files       map[string][]byte
 	failing     atomic.Bool  // /flaky/ answers 500 while set
 	requests    atomic.Int64 // all requests
-	slow        time.Duration
-	noaiClosed  chan bool // one value per /noai request: the client closed before the body was sent
+	slow        atomic.Int64 // delay of /slow/, nanoseconds
+	noaiClosed  chan bool    // one value per /noai request: the client closed before the body was sent
+	onRequestMu sync.Mutex
 	onRequest   func(path string)
 	mu          sync.Mutex
 	servedPaths map[string]int
@@ -101,8 +102,11 @@ func (s *imageServer) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.servedPaths[r.URL.Path]++
 	s.mu.Unlock()
-	if s.onRequest != nil {
-		s.onRequest(r.URL.Path)
+	s.onRequestMu.Lock()
+	hook := s.onRequest
+	s.onRequestMu.Unlock()
+	if hook != nil {
+		hook(r.URL.Path)
 	}
 	p := r.URL.Path
 	image := func(ct string, body []byte) {
@@ -116,9 +120,9 @@ func (s *imageServer) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case strings.HasPrefix(p, "/img/"), strings.HasPrefix(p, "/slow/"), strings.HasPrefix(p, "/flaky/"):
-		if strings.HasPrefix(p, "/slow/") && s.slow > 0 {
+		if d := time.Duration(s.slow.Load()); strings.HasPrefix(p, "/slow/") && d > 0 {
 			select {
-			case <-time.After(s.slow):
+			case <-time.After(d):
 			case <-r.Context().Done():
 				return
 			}
@@ -213,6 +217,12 @@ func (s *imageServer) serve(w http.ResponseWriter, r *http.Request) {
 	default:
 		http.NotFound(w, r)
 	}
+}
+
+func (s *imageServer) setOnRequest(f func(path string)) {
+	s.onRequestMu.Lock()
+	s.onRequest = f
+	s.onRequestMu.Unlock()
 }
 
 func testConfig(t testing.TB, out string) Config {
@@ -471,11 +481,11 @@ func TestSSRFGuardBlocksLoopback(t *testing.T) {
 func TestRetriesRecoverFrom5xx(t *testing.T) {
 	srv := newImageServer(t)
 	var calls atomic.Int64
-	srv.onRequest = func(p string) {
+	srv.setOnRequest(func(p string) {
 		if p == "/flaky/3.jpg" && calls.Add(1) == 2 {
 			srv.failing.Store(false)
 		}
-	}
+	})
 	srv.failing.Store(true)
 	cfg := testConfig(t, t.TempDir())
 	cfg.Retries = 2
@@ -500,7 +510,7 @@ func manyItems(base string, prefix string, n int) []Item {
 // stored exactly once, and the shards of the first run are not rewritten.
 func TestCancelAndResume(t *testing.T) {
 	srv := newImageServer(t)
-	srv.slow = 5 * time.Millisecond
+	srv.slow.Store(int64(5 * time.Millisecond))
 	items := manyItems(srv.URL, "slow", 120)
 	items[17].URL = srv.URL + "/404" // one failure, recorded once
 	out := t.TempDir()
@@ -508,11 +518,11 @@ func TestCancelAndResume(t *testing.T) {
 	cfg.Workers = 4
 	cfg.PerHost = 4
 	ctx, cancel := context.WithCancel(context.Background())
-	srv.onRequest = func(string) {
+	srv.setOnRequest(func(string) {
 		if srv.requests.Load() == 50 {
 			cancel()
 		}
-	}
+	})
 	st1, err := Run(ctx, cfg, Items(items))
 	if !errors.Is(err, context.Canceled) || !st1.Interrupted {
 		t.Fatalf("first run: err %v, stats %+v", err, st1)
@@ -528,7 +538,7 @@ func TestCancelAndResume(t *testing.T) {
 		fi, _ := os.Stat(f)
 		mtimes[f] = fi.ModTime()
 	}
-	srv.onRequest = nil
+	srv.setOnRequest(nil)
 	st2, err := Run(context.Background(), cfg, Items(items))
 	if err != nil {
 		t.Fatal(err)
@@ -790,5 +800,44 @@ func TestToRanges(t *testing.T) {
 	b.clear(130)
 	if b.has(130) {
 		t.Fatal("bitset clear")
+	}
+}
+
+// TestSchedulerAvoidsHeadOfLineBlocking puts a run of items from a slow host before items of a
+// fast one: with one slot per host, the fast host's items must not wait behind the slow ones.
+func TestSchedulerAvoidsHeadOfLineBlocking(t *testing.T) {
+	slow, fast := newImageServer(t), newImageServer(t)
+	slow.slow.Store(int64(100 * time.Millisecond))
+	var mu sync.Mutex
+	var slowArrivals, fastArrivals []time.Time
+	slow.setOnRequest(func(string) { mu.Lock(); slowArrivals = append(slowArrivals, time.Now()); mu.Unlock() })
+	fast.setOnRequest(func(string) { mu.Lock(); fastArrivals = append(fastArrivals, time.Now()); mu.Unlock() })
+	items := append(manyItems(slow.URL, "slow", 10), manyItems(fast.URL, "img", 10)...)
+	cfg := testConfig(t, t.TempDir())
+	cfg.PerHost = 1
+	cfg.Workers = 4
+	st, err := Run(context.Background(), cfg, Items(items))
+	if err != nil || st.Successes != 20 {
+		t.Fatalf("%v %+v", err, st)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if last := fastArrivals[len(fastArrivals)-1]; !last.Before(slowArrivals[3]) {
+		t.Fatalf("fast host's last request came %s after the slow host's first; the slow host blocked it",
+			last.Sub(slowArrivals[0]))
+	}
+}
+
+func TestHostKey(t *testing.T) {
+	for raw, want := range map[string]string{
+		"http://Example.COM:8080/a.jpg": "example.com:8080",
+		"HTTPS://img.test/x":            "img.test",
+		"file:///tmp/a.jpg":             "",
+		"/tmp/a.jpg":                    "",
+		"http://[::1":                   "",
+	} {
+		if got := hostKey(raw); got != want {
+			t.Errorf("hostKey(%q) = %q, want %q", raw, got, want)
+		}
 	}
 }

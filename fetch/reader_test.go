@@ -234,7 +234,7 @@ func TestKillAndResume(t *testing.T) {
 		t.Skip("spawns a child process")
 	}
 	srv := newImageServer(t)
-	srv.slow = 30 * time.Millisecond
+	srv.slow.Store(int64(30 * time.Millisecond))
 	out := t.TempDir()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestKilledChild$", "-test.count=1")
 	cmd.Env = append(os.Environ(), "WIT_FETCH_CHILD_OUT="+out, "WIT_FETCH_CHILD_BASE="+srv.URL)
@@ -267,7 +267,7 @@ func TestKillAndResume(t *testing.T) {
 	if len(before) >= 200 {
 		t.Fatalf("child finished before the kill (%d samples)", len(before))
 	}
-	srv.slow = 0
+	srv.slow.Store(int64(0))
 	cfg := testConfig(t, out)
 	cfg.SamplesPerShard = 10
 	st, err := Run(context.Background(), cfg, Items(manyItems(srv.URL, "slow", 200)))
