@@ -11,6 +11,15 @@
 // Readers (ReadFile, ReadDir) stream record batches with optional column projection and hold one
 // batch at a time, so memory stays flat for any dataset size.
 //
+// The Loader streams the samples of a shard directory for training: seeded shard and buffer
+// shuffles, a split across workers, and a Position from which a resumed stream yields exactly
+// what the uninterrupted one would have.
+//
+// Image shards (SampleSchema, samples.go) carry a manifest.json and OpenCLIP's sizes.json beside
+// NNNNN.arrow and NNNNN_stats.json. Verify checks every file (structure, batches, keys, image
+// headers, counts against the manifest and stats), Inspect and ComputeStats summarise them, and
+// Export writes webdataset tars or Parquet files, resumably.
+//
 // PairSchema is the contract between the crawler and later stages: one row per candidate
 // (image URL, caption) pair, see the constants Col*.
 package shards

@@ -57,6 +57,11 @@ type File struct {
 // Open opens a shard file and reads its footer. A truncated or foreign file gives an error that
 // wraps ErrCorrupt.
 func Open(path string) (_ *File, err error) {
+	// Bounds-check the footer and block sizes first: a corrupt length makes arrow-go allocate
+	// whatever it says (hundreds of GB), which no recover can catch.
+	if err := checkStructure(path); err != nil {
+		return nil, err
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("shards: open %s: %w", path, err)
@@ -90,7 +95,7 @@ func (f *File) Batch(i int) (rec arrow.RecordBatch, err error) {
 			rec, err = nil, fmt.Errorf("shards: %s batch %d: %w: %v", f.path, i, ErrCorrupt, p)
 		}
 	}()
-	rec, err = f.r.RecordBatch(i)
+	rec, err = f.r.RecordBatchAt(i) // owned by the caller (RecordBatch would be reused by the next read)
 	if err != nil {
 		return nil, fmt.Errorf("shards: %s batch %d: %w: %v", f.path, i, ErrCorrupt, err)
 	}

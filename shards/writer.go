@@ -280,6 +280,10 @@ func (w *Writer) commit() (err error) {
 	if err := w.ipcw.Close(); err != nil {
 		return fmt.Errorf("shards: finish %s: %w", tmp, err)
 	}
+	// os.CreateTemp makes 0600 files; shards are data for other users and tools too.
+	if err := f.Chmod(0o644); err != nil {
+		return fmt.Errorf("shards: chmod %s: %w", tmp, err)
+	}
 	if err := f.Sync(); err != nil {
 		return fmt.Errorf("shards: sync %s: %w", tmp, err)
 	}
