@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"image"
-	"image/color"
 	_ "image/gif" // decoders for Embedder inputs; shards hold JPEG
 	"image/jpeg"
 	_ "image/png"
 	"math"
 	"math/rand/v2"
+	"slices"
 )
 
 // CLIP's normalisation (OpenAI's clip.py _transform): per-channel mean and std of RGB in [0,1].
@@ -215,11 +215,20 @@ func toRGB(dst []float32, img image.Image, rect image.Rectangle) []float32 {
 	const inv = 1.0 / 255
 	switch m := img.(type) {
 	case *image.YCbCr:
+		// JFIF's YCbCr→RGB in float, inlined (color.YCbCrToRGB per pixel costs more than the decode).
+		n := len(dst)
+		dst = slices.Grow(dst, rect.Dx()*rect.Dy()*3)[:n+rect.Dx()*rect.Dy()*3]
+		out := dst[n:]
+		k := 0
 		for y := rect.Min.Y; y < rect.Max.Y; y++ {
 			for x := rect.Min.X; x < rect.Max.X; x++ {
-				yi, ci := m.YOffset(x, y), m.COffset(x, y)
-				r, g, b := color.YCbCrToRGB(m.Y[yi], m.Cb[ci], m.Cr[ci])
-				dst = append(dst, float32(r)*inv, float32(g)*inv, float32(b)*inv)
+				yy := float32(m.Y[m.YOffset(x, y)])
+				ci := m.COffset(x, y)
+				cb, cr := float32(m.Cb[ci])-128, float32(m.Cr[ci])-128
+				out[k] = clamp01((yy + 1.402*cr) * inv)
+				out[k+1] = clamp01((yy - 0.344136*cb - 0.714136*cr) * inv)
+				out[k+2] = clamp01((yy + 1.772*cb) * inv)
+				k += 3
 			}
 		}
 	case *image.Gray:
@@ -250,4 +259,14 @@ func toRGB(dst []float32, img image.Image, rect image.Rectangle) []float32 {
 		}
 	}
 	return dst
+}
+
+func clamp01(v float32) float32 {
+	if v < 0 {
+		return 0
+	}
+	if v > 1 {
+		return 1
+	}
+	return v
 }

@@ -234,3 +234,26 @@ func FuzzDecodeAndTile(f *testing.F) {
 		NewResampler(4).Tile(tile, img, RandomResizedCrop(b.Dx(), b.Dy(), 0.9, 1, rand.New(rand.NewPCG(1, 1))))
 	})
 }
+
+// TestYCbCrFastPath: the inlined JPEG colour conversion matches image/color's within rounding.
+func TestYCbCrFastPath(t *testing.T) {
+	jpg, _ := synthPair(5, 40, rand.New(rand.NewPCG(3, 3)))
+	img, err := DecodeImage(jpg, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := img.(*image.YCbCr); !ok {
+		t.Fatalf("decoded %T", img)
+	}
+	rect := image.Rect(3, 2, 30, 33)
+	fast := toRGB(nil, img, rect)
+	generic := toRGB(nil, struct{ image.Image }{img}, rect)
+	if len(fast) != len(generic) {
+		t.Fatalf("%d vs %d values", len(fast), len(generic))
+	}
+	for i := range fast {
+		if math.Abs(float64(fast[i]-generic[i])) > 1.5/255 {
+			t.Fatalf("value %d: fast %g generic %g", i, fast[i], generic[i])
+		}
+	}
+}

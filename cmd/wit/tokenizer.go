@@ -1,0 +1,111 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/witdata/wit/tokenizer"
+)
+
+func init() { rootCmd.AddCommand(newTokenizerCmd()) }
+
+func newTokenizerCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "tokenizer",
+		Short: "Train or try the byte-level BPE tokenizer of the CLIP text tower",
+	}
+	cmd.AddCommand(newTokenizerTrainCmd(), newTokenizerEncodeCmd())
+	return cmd
+}
+
+func newTokenizerTrainCmd() *cobra.Command {
+	var (
+		shardsDir   string
+		out         string
+		vocab       int
+		maxCaptions int64
+		minFreq     int
+	)
+	cmd := &cobra.Command{
+		Use:   "train --shards DIR --out tok.json [--vocab 8192]",
+		Short: "Learn BPE merges from the captions of image shards",
+		Long: `Learn a byte-level BPE tokenizer (GPT-2/CLIP style) from the "caption" column of the shards.
+
+Captions are lower-cased and split into pieces (contractions, words with their leading space,
+numbers, punctuation runs, white space); merges of adjacent symbols are learned most-frequent
+first until the vocabulary holds --vocab ids: 256 bytes, the merges, then <start_of_text> and
+<end_of_text> (the largest id, as the model expects). Training stops early when no pair occurs
+--min-frequency times. The result (tok.json, written atomically) is what "wit train --tokenizer"
+takes, and is copied into every checkpoint.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if shardsDir == "" || out == "" {
+				return fmt.Errorf("--shards and --out are required")
+			}
+			start := time.Now()
+			c := tokenizer.NewCounter()
+			if err := c.CountShards(cmd.Context(), shardsDir, maxCaptions); err != nil {
+				return err
+			}
+			counted := time.Since(start)
+			tok, err := c.Train(tokenizer.TrainOptions{VocabSize: vocab, MinFrequency: minFreq})
+			if err != nil {
+				return fmt.Errorf("train tokenizer on %s: %w", shardsDir, err)
+			}
+			if err := tok.Save(out); err != nil {
+				return err
+			}
+			slog.Info("tokenizer trained", "captions", c.Captions(), "distinct_pieces", c.Pieces(), "vocab", tok.VocabSize(),
+				"merges", tok.NumMerges(), "count_time", counted.Round(time.Millisecond), "total_time", time.Since(start).Round(time.Millisecond), "out", out)
+			if tok.VocabSize() < vocab {
+				slog.Warn("the captions support fewer merges than asked", "vocab", tok.VocabSize(), "asked", vocab)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&shardsDir, "shards", "", "image shard folder (its *.arrow files' caption column is read)")
+	f.StringVar(&out, "out", "", "tokenizer file to write (JSON)")
+	f.IntVar(&vocab, "vocab", tokenizer.DefaultVocabSize, "vocabulary size including the 256 bytes and 2 special tokens; must not exceed the model's vocab_size")
+	f.Int64Var(&maxCaptions, "max-captions", 0, "read at most this many captions (0: all)")
+	f.IntVar(&minFreq, "min-frequency", 2, "never merge a pair seen fewer times than this")
+	return cmd
+}
+
+func newTokenizerEncodeCmd() *cobra.Command {
+	var (
+		path    string
+		context int
+	)
+	cmd := &cobra.Command{
+		Use:   "encode --tokenizer tok.json TEXT...",
+		Short: "Print the ids and pieces of texts (to inspect a tokenizer)",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			tok, err := tokenizer.Load(path)
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			for _, text := range args {
+				ids := tok.Encode(text, context)
+				fmt.Fprintf(w, "%q\n  ids: %v\n  tokens:", text, ids)
+				for _, id := range ids {
+					s, _ := tok.Token(id)
+					fmt.Fprintf(w, " %q", s)
+					if id == tok.EndID() {
+						break // padding follows
+					}
+				}
+				fmt.Fprintf(w, "\n  decoded: %q\n", tok.Decode(ids))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&path, "tokenizer", "tok.json", "tokenizer file")
+	cmd.Flags().IntVar(&context, "context", 77, "context length (ids per text, with start and end tokens and padding)")
+	return cmd
+}
