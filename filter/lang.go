@@ -2,6 +2,7 @@ package filter
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -33,6 +34,11 @@ type LanguageOptions struct {
 	// detector decides the rest. 0 = high accuracy for every caption. DefaultFastConfidence is
 	// the measured default (see the package doc).
 	FastConfidence float64
+	// NoFastScorer skips the n-gram scorer (fastlang.go) that settles clear cases before lingua.
+	NoFastScorer bool
+	// FastMargin is the margin, in nats per letter between the best kept and the best other
+	// language, at which the n-gram scorer decides without lingua; 0 = DefaultFastMargin.
+	FastMargin float64
 }
 
 // DefaultFastConfidence is the confidence at which the low accuracy detector's answer is taken.
@@ -84,6 +90,7 @@ type LanguageResult struct {
 	Script    Script          // dominant script
 	ByScript  bool            // decided by the script pre-check, lingua not asked
 	ByLexical bool            // decided by the function-word pre-check, lingua not asked
+	ByFast    bool            // decided by the n-gram scorer (fastlang.go), lingua not asked
 	Cached    bool            // answered from the cache
 	Keep      bool
 }
@@ -113,7 +120,21 @@ type LanguageFilter struct {
 	fast        lingua.LanguageDetector
 	fastMin     float64
 	cache       *lruCache[lingua.Language]
+
+	ngram       *fastModel // nil when off
+	ngramKeep   []bool     // per ngram language: kept
+	ngramMargin int32      // quantised units per letter, times fastMarginDiv
+	ngramMin    int        // fewest letters the scorer decides on
 }
+
+// DefaultFastMargin is the n-gram scorer's decision margin in nats per letter (calibrated on
+// the Debian catalogues and testdata/multilingual.tsv; see the package doc).
+const DefaultFastMargin = 0.2
+
+// fastMinLetters: shorter texts go to lingua (its rules and word lists help most there).
+const fastMinLetters = 8
+
+const fastMarginDiv = 1000
 
 var (
 	detectorsMu sync.Mutex
@@ -173,6 +194,30 @@ func NewLanguageFilter(opts LanguageOptions) (*LanguageFilter, error) {
 			f.keepScripts[s] = true
 		}
 	}
+	if !opts.NoFastScorer && !opts.LowAccuracy && !f.anyScript {
+		// The scorer covers the candidates written in a kept script: the caption reaches it only
+		// when all its letters are in those scripts.
+		var langs []lingua.Language
+		for _, l := range detect {
+			for _, s := range languageScripts(l) {
+				if f.keepScripts[s] && !slices.Contains(langs, l) {
+					langs = append(langs, l)
+				}
+			}
+		}
+		m, err := fastModelFor(langs)
+		if err != nil {
+			return nil, fmt.Errorf("language filter: %w", err)
+		}
+		margin := opts.FastMargin
+		if margin <= 0 {
+			margin = DefaultFastMargin
+		}
+		f.ngram, f.ngramMargin, f.ngramMin = m, int32(math.Round(margin*fastScale*fastMarginDiv)), fastMinLetters
+		for _, l := range m.langs {
+			f.ngramKeep = append(f.ngramKeep, slices.Contains(keep, l))
+		}
+	}
 	f.lexical = !opts.NoLexical && len(keep) == 1 && keep[0] == lingua.English
 	size := opts.CacheSize
 	if size == 0 {
@@ -188,8 +233,9 @@ func NewLanguageFilter(opts LanguageOptions) (*LanguageFilter, error) {
 func (f *LanguageFilter) Detect(text string) LanguageResult {
 	p := ProfileScripts(text)
 	res := LanguageResult{Script: p.Dominant()}
+	kept := p.Letters
 	if !f.anyScript {
-		kept := 0
+		kept = 0
 		for s, ok := range f.keepScripts {
 			if ok {
 				kept += p.Counts[s]
@@ -218,6 +264,12 @@ func (f *LanguageFilter) Detect(text string) LanguageResult {
 			return res
 		}
 	}
+	if f.ngram != nil && kept == p.Letters && p.Letters >= f.ngramMin {
+		if l, ok := f.ngramDecide(text); ok {
+			res.ByFast, res.Language, res.Keep = true, l, f.keep[l]
+			return res
+		}
+	}
 	l := lingua.Unknown
 	decided := false
 	if f.fast != nil {
@@ -233,6 +285,37 @@ func (f *LanguageFilter) Detect(text string) LanguageResult {
 	}
 	res.Language, res.Keep = l, f.keep[l]
 	return res
+}
+
+// ngramMarginOf scores text with the n-gram model and returns the best language and the margin
+// between the best kept and the best other language, in quantised units per letter times
+// fastMarginDiv (positive: a kept language is more likely).
+func (f *LanguageFilter) ngramMarginOf(text string) (lingua.Language, int32, int) {
+	var buf [64]int32
+	sc := f.ngram.score(text, buf[:len(f.ngram.langs)])
+	if sc.letters == 0 {
+		return lingua.Unknown, 0, 0
+	}
+	bestKept, bestOther := int32(math.MaxInt32), int32(math.MaxInt32)
+	for i, v := range sc.scores {
+		if f.ngramKeep[i] {
+			bestKept = min(bestKept, v)
+		} else {
+			bestOther = min(bestOther, v)
+		}
+	}
+	margin := (int64(bestOther) - int64(bestKept)) * fastMarginDiv / int64(sc.letters)
+	margin = max(min(margin, math.MaxInt32), math.MinInt32)
+	return f.ngram.langs[sc.best], int32(margin), sc.letters
+}
+
+// ngramDecide returns the scorer's answer when its margin is clear.
+func (f *LanguageFilter) ngramDecide(text string) (lingua.Language, bool) {
+	l, margin, letters := f.ngramMarginOf(text)
+	if letters < f.ngramMin || (margin < f.ngramMargin && margin > -f.ngramMargin) {
+		return lingua.Unknown, false
+	}
+	return l, true
 }
 
 // CacheStats returns hits and misses of the result cache.
