@@ -19,7 +19,7 @@ type Options struct {
 	LR          float64 `json:"lr"`     // peak learning rate
 	MinLR       float64 `json:"min_lr"` // learning rate at the end of the cosine
 	Warmup      int64   `json:"warmup"` // linear warmup steps
-	WeightDecay float64 `json:"weight_decay"`
+	WeightDecay float64 `json:"weight_decay"` // AdamW decay on weight matrices (0: the preset's; < 0: none)
 	Beta1       float64 `json:"beta1"`
 	Beta2       float64 `json:"beta2"`
 	Epsilon     float64 `json:"epsilon"`
@@ -66,6 +66,9 @@ func (o Options) WithDefaults(h model.Hyper, cfg model.Config) Options {
 	setI64(&o.Warmup, h.WarmupSteps)
 	o.Warmup = min(o.Warmup, o.Steps)
 	setF(&o.WeightDecay, h.WeightDecay)
+	if o.WeightDecay < 0 { // explicit "none"
+		o.WeightDecay = 0
+	}
 	setF(&o.Beta1, h.Beta1)
 	setF(&o.Beta1, 0.9)
 	setF(&o.Beta2, h.Beta2)

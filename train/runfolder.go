@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -120,6 +121,7 @@ func WriteLossPlot(path, title string, points []Metrics) error {
 	p.Title.Text = title
 	p.X.Label.Text = "step"
 	p.Y.Label.Text = "contrastive loss"
+	p.Y.Tick.Marker = preciseTicks{}
 	xys := make(plotter.XYs, len(points))
 	for i, m := range points {
 		xys[i] = plotter.XY{X: float64(m.Step), Y: m.Loss}
@@ -138,4 +140,18 @@ func WriteLossPlot(path, title string, points []Metrics) error {
 		return fmt.Errorf("loss plot: %w", err)
 	}
 	return tokenizer.WriteFileAtomic(path, buf.Bytes())
+}
+
+// preciseTicks is plot.DefaultTicks with labels precise enough to tell neighbouring ticks apart
+// (the default rounds 3.45 and 3.55 both to "3.5" on a narrow range).
+type preciseTicks struct{}
+
+func (preciseTicks) Ticks(lo, hi float64) []plot.Tick {
+	ticks := plot.DefaultTicks{}.Ticks(lo, hi)
+	for i := range ticks {
+		if ticks[i].Label != "" {
+			ticks[i].Label = strconv.FormatFloat(ticks[i].Value, 'g', 4, 64)
+		}
+	}
+	return ticks
 }

@@ -192,6 +192,9 @@ func (t *Trainer) Train(ctx context.Context) (*Result, error) {
 	next, stop := iter.Pull2(loader.Batches(ctx, state.Position))
 	defer stop()
 	res := &Result{}
+	if ck != nil {
+		res.Checkpoint = ck.Dir
+	}
 	var (
 		wait, logWait   time.Duration
 		logStart        = time.Now()
@@ -215,7 +218,7 @@ func (t *Trainer) Train(ctx context.Context) (*Result, error) {
 		}
 	)
 	finish := func(runErr error) (*Result, error) {
-		if state.Step > lastCheckpoint || res.Checkpoint == "" && state.Step > 0 {
+		if state.Step > lastCheckpoint {
 			if err := checkpointWrite(); err != nil {
 				return nil, errors.Join(runErr, err)
 			}

@@ -83,7 +83,7 @@ given by absolute path (--xla-plugin or $WIT_PJRT_PLUGIN), e.g. xla_cuda_plugin.
 	f.Float64Var(&opts.LR, "lr", 0, "peak learning rate after warmup (0: the preset's)")
 	f.Float64Var(&opts.MinLR, "min-lr", 0, "learning rate at the end of the cosine (0: the preset's)")
 	f.Int64Var(&opts.Warmup, "warmup", 0, "linear warmup steps (0: the preset's)")
-	f.Float64Var(&opts.WeightDecay, "weight-decay", 0, "AdamW decoupled weight decay on weight matrices (0: the preset's, 0.2)")
+	f.Float64Var(&opts.WeightDecay, "weight-decay", 0, "AdamW decoupled weight decay on weight matrices (0: the preset's, 0.2; negative: none)")
 	f.IntVar(&opts.Accum, "accum", 0, "(0: 1) split each batch into this many micro-batches whose gradients are averaged (less memory; each micro-batch's contrastive loss sees only its own negatives)")
 	f.Int64Var(&opts.CheckpointEvery, "checkpoint-every", 500, "write a checkpoint every N steps")
 	f.IntVar(&opts.Keep, "keep", 3, "keep the newest K checkpoints (older ones are deleted)")
