@@ -16,9 +16,9 @@ type Options struct {
 	BatchSize int    `json:"batch_size"` // pairs per optimizer step (split into Accum micro-batches)
 	Steps     int64  `json:"steps"`      // optimizer steps in total (a resumed run continues up to it)
 
-	LR          float64 `json:"lr"`     // peak learning rate
-	MinLR       float64 `json:"min_lr"` // learning rate at the end of the cosine
-	Warmup      int64   `json:"warmup"` // linear warmup steps
+	LR          float64 `json:"lr"`           // peak learning rate
+	MinLR       float64 `json:"min_lr"`       // learning rate at the end of the cosine
+	Warmup      int64   `json:"warmup"`       // linear warmup steps
 	WeightDecay float64 `json:"weight_decay"` // AdamW decay on weight matrices (0: the preset's; < 0: none)
 	Beta1       float64 `json:"beta1"`
 	Beta2       float64 `json:"beta2"`
