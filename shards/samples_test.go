@@ -7,7 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"syscall"
 	"testing"
+	"time"
 )
 
 func testSample(i int) *Sample {
@@ -253,7 +255,8 @@ func TestStatsNamesAndAtomicTemp(t *testing.T) {
 }
 
 // BenchmarkWriteSamples measures shard writing with JPEG-sized (~30 KB, incompressible) images,
-// including the fsync and rename of every committed file.
+// including the fsync and rename of every committed file: "disk" in the test's temp dir (bound
+// by the disk's fsync throughput), "shm" in /dev/shm (the writer's own CPU cost).
 func BenchmarkWriteSamples(b *testing.B) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	const nImages = 64
@@ -266,25 +269,49 @@ func BenchmarkWriteSamples(b *testing.B) {
 		}
 		total += int64(len(images[i]))
 	}
-	s := testSample(7)
-	dir := b.TempDir()
-	w, err := NewWriter(dir, SampleSchema, WriterOptions{RowsPerFile: 2000, BatchRows: 256, Metadata: SampleMetadata()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.SetBytes(total / nImages)
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		s.Image = images[i%nImages]
-		s.Key = SampleKey(i/2000, i%2000)
-		AppendSample(w.Builder(), s)
-		if err := w.EndRow(); err != nil {
+	run := func(b *testing.B, dir string) {
+		s := testSample(7)
+		w, err := NewWriter(dir, SampleSchema, WriterOptions{RowsPerFile: 2000, BatchRows: 256, Metadata: SampleMetadata()})
+		if err != nil {
 			b.Fatal(err)
 		}
+		b.SetBytes(total / nImages)
+		b.ResetTimer()
+		cpu0 := sampleBenchCPU()
+		for i := 0; i < b.N; i++ {
+			s.Image = images[i%nImages]
+			s.Key = SampleKey(i/2000, i%2000)
+			AppendSample(w.Builder(), s)
+			if err := w.EndRow(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := w.Close(); err != nil {
+			b.Fatal(err)
+		}
+		// Throughput per second of CPU time: what one free core sustains on a shared machine.
+		if cpu := sampleBenchCPU() - cpu0; cpu > 0 {
+			b.ReportMetric(float64(total/nImages)*float64(b.N)/cpu.Seconds()/1e6, "MB/cpu-s")
+		}
 	}
-	if err := w.Close(); err != nil {
-		b.Fatal(err)
+	b.Run("disk", func(b *testing.B) { run(b, b.TempDir()) })
+	b.Run("shm", func(b *testing.B) {
+		dir, err := os.MkdirTemp("/dev/shm", "wit-bench-")
+		if err != nil {
+			b.Skip("no /dev/shm")
+		}
+		defer os.RemoveAll(dir)
+		run(b, dir)
+	})
+}
+
+// sampleBenchCPU is the user+system CPU time of the process so far.
+func sampleBenchCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
 	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkReadSamples streams shards from the page cache and touches every image.
@@ -316,6 +343,12 @@ func BenchmarkReadSamples(b *testing.B) {
 	}
 	b.SetBytes(size)
 	b.ResetTimer()
+	cpu0 := sampleBenchCPU()
+	defer func() {
+		if cpu := sampleBenchCPU() - cpu0; cpu > 0 {
+			b.ReportMetric(float64(size)*float64(b.N)/cpu.Seconds()/1e6, "MB/cpu-s")
+		}
+	}()
 	for i := 0; i < b.N; i++ {
 		var n int
 		for rec, err := range ReadDir(context.Background(), dir, []string{ColKey, ColImage}) {
