@@ -11,14 +11,14 @@
 //	    [B,R,R,3] float32 (channels-last, what model.BuildImageEmbeddings takes) and [B,L] int32
 //	  → bounded channel of ready batches (Prefetch) → Trainer
 //
-// The loader holds at most Prefetch+2 batches, Workers+jobs-in-flight sample tiles and the shards
-// loader's shuffle buffer, whatever the data set's size (TestLoaderBoundedBuffers). A sample's crop
+// The loader holds at most Prefetch+2 batches, InFlight sample tiles (default 4×Workers) and the
+// shards loader's shuffle buffer, whatever the data set's size (TestLoaderBoundedBuffers). A sample's crop
 // depends only on the seed and its position, never on scheduling, so a resumed run sees the same
 // pixels as an uninterrupted one.
 //
 // # Training
 //
-// Trainer.Run builds model.CLIP with gomlxfix.AdamW (β=(0.9, 0.98), ε=1e-6, decoupled weight decay
+// Trainer.Train builds model.CLIP with gomlxfix.AdamW (β=(0.9, 0.98), ε=1e-6, decoupled weight decay
 // 0.2 on weight matrices only, cosine schedule with linear warmup) and clamps the logit scale after
 // every update. With Accum > 1 each step runs Accum micro-batch graphs that add their gradients into
 // accumulator variables, then one graph applies AdamW to the mean gradient; the contrastive loss of
@@ -36,7 +36,12 @@
 // Checkpoints are written to a temp folder, fsynced and renamed; the newest Keep are kept. A
 // checkpoint holds every context variable (weights, AdamW moments and step, GoMLX's global step and
 // RNG state) in creation order plus state.json (step, data Position, samples, options, seed), so
-// Resume continues exactly: the next step's loss equals an uninterrupted run's (TestResumeExact).
+// Trainer.Resume continues exactly: the next step's loss equals an uninterrupted run's
+// (TestResumeExact). Cancelling Train's context writes a checkpoint of the last completed step;
+// a diverged (NaN) loss or a failed graph execution writes none, so the latest stays a good one.
+//
+//	tr := &train.Trainer{Preset: preset, Options: train.Options{Shards: dir, Out: run}, Resume: true}
+//	res, err := tr.Train(ctx)
 //
 // # Evaluation API
 //
