@@ -1,0 +1,81 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/witdata/wit/shards"
+)
+
+func TestParseByteSize(t *testing.T) {
+	for in, want := range map[string]int64{
+		"1048576": 1 << 20, "20MiB": 20 << 20, "20mib": 20 << 20, "500KB": 500_000, "1.5GB": 1_500_000_000,
+		"2g": 2 << 30, "0": 0, " 64 KiB ": 64 << 10, "10b": 10,
+	} {
+		got, err := parseByteSize(in)
+		if err != nil || got != want {
+			t.Errorf("parseByteSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "MiB", "-5", "ten", "5 parsecs"} {
+		if _, err := parseByteSize(bad); err == nil {
+			t.Errorf("parseByteSize(%q): no error", bad)
+		}
+	}
+}
+
+func TestFetchCommandFlags(t *testing.T) {
+	cmd := newFetchCmd()
+	for _, name := range []string{"in", "out", "url-col", "caption-col", "allow-private", "delay", "per-host", "workers", "timeout",
+		"retries", "max-bytes", "size", "resize-mode", "quality", "min-size", "max-aspect", "max-pixels", "samples-per-shard",
+		"max-shard-bytes", "retry-failed", "user-agent", "json"} {
+		f := cmd.Flags().Lookup(name)
+		if f == nil || f.Usage == "" {
+			t.Errorf("flag --%s missing or undocumented", name)
+		}
+	}
+	if err := cmd.Flags().Set("max-bytes", "1MiB"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestFetchCommandEndToEnd runs "wit fetch" on a list of local files with a config file whose
+// size a flag overrides.
+func TestFetchCommandEndToEnd(t *testing.T) {
+	dir := t.TempDir()
+	src, err := filepath.Abs("../../fetch/testdata/video-001.jpeg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	list := filepath.Join(dir, "list.txt")
+	os.WriteFile(list, []byte(src+"\nmissing.jpg\n"), 0o644)
+	conf := filepath.Join(dir, "fetch.yaml")
+	os.WriteFile(conf, []byte("size: 128\nquality: 90\n"), 0o644)
+	out := filepath.Join(dir, "shards")
+	cmd := newFetchCmd()
+	cmd.SetArgs([]string{"--config", conf, "--in", list, "--out", out, "--size", "48", "--progress-every", "1h"})
+	if err := cmd.ExecuteContext(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	m, err := shards.ReadManifest(out)
+	if err != nil || m.TotalCount != 1 {
+		t.Fatalf("manifest %+v %v", m, err)
+	}
+	for rec, err := range shards.ReadDir(context.Background(), out, nil) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := shards.SampleAt(rec, 0)
+		if err != nil || s.Width != 48 {
+			t.Fatalf("sample %v width %d, want the flag's 48 over the config's 128", err, s.Width)
+		}
+	}
+	// Rerun: nothing left; --retry-failed with --in is refused.
+	cmd = newFetchCmd()
+	cmd.SetArgs([]string{"--in", list, "--out", out, "--retry-failed"})
+	if err := cmd.ExecuteContext(context.Background()); err == nil {
+		t.Fatal("--retry-failed with --in accepted")
+	}
+}
