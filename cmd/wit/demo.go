@@ -68,7 +68,7 @@ zero-shot figures beside chance) and where every output went. --out is replaced 
 	f.StringVar(&opts.Out, "out", "wit-demo", "output directory (replaced on every run; refused if it holds something else)")
 	f.DurationVar(&opts.TrainTime, "train-time", 4*time.Minute, "training time budget (the step count is sized to it)")
 	f.Int64Var(&opts.TrainSteps, "train-steps", 0, "optimizer steps (0: sized to --train-time; training stops at whichever comes first)")
-	f.IntVar(&opts.BatchSize, "batch-size", 0, "pairs per step (0: the preset's, 64 for clip-tiny)")
+	f.IntVar(&opts.BatchSize, "batch-size", 32, "pairs per step (0: the preset's, 64 for clip-tiny); 32 gives twice the updates in the same time on the small site")
 	f.BoolVar(&opts.NoTrain, "no-train", false, "stop after building the shards (no training, no evaluation)")
 	f.StringVar(&opts.Queries, "queries", "default", `query list for the filter: "default" (the embedded list) or a file`)
 	f.IntVar(&opts.Balance, "balance", 40, "balancing threshold t per query entry (small: the site is small)")
