@@ -398,3 +398,34 @@ func TestLoadConfig(t *testing.T) {
 		t.Error("misspelt key accepted")
 	}
 }
+
+// TestBuildStopsOnStageError: a stage that fails stops the others; nothing hangs.
+func TestBuildStopsOnStageError(t *testing.T) {
+	site := newTestSite(t)
+	cfg := testConfig(t, site, t.TempDir())
+	cfg.Seeds = filepath.Join(t.TempDir(), "missing.txt")
+	done := make(chan error, 1)
+	go func() {
+		_, err := Run(context.Background(), cfg)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "missing.txt") {
+			t.Errorf("err %v, want the missing seeds file", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("build did not stop after the crawl failed")
+	}
+
+	// A shard directory made from another queue is refused by fetch, and the crawl stops too.
+	out := t.TempDir()
+	cfg = testConfig(t, site, out)
+	if _, err := Run(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	os.RemoveAll(filepath.Join(out, QueueStateDir))
+	if _, err := Run(context.Background(), cfg); err == nil {
+		t.Error("shards of another queue accepted")
+	}
+}
