@@ -247,7 +247,6 @@ func (m *fastModel) score(text string, scores []int32) fastScore {
 	var win [fastMaxOrder]rune // the word's last runes, oldest first
 	inWord := 0
 	res := fastScore{scores: scores}
-	var rows [fastMaxOrder + 1][]uint8
 	for _, r := range text {
 		if r < 0x80 {
 			if r >= 'A' && r <= 'Z' {
@@ -266,19 +265,31 @@ func (m *fastModel) score(text string, scores []int32) fastScore {
 		win[fastMaxOrder-1] = r
 		inWord++
 		res.letters++
+		// Longest n-gram first; stop backing off once every language has a probability.
 		maxOrder := min(inWord, fastMaxOrder)
-		for o := 1; o <= maxOrder; o++ {
-			rows[o] = m.lookup(fastHash(win[fastMaxOrder-o:]))
-		}
+		open := len(scores)
+		var cost [64]int32
 		for li := range scores {
-			cost := int32(fastUnseen)
-			for o := maxOrder; o >= 1; o-- {
-				if rows[o] != nil && rows[o][li] != fastAbsent {
-					cost = int32(rows[o][li]) + int32(maxOrder-o)*fastBackoff
-					break
+			cost[li] = -1
+		}
+		for o := maxOrder; o >= 1 && open > 0; o-- {
+			row := m.lookup(fastHash(win[fastMaxOrder-o:]))
+			if row == nil {
+				continue
+			}
+			penalty := int32(maxOrder-o) * fastBackoff
+			for li, v := range row {
+				if v != fastAbsent && cost[li] < 0 {
+					cost[li] = min(int32(v)+penalty, fastUnseen) // never worse than unseen
+					open--
 				}
 			}
-			scores[li] += cost
+		}
+		for li := range scores {
+			if cost[li] < 0 {
+				cost[li] = fastUnseen
+			}
+			scores[li] += cost[li]
 		}
 	}
 	for li := range scores {

@@ -101,22 +101,30 @@ func mustFastModel(t *testing.T, langs []lingua.Language) *fastModel {
 	return m
 }
 
+// FuzzFastLang scores arbitrary text (invalid UTF-8, combining marks, odd cases, every script)
+// with a three-language model: no panic, letters within bounds, the best language in the model.
 func FuzzFastLang(f *testing.F) {
 	for _, s := range []string{"", "a", "The quick brown fox", "Straße", "İstanbul'da güzel", "\xff\xfe", "ǅǈ ΣΑΣ", "a\u0301b", "日本語 text"} {
 		f.Add(s)
 	}
-	lf := englishFilter(f)
+	langs := []lingua.Language{lingua.English, lingua.German, lingua.French}
+	m, err := fastModelFor(langs)
+	if err != nil {
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, s string) {
-		l, _, letters := lf.ngramMarginOf(s)
-		if letters < 0 || letters > utf8.RuneCountInString(s) {
-			t.Fatalf("%q: %d letters", s, letters)
+		scores := make([]int32, len(langs))
+		r := m.score(s, scores)
+		if r.letters < 0 || r.letters > utf8.RuneCountInString(s) {
+			t.Fatalf("%q: %d letters", s, r.letters)
 		}
-		if letters > 0 && !containsLang(lf.ngram.langs, l) {
-			t.Fatalf("%q: language %v outside the model", s, l)
+		if r.best < 0 || r.best >= len(langs) {
+			t.Fatalf("%q: best %d", s, r.best)
 		}
-		r := lf.Detect(s)
-		if r.ByFast && r.ByScript {
-			t.Fatalf("%q: two deciders: %+v", s, r)
+		for _, v := range scores {
+			if v < 0 || int(v) > r.letters*fastUnseen {
+				t.Fatalf("%q: score %d for %d letters", s, v, r.letters)
+			}
 		}
 	})
 }
@@ -134,9 +142,11 @@ func containsLang(ls []lingua.Language, l lingua.Language) bool {
 func BenchmarkFastScorer(b *testing.B) {
 	mix, _ := captionMix(b, 6000)
 	f := englishFilter(b)
+	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		f.ngramMarginOf(mix[i%len(mix)])
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "captions/s")
+	b.ReportMetric(float64(f.ngram.bytes)/1e6, "table_MB")
 }

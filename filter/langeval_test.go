@@ -236,10 +236,11 @@ func TestLanguageEvalPO(t *testing.T) {
 		opts LanguageOptions
 	}{
 		{"default-20-high", LanguageOptions{CacheSize: -1}},
+		{"no-ngram-scorer", LanguageOptions{CacheSize: -1, NoFastScorer: true}},
+		{"ngram-margin-0.1", LanguageOptions{CacheSize: -1, FastMargin: 0.1}},
+		{"ngram-margin-0.4", LanguageOptions{CacheSize: -1, FastMargin: 0.4}},
 		{"default-20-high-nolexical", LanguageOptions{CacheSize: -1, NoLexical: true}},
-		{"cascade-0.8", LanguageOptions{CacheSize: -1, FastConfidence: 0.8}},
 		{"cascade-0.9", LanguageOptions{CacheSize: -1, FastConfidence: 0.9}},
-		{"cascade-0.97", LanguageOptions{CacheSize: -1, FastConfidence: 0.97}},
 		{"default-20-low", LanguageOptions{CacheSize: -1, LowAccuracy: true}},
 	}
 	if os.Getenv("LANGID_ALL") != "" {
