@@ -27,7 +27,7 @@ type LanguageOptions struct {
 	Keep        []lingua.Language // languages kept; default English
 	Detect      []lingua.Language // candidates lingua chooses among; default DefaultDetectLanguages (Keep is added)
 	CacheSize   int               // LRU entries for repeated captions; default 100,000; <0 = no cache
-	LowAccuracy bool              // lingua's trigram-only mode: faster, 10-16 points less recall on short text
+	LowAccuracy bool              // lingua's trigram-only mode for what the pre-checks and n-gram scorer leave: faster, ~4.5 points less recall
 	NoLexical   bool              // skip the function-word pre-check (used only when Keep is English alone)
 	// FastConfidence > 0 first asks lingua's low accuracy (trigram-only, ~4x cheaper) detector and
 	// takes its answer when its top language has at least this confidence; the high accuracy

@@ -31,6 +31,7 @@ type Stats struct {
 type LanguageCounts struct {
 	ScriptPrecheck int64 `json:"script_precheck"` // rejected by script, lingua not asked
 	Lexical        int64 `json:"lexical"`         // settled by function words, lingua not asked
+	NgramScorer    int64 `json:"ngram_scorer"`    // settled by the n-gram scorer, lingua not asked
 	CacheHits      int64 `json:"cache_hits"`
 	Lingua         int64 `json:"lingua"` // lingua asked
 }
@@ -88,6 +89,8 @@ func (s *Stats) add(v *rowVerdict) {
 			s.LanguageStage.ScriptPrecheck++
 		case v.Lang.ByLexical:
 			s.LanguageStage.Lexical++
+		case v.Lang.ByFast:
+			s.LanguageStage.NgramScorer++
 		case v.Lang.Cached:
 			s.LanguageStage.CacheHits++
 		default:
@@ -215,7 +218,7 @@ func (s *Stats) WriteSummary(w io.Writer) {
 		}
 		ls := s.LanguageStage
 		fmt.Fprintf(w, "languages (%d captions): %s\n", total, strings.Join(parts, ", "))
-		fmt.Fprintf(w, "language stage: %d by script pre-check, %d by function words, %d cached, %d by lingua\n", ls.ScriptPrecheck, ls.Lexical, ls.CacheHits, ls.Lingua)
+		fmt.Fprintf(w, "language stage: %d by script pre-check, %d by function words, %d by n-gram scorer, %d cached, %d by lingua\n", ls.ScriptPrecheck, ls.Lexical, ls.NgramScorer, ls.CacheHits, ls.Lingua)
 	}
 	if b := s.Balance; b != nil {
 		t := b.Threshold
