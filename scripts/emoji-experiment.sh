@@ -10,11 +10,14 @@
 #   WORK        output folder (default work/emoji): CSVs, shards, run folder, reports, results.json
 #   HELDOUT     style never trained on (default openmoji; see docs/EXPERIMENT.md for why)
 #   BUDGET_MIN  training budget in minutes (default 15): steps are sized from a short speed probe,
-#               and the run is interrupted (checkpointing) if it overruns by 20%
+#               and the run is interrupted (checkpointing) if it overruns by 15%
 #   STEPS       optimizer steps (default: from BUDGET_MIN and the probe)
 #   BATCH       contrastive batch (default 64)
 #   LR          peak learning rate (default: the preset's)
-#   CONFIG      model preset (default configs/clip-tiny.yaml)
+#   CONFIG      model preset (default configs/clip-tiny.yaml), or "micro": a 32 px, 2+2-layer, width-64
+#               CLIP written to $WORK/clip-micro.yaml (~10x fewer FLOPs than clip-tiny, for a shared CPU)
+#   CAPTIONS    caption recipe: v2 (default: the group name in half the captions) or v1 (in a quarter)
+#   WARMUP      warmup steps (default: a tenth of the steps, at most 200)
 #   GOMAXPROCS  as usual; the machine is shared, so leave it unset to use what Go sees
 #
 # Outputs: $WORK/results.json (figures beside chance), $WORK/summary.md, $WORK/run/loss.png,
@@ -45,17 +48,18 @@ wit="$WORK/wit"
 # --- 1. CSVs of (absolute image path, caption) -------------------------------------------------
 # Training captions, one per image, rotate over four forms so that every concept is seen with each
 # form (across its four training styles) and every style with a mix of forms:
-#   0 "red apple"                        the bare CLDR name (the retrieval queries' form)
-#   1 "an emoji of red apple"            the name in a prompt-like sentence
-#   2 "red apple, fruit"                 the name and up to 4 CLDR keywords not already in it
-#   3 "red apple, food and drink"        the name and its Unicode group in words
-# Form 3 puts the group names into the training text, as web captions put ImageNet's class names:
-# zero-shot over groups then tests whether the image→group association transfers to a new style.
+#   0 "red apple"                                 the bare CLDR name (the retrieval queries' form)
+#   1 "an emoji of red apple, food and drink"     a prompt-like sentence (v1: without the group)
+#   2 "red apple, fruit"                          the name and up to 4 CLDR keywords not already in it
+#   3 "red apple, food and drink"                 the name and its Unicode group in words
+# The group names enter the training text as web captions carry ImageNet's class names: zero-shot
+# over groups then tests whether the image→group association transfers to a new style.
+CAPTIONS=${CAPTIONS:-v2}
 train_styles=()
 for s in "${STYLES[@]}"; do [[ $s == "$HELDOUT" ]] || train_styles+=("$s"); done
 log "train styles: ${train_styles[*]}; held out: $HELDOUT"
 
-awk -F'\t' -v root="$EMOJI" -v styles="${train_styles[*]}" -v heldout="$HELDOUT" -v work="$WORK" '
+awk -F'\t' -v recipe="$CAPTIONS" -v root="$EMOJI" -v styles="${train_styles[*]}" -v heldout="$HELDOUT" -v work="$WORK" '
 function csv(s) { gsub(/"/, "\"\"", s); return "\"" s "\"" }
 function phrase(g,   p) { p = g; sub(/-/, " and ", p); return p }
 BEGIN {
@@ -67,15 +71,16 @@ BEGIN {
 NR == 1 { next }
 {
   hex = $1; name = $3; group = $5
+  words = " " tolower(name) " "; gsub(/[^a-z0-9 ]/, " ", words)
   split($4, kw, "|"); extra = ""; k = 0
   for (i = 1; i in kw && k < 4; i++) {
-    if (index(" " tolower(name) " ", " " tolower(kw[i]) " ") == 0) { extra = extra ", " kw[i]; k++ }
+    if (index(words, " " tolower(kw[i]) " ") == 0) { extra = extra ", " kw[i]; k++ }
   }
   c = NR - 2
   for (s = 1; s <= n; s++) {
     form = (c + s) % 4
     if (form == 0) cap = name
-    else if (form == 1) cap = "an emoji of " name
+    else if (form == 1) cap = "an emoji of " name (recipe == "v1" ? "" : ", " phrase(group))
     else if (form == 2) cap = (extra == "" ? name : name extra)
     else cap = name ", " phrase(group)
     print csv(root "/" st[s] "/" hex ".png") "," csv(cap) > (work "/train.csv")
@@ -97,33 +102,63 @@ fetch() { # csv out
   "$wit" fetch --in "$1" --out "$2" --size 64 --resize-mode border --quality 95 --progress-every 30s >/dev/null
 }
 log "fetch shards"
-fetch "$WORK/train.csv" "$WORK/shards/train"
+fetch "$WORK/train.csv" "$WORK/shards/train-$CAPTIONS"
 fetch "$WORK/heldout-names.csv" "$WORK/shards/heldout-names"
 fetch "$WORK/heldout-groups.csv" "$WORK/shards/heldout-groups"
 
 # --- 3. Train -------------------------------------------------------------------------------------
+if [[ $CONFIG == micro ]]; then
+  CONFIG="$WORK/clip-micro.yaml"
+  cat >"$CONFIG" <<'YAML'
+# clip-micro: clip-tiny cut down for a shared 2-core CPU (scripts/emoji-experiment.sh CONFIG=micro).
+model:
+  name: clip-micro
+  embed_dim: 64
+  image_resolution: 32
+  vision_layers: 2
+  vision_width: 64
+  vision_patch_size: 8
+  vision_heads: 2
+  context_length: 16
+  vocab_size: 8192
+  transformer_width: 64
+  transformer_heads: 2
+  transformer_layers: 2
+  activation: quick_gelu
+train:
+  batch_size: 64
+  learning_rate: 0.001
+  min_learning_rate: 0.00001
+  warmup_steps: 50
+  steps: 1000
+  weight_decay: 0.2
+  beta1: 0.9
+  beta2: 0.98
+  epsilon: 1.0e-6
+YAML
+fi
 run="$WORK/run"
 if [[ -z ${STEPS:-} ]]; then
   log "speed probe (a few steps, compile included)"
   rm -rf "$WORK/probe"
-  "$wit" train --shards "$WORK/shards/train" --config "$CONFIG" --out "$WORK/probe" --steps 6 --batch-size "$BATCH" \
+  "$wit" train --shards "$WORK/shards/train-$CAPTIONS" --config "$CONFIG" --out "$WORK/probe" --steps 3 --batch-size "$BATCH" \
     --log-every 1 --checkpoint-every 1000 --no-progress >/dev/null 2>"$WORK/probe.log"
   # Steady-state speed: the last logged steps (the first includes compilation).
-  sps=$(tail -n 3 "$WORK/probe/metrics.jsonl" | jq -s 'map(.samples_per_sec) | add / length')
+  sps=$(tail -n 2 "$WORK/probe/metrics.jsonl" | jq -s 'map(.samples_per_sec) | add / length')
   STEPS=$(jq -n --argjson sps "$sps" --argjson b "$BATCH" --argjson m "$BUDGET_MIN" '[($m * 60 * $sps / $b * 0.9 | floor), 50] | max')
   log "probe: $sps samples/s → $STEPS steps for $BUDGET_MIN min"
   rm -rf "$WORK/probe"
 fi
 extra=()
 [[ -n ${LR:-} ]] && extra+=(--lr "$LR")
-warmup=$(( STEPS / 10 < 200 ? STEPS / 10 : 200 ))
+warmup=${WARMUP:-$(( STEPS / 10 < 200 ? STEPS / 10 : 200 ))}
 rm -rf "$run"
 log "train $STEPS steps × $BATCH (warmup $warmup)"
 t0=$(date +%s)
-# A hard stop 20% past the budget: SIGINT makes wit train checkpoint and exit.
-limit=$(( BUDGET_MIN * 72 ))
+# A hard stop 15% past the budget: SIGINT makes wit train checkpoint and exit.
+limit=$(( BUDGET_MIN * 69 ))
 status=0
-timeout --signal=INT --kill-after=120 "$limit" "$wit" train --shards "$WORK/shards/train" --config "$CONFIG" --out "$run" \
+timeout --signal=INT --kill-after=120 "$limit" "$wit" train --shards "$WORK/shards/train-$CAPTIONS" --config "$CONFIG" --out "$run" \
   --steps "$STEPS" --batch-size "$BATCH" --warmup "$warmup" --checkpoint-every 100000 --keep 1 --log-every 10 --no-progress \
   "${extra[@]}" >"$WORK/train.out" 2>"$WORK/train.log" || status=$?
 t1=$(date +%s)
@@ -153,7 +188,7 @@ fi
 seen='null'
 [[ -f $WORK/reports/retrieval-seen.json ]] && seen=$(cat "$WORK/reports/retrieval-seen.json")
 jq -n \
-  --arg heldout "$HELDOUT" --arg styles "${train_styles[*]}" --arg config "$CONFIG" \
+  --arg heldout "$HELDOUT" --arg captions "$CAPTIONS" --arg styles "${train_styles[*]}" --arg config "$CONFIG" \
   --argjson steps "$STEPS" --argjson batch "$BATCH" --argjson budget "$BUDGET_MIN" --argjson train_s "$train_s" \
   --argjson exit "$status" --arg loss_png "$run/loss.png" --arg metrics "$run/metrics.jsonl" \
   --slurpfile m "$run/metrics.jsonl" \
@@ -169,7 +204,7 @@ def zs(z): {top1: (z.at_k[] | select(.k==1) | .accuracy), top3: (z.at_k[] | sele
             balanced_top1: z.balanced_top1, classes: z.classes, images: z.images, templates: z.templates};
 {
   experiment: "emoji style transfer", heldout_style: $heldout, train_styles: ($styles | split(" ")),
-  config: $config, steps_requested: $steps, batch: $batch, budget_min: $budget,
+  caption_recipe: $captions, config: $config, steps_requested: $steps, batch: $batch, budget_min: $budget,
   train_seconds: $train_s, train_exit: $exit,
   steps_done: ($m | last | .step), final_loss: ($m | last | .loss), first_loss: ($m | first | .loss),
   samples_per_sec: ($m | map(.samples_per_sec) | add / length), logit_scale: ($m | last | .logit_scale),
