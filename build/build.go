@@ -282,6 +282,8 @@ func (p *pipeline) commitGroup(group []*decision) error {
 				b.count(cStageLex, 1)
 			case v.Lang.Cached:
 				b.count(cStageHit, 1)
+			case v.Lang.ByFast:
+				b.count(cStageFast, 1)
 			default:
 				b.count(cStageLing, 1)
 			}

@@ -23,6 +23,7 @@ const (
 	cStageLex  = "stage/lexical"
 	cStageHit  = "stage/cache"
 	cStageLing = "stage/lingua"
+	cStageFast = "stage/ngram"
 )
 
 // QueueStats describes the hand-off between the filter and the downloader.
@@ -63,7 +64,7 @@ func filterStats(counters map[string]int64, bal *balanceView, elapsed time.Durat
 	}
 	s.Rows, s.Kept, s.RepairedUTF8 = counters[cRows], counters[cKept], counters[cRepaired]
 	s.LanguageStage = filter.LanguageCounts{ScriptPrecheck: counters[cStageScr], Lexical: counters[cStageLex],
-		CacheHits: counters[cStageHit], Lingua: counters[cStageLing]}
+		CacheHits: counters[cStageHit], NgramScorer: counters[cStageFast], Lingua: counters[cStageLing]}
 	s.Seconds = elapsed.Seconds()
 	if s.Seconds > 0 {
 		s.RowsPerSecond = float64(s.Rows) / s.Seconds
