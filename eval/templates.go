@@ -3,6 +3,7 @@ package eval
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 )
@@ -76,8 +77,13 @@ func LoadTemplates(path string) ([]string, error) {
 		return nil, fmt.Errorf("templates: %w", err)
 	}
 	defer f.Close()
+	return ParseTemplates(f, path)
+}
+
+// ParseTemplates is LoadTemplates on a reader; name labels errors.
+func ParseTemplates(r io.Reader, path string) ([]string, error) {
 	var out []string
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(r)
 	for n := 1; sc.Scan(); n++ {
 		line := strings.TrimSpace(sc.Text())
 		if line == "" || strings.HasPrefix(line, "#") {
@@ -113,9 +119,14 @@ func LoadClasses(path string) ([]Class, error) {
 		return nil, fmt.Errorf("classes: %w", err)
 	}
 	defer f.Close()
+	return ParseClasses(f, path)
+}
+
+// ParseClasses is LoadClasses on a reader; name labels errors.
+func ParseClasses(r io.Reader, path string) ([]Class, error) {
 	var out []Class
 	seen := map[string]int{}
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(r)
 	for n := 1; sc.Scan(); n++ {
 		line := strings.TrimRight(sc.Text(), "\r")
 		if strings.TrimSpace(line) == "" || strings.HasPrefix(strings.TrimSpace(line), "#") {
@@ -123,6 +134,9 @@ func LoadClasses(path string) ([]Class, error) {
 		}
 		label, name, _ := strings.Cut(line, "\t")
 		label, name = strings.TrimSpace(label), strings.TrimSpace(name)
+		if label == "" {
+			return nil, fmt.Errorf("classes %s:%d: empty label", path, n)
+		}
 		if name == "" {
 			name = label
 		}

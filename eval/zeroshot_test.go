@@ -184,6 +184,9 @@ func TestTemplatesAndClasses(t *testing.T) {
 	if _, err := LoadClasses(write("dup.txt", "a\nb\na\tagain\n")); err == nil {
 		t.Error("duplicate class accepted")
 	}
+	if _, err := LoadClasses(write("nolabel.txt", "a\n\tname only\n")); err == nil {
+		t.Error("empty label accepted")
+	}
 	for _, set := range NamedTemplates {
 		for _, s := range set {
 			if Prompt(s, "x") == s {
