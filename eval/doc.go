@@ -8,8 +8,20 @@
 //	images ─ (image tower) ─ Matrix ───────────────────────────────────────────┴─ ZeroShot → top-k
 //	images, captions ─ (towers) ─ two Matrix + []Link ─ Retrieval → recall@k both ways
 //
-// The towers are not in this package: `wit eval`, `wit embed` and `wit score` (cmd/wit) load a
-// checkpoint and feed its embeddings here.
+// The towers are not in this package: anything with EmbedImages/EmbedTexts/Dim (an Embedder;
+// train.Embedder, loaded by train.LoadCheckpoint, is one) feeds the pipelines that `wit eval`,
+// `wit embed` and `wit score` (cmd/wit) wire to flags:
+//
+//	ImageDir (class subfolders) | ShardDir (image shards) ─ Record stream ─ EmbedRecords (chunks;
+//	    unusable images skipped and listed) ─┬─ RunZeroShot   (labels matched to a class list)
+//	                                         ├─ RunRetrieval  (images deduplicated by SHA-256,
+//	                                         │                 captions by text)
+//	                                         ├─ WriteImageEmbeddings / WriteTextEmbeddings
+//	                                         │    (Arrow via shards.Writer, fixed_size_list<float32>)
+//	                                         └─ Score / ScoreRecords (clip_score column, --min-score)
+//
+// Writers stream chunk by chunk (memory bounded by one chunk and one record batch); the
+// evaluations hold one embedding per image and text.
 //
 // # Protocol
 //
