@@ -13,6 +13,7 @@ import (
 	"github.com/witdata/wit/crawl"
 	"github.com/witdata/wit/fetch"
 	"github.com/witdata/wit/filter"
+	"github.com/witdata/wit/internal/httpx"
 	"github.com/witdata/wit/shards"
 )
 
@@ -99,6 +100,10 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 		}
 	})
 
+	// One per-host budget for both stages: a host serving pages and images sees at most
+	// --per-host requests at once and --delay between them, not twice that.
+	limits := httpx.NewClient(httpx.Options{PerHost: cfg.Crawl.PerHost, Delay: cfg.Crawl.Delay})
+
 	// Stage 1: the crawl, feeding the committer through OnPair.
 	ccfg := cfg.Crawl
 	ccfg.Seeds, ccfg.SeedsCol, ccfg.State = cfg.Seeds, cfg.SeedsCol, cfg.path(CrawlStateDir)
@@ -108,6 +113,7 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 	}
 	ccfg.Logger = log
 	ccfg.OnPair = p.onPair
+	ccfg.ShareLimitsWith = limits
 	ccfg.ProgressEvery = cfg.ProgressEvery
 	ccfg.Progress = func(s crawl.Stats) { p.crawlSnap.Store(&s) }
 	var crawlStats crawl.Stats
@@ -147,6 +153,7 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 	fcfg.Out = cfg.path(ShardsDir)
 	fcfg.InputName = "wit build queue " + q.id
 	fcfg.Logger = log
+	fcfg.ShareLimitsWith = limits
 	fcfg.ProgressEvery = cfg.ProgressEvery
 	fcfg.Progress = func(s fetch.Stats) { p.fetchSnap.Store(&s) }
 	fetchStats, fetchErr := fetch.Run(runCtx, fcfg, q.items(runCtx))

@@ -3,6 +3,7 @@ package crawl
 import (
 	"errors"
 	"fmt"
+	"github.com/witdata/wit/internal/httpx"
 	"github.com/witdata/wit/internal/netguard"
 	"io"
 	"log/slog"
@@ -56,6 +57,9 @@ type Config struct {
 	RowsPerFile      int           `yaml:"rows_per_file"`  // pairs per Arrow file (files end at a page boundary)
 	ShutdownGrace    time.Duration `yaml:"shutdown_grace"` // after cancel, how long in-flight pages may take
 
+	// ShareLimitsWith, when set, shares that client's per-host limiter and DNS cache (wit build
+	// gives the crawler and the downloader one politeness budget per host).
+	ShareLimitsWith *httpx.Client `yaml:"-"`
 	// Logger receives the progress line and warnings (nil: slog.Default()).
 	Logger *slog.Logger `yaml:"-"`
 	// Progress, when set, is called about every ProgressEvery with a snapshot while crawling.

@@ -238,6 +238,7 @@ func (cr *crawler) setupHTTP() {
 	o.Delay = cfg.Delay
 	o.AllowPrivate = cfg.AllowPrivate
 	o.AllowAddrs = cfg.AllowAddrs
+	o.ShareLimits = cfg.ShareLimitsWith
 	cr.client = httpx.NewClient(o)
 	if !cfg.IgnoreRobots {
 		cr.robots = robots.NewCache(cr.client.HTTP, cfg.UserAgent, robots.Options{

@@ -62,6 +62,9 @@ type Config struct {
 	// Client, when set, is used instead of a client built from the network options (wit build
 	// shares the crawler's, so per-host limits hold across both stages).
 	Client *httpx.Client `yaml:"-"`
+	// ShareLimitsWith, when set (and Client is not), shares that client's per-host limiter and
+	// DNS cache while keeping fetch's own request options.
+	ShareLimitsWith *httpx.Client `yaml:"-"`
 	// Logger receives warnings (nil: slog.Default()).
 	Logger *slog.Logger `yaml:"-"`
 	// Progress, when set, is called about every ProgressEvery with a snapshot of the run.
@@ -190,5 +193,6 @@ func (c *Config) httpOptions() httpx.Options {
 	o.PerHost = c.PerHost
 	o.Delay = c.Delay
 	o.AllowPrivate = c.AllowPrivate
+	o.ShareLimits = c.ShareLimitsWith
 	return o
 }

@@ -52,7 +52,11 @@ type Options struct {
 	// prefix (an intranet mirror, a test server), while every other private address stays
 	// refused.
 	AllowAddrs []string
-	DNSCacheTTL   time.Duration // how long resolved addresses are reused
+	// ShareLimits, when set, makes this client use that client's per-host limiter (concurrency,
+	// delay, Crawl-delay overrides) and DNS cache, so two stages with different request options
+	// (the crawler and the image downloader of wit build) stay within one politeness budget.
+	ShareLimits *Client
+	DNSCacheTTL time.Duration // how long resolved addresses are reused
 }
 
 // DefaultOptions returns polite defaults for crawling.
@@ -132,6 +136,9 @@ func NewClient(opts Options) *Client {
 		opts:    opts,
 		limiter: newHostLimiter(opts.PerHost, opts.Delay),
 		dns:     newDNSCache(opts.DNSCacheTTL, 10000, opts.Timeout),
+	}
+	if opts.ShareLimits != nil {
+		c.limiter, c.dns = opts.ShareLimits.limiter, opts.ShareLimits.dns
 	}
 	if !opts.AllowPrivate {
 		c.guard = netguard.CheckAddress
