@@ -4,15 +4,17 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"math/rand/v2"
 	"os"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // MatchOptions controls how text is compared with entries.
@@ -47,24 +49,51 @@ type Matcher struct {
 	sources  []string // source per entry id ("" when the list had none)
 	maxWords int
 
-	// Hash table of the distinct keys (spaced, folded entries and their
-	// word-prefixes). A slot is tag<<32 | ref: tag = high 32 bits of the key's
-	// hash, ref = flags | offset of the key's record in arena (0 = empty
-	// slot). 8-byte slots keep the table small (16 MB for 500k entries)
-	// so fewer lookups miss the CPU caches.
-	slots []uint64
-	mask  uint64
-	seed  uint64 // random per matcher: crafted texts cannot target collisions
-	// arena holds one record per entry key: count uint32, keyLen uint32, key
-	// bytes, count × int32 entry ids. Keys are compared before an entry is
-	// reported, so a hash collision can never produce a false match.
-	arena []byte
+	// Every key (a spaced, folded entry or one of its word-prefixes) has an
+	// id: the first entry id for a key that is an entry (so a match needs no
+	// further look-up), len(entries)+n otherwise. Every distinct word of the
+	// keys is a one-word key and has an id too.
+	//
+	// words maps a token to its word slot (word bytes inline, compared
+	// exactly); grams maps (id of the key of words i..j-1, id of word j) to
+	// the key of words i..j, compared exactly as a 64-bit integer. A hash
+	// collision thus costs a probe, never a false match. Both are
+	// open-addressing tables with linear probing, indexed by the top bits of
+	// a seeded multiplicative hash.
+	words     []wordSlot
+	wordShift uint8
+	grams     []gramSlot
+	gramShift uint8
+	seed      uint64   // random per matcher: crafted texts cannot target collisions
+	longWords string   // bytes of words longer than wordInline, at wordSlot.b[2]
+	dupNext   []int32  // next entry id with the same key (metaDup), -1 at the end
+	emptyWord wordSlot // the empty token's slot (runs of spaces), meta 0 if none
+}
+
+// wordSlot is one word of the keys, 32 bytes so a slot never straddles a
+// cache line: one miss per token.
+type wordSlot struct {
+	b    [3]uint64 // word bytes, little-endian, zero-padded; words > 24 bytes: b[2] = offset in longWords
+	id   uint32
+	meta uint32 // metaUsed | flags | length
+}
+
+// gramSlot is a key of two or more words.
+type gramSlot struct {
+	key  uint64 // id of the key without its last word << 32 | id of the last word
+	id   uint32
+	meta uint32 // metaUsed | flags
 }
 
 const (
-	refPrefix = 1 << 31 // key + " " + more is a key of some entry
-	refEntry  = 1 << 30 // key is an entry; offset bits point to its record
-	refOffset = refEntry - 1
+	metaUsed   = 1 << 31 // slot holds a key
+	metaEntry  = 1 << 30 // the key is an entry: id is its (first) entry id
+	metaPrefix = 1 << 29 // key + " " + more words is a key
+	metaDup    = 1 << 28 // several entries have this key: follow dupNext
+	metaLen    = 1<<24 - 1
+
+	wordInline = 24 // longest word stored inline in a wordSlot
+	noWord     = ^uint32(0)
 )
 
 // spaceBytes are the characters MetaCLIP surrounds with spaces.
@@ -178,44 +207,210 @@ func unchanged(e string, fold bool) bool {
 	return true
 }
 
+// sepClass classifies text bytes for tokenizing: MetaCLIP's spaced text cut
+// at single spaces is the text cut at separators, each punctuation byte of
+// spaceBytes being a separator, a one-byte token and a separator.
+const (
+	sepNone  = iota // part of a token
+	sepSpace        // ' ', '\t', '\n', '\r'
+	sepPunct        // , . ; : ? ! `
+)
+
+var sepClass = func() (t [256]uint8) {
+	t[' '], t['\t'], t['\n'], t['\r'] = sepSpace, sepSpace, sepSpace, sepSpace
+	for _, c := range []byte(spaceBytes) {
+		t[c] = sepPunct
+	}
+	return t
+}()
+
+// token is a token of the text being matched.
+type token struct {
+	start, n int32
+	slot     uint32 // home slot in Matcher.words
+	id       uint32 // word id, noWord when no key has this word
+	meta     uint32 // of the word's slot
+}
+
+// gramCand is a key of two or more words that may occur in the text.
+type gramCand struct {
+	key  uint64 // as in gramSlot
+	pos  int32  // token where the key starts
+	last int32  // token of the key's last word
+	slot uint32 // home slot in Matcher.grams
+}
+
+// matchScratch is per-call working memory, pooled so matching does not
+// allocate.
+type matchScratch struct {
+	toks  []token
+	cands []gramCand
+	pos   []int32 // start token of each match, aligned with dst[base:]
+	touch uint32  // sink of the early slot loads
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(matchScratch) }}
+
 // MatchIDs appends to dst the ids of the entries that occur in text, each
-// once, in order of first occurrence. With a dst of sufficient capacity it
-// does not allocate for texts up to about 1 KB after spacing.
+// once, in order of first occurrence (start word, then length). With a dst of
+// sufficient capacity it does not allocate (texts longer than about 1 KB may
+// with FoldCase).
 func (m *Matcher) MatchIDs(text string, dst []int32) []int32 {
-	var buf [1024]byte
-	s := appendSpaced(buf[:0], text, m.opts.FoldCase)
-	base := len(dst)
-	n := len(s)
-	for i := 0; i < n; {
-		if s[i] == ' ' {
-			i++
+	if m.opts.FoldCase && needsFold(text) {
+		var buf [1024]byte
+		b := appendFolded(buf[:0], text)
+		text = unsafe.String(unsafe.SliceData(b), len(b))
+	}
+	sc := scratchPool.Get().(*matchScratch)
+	dst = m.match(text, dst, sc)
+	scratchPool.Put(sc)
+	return dst
+}
+
+// match does the work in passes so that the cache misses of independent
+// look-ups overlap instead of queuing up: (1) cut the text into tokens and
+// load each token's home slot, (2) resolve the words, (3) look up the keys of
+// two, three, ... words level by level, each level's loads issued while the
+// previous level is resolved.
+func (m *Matcher) match(s string, dst []int32, sc *matchScratch) []int32 {
+	words, grams := m.words, m.grams
+	if len(words) == 0 || len(grams) == 0 {
+		return dst // not built by NewMatcher
+	}
+	wmask, gmask := uint32(len(words)-1), uint32(len(grams)-1)
+	wshift, gshift := m.wordShift, m.gramShift
+	seed := m.seed
+	touch := sc.touch
+
+	// Pass 1: tokens, hashes, early loads.
+	toks := sc.toks[:0]
+	start := 0
+	for i := 0; i <= len(s); i++ {
+		cls := uint8(sepSpace)
+		if i < len(s) {
+			if cls = sepClass[s[i]]; cls == sepNone {
+				continue
+			}
+		}
+		tk := token{start: int32(start), n: int32(i - start)}
+		if tk.n > 0 {
+			tk.slot = uint32(wordHash(seed, s, start, i-start) >> wshift)
+			touch += words[tk.slot&wmask].meta
+		}
+		toks = append(toks, tk)
+		if cls == sepPunct {
+			tk = token{start: int32(i), n: 1}
+			tk.slot = uint32(wordHash(seed, s, i, 1) >> wshift)
+			touch += words[tk.slot&wmask].meta
+			toks = append(toks, tk)
+		}
+		start = i + 1
+	}
+
+	// Pass 2: which tokens are words of some key.
+	for t := range toks {
+		tk := &toks[t]
+		if tk.n == 0 {
+			tk.id, tk.meta = noWord, 0
+			if m.emptyWord.meta != 0 {
+				tk.id, tk.meta = m.emptyWord.id, m.emptyWord.meta
+			}
 			continue
 		}
-		j := i + 1
-		for j < n && s[j] != ' ' {
-			j++
+		tk.id, tk.meta = noWord, 0
+		for j := tk.slot; ; j = (j + 1) & wmask {
+			w := &words[j&wmask]
+			if w.meta == 0 {
+				break
+			}
+			if w.meta&metaLen == uint32(tk.n) && m.wordEqual(w, s, int(tk.start), int(tk.n)) {
+				tk.id, tk.meta = w.id, w.meta
+				break
+			}
 		}
-		end := j
-		for {
-			ref := m.lookup(s[i:end])
-			if ref == 0 {
-				break
+	}
+
+	// One-word keys, and the two-word candidates.
+	base := len(dst)
+	pos := sc.pos[:0]
+	cands := sc.cands[:0]
+	for t := range toks {
+		meta := toks[t].meta
+		if meta&metaEntry != 0 {
+			dst, pos = m.report(dst, pos, base, toks[t].id, meta, int32(t))
+		}
+		if meta&metaPrefix != 0 && t+1 < len(toks) && toks[t+1].id != noWord {
+			key := uint64(toks[t].id)<<32 | uint64(toks[t+1].id)
+			slot := uint32(gramHash(seed, key) >> gshift)
+			touch += grams[slot&gmask].meta
+			cands = append(cands, gramCand{key: key, pos: int32(t), last: int32(t + 1), slot: slot})
+		}
+	}
+
+	// Longer keys, one word more per level.
+	for len(cands) > 0 {
+		k := 0
+		for c := range cands {
+			cd := cands[c]
+			var g *gramSlot
+			for j := cd.slot; ; j = (j + 1) & gmask {
+				g = &grams[j&gmask]
+				if g.meta == 0 || g.key == cd.key {
+					break
+				}
 			}
-			if ref&refEntry != 0 {
-				dst = m.appendEntry(dst, base, ref&refOffset, s[i:end])
+			if g.meta == 0 {
+				continue
 			}
-			if ref&refPrefix == 0 || end >= n {
-				break
+			if g.meta&metaEntry != 0 {
+				dst, pos = m.report(dst, pos, base, g.id, g.meta, cd.pos)
 			}
-			k := end + 1 // s[end] is a space
-			for k < n && s[k] != ' ' {
+			next := int(cd.last) + 1
+			if g.meta&metaPrefix != 0 && next < len(toks) && toks[next].id != noWord {
+				key := uint64(g.id)<<32 | uint64(toks[next].id)
+				slot := uint32(gramHash(seed, key) >> gshift)
+				touch += grams[slot&gmask].meta
+				cands[k] = gramCand{key: key, pos: cd.pos, last: int32(next), slot: slot}
 				k++
 			}
-			end = k
 		}
-		i = j
+		cands = cands[:k]
 	}
+
+	// Levels came one after the other: order by start token (stable, so a
+	// shorter key stays before a longer one at the same start).
+	found := dst[base:]
+	for i := 1; i < len(found); i++ {
+		p, id := pos[i], found[i]
+		j := i
+		for ; j > 0 && pos[j-1] > p; j-- {
+			pos[j], found[j] = pos[j-1], found[j-1]
+		}
+		pos[j], found[j] = p, id
+	}
+
+	sc.toks, sc.cands, sc.pos, sc.touch = toks, cands, pos, touch
 	return dst
+}
+
+// report appends the entry id (and the ids of entries with the same key)
+// unless already found, with p, the token where the match starts.
+func (m *Matcher) report(dst []int32, pos []int32, base int, id, meta uint32, p int32) ([]int32, []int32) {
+	for {
+		n := len(dst)
+		dst = appendUnique(dst, base, int32(id))
+		if len(dst) > n {
+			pos = append(pos, p)
+		}
+		if meta&metaDup == 0 {
+			return dst, pos
+		}
+		next := m.dupNext[id]
+		if next < 0 {
+			return dst, pos
+		}
+		id = uint32(next)
+	}
 }
 
 func appendUnique(dst []int32, base int, id int32) []int32 {
@@ -227,59 +422,94 @@ func appendUnique(dst []int32, base int, id int32) []int32 {
 	return append(dst, id)
 }
 
-// lookup returns the ref of key's slot, 0 when absent. The 32-bit tag can
-// rarely lead to another key's slot: entries are verified by appendEntry, a
-// wrong prefix flag only costs an extra lookup.
-func (m *Matcher) lookup(key []byte) uint32 {
-	h := keyHash(m.seed, key)
-	tag := h >> 32
-	for i := h & m.mask; ; i = (i + 1) & m.mask {
-		sl := m.slots[i]
-		if sl == 0 {
-			return 0
-		}
-		if sl>>32 == tag {
-			return uint32(sl)
-		}
+// wordEqual reports whether slot w holds s[i:i+n] (n == its length).
+func (m *Matcher) wordEqual(w *wordSlot, s string, i, n int) bool {
+	switch {
+	case n <= 8:
+		return w.b[0] == loadN(s, i, n)
+	case n <= 16:
+		return w.b[0] == load8(s, i) && w.b[1] == loadN(s, i+8, n-8)
+	case n <= wordInline:
+		return w.b[0] == load8(s, i) && w.b[1] == load8(s, i+8) && w.b[2] == loadN(s, i+16, n-16)
+	default:
+		off := int(w.b[2])
+		return m.longWords[off:off+n] == s[i:i+n]
 	}
 }
 
-// keyHash hashes a key 8 bytes at a time (multiply–xorshift, seeded); the
-// keys are short (words), where this beats hash/maphash's call overhead.
-func keyHash[T string | []byte](seed uint64, key T) uint64 {
-	const m1, m2 = 0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9
-	h := seed ^ uint64(len(key))*m1
-	for len(key) >= 8 {
-		v := uint64(key[0]) | uint64(key[1])<<8 | uint64(key[2])<<16 | uint64(key[3])<<24 |
-			uint64(key[4])<<32 | uint64(key[5])<<40 | uint64(key[6])<<48 | uint64(key[7])<<56
-		h = (h ^ v) * m2
-		h ^= h >> 29
-		key = key[8:]
-	}
-	if len(key) > 0 {
-		var v uint64
-		for i := 0; i < len(key); i++ {
-			v |= uint64(key[i]) << (8 * i)
-		}
-		h = (h ^ v) * m2
-		h ^= h >> 29
-	}
-	h *= m1
-	h ^= h >> 32
-	return h
+// load8 is s[i:i+8] as a little-endian integer (one load).
+func load8(s string, i int) uint64 {
+	s = s[i : i+8]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
 }
 
-// appendEntry appends the ids of the record at off if its key is key.
-func (m *Matcher) appendEntry(dst []int32, base int, off uint32, key []byte) []int32 {
-	rec := m.arena[off:]
-	count := binary.LittleEndian.Uint32(rec)
-	keyLen := binary.LittleEndian.Uint32(rec[4:])
-	if int(keyLen) != len(key) || string(rec[8:8+keyLen]) != string(key) {
-		return dst
+// loadN is s[i:i+n], n <= 8, as a little-endian integer, zero-padded.
+func loadN(s string, i, n int) uint64 {
+	if i+8 <= len(s) {
+		return load8(s, i) & (^uint64(0) >> (64 - 8*uint(n)) & -uint64(min(n, 1)))
 	}
-	ids := rec[8+keyLen:]
-	for c := uint32(0); c < count; c++ {
-		dst = appendUnique(dst, base, int32(binary.LittleEndian.Uint32(ids[4*c:])))
+	var v uint64
+	for k := n - 1; k >= 0; k-- {
+		v = v<<8 | uint64(s[i+k])
+	}
+	return v
+}
+
+const (
+	hashM1 = 0x9E3779B97F4A7C15
+	hashM2 = 0xBF58476D1CE4E5B9
+)
+
+// wordHash hashes s[i:i+n] 8 bytes at a time (multiply–rotate, seeded);
+// the table index is taken from the top bits. Words are short, where this
+// beats hash/maphash's call overhead.
+func wordHash(seed uint64, s string, i, n int) uint64 {
+	h := seed ^ uint64(n)*hashM2
+	for ; n > 8; n -= 8 {
+		h = bits.RotateLeft64((h^load8(s, i))*hashM1, 29)
+		i += 8
+	}
+	return (h ^ loadN(s, i, n)) * hashM1
+}
+
+// gramHash hashes a gramSlot key; the table index is taken from the top bits.
+func gramHash(seed uint64, key uint64) uint64 {
+	h := (key ^ seed) * hashM1
+	return h ^ h<<29 // low bits of the ids also reach the top
+}
+
+// needsFold reports whether text has bytes that case folding may change.
+func needsFold(text string) bool {
+	for i := 0; i < len(text); i++ {
+		if c := byteClass[text[i]]; c == clsUpper || c == clsMulti {
+			return true
+		}
+	}
+	return false
+}
+
+// appendFolded appends text case-folded like appendSpaced, without spacing.
+func appendFolded(dst []byte, text string) []byte {
+	for i := 0; i < len(text); {
+		c := text[i]
+		switch byteClass[c] {
+		case clsUpper:
+			dst = append(dst, c+'a'-'A')
+			i++
+		case clsMulti:
+			r, size := utf8.DecodeRuneInString(text[i:])
+			if r == utf8.RuneError && size == 1 {
+				dst = append(dst, c) // keep invalid bytes as they are
+				i++
+				continue
+			}
+			dst = utf8.AppendRune(dst, foldRune(r))
+			i += size
+		default:
+			dst = append(dst, c)
+			i++
+		}
 	}
 	return dst
 }
@@ -322,150 +552,155 @@ func NewMatcher(entries, sources []string, opts MatchOptions) (*Matcher, error) 
 	if len(entries) >= 1<<30 {
 		return nil, fmt.Errorf("querylist: too many entries (%d)", len(entries))
 	}
-	m := &Matcher{opts: opts, entries: entries, sources: sources}
+	m := &Matcher{opts: opts, entries: entries, sources: sources, seed: rand.Uint64()}
 	if m.sources == nil {
 		m.sources = make([]string, len(entries))
 	}
-	// Spaced keys of the entries; a key of a word-prefix is a prefix of
-	// its entry's key, so keys are (entry, length) pairs: no pointers for
-	// the garbage collector to scan, no copies.
-	spaced := make([]string, len(entries))
-	bound := 0
+	// The keys form a trie: a node per key, child = parent + one word.
+	type node struct {
+		parent      int32 // node of the key without its last word, -1 for one word
+		word        int32 // index of the last word in wordList
+		flags       uint32
+		first, last int32 // entry ids with this key (chained by dupNext)
+	}
+	var (
+		nodes    []node
+		wordList []string
+		wordNode []int32 // one-word key node of each word
+		wordIdx  = make(map[string]int32, len(entries))
+		gramIdx  = make(map[uint64]int32, len(entries))
+	)
+	m.dupNext = make([]int32, len(entries))
 	for id, e := range entries {
+		m.dupNext[id] = -1
 		k := spaceEntry(e, opts.FoldCase)
-		spaced[id] = k
-		if k != "" {
-			bound += 1 + strings.Count(k, " ")
-		}
-	}
-	type keyInfo struct {
-		entry  int32 // key = spaced[entry][:length]
-		length int32
-		first  int32 // first entry id with exactly this key, -1 none
-		last   int32 // last such id (ids chain through sameKey)
-		prefix bool
-		hash   uint64
-	}
-	keys := make([]keyInfo, 0, bound)
-	sameKey := make([]int32, len(entries)) // next entry id with the same key, -1 end
-	size := uint64(1)
-	for size < uint64(bound)*2 {
-		size <<= 1
-	}
-	m.mask = size - 1
-	m.seed = rand.Uint64()
-	dedup := make([]int32, size) // key index + 1, 0 = empty
-	keyOf := func(ki *keyInfo) string { return spaced[ki.entry][:ki.length] }
-	addKey := func(entry int32, k string) *keyInfo {
-		h := keyHash(m.seed, k)
-		for i := h & m.mask; ; i = (i + 1) & m.mask {
-			d := dedup[i]
-			if d == 0 {
-				keys = append(keys, keyInfo{entry: entry, length: int32(len(k)), first: -1, last: -1, hash: h})
-				dedup[i] = int32(len(keys))
-				return &keys[len(keys)-1]
-			}
-			if ki := &keys[d-1]; ki.hash == h && keyOf(ki) == k {
-				return ki
-			}
-		}
-	}
-	arenaSize := 0
-	for id, k := range spaced {
 		if k == "" {
 			continue
 		}
-		words := 1
-		for p := 0; p < len(k); p++ {
-			if k[p] == ' ' {
-				addKey(int32(id), k[:p]).prefix = true
-				words++
+		cur := int32(-1)
+		nWords := 0
+		for rest := k; ; {
+			w, tail, more := strings.Cut(rest, " ")
+			nWords++
+			wi, ok := wordIdx[w]
+			if !ok {
+				if len(w) > metaLen {
+					return nil, fmt.Errorf("querylist: entry %d has a word of %d bytes", id, len(w))
+				}
+				wi = int32(len(wordList))
+				wordIdx[w] = wi
+				wordList = append(wordList, w)
+				wordNode = append(wordNode, int32(len(nodes)))
+				nodes = append(nodes, node{parent: -1, word: wi, first: -1, last: -1})
 			}
+			if cur < 0 {
+				cur = wordNode[wi]
+			} else {
+				nodes[cur].flags |= metaPrefix
+				gk := uint64(cur)<<32 | uint64(wi)
+				child, ok := gramIdx[gk]
+				if !ok {
+					child = int32(len(nodes))
+					gramIdx[gk] = child
+					nodes = append(nodes, node{parent: cur, word: wi, first: -1, last: -1})
+				}
+				cur = child
+			}
+			if !more {
+				break
+			}
+			rest = tail
 		}
-		m.maxWords = max(m.maxWords, words)
-		ki := addKey(int32(id), k)
-		sameKey[id] = -1
-		if ki.first < 0 {
-			ki.first, ki.last = int32(id), int32(id)
-			arenaSize += 12 + len(k)
+		m.maxWords = max(m.maxWords, nWords)
+		nd := &nodes[cur]
+		if nd.first < 0 {
+			nd.flags |= metaEntry
+			nd.first, nd.last = int32(id), int32(id)
 		} else {
-			sameKey[ki.last] = int32(id)
-			ki.last = int32(id)
-			arenaSize += 4
+			nd.flags |= metaDup
+			m.dupNext[nd.last] = int32(id)
+			nd.last = int32(id)
 		}
 	}
-	if arenaSize > refOffset {
+	if len(nodes) == 0 {
+		return nil, errors.New("querylist: no entry has a word")
+	}
+	if uint64(len(entries))+uint64(len(nodes)) >= uint64(noWord) {
 		return nil, errors.New("querylist: list too large")
 	}
-	// Records, and the ref of every key.
-	m.arena = make([]byte, 0, arenaSize)
-	refs := make([]uint32, len(keys))
-	for i := range keys {
-		ki := &keys[i]
-		var ref uint32
-		if ki.prefix {
-			ref |= refPrefix
-		}
-		if ki.first >= 0 {
-			ref |= refEntry | uint32(len(m.arena))
-			count := 0
-			for id := ki.first; id >= 0; id = sameKey[id] {
-				count++
-			}
-			k := keyOf(ki)
-			m.arena = binary.LittleEndian.AppendUint32(m.arena, uint32(count))
-			m.arena = binary.LittleEndian.AppendUint32(m.arena, uint32(len(k)))
-			m.arena = append(m.arena, k...)
-			for id := ki.first; id >= 0; id = sameKey[id] {
-				m.arena = binary.LittleEndian.AppendUint32(m.arena, uint32(id))
-			}
-		}
-		refs[i] = ref
-	}
-	size = 1
-	for size < uint64(len(keys))*2 {
-		size <<= 1
-	}
-	m.mask = size - 1
-	m.slots = make([]uint64, size)
-	hashes := make([]uint64, len(keys))
-	for i := range keys {
-		hashes[i] = keys[i].hash
-	}
-	// A key whose probe path holds another key with the same 32-bit tag
-	// could be shadowed by it: pick another seed then (rare).
-	for attempt := 0; ; attempt++ {
-		if attempt == 16 {
-			return nil, errors.New("querylist: could not build hash table (repeated hash collisions)")
-		}
-		if attempt > 0 {
-			m.seed = rand.Uint64()
-			for i := range keys {
-				hashes[i] = keyHash(m.seed, keyOf(&keys[i]))
-			}
-			clear(m.slots)
-		}
-		if m.fill(refs, hashes) {
-			return m, nil
+	// Ids: an entry's key has the entry id, other keys come after.
+	ids := make([]uint32, len(nodes))
+	next := uint32(len(entries))
+	for i := range nodes {
+		if nodes[i].flags&metaEntry != 0 {
+			ids[i] = uint32(nodes[i].first)
+		} else {
+			ids[i] = next
+			next++
 		}
 	}
+
+	// Word table.
+	m.words, m.wordShift = makeTable[wordSlot](len(wordList))
+	wmask := uint32(len(m.words) - 1)
+	var long strings.Builder
+	for wi, w := range wordList {
+		nd := nodes[wordNode[wi]]
+		slot := wordSlot{id: ids[wordNode[wi]], meta: metaUsed | nd.flags | uint32(len(w))}
+		for k := 0; k < min(len(w), wordInline); k += 8 {
+			slot.b[k/8] = loadN(w, k, min(len(w)-k, 8))
+		}
+		if len(w) > wordInline {
+			slot.b[2] = uint64(long.Len())
+			long.WriteString(w)
+		}
+		if w == "" {
+			m.emptyWord = slot
+			continue
+		}
+		j := uint32(wordHash(m.seed, w, 0, len(w)) >> m.wordShift)
+		for m.words[j].meta != 0 {
+			j = (j + 1) & wmask
+		}
+		m.words[j] = slot
+	}
+	m.longWords = long.String()
+
+	// Table of the keys of two or more words.
+	m.grams, m.gramShift = makeTable[gramSlot](len(gramIdx))
+	gmask := uint32(len(m.grams) - 1)
+	for i := range nodes {
+		nd := &nodes[i]
+		if nd.parent < 0 {
+			continue
+		}
+		key := uint64(ids[nd.parent])<<32 | uint64(ids[wordNode[nd.word]])
+		j := uint32(gramHash(m.seed, key) >> m.gramShift)
+		for m.grams[j].meta != 0 {
+			j = (j + 1) & gmask
+		}
+		m.grams[j] = gramSlot{key: key, id: ids[i], meta: metaUsed | nd.flags}
+	}
+	return m, nil
 }
 
-// fill inserts all keys; false when a tag repeats on a probe path.
-func (m *Matcher) fill(refs []uint32, hashes []uint64) bool {
-	for i, ref := range refs {
-		h := hashes[i]
-		tag := h >> 32
-		j := h & m.mask
-		for m.slots[j] != 0 {
-			if m.slots[j]>>32 == tag {
-				return false
-			}
-			j = (j + 1) & m.mask
-		}
-		m.slots[j] = tag<<32 | uint64(ref)
+// makeTable allocates a power-of-two table for n keys, filled at most 2/3
+// (linear probing stays short), and the shift that takes an index from the
+// top bits of a hash.
+func makeTable[T any](n int) ([]T, uint8) {
+	size, bits := 1, 0
+	for size < n+n/2+1 {
+		size <<= 1
+		bits++
 	}
-	return true
+	return make([]T, size), uint8(64 - bits)
+}
+
+// TableBytes is the memory of the matcher's look-up tables (not counting the
+// entry strings).
+func (m *Matcher) TableBytes() int {
+	return len(m.words)*int(unsafe.Sizeof(wordSlot{})) + len(m.grams)*int(unsafe.Sizeof(gramSlot{})) +
+		len(m.longWords) + 4*len(m.dupNext)
 }
 
 // LoadMatcher reads a query list, one entry a line, optionally followed by a
