@@ -4,12 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"math/bits"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"unicode"
@@ -64,10 +66,14 @@ type Matcher struct {
 	wordShift uint8
 	grams     []gramSlot
 	gramShift uint8
-	seed      uint64   // random per matcher: crafted texts cannot target collisions
-	longWords string   // bytes of words longer than wordInline, at wordSlot.b[2]
-	dupNext   []int32  // next entry id with the same key (metaDup), -1 at the end
-	emptyWord wordSlot // the empty token's slot (runs of spaces), meta 0 if none
+	// gramFilter is a blocked Bloom filter of the grams keys (~12 bits a
+	// key, about 1 MB for 500k entries, so it stays in the L2 cache). Most
+	// word pairs of a text are not keys: the filter rejects them without
+	// touching the large table.
+	gramFilter []uint64
+	seed       uint64  // random per matcher: crafted texts cannot target collisions
+	longWords  string  // bytes of words longer than wordInline, at wordSlot.b[2]
+	dupNext    []int32 // next entry id with the same key (metaDup), -1 at the end
 }
 
 // wordSlot is one word of the keys, 32 bytes so a slot never straddles a
@@ -216,6 +222,15 @@ const (
 	sepPunct        // , . ; : ? ! `
 )
 
+var isSep = func() (t [256]uint8) {
+	for c := range t {
+		if sepClass[c] != sepNone {
+			t[c] = 1
+		}
+	}
+	return t
+}()
+
 var sepClass = func() (t [256]uint8) {
 	t[' '], t['\t'], t['\n'], t['\r'] = sepSpace, sepSpace, sepSpace, sepSpace
 	for _, c := range []byte(spaceBytes) {
@@ -226,10 +241,10 @@ var sepClass = func() (t [256]uint8) {
 
 // token is a token of the text being matched.
 type token struct {
+	v0, v1   uint64 // the first 16 bytes, little-endian, zero-padded
 	start, n int32
 	slot     uint32 // home slot in Matcher.words
 	id       uint32 // word id, noWord when no key has this word
-	meta     uint32 // of the word's slot
 }
 
 // gramCand is a key of two or more words that may occur in the text.
@@ -243,6 +258,7 @@ type gramCand struct {
 // matchScratch is per-call working memory, pooled so matching does not
 // allocate.
 type matchScratch struct {
+	buf   []byte // the text (folded with FoldCase), then textPad zero bytes
 	toks  []token
 	cands []gramCand
 	pos   []int32 // start token of each match, aligned with dst[base:]
@@ -251,28 +267,36 @@ type matchScratch struct {
 
 var scratchPool = sync.Pool{New: func() any { return new(matchScratch) }}
 
+// textPad zero bytes follow the text in matchScratch.buf, so that the first
+// 16 bytes of any token can be read with two unconditional 8-byte loads.
+const textPad = 16
+
 // MatchIDs appends to dst the ids of the entries that occur in text, each
 // once, in order of first occurrence (start word, then length). With a dst of
-// sufficient capacity it does not allocate (texts longer than about 1 KB may
-// with FoldCase).
+// sufficient capacity it does not allocate.
 func (m *Matcher) MatchIDs(text string, dst []int32) []int32 {
-	if m.opts.FoldCase && needsFold(text) {
-		var buf [1024]byte
-		b := appendFolded(buf[:0], text)
-		text = unsafe.String(unsafe.SliceData(b), len(b))
-	}
 	sc := scratchPool.Get().(*matchScratch)
-	dst = m.match(text, dst, sc)
+	buf := sc.buf[:0]
+	if m.opts.FoldCase {
+		buf = appendFolded(buf, text)
+	} else {
+		buf = append(buf, text...)
+	}
+	n := len(buf)
+	buf = append(buf, make([]byte, textPad)...)
+	sc.buf = buf
+	dst = m.match(buf, n, dst, sc)
 	scratchPool.Put(sc)
 	return dst
 }
 
-// match does the work in passes so that the cache misses of independent
-// look-ups overlap instead of queuing up: (1) cut the text into tokens and
-// load each token's home slot, (2) resolve the words, (3) look up the keys of
-// two, three, ... words level by level, each level's loads issued while the
+// match finds the entries in buf[:n] (followed by textPad zero bytes). It
+// works in passes so that the cache misses of independent look-ups overlap
+// instead of queuing up: (1) cut the text into tokens, hash them and load
+// each token's home slot, (2) resolve the words, (3) look up the keys of two,
+// three, ... words level by level, each level's loads issued while the
 // previous level is resolved.
-func (m *Matcher) match(s string, dst []int32, sc *matchScratch) []int32 {
+func (m *Matcher) match(buf []byte, n int, dst []int32, sc *matchScratch) []int32 {
 	words, grams := m.words, m.grams
 	if len(words) == 0 || len(grams) == 0 {
 		return dst // not built by NewMatcher
@@ -282,69 +306,77 @@ func (m *Matcher) match(s string, dst []int32, sc *matchScratch) []int32 {
 	seed := m.seed
 	touch := sc.touch
 
-	// Pass 1: tokens, hashes, early loads.
-	toks := sc.toks[:0]
+	// Pass 1: tokens, hashes, early loads. Separators are found 64 bytes
+	// at a time as a bit mask: no branch per byte.
+	// At most one token per byte plus one per punctuation byte, plus one.
+	toks := slices.Grow(sc.toks[:0], 2*n+1)[:2*n+1]
+	nt := 0
 	start := 0
-	for i := 0; i <= len(s); i++ {
-		cls := uint8(sepSpace)
-		if i < len(s) {
-			if cls = sepClass[s[i]]; cls == sepNone {
-				continue
-			}
+	for block := 0; block <= n; block += 64 {
+		end := min(block+64, n)
+		var seps uint64
+		for k, c := range buf[block:end] {
+			seps |= uint64(isSep[c]) << k
 		}
-		tk := token{start: int32(start), n: int32(i - start)}
-		if tk.n > 0 {
-			tk.slot = uint32(wordHash(seed, s, start, i-start) >> wshift)
-			touch += words[tk.slot&wmask].meta
+		if end == n {
+			seps |= 1 << (n - block) // the end of the text ends the last token
 		}
-		toks = append(toks, tk)
-		if cls == sepPunct {
-			tk = token{start: int32(i), n: 1}
-			tk.slot = uint32(wordHash(seed, s, i, 1) >> wshift)
-			touch += words[tk.slot&wmask].meta
-			toks = append(toks, tk)
-		}
-		start = i + 1
-	}
-
-	// Pass 2: which tokens are words of some key.
-	for t := range toks {
-		tk := &toks[t]
-		if tk.n == 0 {
-			tk.id, tk.meta = noWord, 0
-			if m.emptyWord.meta != 0 {
-				tk.id, tk.meta = m.emptyWord.id, m.emptyWord.meta
+		for seps != 0 {
+			p := block + bits.TrailingZeros64(seps)
+			seps &= seps - 1
+			h, v0, v1 := hashWord(seed, buf, start, p-start)
+			slot := uint32(h >> wshift)
+			touch += words[slot&wmask].meta
+			toks[nt] = token{v0: v0, v1: v1, start: int32(start), n: int32(p - start), slot: slot}
+			nt++
+			if p < n && sepClass[buf[p]] == sepPunct {
+				h, v0, v1 = hashWord(seed, buf, p, 1)
+				slot = uint32(h >> wshift)
+				touch += words[slot&wmask].meta
+				toks[nt] = token{v0: v0, v1: v1, start: int32(p), n: 1, slot: slot}
+				nt++
 			}
-			continue
-		}
-		tk.id, tk.meta = noWord, 0
-		for j := tk.slot; ; j = (j + 1) & wmask {
-			w := &words[j&wmask]
-			if w.meta == 0 {
-				break
-			}
-			if w.meta&metaLen == uint32(tk.n) && m.wordEqual(w, s, int(tk.start), int(tk.n)) {
-				tk.id, tk.meta = w.id, w.meta
-				break
-			}
+			start = p + 1
 		}
 	}
 
-	// One-word keys, and the two-word candidates.
+	toks = toks[:nt]
+
+	// Pass 2: which tokens are words of some key; one-word keys; the
+	// two-word candidates (token t-1 and t).
 	base := len(dst)
 	pos := sc.pos[:0]
 	cands := sc.cands[:0]
+	prevID, prevMeta := noWord, uint32(0)
 	for t := range toks {
-		meta := toks[t].meta
+		tk := &toks[t]
+		id, meta := noWord, uint32(0)
+		want := metaUsed | uint32(tk.n)
+		for j := tk.slot; ; j++ {
+			w := &words[j&wmask]
+			if (w.b[0]^tk.v0)|(w.b[1]^tk.v1)|uint64(w.meta&(metaUsed|metaLen)^want) == 0 &&
+				(tk.n <= 16 || m.tailEqual(w, buf, int(tk.start), int(tk.n))) {
+				id, meta = w.id, w.meta
+				break
+			}
+			if w.meta == 0 {
+				break
+			}
+		}
+		tk.id = id
+		if prevMeta&metaPrefix != 0 && id != noWord {
+			key := uint64(prevID)<<32 | uint64(id)
+			h := gramHash(seed, key)
+			if m.mayHaveGram(h) {
+				slot := uint32(h >> gshift)
+				touch += grams[slot&gmask].meta
+				cands = append(cands, gramCand{key: key, pos: int32(t - 1), last: int32(t), slot: slot})
+			}
+		}
 		if meta&metaEntry != 0 {
-			dst, pos = m.report(dst, pos, base, toks[t].id, meta, int32(t))
+			dst, pos = m.report(dst, pos, base, id, meta, int32(t))
 		}
-		if meta&metaPrefix != 0 && t+1 < len(toks) && toks[t+1].id != noWord {
-			key := uint64(toks[t].id)<<32 | uint64(toks[t+1].id)
-			slot := uint32(gramHash(seed, key) >> gshift)
-			touch += grams[slot&gmask].meta
-			cands = append(cands, gramCand{key: key, pos: int32(t), last: int32(t + 1), slot: slot})
-		}
+		prevID, prevMeta = id, meta
 	}
 
 	// Longer keys, one word more per level.
@@ -368,10 +400,13 @@ func (m *Matcher) match(s string, dst []int32, sc *matchScratch) []int32 {
 			next := int(cd.last) + 1
 			if g.meta&metaPrefix != 0 && next < len(toks) && toks[next].id != noWord {
 				key := uint64(g.id)<<32 | uint64(toks[next].id)
-				slot := uint32(gramHash(seed, key) >> gshift)
-				touch += grams[slot&gmask].meta
-				cands[k] = gramCand{key: key, pos: cd.pos, last: int32(next), slot: slot}
-				k++
+				h := gramHash(seed, key)
+				if m.mayHaveGram(h) {
+					slot := uint32(h >> gshift)
+					touch += grams[slot&gmask].meta
+					cands[k] = gramCand{key: key, pos: cd.pos, last: int32(next), slot: slot}
+					k++
+				}
 			}
 		}
 		cands = cands[:k]
@@ -422,38 +457,25 @@ func appendUnique(dst []int32, base int, id int32) []int32 {
 	return append(dst, id)
 }
 
-// wordEqual reports whether slot w holds s[i:i+n] (n == its length).
-func (m *Matcher) wordEqual(w *wordSlot, s string, i, n int) bool {
-	switch {
-	case n <= 8:
-		return w.b[0] == loadN(s, i, n)
-	case n <= 16:
-		return w.b[0] == load8(s, i) && w.b[1] == loadN(s, i+8, n-8)
-	case n <= wordInline:
-		return w.b[0] == load8(s, i) && w.b[1] == load8(s, i+8) && w.b[2] == loadN(s, i+16, n-16)
-	default:
-		off := int(w.b[2])
-		return m.longWords[off:off+n] == s[i:i+n]
+// tailEqual reports whether the bytes of a word of n > 16 bytes at buf[i:]
+// after the first 16 are those of slot w.
+func (m *Matcher) tailEqual(w *wordSlot, buf []byte, i, n int) bool {
+	if n <= wordInline {
+		return w.b[2] == load8(buf, i+16)&byteMask(n-16)
 	}
+	off := int(w.b[2])
+	return m.longWords[off:off+n] == string(buf[i:i+n])
 }
 
-// load8 is s[i:i+8] as a little-endian integer (one load).
-func load8(s string, i int) uint64 {
-	s = s[i : i+8]
-	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
-		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+// load8 is b[i:i+8] as a little-endian integer (one load).
+func load8(b []byte, i int) uint64 {
+	return binary.LittleEndian.Uint64(b[i : i+8])
 }
 
-// loadN is s[i:i+n], n <= 8, as a little-endian integer, zero-padded.
-func loadN(s string, i, n int) uint64 {
-	if i+8 <= len(s) {
-		return load8(s, i) & (^uint64(0) >> (64 - 8*uint(n)) & -uint64(min(n, 1)))
-	}
-	var v uint64
-	for k := n - 1; k >= 0; k-- {
-		v = v<<8 | uint64(s[i+k])
-	}
-	return v
+// byteMask keeps the first k bytes of a little-endian word (none for k <= 0,
+// all for k >= 8), without a branch.
+func byteMask(k int) uint64 {
+	return ^uint64(0) >> (64 - 8*uint(min(max(k, 0), 8)))
 }
 
 const (
@@ -461,32 +483,56 @@ const (
 	hashM2 = 0xBF58476D1CE4E5B9
 )
 
-// wordHash hashes s[i:i+n] 8 bytes at a time (multiply–rotate, seeded);
-// the table index is taken from the top bits. Words are short, where this
-// beats hash/maphash's call overhead.
-func wordHash(seed uint64, s string, i, n int) uint64 {
-	h := seed ^ uint64(n)*hashM2
-	for ; n > 8; n -= 8 {
-		h = bits.RotateLeft64((h^load8(s, i))*hashM1, 29)
-		i += 8
+// hashWord hashes the word buf[i:i+n] (textPad readable bytes must follow
+// it) and returns its first 16 bytes, zero-padded, as two integers. Words of
+// up to 16 bytes take two loads and two multiplications, no branch; the
+// table index is taken from the top bits.
+func hashWord(seed uint64, buf []byte, i, n int) (h, v0, v1 uint64) {
+	v0 = load8(buf, i) & byteMask(n)
+	v1 = load8(buf, i+8) & byteMask(n-8)
+	h = (v0 ^ seed ^ uint64(n)) * hashM1
+	h = (bits.RotateLeft64(h, 32) ^ v1) * hashM2
+	if n > 16 {
+		h = hashTail(h, buf, i, n)
 	}
-	return (h ^ loadN(s, i, n)) * hashM1
+	return h, v0, v1
 }
 
-// gramHash hashes a gramSlot key; the table index is taken from the top bits.
+// hashTail goes on hashing the bytes of a word after its first 16 (kept out
+// of hashWord so that hashWord is inlined).
+func hashTail(h uint64, buf []byte, i, n int) uint64 {
+	for k := 16; k < n; k += 8 {
+		h = (bits.RotateLeft64(h, 32) ^ load8(buf, i+k)&byteMask(n-k)) * hashM1
+	}
+	return h
+}
+
+// padded returns w followed by textPad zero bytes, in scratch.
+func padded(scratch []byte, w string) []byte {
+	scratch = append(scratch[:0], w...)
+	return append(scratch, make([]byte, textPad)...)
+}
+
+// gramHash hashes a gramSlot key, all bits mixed: the table index is
+// taken from the top bits, the filter's from the low ones.
 func gramHash(seed uint64, key uint64) uint64 {
 	h := (key ^ seed) * hashM1
-	return h ^ h<<29 // low bits of the ids also reach the top
+	h ^= h >> 32
+	return h * hashM2
 }
 
-// needsFold reports whether text has bytes that case folding may change.
-func needsFold(text string) bool {
-	for i := 0; i < len(text); i++ {
-		if c := byteClass[text[i]]; c == clsUpper || c == clsMulti {
-			return true
-		}
-	}
-	return false
+// gramFilterBits are the filter bits of hash h (3 of 64, from bits 20–37,
+// apart from the word index in the low bits and the slot in the top ones).
+func gramFilterBits(h uint64) uint64 {
+	return 1<<(h>>20&63) | 1<<(h>>26&63) | 1<<(h>>32&63)
+}
+
+// mayHaveGram reports whether the key of hash h may be in grams (false: it
+// certainly is not).
+func (m *Matcher) mayHaveGram(h uint64) bool {
+	f := m.gramFilter
+	b := gramFilterBits(h)
+	return f[uint32(h)&uint32(len(f)-1)]&b == b
 }
 
 // appendFolded appends text case-folded like appendSpaced, without spacing.
@@ -556,24 +602,42 @@ func NewMatcher(entries, sources []string, opts MatchOptions) (*Matcher, error) 
 	if m.sources == nil {
 		m.sources = make([]string, len(entries))
 	}
+	spaced := make([]string, len(entries))
+	bound := 0 // words of all keys: at most this many distinct words and keys
+	for id, e := range entries {
+		k := spaceEntry(e, opts.FoldCase)
+		spaced[id] = k
+		if k != "" {
+			bound += 1 + strings.Count(k, " ")
+		}
+	}
+	if bound == 0 {
+		return nil, errors.New("querylist: no entry has a word")
+	}
 	// The keys form a trie: a node per key, child = parent + one word.
+	// Words and nodes are deduplicated with temporary open-addressing
+	// tables (faster to build than maps; no pointers).
 	type node struct {
 		parent      int32 // node of the key without its last word, -1 for one word
 		word        int32 // index of the last word in wordList
 		flags       uint32
 		first, last int32 // entry ids with this key (chained by dupNext)
 	}
-	var (
-		nodes    []node
-		wordList []string
-		wordNode []int32 // one-word key node of each word
-		wordIdx  = make(map[string]int32, len(entries))
-		gramIdx  = make(map[uint64]int32, len(entries))
-	)
+	type word struct {
+		s    string
+		hash uint64
+		node int32 // its one-word key node
+	}
+	nodes := make([]node, 0, bound)
+	var wordList []word
+	dedup, shift := makeTable[int32](bound) // index+1 into wordList, 0 = empty
+	mask := uint32(len(dedup) - 1)
+	gramDedup, gramShift := makeTable[int32](bound) // index+1 into nodes
+	gramMask := uint32(len(gramDedup) - 1)
+	var pad []byte
 	m.dupNext = make([]int32, len(entries))
-	for id, e := range entries {
+	for id, k := range spaced {
 		m.dupNext[id] = -1
-		k := spaceEntry(e, opts.FoldCase)
 		if k == "" {
 			continue
 		}
@@ -582,29 +646,35 @@ func NewMatcher(entries, sources []string, opts MatchOptions) (*Matcher, error) 
 		for rest := k; ; {
 			w, tail, more := strings.Cut(rest, " ")
 			nWords++
-			wi, ok := wordIdx[w]
-			if !ok {
+			pad = padded(pad, w)
+			h, _, _ := hashWord(m.seed, pad, 0, len(w))
+			j := uint32(h >> shift)
+			for dedup[j] != 0 && (wordList[dedup[j]-1].hash != h || wordList[dedup[j]-1].s != w) {
+				j = (j + 1) & mask
+			}
+			wi := dedup[j] - 1
+			if wi < 0 {
 				if len(w) > metaLen {
 					return nil, fmt.Errorf("querylist: entry %d has a word of %d bytes", id, len(w))
 				}
 				wi = int32(len(wordList))
-				wordIdx[w] = wi
-				wordList = append(wordList, w)
-				wordNode = append(wordNode, int32(len(nodes)))
+				dedup[j] = wi + 1
+				wordList = append(wordList, word{s: w, hash: h, node: int32(len(nodes))})
 				nodes = append(nodes, node{parent: -1, word: wi, first: -1, last: -1})
 			}
 			if cur < 0 {
-				cur = wordNode[wi]
+				cur = wordList[wi].node
 			} else {
 				nodes[cur].flags |= metaPrefix
-				gk := uint64(cur)<<32 | uint64(wi)
-				child, ok := gramIdx[gk]
-				if !ok {
-					child = int32(len(nodes))
-					gramIdx[gk] = child
-					nodes = append(nodes, node{parent: cur, word: wi, first: -1, last: -1})
+				j := uint32(gramHash(m.seed, uint64(cur)<<32|uint64(wi)) >> gramShift)
+				for gramDedup[j] != 0 && (nodes[gramDedup[j]-1].parent != cur || nodes[gramDedup[j]-1].word != wi) {
+					j = (j + 1) & gramMask
 				}
-				cur = child
+				if gramDedup[j] == 0 {
+					nodes = append(nodes, node{parent: cur, word: wi, first: -1, last: -1})
+					gramDedup[j] = int32(len(nodes))
+				}
+				cur = gramDedup[j] - 1
 			}
 			if !more {
 				break
@@ -622,9 +692,7 @@ func NewMatcher(entries, sources []string, opts MatchOptions) (*Matcher, error) 
 			nd.last = int32(id)
 		}
 	}
-	if len(nodes) == 0 {
-		return nil, errors.New("querylist: no entry has a word")
-	}
+	dedup, gramDedup = nil, nil
 	if uint64(len(entries))+uint64(len(nodes)) >= uint64(noWord) {
 		return nil, errors.New("querylist: list too large")
 	}
@@ -640,25 +708,20 @@ func NewMatcher(entries, sources []string, opts MatchOptions) (*Matcher, error) 
 		}
 	}
 
-	// Word table.
+	// Word table (the empty word, from runs of spaces, is a word too).
 	m.words, m.wordShift = makeTable[wordSlot](len(wordList))
 	wmask := uint32(len(m.words) - 1)
 	var long strings.Builder
-	for wi, w := range wordList {
-		nd := nodes[wordNode[wi]]
-		slot := wordSlot{id: ids[wordNode[wi]], meta: metaUsed | nd.flags | uint32(len(w))}
-		for k := 0; k < min(len(w), wordInline); k += 8 {
-			slot.b[k/8] = loadN(w, k, min(len(w)-k, 8))
-		}
-		if len(w) > wordInline {
+	for _, w := range wordList {
+		nd := nodes[w.node]
+		pad = padded(pad, w.s)
+		h, v0, v1 := hashWord(m.seed, pad, 0, len(w.s))
+		slot := wordSlot{b: [3]uint64{v0, v1, load8(pad, 16)}, id: ids[w.node], meta: metaUsed | nd.flags | uint32(len(w.s))}
+		if len(w.s) > wordInline {
 			slot.b[2] = uint64(long.Len())
-			long.WriteString(w)
+			long.WriteString(w.s)
 		}
-		if w == "" {
-			m.emptyWord = slot
-			continue
-		}
-		j := uint32(wordHash(m.seed, w, 0, len(w)) >> m.wordShift)
+		j := uint32(h >> m.wordShift)
 		for m.words[j].meta != 0 {
 			j = (j + 1) & wmask
 		}
@@ -667,15 +730,24 @@ func NewMatcher(entries, sources []string, opts MatchOptions) (*Matcher, error) 
 	m.longWords = long.String()
 
 	// Table of the keys of two or more words.
-	m.grams, m.gramShift = makeTable[gramSlot](len(gramIdx))
+	nGrams := len(nodes) - len(wordList)
+	m.grams, m.gramShift = makeTable[gramSlot](nGrams)
 	gmask := uint32(len(m.grams) - 1)
+	filterWords := 1
+	for filterWords*64 < nGrams*12 {
+		filterWords <<= 1
+	}
+	m.gramFilter = make([]uint64, filterWords)
+	fmask := uint32(filterWords - 1)
 	for i := range nodes {
 		nd := &nodes[i]
 		if nd.parent < 0 {
 			continue
 		}
-		key := uint64(ids[nd.parent])<<32 | uint64(ids[wordNode[nd.word]])
-		j := uint32(gramHash(m.seed, key) >> m.gramShift)
+		key := uint64(ids[nd.parent])<<32 | uint64(ids[wordList[nd.word].node])
+		h := gramHash(m.seed, key)
+		m.gramFilter[uint32(h)&fmask] |= gramFilterBits(h)
+		j := uint32(h >> m.gramShift)
 		for m.grams[j].meta != 0 {
 			j = (j + 1) & gmask
 		}
@@ -700,7 +772,7 @@ func makeTable[T any](n int) ([]T, uint8) {
 // entry strings).
 func (m *Matcher) TableBytes() int {
 	return len(m.words)*int(unsafe.Sizeof(wordSlot{})) + len(m.grams)*int(unsafe.Sizeof(gramSlot{})) +
-		len(m.longWords) + 4*len(m.dupNext)
+		8*len(m.gramFilter) + len(m.longWords) + 4*len(m.dupNext)
 }
 
 // LoadMatcher reads a query list, one entry a line, optionally followed by a

@@ -80,7 +80,7 @@ func TestMatchTable(t *testing.T) {
 	entries := []string{
 		"dog", "hot dog", "hot", "New York", "New York City", "York", "U.S.", "U.S. Army",
 		"e-mail", "mail", "café", "Straße", "σοφία", "東京", "rock and roll", "and", "?", "Dr. Who",
-		"it's", "C++", "a  b",
+		"it's", "C++", "a  b", "wordofsixteenbyt", "word-of-twenty-bytes", "a word-of-more-than-twenty-four-bytes",
 	}
 	tests := []struct {
 		name string
@@ -115,6 +115,9 @@ func TestMatchTable(t *testing.T) {
 		{"only punctuation", ",.;:!`", false, nil},
 		{"invalid utf-8 survives", "dog \xff\xfe hot", true, []string{"dog", "hot"}},
 		{"rock and roll", "rock and roll music", false, []string{"rock and roll", "and"}},
+		{"long words", "wordofsixteenbyt word-of-twenty-bytes a word-of-more-than-twenty-four-bytes", false,
+			[]string{"wordofsixteenbyt", "word-of-twenty-bytes", "a word-of-more-than-twenty-four-bytes"}},
+		{"long words differing late", "wordofsixteenbyx word-of-twenty-bytez a word-of-more-than-twenty-four-bytez", false, nil},
 	}
 	for _, fold := range []bool{false, true} {
 		m := mustMatcher(t, entries, MatchOptions{FoldCase: fold})
@@ -288,8 +291,11 @@ func TestMatchAgainstReference(t *testing.T) {
 }
 
 func FuzzMatch(f *testing.F) {
-	entries := []string{"dog", "hot dog", "U.S.", "a  b", "?", "Ünïcödé", "x y z", "y", "é", "ß"}
-	for _, s := range []string{"hot dog.", "U.S.A", "a  b", "ÜNÏCÖDÉ!", "x y z?", "\xff dog"} {
+	entries := []string{"dog", "hot dog", "U.S.", "a  b", "?", "Ünïcödé", "x y z", "y", "é", "ß",
+		// Words of 9–16, 17–24 and over 24 bytes take other paths in the matcher.
+		"mustardseed", "seventeen-letters", "a thirtyish-letter-word-for-tests z", "thirtyish-letter-word-for-tests"}
+	for _, s := range []string{"hot dog.", "U.S.A", "a  b", "ÜNÏCÖDÉ!", "x y z?", "\xff dog",
+		"mustardseed, seventeen-letters", "a thirtyish-letter-word-for-tests z", "thirtyish-letter-word-for-testz"} {
 		f.Add(s)
 	}
 	exact := mustMatcher(f, entries, MatchOptions{})
@@ -380,14 +386,17 @@ func BenchmarkLoad500k(b *testing.B) {
 	b.SetBytes(int64(len(data)))
 	b.ResetTimer()
 	cpu0, n := processCPU(), 0
+	var tableMB float64
 	for b.Loop() {
 		m, err := LoadMatcher(bytes.NewReader(data), MatchOptions{})
 		if err != nil || m.Len() != 500_000 {
 			b.Fatal(err)
 		}
 		n++
+		tableMB = float64(m.TableBytes()) / (1 << 20)
 	}
 	b.ReportMetric(float64((processCPU()-cpu0).Milliseconds())/float64(n), "cpu-ms/load")
+	b.ReportMetric(tableMB, "table-MB")
 }
 
 func BenchmarkMatch500k(b *testing.B) {
