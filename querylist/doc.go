@@ -55,10 +55,11 @@
 // and an entry matches when " entry " is a substring, i.e. as whole words,
 // case-sensitive unless MatchOptions.FoldCase. Rather than 500k substring
 // tests, the spaced text is cut into tokens at single spaces and each token
-// n-gram that is a word-prefix of some entry is looked up in an
-// open-addressing table of 64-bit slots (32-bit hash tag + record offset);
-// entry keys are compared byte for byte before a match is reported. Matching
-// does not allocate when dst has room. Results equal the substring
+// n-gram that is a word-prefix of some entry is looked up in two
+// open-addressing tables: words (bytes inline, compared exactly) and word
+// n-grams keyed by (prefix key id, word id), compared as 64-bit integers,
+// behind an L2-sized Bloom filter of word pairs. Look-ups run in passes so
+// that cache misses overlap. Matching does not allocate when dst has room. Results equal the substring
 // definition (checked against a direct implementation in tests and by
 // fuzzing).
 //
