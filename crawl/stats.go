@@ -1,6 +1,8 @@
 package crawl
 
 import (
+	"github.com/witdata/wit/internal/atomicfile"
+
 	"encoding/json"
 	"fmt"
 	"os"
@@ -149,24 +151,8 @@ func writeStatsFile(dir string, s Stats) error {
 	if err != nil {
 		return fmt.Errorf("stats: %w", err)
 	}
-	f, err := os.CreateTemp(dir, "stats.json.tmp-*")
-	if err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, "stats.json"), append(data, '\n')); err != nil {
 		return fmt.Errorf("stats: %w", err)
-	}
-	tmp := f.Name()
-	_, err = f.Write(append(data, '\n'))
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, filepath.Join(dir, "stats.json"))
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("stats: write %s: %w", dir, err)
 	}
 	return nil
 }

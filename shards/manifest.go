@@ -1,6 +1,8 @@
 package shards
 
 import (
+	"github.com/witdata/wit/internal/atomicfile"
+
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -211,30 +213,10 @@ func WriteJSONAtomic(path string, v any) error {
 // WriteFileAtomic writes data to path through a temporary file in the same directory that is
 // fsynced and renamed, so readers see the old content or the new one, never a mix.
 func WriteFileAtomic(path string, data []byte) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("shards: write %s: %w", path, err)
+	if err := atomicfile.WriteFile(path, data); err != nil {
+		return fmt.Errorf("shards: %w", err)
 	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if _, err := f.Write(data); err != nil {
-		return fmt.Errorf("shards: write %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("shards: sync %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("shards: close %s: %w", path, err)
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("shards: rename %s: %w", path, err)
-	}
-	return SyncDir(dir)
+	return nil
 }
 
 // CleanAtomicTemp removes temporary files left by WriteFileAtomic (and other "*.tmp-*" files that

@@ -1,6 +1,8 @@
 package shards
 
 import (
+	"github.com/witdata/wit/internal/atomicfile"
+
 	"errors"
 	"fmt"
 	"os"
@@ -315,13 +317,8 @@ func (w *Writer) commit() (err error) {
 
 // SyncDir fsyncs a directory so that renames in it survive a crash.
 func SyncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("shards: open dir %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("shards: sync dir %s: %w", dir, err)
+	if err := atomicfile.SyncDir(dir); err != nil {
+		return fmt.Errorf("shards: %w", err)
 	}
 	return nil
 }

@@ -1,6 +1,8 @@
 package train
 
 import (
+	"github.com/witdata/wit/internal/atomicfile"
+
 	"bufio"
 	"bytes"
 	"encoding/json"
@@ -13,8 +15,6 @@ import (
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
-
-	"github.com/witdata/wit/tokenizer"
 )
 
 // Run folder file names.
@@ -87,7 +87,7 @@ func openMetrics(runDir string, upTo int64) (*metricsLog, error) {
 		}
 	}
 	if len(old) > 0 {
-		if err := tokenizer.WriteFileAtomic(path, buf.Bytes()); err != nil {
+		if err := atomicfile.WriteFile(path, buf.Bytes()); err != nil {
 			return nil, err
 		}
 	}
@@ -139,7 +139,7 @@ func WriteLossPlot(path, title string, points []Metrics) error {
 	if _, err := w.WriteTo(&buf); err != nil {
 		return fmt.Errorf("loss plot: %w", err)
 	}
-	return tokenizer.WriteFileAtomic(path, buf.Bytes())
+	return atomicfile.WriteFile(path, buf.Bytes())
 }
 
 // preciseTicks is plot.DefaultTicks with labels precise enough to tell neighbouring ticks apart

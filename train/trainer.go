@@ -1,6 +1,8 @@
 package train
 
 import (
+	"github.com/witdata/wit/internal/atomicfile"
+
 	"context"
 	"errors"
 	"fmt"
@@ -139,7 +141,7 @@ func (t *Trainer) Train(ctx context.Context) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}
-	if err := tokenizer.WriteFileAtomic(filepath.Join(out, ConfigFile), cfgYAML); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(out, ConfigFile), cfgYAML); err != nil {
 		return nil, err
 	}
 
