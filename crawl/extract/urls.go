@@ -1,6 +1,8 @@
 package extract
 
 import (
+	"github.com/witdata/wit/internal/urlnorm"
+
 	"net/netip"
 	"net/url"
 	"strconv"
@@ -48,7 +50,7 @@ func normalizeParts(scheme, hostport, path, query string) string {
 		if path[0] != '/' {
 			path = "/" + path
 		}
-		writeEscaped(&b, removeDotSegments(path), false)
+		writeEscaped(&b, urlnorm.RemoveDotSegments(path), false)
 	}
 	if query != "" {
 		b.WriteByte('?')
@@ -124,41 +126,6 @@ func normalizeHost(hostport, scheme string) (string, bool) {
 	return host, true
 }
 
-func isUnreserved(c byte) bool {
-	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
-		c == '-' || c == '.' || c == '_' || c == '~'
-}
-
-// isAllowedRaw reports bytes that may stand unescaped in a path (or, with
-// query set, in a query): unreserved, sub-delims, ':' and '@', '/' (and '?'),
-// and '[' ']' which browsers (and internal/urlnorm) leave alone.
-func isAllowedRaw(c byte, query bool) bool {
-	if isUnreserved(c) {
-		return true
-	}
-	switch c {
-	case '!', '$', '&', '\'', '(', ')', '*', '+', ',', ';', '=', ':', '@', '/', '[', ']':
-		return true
-	case '?':
-		return query
-	}
-	return false
-}
-
-func unhex(c byte) (byte, bool) {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0', true
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10, true
-	case 'A' <= c && c <= 'F':
-		return c - 'A' + 10, true
-	}
-	return 0, false
-}
-
-const upperHex = "0123456789ABCDEF"
-
 // writeEscaped writes s with its %-escapes normalised: an escaped unreserved
 // character is decoded, other escapes get upper-case hex, a stray '%' becomes
 // "%25" and bytes that may not stand raw are escaped.
@@ -167,16 +134,16 @@ func writeEscaped(b *strings.Builder, s string, query bool) {
 		c := s[i]
 		if c == '%' {
 			if i+2 < len(s) {
-				hi, ok1 := unhex(s[i+1])
-				lo, ok2 := unhex(s[i+2])
+				hi, ok1 := urlnorm.Unhex(s[i+1])
+				lo, ok2 := urlnorm.Unhex(s[i+2])
 				if ok1 && ok2 {
 					d := hi<<4 | lo
-					if isUnreserved(d) {
+					if urlnorm.IsUnreserved(d) {
 						b.WriteByte(d)
 					} else {
 						b.WriteByte('%')
-						b.WriteByte(upperHex[d>>4])
-						b.WriteByte(upperHex[d&15])
+						b.WriteByte(urlnorm.UpperHex[d>>4])
+						b.WriteByte(urlnorm.UpperHex[d&15])
 					}
 					i += 2
 					continue
@@ -185,64 +152,14 @@ func writeEscaped(b *strings.Builder, s string, query bool) {
 			b.WriteString("%25")
 			continue
 		}
-		if isAllowedRaw(c, query) {
+		if urlnorm.IsLiteralOK(c, query) {
 			b.WriteByte(c)
 			continue
 		}
 		b.WriteByte('%')
-		b.WriteByte(upperHex[c>>4])
-		b.WriteByte(upperHex[c&15])
+		b.WriteByte(urlnorm.UpperHex[c>>4])
+		b.WriteByte(urlnorm.UpperHex[c&15])
 	}
-}
-
-// removeDotSegments implements RFC 3986 §5.2.4 on an absolute path.
-func removeDotSegments(p string) string {
-	if !strings.Contains(p, ".") {
-		return p
-	}
-	// Fast check: only segments that are exactly "." or ".." matter.
-	hasDot := false
-	for i := 0; i < len(p); i++ {
-		if p[i] != '.' || (i > 0 && p[i-1] != '/') {
-			continue
-		}
-		j := i + 1
-		if j < len(p) && p[j] == '.' {
-			j++
-		}
-		if j == len(p) || p[j] == '/' {
-			hasDot = true
-			break
-		}
-	}
-	if !hasDot {
-		return p
-	}
-	segs := strings.Split(p, "/") // segs[0] is "" for an absolute path
-	out := make([]string, 0, len(segs))
-	for i, s := range segs {
-		last := i == len(segs)-1
-		switch s {
-		case ".":
-			if last {
-				out = append(out, "")
-			}
-		case "..":
-			if len(out) > 1 {
-				out = out[:len(out)-1]
-			}
-			if last {
-				out = append(out, "")
-			}
-		default:
-			out = append(out, s)
-		}
-	}
-	r := strings.Join(out, "/")
-	if !strings.HasPrefix(r, "/") {
-		r = "/" + r
-	}
-	return r
 }
 
 // resolver turns URL references found in one page into normalised absolute
@@ -422,7 +339,7 @@ func (r *resolver) fast(s string) (string, bool) {
 			// Could be a scheme ("http:"), or a colon in a first segment.
 			return "", false
 		}
-		if c == '%' || !isAllowedRaw(c, true) {
+		if c == '%' || !urlnorm.IsLiteralOK(c, true) {
 			return "", false
 		}
 	}
@@ -438,9 +355,9 @@ func (r *resolver) fast(s string) (string, bool) {
 		// happen since s[0] != '?'.
 		return "", false
 	case path[0] == '/':
-		full = removeDotSegments(path)
+		full = urlnorm.RemoveDotSegments(path)
 	default:
-		full = removeDotSegments(r.dir + path)
+		full = urlnorm.RemoveDotSegments(r.dir + path)
 	}
 	n := len(r.origin) + len(full) + len(query) + 1
 	var b strings.Builder
@@ -488,20 +405,20 @@ func preEscape(s string) string {
 			b.WriteByte('/')
 		case c == '%':
 			if i+2 < len(s) {
-				if _, ok1 := unhex(s[i+1]); ok1 {
-					if _, ok2 := unhex(s[i+2]); ok2 {
+				if _, ok1 := urlnorm.Unhex(s[i+1]); ok1 {
+					if _, ok2 := urlnorm.Unhex(s[i+2]); ok2 {
 						b.WriteByte('%')
 						continue
 					}
 				}
 			}
 			b.WriteString("%25")
-		case isAllowedRaw(c, true):
+		case urlnorm.IsLiteralOK(c, true):
 			b.WriteByte(c)
 		default:
 			b.WriteByte('%')
-			b.WriteByte(upperHex[c>>4])
-			b.WriteByte(upperHex[c&15])
+			b.WriteByte(urlnorm.UpperHex[c>>4])
+			b.WriteByte(urlnorm.UpperHex[c&15])
 		}
 	}
 	return b.String()
@@ -517,15 +434,15 @@ func needsPreEscape(s string) bool {
 			if i+2 >= len(s) {
 				return true
 			}
-			if _, ok := unhex(s[i+1]); !ok {
+			if _, ok := urlnorm.Unhex(s[i+1]); !ok {
 				return true
 			}
-			if _, ok := unhex(s[i+2]); !ok {
+			if _, ok := urlnorm.Unhex(s[i+2]); !ok {
 				return true
 			}
 			continue
 		}
-		if c == '\\' || !isAllowedRaw(c, true) {
+		if c == '\\' || !urlnorm.IsLiteralOK(c, true) {
 			return true
 		}
 	}

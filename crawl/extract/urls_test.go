@@ -1,6 +1,8 @@
 package extract
 
 import (
+	"github.com/witdata/wit/internal/urlnorm"
+
 	"net/url"
 	"strings"
 	"testing"
@@ -59,8 +61,8 @@ func TestRemoveDotSegments(t *testing.T) {
 		{"/", "/"},
 	}
 	for _, tt := range tests {
-		if got := removeDotSegments(tt.in); got != tt.want {
-			t.Errorf("removeDotSegments(%q) = %q, want %q", tt.in, got, tt.want)
+		if got := urlnorm.RemoveDotSegments(tt.in); got != tt.want {
+			t.Errorf("RemoveDotSegments(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
 }

@@ -59,7 +59,7 @@ func Normalize(u *url.URL) *url.URL {
 
 	p := normalizeEscapes(n.EscapedPath(), false)
 	if n.Host != "" || n.Scheme != "" || strings.HasPrefix(p, "/") {
-		p = removeDotSegments(p)
+		p = RemoveDotSegments(p)
 		if p == "" && n.Host != "" {
 			p = "/"
 		}
@@ -165,10 +165,10 @@ func normalizeHostname(host string) string {
 	return strings.ToLower(host)
 }
 
-// removeDotSegments implements RFC 3986 section 5.2.4 for paths that start
+// RemoveDotSegments implements RFC 3986 section 5.2.4 for paths that start
 // with "/" (every path of a URL with an authority does).
-func removeDotSegments(p string) string {
-	if !strings.Contains(p, ".") {
+func RemoveDotSegments(p string) string {
+	if !hasDotSegment(p) {
 		return p
 	}
 	abs := strings.HasPrefix(p, "/")
@@ -203,18 +203,38 @@ func removeDotSegments(p string) string {
 	return j
 }
 
-const upperHex = "0123456789ABCDEF"
+// hasDotSegment reports whether p has a segment that is exactly "." or "..", the only ones
+// RemoveDotSegments changes; most paths have none and are returned as they are.
+func hasDotSegment(p string) bool {
+	for i := 0; i < len(p); i++ {
+		if p[i] != '.' || (i > 0 && p[i-1] != '/') {
+			continue
+		}
+		j := i + 1
+		if j < len(p) && p[j] == '.' {
+			j++
+		}
+		if j == len(p) || p[j] == '/' {
+			return true
+		}
+	}
+	return false
+}
 
-func isUnreserved(c byte) bool {
+// UpperHex are the digits of a normalised %-escape.
+const UpperHex = "0123456789ABCDEF"
+
+// IsUnreserved reports RFC 3986 unreserved characters, which are never escaped.
+func IsUnreserved(c byte) bool {
 	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
 		c == '-' || c == '.' || c == '_' || c == '~'
 }
 
-// isLiteralOK reports whether c may stay unescaped in a path (query=false) or
+// IsLiteralOK reports whether c may stay unescaped in a path (query=false) or
 // query (query=true). Besides RFC 3986 pchar, '[' and ']' are left alone as
 // browsers do.
-func isLiteralOK(c byte, query bool) bool {
-	if isUnreserved(c) {
+func IsLiteralOK(c byte, query bool) bool {
+	if IsUnreserved(c) {
 		return true
 	}
 	switch c {
@@ -226,7 +246,8 @@ func isLiteralOK(c byte, query bool) bool {
 	return false
 }
 
-func unhex(c byte) (byte, bool) {
+// Unhex returns the value of a hex digit.
+func Unhex(c byte) (byte, bool) {
 	switch {
 	case '0' <= c && c <= '9':
 		return c - '0', true
@@ -245,7 +266,7 @@ func normalizeEscapes(s string, query bool) string {
 	clean := true
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if c == '%' || !isLiteralOK(c, query) {
+		if c == '%' || !IsLiteralOK(c, query) {
 			clean = false
 			break
 		}
@@ -259,16 +280,16 @@ func normalizeEscapes(s string, query bool) string {
 		c := s[i]
 		if c == '%' {
 			if i+2 < len(s) {
-				hi, ok1 := unhex(s[i+1])
-				lo, ok2 := unhex(s[i+2])
+				hi, ok1 := Unhex(s[i+1])
+				lo, ok2 := Unhex(s[i+2])
 				if ok1 && ok2 {
 					d := hi<<4 | lo
-					if isUnreserved(d) {
+					if IsUnreserved(d) {
 						b.WriteByte(d)
 					} else {
 						b.WriteByte('%')
-						b.WriteByte(upperHex[hi])
-						b.WriteByte(upperHex[lo])
+						b.WriteByte(UpperHex[hi])
+						b.WriteByte(UpperHex[lo])
 					}
 					i += 2
 					continue
@@ -277,13 +298,13 @@ func normalizeEscapes(s string, query bool) string {
 			b.WriteString("%25")
 			continue
 		}
-		if isLiteralOK(c, query) {
+		if IsLiteralOK(c, query) {
 			b.WriteByte(c)
 			continue
 		}
 		b.WriteByte('%')
-		b.WriteByte(upperHex[c>>4])
-		b.WriteByte(upperHex[c&15])
+		b.WriteByte(UpperHex[c>>4])
+		b.WriteByte(UpperHex[c&15])
 	}
 	return b.String()
 }
