@@ -64,20 +64,11 @@ func loadDefault(opts MatchOptions) (*Matcher, error) {
 
 // ReadEntries reads an "entry[\tsource]" list (gzip when the name ends .gz).
 func ReadEntries(path string) ([]Entry, error) {
-	f, err := os.Open(path)
+	r, closeList, err := openList(path)
 	if err != nil {
-		return nil, fmt.Errorf("query list: %w", err)
+		return nil, err
 	}
-	defer f.Close()
-	var r io.Reader = f
-	if strings.HasSuffix(path, ".gz") {
-		zr, err := gzip.NewReader(bufio.NewReaderSize(f, 1<<16))
-		if err != nil {
-			return nil, fmt.Errorf("query list %s: %w", path, err)
-		}
-		defer zr.Close()
-		r = zr
-	}
+	defer closeList()
 	texts, sources, err := readList(r)
 	if err != nil {
 		return nil, fmt.Errorf("query list %s: %w", path, err)
@@ -157,4 +148,21 @@ func CountSources(entries []Entry) map[string]int {
 		c[e.Source]++
 	}
 	return c
+}
+
+// openList opens a list file, gunzipping it when its name ends in .gz.
+func openList(path string) (io.Reader, func(), error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("query list: %w", err)
+	}
+	if !strings.HasSuffix(path, ".gz") {
+		return f, func() { f.Close() }, nil
+	}
+	zr, err := gzip.NewReader(bufio.NewReaderSize(f, 1<<16))
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("query list %s: %w", path, err)
+	}
+	return zr, func() { zr.Close(); f.Close() }, nil
 }

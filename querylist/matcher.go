@@ -1,16 +1,13 @@
 package querylist
 
 import (
-	"bufio"
 	"bytes"
-	"compress/gzip"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"math/bits"
 	"math/rand/v2"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -788,20 +785,11 @@ func LoadMatcher(r io.Reader, opts MatchOptions) (*Matcher, error) {
 
 // LoadMatcherFile is LoadMatcher on a file; a name ending in .gz is gunzipped.
 func LoadMatcherFile(path string, opts MatchOptions) (*Matcher, error) {
-	f, err := os.Open(path)
+	r, closeList, err := openList(path)
 	if err != nil {
-		return nil, fmt.Errorf("query list: %w", err)
+		return nil, err
 	}
-	defer f.Close()
-	var r io.Reader = f
-	if strings.HasSuffix(path, ".gz") {
-		zr, err := gzip.NewReader(bufio.NewReaderSize(f, 1<<16))
-		if err != nil {
-			return nil, fmt.Errorf("query list %s: %w", path, err)
-		}
-		defer zr.Close()
-		r = zr
-	}
+	defer closeList()
 	m, err := LoadMatcher(r, opts)
 	if err != nil {
 		return nil, fmt.Errorf("query list %s: %w", path, err)
