@@ -4,7 +4,6 @@ import (
 	"github.com/witdata/wit/internal/atomicfile"
 
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -222,23 +221,7 @@ func WriteFileAtomic(path string, data []byte) (err error) {
 // CleanAtomicTemp removes temporary files left by WriteFileAtomic (and other "*.tmp-*" files that
 // are not shard temp files) in dir, after a killed run.
 func CleanAtomicTemp(dir string) error {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil
-		}
-		return fmt.Errorf("shards: list %s: %w", dir, err)
-	}
-	for _, e := range entries {
-		name := e.Name()
-		if e.IsDir() || !strings.Contains(name, tempMarker) {
-			continue
-		}
-		if strings.Contains(name, ".json"+tempMarker) || strings.Contains(name, ".jsonl"+tempMarker) {
-			if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
-				return fmt.Errorf("shards: remove stale %s: %w", name, err)
-			}
-		}
-	}
-	return nil
+	return removeStale(dir, func(name string) bool {
+		return strings.Contains(name, ".json"+tempMarker) || strings.Contains(name, ".jsonl"+tempMarker)
+	})
 }

@@ -324,7 +324,10 @@ func SyncDir(dir string) error {
 }
 
 // CleanTemp removes temporary files left in dir by a run that did not commit them.
-func CleanTemp(dir string) error {
+func CleanTemp(dir string) error { return removeStale(dir, IsTemp) }
+
+// removeStale removes the files of dir whose names match stale; a missing dir is fine.
+func removeStale(dir string, stale func(name string) bool) error {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
@@ -333,10 +336,11 @@ func CleanTemp(dir string) error {
 		return fmt.Errorf("shards: list %s: %w", dir, err)
 	}
 	for _, e := range entries {
-		if IsTemp(e.Name()) {
-			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
-				return fmt.Errorf("shards: remove stale %s: %w", e.Name(), err)
-			}
+		if e.IsDir() || !stale(e.Name()) {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("shards: remove stale %s: %w", e.Name(), err)
 		}
 	}
 	return nil
