@@ -3,8 +3,6 @@ package crawl
 import (
 	"errors"
 	"fmt"
-	"github.com/witdata/wit/internal/httpx"
-	"github.com/witdata/wit/internal/netguard"
 	"io"
 	"log/slog"
 	"os"
@@ -14,6 +12,8 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/witdata/wit/internal/httpx"
+	"github.com/witdata/wit/internal/netguard"
 	"github.com/witdata/wit/shards"
 )
 

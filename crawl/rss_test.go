@@ -1,7 +1,6 @@
 package crawl
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"net/http/httptest"
@@ -9,9 +8,10 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/witdata/wit/internal/procstat"
 )
 
 // TestRSS checks that memory stays flat as a crawl grows: it crawls a 5,000-page and a
@@ -83,22 +83,5 @@ func TestRSSChild(t *testing.T) {
 	if stats.PagesOK != int64(n) {
 		t.Fatalf("crawled %d of %d", stats.PagesOK, n)
 	}
-	fmt.Printf("RSS pages=%d peak_kb=%d pages_per_s=%.0f\n", n, peakRSSKB(), float64(n)/time.Since(start).Seconds())
-}
-
-// peakRSSKB is the process's peak resident set (VmHWM), from /proc or getrusage.
-func peakRSSKB() int64 {
-	if f, err := os.Open("/proc/self/status"); err == nil {
-		defer f.Close()
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			if rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
-				kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-				return kb
-			}
-		}
-	}
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return ru.Maxrss
+	fmt.Printf("RSS pages=%d peak_kb=%d pages_per_s=%.0f\n", n, procstat.PeakRSSKB(), float64(n)/time.Since(start).Seconds())
 }

@@ -1,8 +1,6 @@
 package crawl
 
 import (
-	"github.com/witdata/wit/internal/atomicfile"
-
 	"encoding/json"
 	"fmt"
 	"os"
@@ -10,6 +8,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/witdata/wit/internal/atomicfile"
 )
 
 // Counter names in the state store (accumulated over resumed runs).

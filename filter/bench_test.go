@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/witdata/wit/internal/procstat"
 	"github.com/witdata/wit/querylist"
 )
 
@@ -92,20 +93,6 @@ func captionMix(tb testing.TB, n int) (mix []string, english int) {
 	return mix, english
 }
 
-func peakRSSMB() float64 {
-	data, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, _ := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 64)
-			return kb / 1024
-		}
-	}
-	return 0
-}
-
 // BenchmarkFilterVsLingua runs, in the same process and iteration, a bare lingua
 // DetectLanguageOf loop and the whole per-caption filter (normalise, text rules, default query
 // list, language stage without result cache, pair key + pebble dedup) over the same captions,
@@ -184,7 +171,7 @@ func BenchmarkFilterVsLingua(b *testing.B) {
 	b.ReportMetric(filterRate, "filter_captions/s")
 	b.ReportMetric(filterRate/bareRate, "ratio")
 	b.ReportMetric(n/tNoScorer.Seconds()/bareRate, "ratio_without_scorer")
-	b.ReportMetric(peakRSSMB(), "peakRSS_MB")
+	b.ReportMetric(procstat.PeakRSSMB(), "peakRSS_MB")
 	b.ReportMetric(float64(lingua)/n, "lingua_share")
 	b.ReportMetric(float64(byFast)/n, "scorer_share")
 	b.Logf("%d captions (%d English), kept %.1f%%, lingua asked for %.1f%%, n-gram scorer decided %.1f%%",

@@ -1,8 +1,6 @@
 package filter
 
 import (
-	"github.com/witdata/wit/internal/atomicfile"
-
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,6 +10,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/witdata/wit/internal/atomicfile"
 )
 
 // Stats summarises one run; it is written as JSON (filter-stats.json) and printed.

@@ -1,19 +1,14 @@
 package model
 
 import (
-	"bufio"
-	"math/rand/v2"
-	"os"
-	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/gomlx/gomlx/backends"
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive
-	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 
 	"github.com/witdata/wit/internal/gomlxfix"
+	"github.com/witdata/wit/internal/procstat"
 )
 
 // BenchmarkTrainStep measures one clip-tiny training step at batch 64 (forward, backward, AdamW,
@@ -59,45 +54,21 @@ func BenchmarkTrainStep(b *testing.B) {
 			if matmulGFLOPs > 0 {
 				b.ReportMetric(gflops/matmulGFLOPs, "of_matmul")
 			}
-			b.ReportMetric(peakRSSMB(), "peak_RSS_MB")
+			b.ReportMetric(procstat.PeakRSSMB(), "peak_RSS_MB")
 		})
 	}
 }
 
-// benchMatMul runs an n×n·n×n float32 product and returns its GFLOP/s.
+// benchMatMul reports the backend's bare n×n matmul GFLOP/s (gomlxfix.MatMul) and returns it.
 func benchMatMul(b *testing.B, be backends.Backend, n int) float64 {
-	rng := rand.New(rand.NewPCG(1, 1))
-	data := make([]float32, n*n)
-	for i := range data {
-		data[i] = float32(rng.NormFloat64())
-	}
-	x := tensors.FromFlatDataAndDimensions(data, n, n)
-	e := MustNewExec(be, func(a, c *Node) *Node { return DotGeneral(a, []int{1}, nil, c, []int{0}, nil) })
-	e.MustExec(x, x)
+	run, flops := gomlxfix.MatMulBaseline(be, n)
 	b.ResetTimer()
 	for b.Loop() {
-		e.MustExec(x, x)
+		run()
 	}
-	gflops := 2 * float64(n*n*n) / (b.Elapsed().Seconds() / float64(b.N)) / 1e9
+	gflops := flops / (b.Elapsed().Seconds() / float64(b.N)) / 1e9
 	b.ReportMetric(gflops, "GFLOP/s")
 	return gflops
-}
-
-// peakRSSMB reads the process's resident-set high-water mark (Linux; 0 elsewhere).
-func peakRSSMB() float64 {
-	f, err := os.Open("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
-			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
-			return kb / 1024
-		}
-	}
-	return 0
 }
 
 // BenchmarkEmbed is the inference hot path of `wit embed` / `wit score`: clip-tiny image and text

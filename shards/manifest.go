@@ -1,8 +1,6 @@
 package shards
 
 import (
-	"github.com/witdata/wit/internal/atomicfile"
-
 	"encoding/json"
 	"fmt"
 	"os"
@@ -10,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/witdata/wit/internal/atomicfile"
 )
 
 // Names of the dataset-level files beside the shards.

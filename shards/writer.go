@@ -1,8 +1,6 @@
 package shards
 
 import (
-	"github.com/witdata/wit/internal/atomicfile"
-
 	"errors"
 	"fmt"
 	"os"
@@ -14,6 +12,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/witdata/wit/internal/atomicfile"
 )
 
 // Ext is the extension of committed shard files.

@@ -1,8 +1,6 @@
 package tokenizer
 
 import (
-	"github.com/witdata/wit/internal/atomicfile"
-
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -12,6 +10,8 @@ import (
 	"sync"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/witdata/wit/internal/atomicfile"
 )
 
 // Special token names.

@@ -12,18 +12,17 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/gomlx/gomlx/backends"
-	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 
 	"github.com/witdata/wit/internal/gomlxfix"
+	"github.com/witdata/wit/internal/procstat"
 	"github.com/witdata/wit/model"
 	"github.com/witdata/wit/shards"
 	"github.com/witdata/wit/tokenizer"
@@ -181,7 +180,7 @@ func BenchmarkTrain(b *testing.B) {
 		if matmul > 0 {
 			b.ReportMetric(gflops/matmul, "of_matmul")
 		}
-		b.ReportMetric(peakRSSMB(), "peak_RSS_MB")
+		b.ReportMetric(procstat.PeakRSSMB(), "peak_RSS_MB")
 	})
 	b.Run("loader-clip-tiny-b64", func(b *testing.B) { benchLoader(b, cfg, batch) })
 }
@@ -229,7 +228,7 @@ func benchLoader(b *testing.B, cfg model.Config, batch int) {
 		// needs for one pair (robust to other load on the machine).
 		b.ReportMetric(stepCPUPerSample/cpuSample, "x_step_cpu")
 	}
-	b.ReportMetric(peakRSSMB(), "peak_RSS_MB")
+	b.ReportMetric(procstat.PeakRSSMB(), "peak_RSS_MB")
 }
 
 func iterPull(l *Loader) (func() (*Batch, error), func()) {
@@ -266,38 +265,16 @@ func iterPull(l *Loader) (func() (*Batch, error), func()) {
 	return next, cancel
 }
 
-// benchMatMul runs an n×n·n×n float32 product and returns its GFLOP/s.
+// benchMatMul reports the backend's bare n×n matmul GFLOP/s (gomlxfix.MatMul) and returns it.
 func benchMatMul(b *testing.B, be backends.Backend, n int) float64 {
-	rng := rand.New(rand.NewPCG(1, 1))
-	data := make([]float32, n*n)
-	for i := range data {
-		data[i] = float32(rng.NormFloat64())
-	}
-	x := tensors.FromFlatDataAndDimensions(data, n, n)
-	e := MustNewExec(be, func(a, c *Node) *Node { return DotGeneral(a, []int{1}, nil, c, []int{0}, nil) })
-	e.MustExec(x, x)
+	run, flops := gomlxfix.MatMulBaseline(be, n)
 	b.ResetTimer()
 	for b.Loop() {
-		e.MustExec(x, x)[0].FinalizeAll()
+		run()
 	}
-	gflops := 2 * float64(n*n*n) / (b.Elapsed().Seconds() / float64(b.N)) / 1e9
+	gflops := flops / (b.Elapsed().Seconds() / float64(b.N)) / 1e9
 	b.ReportMetric(gflops, "GFLOP/s")
 	return gflops
-}
-
-// peakRSSMB reads the process's resident-set high-water mark (Linux; 0 elsewhere).
-func peakRSSMB() float64 {
-	data, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for line := range strings.SplitSeq(string(data), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
-			return kb / 1024
-		}
-	}
-	return 0
 }
 
 // BenchmarkPreprocess is one sample's decode + crop + resize + normalise (the loader's per-core cost).

@@ -1,8 +1,6 @@
 package train
 
 import (
-	"github.com/witdata/wit/internal/atomicfile"
-
 	"bufio"
 	"bytes"
 	"encoding/json"
@@ -15,6 +13,8 @@ import (
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
+
+	"github.com/witdata/wit/internal/atomicfile"
 )
 
 // Run folder file names.

@@ -1,8 +1,6 @@
 package train
 
 import (
-	"github.com/witdata/wit/internal/atomicfile"
-
 	"context"
 	"errors"
 	"fmt"
@@ -18,12 +16,12 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive
 	"github.com/gomlx/gomlx/pkg/core/tensors"
+	gctx "github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/gomlx/gomlx/pkg/ml/context/initializers"
 	"github.com/schollz/progressbar/v3"
 	"gopkg.in/yaml.v3"
 
-	gctx "github.com/gomlx/gomlx/pkg/ml/context"
-
+	"github.com/witdata/wit/internal/atomicfile"
 	"github.com/witdata/wit/internal/gomlxfix"
 	"github.com/witdata/wit/model"
 	"github.com/witdata/wit/shards"

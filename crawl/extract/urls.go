@@ -1,14 +1,14 @@
 package extract
 
 import (
-	"github.com/witdata/wit/internal/urlnorm"
-
 	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
 
 	"golang.org/x/net/idna"
+
+	"github.com/witdata/wit/internal/urlnorm"
 )
 
 // URL normalisation is done here, fused with reference resolution so the

@@ -1,11 +1,11 @@
 package extract
 
 import (
-	"github.com/witdata/wit/internal/urlnorm"
-
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/witdata/wit/internal/urlnorm"
 )
 
 func TestNormalizeURL(t *testing.T) {
