@@ -68,9 +68,10 @@ type Matcher struct {
 	// word pairs of a text are not keys: the filter rejects them without
 	// touching the large table.
 	gramFilter []uint64
-	seed       uint64  // random per matcher: crafted texts cannot target collisions
-	longWords  string  // bytes of words longer than wordInline, at wordSlot.b[2]
-	dupNext    []int32 // next entry id with the same key (metaDup), -1 at the end
+	seed       uint64      // random per matcher: crafted texts cannot target collisions
+	longWords  string      // bytes of words longer than wordInline, at wordSlot.b[2]
+	punctSlot  [256]uint32 // home slot in words of each one-byte punctuation token
+	dupNext    []int32     // next entry id with the same key (metaDup), -1 at the end
 }
 
 // wordSlot is one word of the keys, 32 bytes so a slot never straddles a
@@ -240,7 +241,7 @@ var sepClass = func() (t [256]uint8) {
 type token struct {
 	v0, v1   uint64 // the first 16 bytes, little-endian, zero-padded
 	start, n int32
-	slot     uint32 // home slot in Matcher.words
+	slot     uint32 // word slot whose tag is the token's; len(words), a slot that never matches, when none
 	id       uint32 // word id, noWord when no key has this word
 }
 
@@ -258,9 +259,12 @@ type matchScratch struct {
 	buf   []byte // the text (folded with FoldCase), then textPad zero bytes
 	toks  []token
 	cands []gramCand
-	pos   []int32 // start token of each match, aligned with dst[base:]
-	touch uint32  // sink of the early slot loads
+	found []uint64 // raw matches: start token << 32 | rawDup | entry id
+	touch uint32   // sink of the early slot loads
 }
+
+// rawDup marks a raw match whose key is shared by several entries.
+const rawDup = 1 << 31
 
 var scratchPool = sync.Pool{New: func() any { return new(matchScratch) }}
 
@@ -287,70 +291,121 @@ func (m *Matcher) MatchIDs(text string, dst []int32) []int32 {
 	return dst
 }
 
+// SWAR constants: separator bytes are found 8 at a time.
+const (
+	lo7  = 0x7F7F7F7F7F7F7F7F
+	hi1  = 0x8080808080808080
+	ones = 0x0101010101010101
+)
+
+// nonZero sets the high bit of each byte of y that is not 0 (exactly: no
+// carry crosses bytes).
+func nonZero(y uint64) uint64 { return ((y & lo7) + lo7) | y }
+
+// separators sets the high bit of each byte of x that is a separator:
+// ' ' '!' (x|1 == '!'), ',' '.' (x|2 == '.'), ':' ';' (x|1 == ';'), '?', '`',
+// '\t' '\r' (x|4 == '\r'), '\n'.
+func separators(x uint64) uint64 {
+	t := nonZero((x|ones)^('!'*ones)) & nonZero((x|2*ones)^('.'*ones)) & nonZero((x|ones)^(';'*ones)) &
+		nonZero(x^('?'*ones)) & nonZero(x^('`'*ones)) & nonZero((x|4*ones)^('\r'*ones)) & nonZero(x^('\n'*ones))
+	return ^t & hi1
+}
+
 // match finds the entries in buf[:n] (followed by textPad zero bytes). It
 // works in passes so that the cache misses of independent look-ups overlap
-// instead of queuing up: (1) cut the text into tokens, hash them and load
-// each token's home slot, (2) resolve the words, (3) look up the keys of two,
-// three, ... words level by level, each level's loads issued while the
-// previous level is resolved.
+// instead of queuing up: (1) cut the text into tokens, hash them and start
+// loading each token's home slot, (2) resolve the words and check each pair
+// of adjacent words against the Bloom filter, (3) look up
+// the keys of two, three, ... words level by level, each level's loads
+// issued while the previous level is resolved. The data-dependent decisions
+// of the inner loops (punctuation or not, word or not, entry or not, pair
+// candidate or not) are computed, not branched on: every record is written
+// and its counter advanced by 0 or 1, so mispredictions do not dominate.
+// Matches are collected raw, then ordered and deduplicated at the end. Each
+// pass is its own small function: the compiler keeps its state in
+// registers.
 func (m *Matcher) match(buf []byte, n int, dst []int32, sc *matchScratch) []int32 {
-	words, grams := m.words, m.grams
-	if len(words) == 0 || len(grams) == 0 {
+	if len(m.words) == 0 || len(m.grams) == 0 {
 		return dst // not built by NewMatcher
 	}
-	wmask, gmask := uint32(len(words)-1), uint32(len(grams)-1)
-	wshift, gshift := m.wordShift, m.gramShift
-	seed := m.seed
-	touch := sc.touch
+	// At most one token per byte plus one per punctuation byte, plus the
+	// last one; one more entry for a punctuation record that is written
+	// and not counted.
+	toks := slices.Grow(sc.toks[:0], 2*n+2)[:2*n+2]
+	nt := m.tokenize(buf, n, toks, &sc.touch)
+	toks = toks[:nt]
+	found := slices.Grow(sc.found[:0], nt)[:nt]
+	cands := slices.Grow(sc.cands[:0], nt)[:nt]
+	nf, nc := m.resolveWords(buf, toks, found, cands)
+	found, cands = found[:nf], cands[:nc]
+	for len(cands) > 0 {
+		found, cands = m.resolveGrams(toks, found, cands, &sc.touch)
+	}
+	dst = m.report(dst, found)
+	sc.toks, sc.found, sc.cands = toks, found, cands
+	return dst
+}
 
-	// Pass 1: tokens, hashes, early loads. Separators are found 64 bytes
-	// at a time as a bit mask: no branch per byte.
-	// At most one token per byte plus one per punctuation byte, plus one.
-	toks := slices.Grow(sc.toks[:0], 2*n+1)[:2*n+1]
+// tokenize is pass 1: it writes the tokens of buf[:n] to toks and returns
+// their number. Separators are found 8 bytes at a time and gathered into a
+// bit mask of up to 64 bytes, so there is no branch per byte.
+func (m *Matcher) tokenize(buf []byte, n int, toks []token, touch *uint32) int {
+	words := m.words
+	wmask := uint32(len(words) - 1)
+	wshift := m.wordShift
+	seed := m.seed
+	sink := uint32(0)
 	nt := 0
 	start := 0
 	for block := 0; block <= n; block += 64 {
-		end := min(block+64, n)
 		var seps uint64
-		for k, c := range buf[block:end] {
-			seps |= uint64(isSep[c]) << k
+		for k := 0; k < min(n-block, 64); k += 8 {
+			s := separators(load8(buf, block+k)) >> 7
+			seps |= (s * 0x02040810204081 >> 49 & 0xFF) << k
 		}
-		if end == n {
-			seps |= 1 << (n - block) // the end of the text ends the last token
+		if n-block < 64 {
+			// Bytes past the text are padding (not separators); the
+			// end of the text ends the last token.
+			seps |= 1 << (n - block)
 		}
 		for seps != 0 {
 			p := block + bits.TrailingZeros64(seps)
 			seps &= seps - 1
 			h, v0, v1 := hashWord(seed, buf, start, p-start)
-			slot := uint32(h >> wshift)
-			touch += words[slot&wmask].meta
-			toks[nt] = token{v0: v0, v1: v1, start: int32(start), n: int32(p - start), slot: slot}
-			nt++
-			if p < n && sepClass[buf[p]] == sepPunct {
-				h, v0, v1 = hashWord(seed, buf, p, 1)
-				slot = uint32(h >> wshift)
-				touch += words[slot&wmask].meta
-				toks[nt] = token{v0: v0, v1: v1, start: int32(p), n: 1, slot: slot}
-				nt++
-			}
+			slot := uint32(h>>wshift) & wmask
+			sink += words[slot].meta // start loading the home slot
+			tk := &toks[nt]
+			tk.v0, tk.v1, tk.start, tk.n, tk.slot = v0, v1, int32(start), int32(p-start), slot
+			// A punctuation byte is a one-byte token too (looked up when
+			// the matcher was built); buf[n] is padding, not punctuation.
+			c := buf[p]
+			tk = &toks[nt+1]
+			tk.v0, tk.v1, tk.start, tk.n, tk.slot = uint64(c), 0, int32(p), 1, m.punctSlot[c]
+			nt += 1 + int(sepClass[c]>>1)
 			start = p + 1
 		}
 	}
+	*touch += sink
+	return nt
+}
 
-	toks = toks[:nt]
-
-	// Pass 2: which tokens are words of some key; one-word keys; the
-	// two-word candidates (token t-1 and t).
-	base := len(dst)
-	pos := sc.pos[:0]
-	cands := sc.cands[:0]
+// resolveWords is pass 2: it sets each token's word id, writes the one-word
+// matches to found and the two-word candidates (tokens t-1 and t) that pass
+// the Bloom filter to cands, and returns how many of each.
+func (m *Matcher) resolveWords(buf []byte, toks []token, found []uint64, cands []gramCand) (nf, nc int) {
+	words := m.words
+	wmask := uint32(len(words) - 1)
+	seed := m.seed
+	gshift := m.gramShift
+	filter := m.gramFilter
+	fmask := uint32(len(filter) - 1)
 	prevID, prevMeta := noWord, uint32(0)
 	for t := range toks {
 		tk := &toks[t]
 		id, meta := noWord, uint32(0)
 		want := metaUsed | uint32(tk.n)
-		for j := tk.slot; ; j++ {
-			w := &words[j&wmask]
+		for j := tk.slot; ; j = (j + 1) & wmask {
+			w := &words[j]
 			if (w.b[0]^tk.v0)|(w.b[1]^tk.v1)|uint64(w.meta&(metaUsed|metaLen)^want) == 0 &&
 				(tk.n <= 16 || m.tailEqual(w, buf, int(tk.start), int(tk.n))) {
 				id, meta = w.id, w.meta
@@ -361,97 +416,86 @@ func (m *Matcher) match(buf []byte, n int, dst []int32, sc *matchScratch) []int3
 			}
 		}
 		tk.id = id
-		if prevMeta&metaPrefix != 0 && id != noWord {
-			key := uint64(prevID)<<32 | uint64(id)
-			h := gramHash(seed, key)
-			if m.mayHaveGram(h) {
-				slot := uint32(h >> gshift)
-				touch += grams[slot&gmask].meta
-				cands = append(cands, gramCand{key: key, pos: int32(t - 1), last: int32(t), slot: slot})
-			}
-		}
-		if meta&metaEntry != 0 {
-			dst, pos = m.report(dst, pos, base, id, meta, int32(t))
-		}
+		found[nf] = uint64(t)<<32 | uint64(meta<<3&rawDup) | uint64(id)
+		nf += int(meta >> 30 & 1) // metaEntry
+		key := uint64(prevID)<<32 | uint64(id)
+		h := gramHash(seed, key)
+		fb := gramFilterBits(h)
+		outside := min((filter[uint32(h)&fmask]&fb|^fb)+1, 1) // 0 when all bits are set
+		c := &cands[nc]
+		c.key, c.pos, c.last, c.slot = key, int32(t-1), int32(t), uint32(h>>gshift)
+		nc += int(prevMeta>>29&1&(meta>>31)) &^ int(outside) // prefix, word, in the filter
 		prevID, prevMeta = id, meta
 	}
+	return nf, nc
+}
 
-	// Longer keys, one word more per level.
-	for len(cands) > 0 {
-		k := 0
-		for c := range cands {
-			cd := cands[c]
-			var g *gramSlot
-			for j := cd.slot; ; j = (j + 1) & gmask {
-				g = &grams[j&gmask]
-				if g.meta == 0 || g.key == cd.key {
-					break
-				}
-			}
-			if g.meta == 0 {
-				continue
-			}
-			if g.meta&metaEntry != 0 {
-				dst, pos = m.report(dst, pos, base, g.id, g.meta, cd.pos)
-			}
-			next := int(cd.last) + 1
-			if g.meta&metaPrefix != 0 && next < len(toks) && toks[next].id != noWord {
-				key := uint64(g.id)<<32 | uint64(toks[next].id)
-				h := gramHash(seed, key)
-				if m.mayHaveGram(h) {
-					slot := uint32(h >> gshift)
-					touch += grams[slot&gmask].meta
-					cands[k] = gramCand{key: key, pos: cd.pos, last: int32(next), slot: slot}
-					k++
-				}
+// resolveGrams looks up one level of candidates: it appends their matches
+// to found and returns the next level's candidates (in cands' memory).
+func (m *Matcher) resolveGrams(toks []token, found []uint64, cands []gramCand, touch *uint32) ([]uint64, []gramCand) {
+	grams := m.grams
+	gmask := uint32(len(grams) - 1)
+	sink := uint32(0)
+	for _, cd := range cands {
+		sink += grams[cd.slot&gmask].meta // start all loads of the level
+	}
+	k := 0
+	for _, cd := range cands {
+		var g *gramSlot
+		for j := cd.slot; ; j = (j + 1) & gmask {
+			g = &grams[j&gmask]
+			if g.meta == 0 || g.key == cd.key {
+				break
 			}
 		}
-		cands = cands[:k]
+		if g.meta&metaEntry != 0 {
+			found = append(found, uint64(cd.pos)<<32|uint64(g.meta<<3&rawDup)|uint64(g.id))
+		}
+		next := int(cd.last) + 1
+		if g.meta&metaPrefix != 0 && next < len(toks) && toks[next].id != noWord {
+			key := uint64(g.id)<<32 | uint64(toks[next].id)
+			h := gramHash(m.seed, key)
+			if m.mayHaveGram(h) {
+				cands[k] = gramCand{key: key, pos: cd.pos, last: int32(next), slot: uint32(h >> m.gramShift)}
+				k++
+			}
+		}
 	}
+	*touch += sink
+	return found, cands[:k]
+}
 
-	// Levels came one after the other: order by start token (stable, so a
-	// shorter key stays before a longer one at the same start).
-	found := dst[base:]
+// report appends the raw matches to dst in order of start token (stable, so
+// a shorter key stays before a longer one at the same start: levels came
+// one after the other), expanding keys shared by several entries and
+// dropping repeats. seen has a bit per id hash: most ids are new, and a
+// clear bit proves it without scanning what was found.
+func (m *Matcher) report(dst []int32, found []uint64) []int32 {
 	for i := 1; i < len(found); i++ {
-		p, id := pos[i], found[i]
+		f := found[i]
 		j := i
-		for ; j > 0 && pos[j-1] > p; j-- {
-			pos[j], found[j] = pos[j-1], found[j-1]
+		for ; j > 0 && found[j-1]>>32 > f>>32; j-- {
+			found[j] = found[j-1]
 		}
-		pos[j], found[j] = p, id
+		found[j] = f
 	}
-
-	sc.toks, sc.cands, sc.pos, sc.touch = toks, cands, pos, touch
+	base := len(dst)
+	var seen uint64
+	for _, f := range found {
+		id := uint32(f) &^ rawDup
+		for {
+			bit := uint64(1) << (id * 0x9E3779B1 >> 26)
+			if seen&bit == 0 || !slices.Contains(dst[base:], int32(id)) {
+				seen |= bit
+				dst = append(dst, int32(id))
+			}
+			if f&rawDup == 0 || m.dupNext[id] < 0 {
+				break
+			}
+			id = uint32(m.dupNext[id])
+		}
+	}
 	return dst
-}
-
-// report appends the entry id (and the ids of entries with the same key)
-// unless already found, with p, the token where the match starts.
-func (m *Matcher) report(dst []int32, pos []int32, base int, id, meta uint32, p int32) ([]int32, []int32) {
-	for {
-		n := len(dst)
-		dst = appendUnique(dst, base, int32(id))
-		if len(dst) > n {
-			pos = append(pos, p)
-		}
-		if meta&metaDup == 0 {
-			return dst, pos
-		}
-		next := m.dupNext[id]
-		if next < 0 {
-			return dst, pos
-		}
-		id = uint32(next)
-	}
-}
-
-func appendUnique(dst []int32, base int, id int32) []int32 {
-	for _, d := range dst[base:] {
-		if d == id {
-			return dst
-		}
-	}
-	return append(dst, id)
 }
 
 // tailEqual reports whether the bytes of a word of n > 16 bytes at buf[i:]
@@ -725,6 +769,14 @@ func NewMatcher(entries, sources []string, opts MatchOptions) (*Matcher, error) 
 		m.words[j] = slot
 	}
 	m.longWords = long.String()
+	for c := range m.punctSlot {
+		m.punctSlot[c] = 0 // not punctuation: never read
+		if sepClass[c] == sepPunct {
+			pad = padded(pad, string(rune(c)))
+			h, _, _ := hashWord(m.seed, pad, 0, 1)
+			m.punctSlot[c] = uint32(h>>m.wordShift) & wmask
+		}
+	}
 
 	// Table of the keys of two or more words.
 	nGrams := len(nodes) - len(wordList)
