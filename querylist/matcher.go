@@ -352,7 +352,7 @@ func (m *Matcher) match(buf []byte, n int, dst []int32, sc *matchScratch) []int3
 func (m *Matcher) tokenize(buf []byte, n int, toks []token, touch *uint32) int {
 	words := m.words
 	wmask := uint32(len(words) - 1)
-	wshift := m.wordShift
+	wshift := m.wordShift & 63
 	seed := m.seed
 	sink := uint32(0)
 	nt := 0
@@ -360,7 +360,12 @@ func (m *Matcher) tokenize(buf []byte, n int, toks []token, touch *uint32) int {
 	for block := 0; block <= n; block += 64 {
 		var seps uint64
 		for k := 0; k < min(n-block, 64); k += 8 {
-			s := separators(load8(buf, block+k)) >> 7
+			// separators(x), written out: a call here would spill
+			// every register.
+			x := load8(buf, block+k)
+			t := nonZero((x|ones)^('!'*ones)) & nonZero((x|2*ones)^('.'*ones)) & nonZero((x|ones)^(';'*ones)) &
+				nonZero(x^('?'*ones)) & nonZero(x^('`'*ones)) & nonZero((x|4*ones)^('\r'*ones)) & nonZero(x^('\n'*ones))
+			s := (^t & hi1) >> 7
 			seps |= (s * 0x02040810204081 >> 49 & 0xFF) << k
 		}
 		if n-block < 64 {
@@ -371,7 +376,10 @@ func (m *Matcher) tokenize(buf []byte, n int, toks []token, touch *uint32) int {
 		for seps != 0 {
 			p := block + bits.TrailingZeros64(seps)
 			seps &= seps - 1
-			h, v0, v1 := hashWord(seed, buf, start, p-start)
+			h, v0, v1 := hashHead(seed, buf, start, p-start)
+			if p-start > 16 {
+				h = hashTail(h, buf, start, p-start)
+			}
 			slot := uint32(h>>wshift) & wmask
 			sink += words[slot].meta // start loading the home slot
 			tk := &toks[nt]
@@ -396,7 +404,7 @@ func (m *Matcher) resolveWords(buf []byte, toks []token, found []uint64, cands [
 	words := m.words
 	wmask := uint32(len(words) - 1)
 	seed := m.seed
-	gshift := m.gramShift
+	gshift := m.gramShift & 63
 	filter := m.gramFilter
 	fmask := uint32(len(filter) - 1)
 	prevID, prevMeta := noWord, uint32(0)
@@ -529,18 +537,34 @@ const (
 // up to 16 bytes take two loads and two multiplications, no branch; the
 // table index is taken from the top bits.
 func hashWord(seed uint64, buf []byte, i, n int) (h, v0, v1 uint64) {
-	v0 = load8(buf, i) & byteMask(n)
-	v1 = load8(buf, i+8) & byteMask(n-8)
-	h = (v0 ^ seed ^ uint64(n)) * hashM1
-	h = (bits.RotateLeft64(h, 32) ^ v1) * hashM2
+	h, v0, v1 = hashHead(seed, buf, i, n)
 	if n > 16 {
 		h = hashTail(h, buf, i, n)
 	}
 	return h, v0, v1
 }
 
-// hashTail goes on hashing the bytes of a word after its first 16 (kept out
-// of hashWord so that hashWord is inlined).
+// hashHead is hashWord for the first 16 bytes: small enough to be inlined
+// in the matcher's loops (a call there would spill every register). Words
+// of more than 16 bytes go on with hashTail.
+func hashHead(seed uint64, buf []byte, i, n int) (h, v0, v1 uint64) {
+	mask := &headMasks[min(uint(n), 16)]
+	v0 = load8(buf, i) & mask[0]
+	v1 = load8(buf, i+8) & mask[1]
+	h = (v0 ^ seed ^ uint64(n)) * hashM1
+	return (bits.RotateLeft64(h, 32) ^ v1) * hashM2, v0, v1
+}
+
+// headMasks[n] keeps the first n bytes of a word in two little-endian
+// 8-byte loads.
+var headMasks = func() (t [17][2]uint64) {
+	for n := range t {
+		t[n] = [2]uint64{byteMask(n), byteMask(n - 8)}
+	}
+	return t
+}()
+
+// hashTail goes on hashing the bytes of a word after its first 16.
 func hashTail(h uint64, buf []byte, i, n int) uint64 {
 	for k := 16; k < n; k += 8 {
 		h = (bits.RotateLeft64(h, 32) ^ load8(buf, i+k)&byteMask(n-k)) * hashM1
