@@ -241,9 +241,16 @@ var sepClass = func() (t [256]uint8) {
 type token struct {
 	v0, v1   uint64 // the first 16 bytes, little-endian, zero-padded
 	start, n int32
-	slot     uint32 // word slot whose tag is the token's; len(words), a slot that never matches, when none
-	id       uint32 // word id, noWord when no key has this word
+	slot     uint32 // home slot in Matcher.words
+	_        uint32
 }
+
+// wordOf is a resolved token: meta << 32 | word id; noWord (meta 0) when
+// no key has the word.
+type wordOf uint64
+
+func (w wordOf) id() uint32   { return uint32(w) }
+func (w wordOf) meta() uint32 { return uint32(w >> 32) }
 
 // gramCand is a key of two or more words that may occur in the text.
 type gramCand struct {
@@ -258,6 +265,8 @@ type gramCand struct {
 type matchScratch struct {
 	buf   []byte // the text (folded with FoldCase), then textPad zero bytes
 	toks  []token
+	words []wordOf // aligned with toks
+	slow  []int32  // tokens resolveWords leaves to resolveSlow
 	cands []gramCand
 	found []uint64 // raw matches: start token << 32 | rawDup | entry id
 	touch uint32   // sink of the early slot loads
@@ -334,15 +343,21 @@ func (m *Matcher) match(buf []byte, n int, dst []int32, sc *matchScratch) []int3
 	toks := slices.Grow(sc.toks[:0], 2*n+2)[:2*n+2]
 	nt := m.tokenize(buf, n, toks, &sc.touch)
 	toks = toks[:nt]
+	words := slices.Grow(sc.words[:0], nt)[:nt]
+	slow := slices.Grow(sc.slow[:0], nt)[:nt]
+	slow = slow[:m.resolveWords(toks, words, slow)]
+	for _, t := range slow {
+		words[t] = m.resolveSlow(buf, &toks[t])
+	}
 	found := slices.Grow(sc.found[:0], nt)[:nt]
 	cands := slices.Grow(sc.cands[:0], nt)[:nt]
-	nf, nc := m.resolveWords(buf, toks, found, cands)
+	nf, nc := m.pairs(words, found, cands)
 	found, cands = found[:nf], cands[:nc]
 	for len(cands) > 0 {
-		found, cands = m.resolveGrams(toks, found, cands, &sc.touch)
+		found, cands = m.resolveGrams(words, found, cands, &sc.touch)
 	}
 	dst = m.report(dst, found)
-	sc.toks, sc.found, sc.cands = toks, found, cands
+	sc.toks, sc.words, sc.slow, sc.found, sc.cands = toks, words, slow, found, cands
 	return dst
 }
 
@@ -397,50 +412,76 @@ func (m *Matcher) tokenize(buf []byte, n int, toks []token, touch *uint32) int {
 	return nt
 }
 
-// resolveWords is pass 2: it sets each token's word id, writes the one-word
-// matches to found and the two-word candidates (tokens t-1 and t) that pass
-// the Bloom filter to cands, and returns how many of each.
-func (m *Matcher) resolveWords(buf []byte, toks []token, found []uint64, cands []gramCand) (nf, nc int) {
-	words := m.words
-	wmask := uint32(len(words) - 1)
+// resolveWords is pass 2: it resolves each token against its home slot,
+// the common case, and returns how many tokens it wrote to slow for
+// resolveSlow: words longer than 16 bytes whose first 16 bytes matched, and
+// tokens whose home slot holds another word (the probe goes on). Nothing
+// here calls a function, so the loop's state stays in registers.
+func (m *Matcher) resolveWords(toks []token, words []wordOf, slow []int32) int {
+	table := m.words
+	ns := 0
+	for t := range toks {
+		tk := &toks[t]
+		w := &table[tk.slot]
+		diff := (w.b[0] ^ tk.v0) | (w.b[1] ^ tk.v1) | uint64(w.meta&(metaUsed|metaLen)^(metaUsed|uint32(tk.n)))
+		word := wordOf(w.meta)<<32 | wordOf(w.id)
+		if diff != 0 {
+			word = wordOf(noWord)
+		}
+		words[t] = word
+		slow[ns] = int32(t)
+		if diff == 0 && tk.n > 16 || diff != 0 && w.meta != 0 {
+			ns++
+		}
+	}
+	return ns
+}
+
+// resolveSlow resolves a token by probing from its home slot, comparing
+// whole words.
+func (m *Matcher) resolveSlow(buf []byte, tk *token) wordOf {
+	mask := uint32(len(m.words) - 1)
+	want := metaUsed | uint32(tk.n)
+	for j := tk.slot; ; j = (j + 1) & mask {
+		w := &m.words[j]
+		if w.meta == 0 {
+			return wordOf(noWord)
+		}
+		if (w.b[0]^tk.v0)|(w.b[1]^tk.v1)|uint64(w.meta&(metaUsed|metaLen)^want) == 0 &&
+			(tk.n <= 16 || m.tailEqual(w, buf, int(tk.start), int(tk.n))) {
+			return wordOf(w.meta)<<32 | wordOf(w.id)
+		}
+	}
+}
+
+// pairs writes the one-word matches to found and the two-word candidates
+// (tokens t-1 and t) that pass the Bloom filter to cands, and returns how
+// many of each.
+func (m *Matcher) pairs(words []wordOf, found []uint64, cands []gramCand) (nf, nc int) {
 	seed := m.seed
 	gshift := m.gramShift & 63
 	filter := m.gramFilter
 	fmask := uint32(len(filter) - 1)
-	prevID, prevMeta := noWord, uint32(0)
-	for t := range toks {
-		tk := &toks[t]
-		id, meta := noWord, uint32(0)
-		want := metaUsed | uint32(tk.n)
-		for j := tk.slot; ; j = (j + 1) & wmask {
-			w := &words[j]
-			if (w.b[0]^tk.v0)|(w.b[1]^tk.v1)|uint64(w.meta&(metaUsed|metaLen)^want) == 0 &&
-				(tk.n <= 16 || m.tailEqual(w, buf, int(tk.start), int(tk.n))) {
-				id, meta = w.id, w.meta
-				break
-			}
-			if w.meta == 0 {
-				break
-			}
-		}
-		tk.id = id
+	prev := wordOf(noWord)
+	for t, word := range words {
+		id, meta := word.id(), word.meta()
 		found[nf] = uint64(t)<<32 | uint64(meta<<3&rawDup) | uint64(id)
 		nf += int(meta >> 30 & 1) // metaEntry
-		key := uint64(prevID)<<32 | uint64(id)
+		key := uint64(prev.id())<<32 | uint64(id)
 		h := gramHash(seed, key)
 		fb := gramFilterBits(h)
 		outside := min((filter[uint32(h)&fmask]&fb|^fb)+1, 1) // 0 when all bits are set
 		c := &cands[nc]
 		c.key, c.pos, c.last, c.slot = key, int32(t-1), int32(t), uint32(h>>gshift)
-		nc += int(prevMeta>>29&1&(meta>>31)) &^ int(outside) // prefix, word, in the filter
-		prevID, prevMeta = id, meta
+		nc += int(prev.meta()>>29&1&(meta>>31)) &^ int(outside) // prefix, word, in the filter
+		prev = word
 	}
 	return nf, nc
 }
 
 // resolveGrams looks up one level of candidates: it appends their matches
 // to found and returns the next level's candidates (in cands' memory).
-func (m *Matcher) resolveGrams(toks []token, found []uint64, cands []gramCand, touch *uint32) ([]uint64, []gramCand) {
+func (m *Matcher) resolveGrams(words []wordOf, found []uint64, cands []gramCand, touch *uint32) ([]uint64, []gramCand) {
 	grams := m.grams
 	gmask := uint32(len(grams) - 1)
 	sink := uint32(0)
@@ -460,8 +501,8 @@ func (m *Matcher) resolveGrams(toks []token, found []uint64, cands []gramCand, t
 			found = append(found, uint64(cd.pos)<<32|uint64(g.meta<<3&rawDup)|uint64(g.id))
 		}
 		next := int(cd.last) + 1
-		if g.meta&metaPrefix != 0 && next < len(toks) && toks[next].id != noWord {
-			key := uint64(g.id)<<32 | uint64(toks[next].id)
+		if g.meta&metaPrefix != 0 && next < len(words) && words[next] != wordOf(noWord) {
+			key := uint64(g.id)<<32 | uint64(words[next].id())
 			h := gramHash(m.seed, key)
 			if m.mayHaveGram(h) {
 				cands[k] = gramCand{key: key, pos: cd.pos, last: int32(next), slot: uint32(h >> m.gramShift)}
