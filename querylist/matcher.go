@@ -341,7 +341,7 @@ func (m *Matcher) match(buf []byte, n int, dst []int32, sc *matchScratch) []int3
 	// last one; one more entry for a punctuation record that is written
 	// and not counted.
 	toks := slices.Grow(sc.toks[:0], 2*n+2)[:2*n+2]
-	nt := m.tokenize(buf, n, toks, &sc.touch)
+	nt := m.tokenize(buf, n, toks)
 	toks = toks[:nt]
 	words := slices.Grow(sc.words[:0], nt)[:nt]
 	slow := slices.Grow(sc.slow[:0], nt)[:nt]
@@ -364,12 +364,9 @@ func (m *Matcher) match(buf []byte, n int, dst []int32, sc *matchScratch) []int3
 // tokenize is pass 1: it writes the tokens of buf[:n] to toks and returns
 // their number. Separators are found 8 bytes at a time and gathered into a
 // bit mask of up to 64 bytes, so there is no branch per byte.
-func (m *Matcher) tokenize(buf []byte, n int, toks []token, touch *uint32) int {
-	words := m.words
-	wmask := uint32(len(words) - 1)
+func (m *Matcher) tokenize(buf []byte, n int, toks []token) int {
 	wshift := m.wordShift & 63
 	seed := m.seed
-	sink := uint32(0)
 	nt := 0
 	start := 0
 	for block := 0; block <= n; block += 64 {
@@ -395,8 +392,7 @@ func (m *Matcher) tokenize(buf []byte, n int, toks []token, touch *uint32) int {
 			if p-start > 16 {
 				h = hashTail(h, buf, start, p-start)
 			}
-			slot := uint32(h>>wshift) & wmask
-			sink += words[slot].meta // start loading the home slot
+			slot := uint32(h >> wshift)
 			tk := &toks[nt]
 			tk.v0, tk.v1, tk.start, tk.n, tk.slot = v0, v1, int32(start), int32(p-start), slot
 			// A punctuation byte is a one-byte token too (looked up when
@@ -408,7 +404,6 @@ func (m *Matcher) tokenize(buf []byte, n int, toks []token, touch *uint32) int {
 			start = p + 1
 		}
 	}
-	*touch += sink
 	return nt
 }
 
