@@ -512,7 +512,7 @@ func (m *Matcher) resolveGrams(words []wordOf, found []uint64, cands []gramCand,
 // report appends the raw matches to dst in order of start token (stable, so
 // a shorter key stays before a longer one at the same start: levels came
 // one after the other), expanding keys shared by several entries and
-// dropping repeats. seen has a bit per id hash: most ids are new, and a
+// dropping repeats. seen has a bit per id hash (256): most ids are new, and a
 // clear bit proves it without scanning what was found.
 func (m *Matcher) report(dst []int32, found []uint64) []int32 {
 	for i := 1; i < len(found); i++ {
@@ -523,14 +523,16 @@ func (m *Matcher) report(dst []int32, found []uint64) []int32 {
 		}
 		found[j] = f
 	}
+	dst = slices.Grow(dst, len(found))
 	base := len(dst)
-	var seen uint64
+	var seen [4]uint64
 	for _, f := range found {
 		id := uint32(f) &^ rawDup
 		for {
-			bit := uint64(1) << (id * 0x9E3779B1 >> 26)
-			if seen&bit == 0 || !slices.Contains(dst[base:], int32(id)) {
-				seen |= bit
+			b := id * 0x9E3779B1 >> 24
+			bit := uint64(1) << (b & 63)
+			if seen[b>>6]&bit == 0 || !slices.Contains(dst[base:], int32(id)) {
+				seen[b>>6] |= bit
 				dst = append(dst, int32(id))
 			}
 			if f&rawDup == 0 || m.dupNext[id] < 0 {
