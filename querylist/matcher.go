@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/bits"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -297,6 +298,7 @@ func (m *Matcher) MatchIDs(text string, dst []int32) []int32 {
 	sc.buf = buf
 	dst = m.match(buf, n, dst, sc)
 	scratchPool.Put(sc)
+	runtime.KeepAlive(m) // the tables may live outside the Go heap (allocTable)
 	return dst
 }
 
@@ -812,7 +814,8 @@ func NewMatcher(entries, sources []string, opts MatchOptions) (*Matcher, error) 
 	}
 
 	// Word table (the empty word, from runs of spaces, is a word too).
-	m.words, m.wordShift = makeTable[wordSlot](len(wordList))
+	size, shift := tableSize(len(wordList))
+	m.words, m.wordShift = allocTable[wordSlot](m, size), shift
 	wmask := uint32(len(m.words) - 1)
 	var long strings.Builder
 	for _, w := range wordList {
@@ -842,13 +845,14 @@ func NewMatcher(entries, sources []string, opts MatchOptions) (*Matcher, error) 
 
 	// Table of the keys of two or more words.
 	nGrams := len(nodes) - len(wordList)
-	m.grams, m.gramShift = makeTable[gramSlot](nGrams)
+	size, shift = tableSize(nGrams)
+	m.grams, m.gramShift = allocTable[gramSlot](m, size), shift
 	gmask := uint32(len(m.grams) - 1)
 	filterWords := 1
 	for filterWords*64 < nGrams*12 {
 		filterWords <<= 1
 	}
-	m.gramFilter = make([]uint64, filterWords)
+	m.gramFilter = allocTable[uint64](m, filterWords)
 	fmask := uint32(filterWords - 1)
 	for i := range nodes {
 		nd := &nodes[i]
@@ -867,16 +871,22 @@ func NewMatcher(entries, sources []string, opts MatchOptions) (*Matcher, error) 
 	return m, nil
 }
 
-// makeTable allocates a power-of-two table for n keys, filled at most 2/3
-// (linear probing stays short), and the shift that takes an index from the
-// top bits of a hash.
-func makeTable[T any](n int) ([]T, uint8) {
+// tableSize is the power-of-two size of a table for n keys, filled at most
+// 2/3 (linear probing stays short), and the shift that takes an index from
+// the top bits of a hash.
+func tableSize(n int) (int, uint8) {
 	size, bits := 1, 0
 	for size < n+n/2+1 {
 		size <<= 1
 		bits++
 	}
-	return make([]T, size), uint8(64 - bits)
+	return size, uint8(64 - bits)
+}
+
+// makeTable allocates a table of tableSize(n) on the Go heap.
+func makeTable[T any](n int) ([]T, uint8) {
+	size, shift := tableSize(n)
+	return make([]T, size), shift
 }
 
 // TableBytes is the memory of the matcher's look-up tables (not counting the

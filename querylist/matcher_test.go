@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"syscall"
@@ -454,4 +455,38 @@ func BenchmarkMatchSmall(b *testing.B) {
 	}
 	entries = append(entries, "the", "of", "a", "and", "in", "to", "is")
 	benchMatch(b, mustMatcher(b, entries, MatchOptions{}))
+}
+
+// TestMatcherTablesOutsideHeap builds matchers large enough for allocTable
+// to map their tables on their own (on Linux), drops them and collects
+// them while others match: a table released too early would crash or
+// answer wrongly.
+func TestMatcherTablesOutsideHeap(t *testing.T) {
+	d, err := DefaultMatcher(MatchOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries := make([]string, d.Len())
+	for id := range entries {
+		entries[id] = d.Entry(int32(id))
+	}
+	caps := readCaptions(t)[:200]
+	var want [][]int32
+	for _, c := range caps {
+		want = append(want, d.MatchIDs(c, nil))
+	}
+	for round := range 3 {
+		m := mustMatcher(t, entries, MatchOptions{})
+		if m.TableBytes() < 4<<20 {
+			t.Fatalf("tables of %d bytes: too small to test the mapped tables", m.TableBytes())
+		}
+		for i, c := range caps {
+			if got := m.MatchIDs(c, nil); !slices.Equal(got, want[i]) {
+				t.Fatalf("round %d %q: got %v want %v", round, c, got, want[i])
+			}
+			if i%50 == 0 {
+				runtime.GC()
+			}
+		}
+	}
 }
