@@ -358,7 +358,7 @@ func (m *Matcher) match(buf []byte, n int, dst []int32, sc *matchScratch) []int3
 	for len(cands) > 0 {
 		found, cands = m.resolveGrams(words, found, cands, &sc.touch)
 	}
-	dst = m.report(dst, found)
+	dst = m.report(dst, found, nf)
 	sc.toks, sc.words, sc.slow, sc.found, sc.cands = toks, words, slow, found, cands
 	return dst
 }
@@ -513,11 +513,11 @@ func (m *Matcher) resolveGrams(words []wordOf, found []uint64, cands []gramCand,
 
 // report appends the raw matches to dst in order of start token (stable, so
 // a shorter key stays before a longer one at the same start: levels came
-// one after the other), expanding keys shared by several entries and
+// one after the other, and found[:words], the one-word matches, in order), expanding keys shared by several entries and
 // dropping repeats. seen has a bit per id hash (256): most ids are new, and a
 // clear bit proves it without scanning what was found.
-func (m *Matcher) report(dst []int32, found []uint64) []int32 {
-	for i := 1; i < len(found); i++ {
+func (m *Matcher) report(dst []int32, found []uint64, words int) []int32 {
+	for i := max(words, 1); i < len(found); i++ { // found[:words] is in order
 		f := found[i]
 		j := i
 		for ; j > 0 && found[j-1]>>32 > f>>32; j-- {
