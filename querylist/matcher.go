@@ -426,10 +426,20 @@ func (m *Matcher) resolveWords(toks []token, words []wordOf, slow []int32) int {
 			word = wordOf(noWord)
 		}
 		words[t] = word
-		slow[ns] = int32(t)
-		if diff == 0 && tk.n > 16 || diff != 0 && w.meta != 0 {
-			ns++
+		// To resolveSlow: a long word whose first 16 bytes matched, or a
+		// home slot holding another word. Computed, not branched on.
+		var hit, long, used int
+		if diff == 0 {
+			hit = 1
 		}
+		if tk.n > 16 {
+			long = 1
+		}
+		if w.meta != 0 {
+			used = 1
+		}
+		slow[ns] = int32(t)
+		ns += hit&long | (hit^1)&used
 	}
 	return ns
 }
