@@ -342,25 +342,36 @@ func (m *Matcher) match(buf []byte, n int, dst []int32, sc *matchScratch) []int3
 	// At most one token per byte plus one per punctuation byte, plus the
 	// last one; one more entry for a punctuation record that is written
 	// and not counted.
-	toks := slices.Grow(sc.toks[:0], 2*n+2)[:2*n+2]
+	need := 2*n + 2
+	if cap(sc.toks) < need {
+		sc.grow(need)
+	}
+	toks := sc.toks[:need]
 	nt := m.tokenize(buf, n, toks)
 	toks = toks[:nt]
-	words := slices.Grow(sc.words[:0], nt)[:nt]
-	slow := slices.Grow(sc.slow[:0], nt)[:nt]
+	words, slow := sc.words[:nt], sc.slow[:nt]
 	slow = slow[:m.resolveWords(toks, words, slow)]
 	for _, t := range slow {
 		words[t] = m.resolveSlow(buf, &toks[t])
 	}
-	found := slices.Grow(sc.found[:0], nt)[:nt]
-	cands := slices.Grow(sc.cands[:0], nt)[:nt]
+	found, cands := sc.found[:nt], sc.cands[:nt]
 	nf, nc := m.pairs(words, found, cands)
 	found, cands = found[:nf], cands[:nc]
 	for len(cands) > 0 {
 		found, cands = m.resolveGrams(words, found, cands, &sc.touch)
 	}
 	dst = m.report(dst, found, nf)
-	sc.toks, sc.words, sc.slow, sc.found, sc.cands = toks, words, slow, found, cands
+	sc.found = found[:0] // resolveGrams may have grown it
 	return dst
+}
+
+// grow gives every scratch slice room for n tokens.
+func (sc *matchScratch) grow(n int) {
+	sc.toks = make([]token, n)
+	sc.words = make([]wordOf, n)
+	sc.slow = make([]int32, n)
+	sc.found = make([]uint64, n)
+	sc.cands = make([]gramCand, n)
 }
 
 // tokenize is pass 1: it writes the tokens of buf[:n] to toks and returns
