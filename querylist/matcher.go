@@ -532,13 +532,14 @@ func (m *Matcher) resolveGrams(words []wordOf, found []uint64, cands []gramCand,
 	return found, cands[:k]
 }
 
-// report appends the raw matches to dst in order of start token (stable, so
-// a shorter key stays before a longer one at the same start: levels came
-// one after the other, and found[:words], the one-word matches, in order), expanding keys shared by several entries and
-// dropping repeats. seen has a bit per id hash (256): most ids are new, and a
-// clear bit proves it without scanning what was found.
+// report appends the raw matches to dst in order of start token, a
+// shorter key before a longer one at the same start (the sort is stable:
+// levels came one after the other, and found[:words], the one-word
+// matches, are in order), each id once, expanding keys shared by several
+// entries (reportShared). seen has a bit per id hash (256): most ids are
+// new, and a clear bit proves it without looking at what was found.
 func (m *Matcher) report(dst []int32, found []uint64, words int) []int32 {
-	for i := max(words, 1); i < len(found); i++ { // found[:words] is in order
+	for i := max(words, 1); i < len(found); i++ {
 		f := found[i]
 		j := i
 		for ; j > 0 && found[j-1]>>32 > f>>32; j-- {
@@ -546,9 +547,31 @@ func (m *Matcher) report(dst []int32, found []uint64, words int) []int32 {
 		}
 		found[j] = f
 	}
-	dst = slices.Grow(dst, len(found))
 	base := len(dst)
+	dst = slices.Grow(dst, len(found))
+	out := dst[base : base+len(found)]
 	var seen [4]uint64
+	k := 0
+	for i, f := range found {
+		if f&rawDup != 0 {
+			return m.reportShared(dst[:base+k], found[i:], base, &seen)
+		}
+		id := int32(f)
+		b := uint32(id) * 0x9E3779B1 >> 24
+		bit := uint64(1) << (b & 63)
+		if seen[b>>6]&bit != 0 && slices.Contains(out[:k], id) {
+			continue
+		}
+		seen[b>>6] |= bit
+		out[k] = id
+		k++
+	}
+	return dst[:base+k]
+}
+
+// reportShared is report's loop for the rest of found once a key shared by
+// several entries comes up (rare: entries equal after spacing or folding).
+func (m *Matcher) reportShared(dst []int32, found []uint64, base int, seen *[4]uint64) []int32 {
 	for _, f := range found {
 		id := uint32(f) &^ rawDup
 		for {
