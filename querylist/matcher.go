@@ -857,8 +857,10 @@ func NewMatcher(entries, sources []string, opts MatchOptions) (*Matcher, error) 
 		}
 	}
 
-	// Word table (the empty word, from runs of spaces, is a word too).
-	size, shift := tableSize(len(wordList))
+	// Word table (the empty word, from runs of spaces, is a word too),
+	// filled at most 1/3: a token whose home slot holds another word
+	// takes resolveSlow, and at 2/3 that was a quarter of them.
+	size, shift := tableSize(2 * len(wordList))
 	m.words, m.wordShift = allocTable[wordSlot](m, size), shift
 	wmask := uint32(len(m.words) - 1)
 	var long strings.Builder
