@@ -68,7 +68,9 @@
 // resolveSlow), pairs (one-word matches and the word pairs the Bloom filter
 // lets through), resolveGrams (one level of keys per call, all its loads
 // issued before any is used), report (order and deduplicate). Three rules
-// made it fast on Go's compiler, each measured in a same-process A/B:
+// made it fast on Go's compiler, each measured in a same-process A/B
+// (interleaved blocks of 250 captions against the previous version; the
+// median of 2,400 ratios):
 //
 //   - no function call inside a loop: a call spills every register, and
 //     hashWord and the separator test were over the inliner's budget
@@ -80,18 +82,22 @@
 //
 // Tables of 4 MB and more are mapped on their own with MADV_HUGEPAGE on
 // Linux (allocTable): look-ups land on random pages, and with 4 KiB pages
-// most of them also missed the TLB (1.08×). Tried and dropped, as they
-// measured no gain: a tag array in front of the word slots, Bloom filters
-// of each word's neighbours in its slot, loading the home slots while
-// tokenizing, matching captions in groups of 32 (1.04×, not worth a second
-// code path), a cheaper superset test for separators.
+// most of them also missed the TLB (1.08×). The word table is filled at
+// most 1/3, so few tokens probe past their home slot (1.02–1.05×). Tried
+// and dropped, as they measured no gain: a tag array in front of the word
+// slots, Bloom filters of each word's neighbours in its slot, loading the
+// home slots while tokenizing or in a loop of their own, a Bloom filter half
+// the size, matching captions in groups of 32 (1.04×, not worth a second
+// code path), a cheaper superset test for separators, bounds-check-free
+// loads.
 //
 // On this project's 2-core machine (noisy: compare figures of one run) the
-// 500k benchmark list takes 800–1,100 ns a caption (0.9–1.25M captions/s
-// per core), 1.45× (median of 12 interleaved runs) the matcher this
-// replaced; a caption whose look-ups all hit the cache takes about 560 ns.
-// The 1.5M/s (667 ns) is not reached: about 130 instructions per
-// token across the passes, and the cache misses of 27 MB of tables.
+// 500k benchmark list takes 705–1,280 ns a caption (0.78–1.42M captions/s
+// per core, about 1.3M typical when the machine is quiet), 1.6× the matcher
+// before this work in the same-process A/B; a caption whose look-ups all
+// hit the cache takes under 600 ns. The 1.5M/s (667 ns) is reached
+// only in the machine's fast moments: about 130 instructions per token
+// across the passes, and the cache misses of 35 MB of tables.
 //
 // Deviation from MetaCLIP's code: entries are spaced like the text when
 // loaded, so an entry with inner punctuation ("U.S.", "Dr. Who") matches
