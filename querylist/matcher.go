@@ -221,15 +221,6 @@ const (
 	sepPunct        // , . ; : ? ! `
 )
 
-var isSep = func() (t [256]uint8) {
-	for c := range t {
-		if sepClass[c] != sepNone {
-			t[c] = 1
-		}
-	}
-	return t
-}()
-
 var sepClass = func() (t [256]uint8) {
 	t[' '], t['\t'], t['\n'], t['\r'] = sepSpace, sepSpace, sepSpace, sepSpace
 	for _, c := range []byte(spaceBytes) {
@@ -270,7 +261,7 @@ type matchScratch struct {
 	slow  []int32  // tokens resolveWords leaves to resolveSlow
 	cands []gramCand
 	found []uint64 // raw matches: start token << 32 | rawDup | entry id
-	touch uint32   // sink of the early slot loads
+	touch uint32   // sink of resolveGrams's early loads
 }
 
 // rawDup marks a raw match whose key is shared by several entries.
@@ -315,7 +306,9 @@ func nonZero(y uint64) uint64 { return ((y & lo7) + lo7) | y }
 
 // separators sets the high bit of each byte of x that is a separator:
 // ' ' '!' (x|1 == '!'), ',' '.' (x|2 == '.'), ':' ';' (x|1 == ';'), '?', '`',
-// '\t' '\r' (x|4 == '\r'), '\n'.
+// '\t' '\r' (x|4 == '\r'), '\n'. tokenize has it written out (over the
+// inliner's budget, and a call in its loop would spill every register);
+// TestSeparators checks both against sepClass.
 func separators(x uint64) uint64 {
 	t := nonZero((x|ones)^('!'*ones)) & nonZero((x|2*ones)^('.'*ones)) & nonZero((x|ones)^(';'*ones)) &
 		nonZero(x^('?'*ones)) & nonZero(x^('`'*ones)) & nonZero((x|4*ones)^('\r'*ones)) & nonZero(x^('\n'*ones))
@@ -323,12 +316,13 @@ func separators(x uint64) uint64 {
 }
 
 // match finds the entries in buf[:n] (followed by textPad zero bytes). It
-// works in passes so that the cache misses of independent look-ups overlap
-// instead of queuing up: (1) cut the text into tokens, hash them and start
-// loading each token's home slot, (2) resolve the words and check each pair
-// of adjacent words against the Bloom filter, (3) look up
-// the keys of two, three, ... words level by level, each level's loads
-// issued while the previous level is resolved. The data-dependent decisions
+// works in passes over the tokens, so that the cache misses of independent
+// look-ups overlap instead of queuing up: tokenize cuts the text into tokens
+// and hashes them, resolveWords (and resolveSlow) resolves the words, pairs
+// writes the one-word matches and checks each pair of adjacent words
+// against the Bloom filter, resolveGrams looks up the keys of two, three,
+// ... words level by level, each level's loads issued before any is used,
+// and report orders and deduplicates. The data-dependent decisions
 // of the inner loops (punctuation or not, word or not, entry or not, pair
 // candidate or not) are computed, not branched on: every record is written
 // and its counter advanced by 0 or 1, so mispredictions do not dominate.

@@ -494,3 +494,37 @@ func TestMatcherTablesOutsideHeap(t *testing.T) {
 		}
 	}
 }
+
+// TestSeparators checks the SWAR separator test against sepClass for every
+// byte value at every position, and tokenize's written-out copy of it
+// through the matcher: each byte value between two words.
+func TestSeparators(t *testing.T) {
+	for c := range 256 {
+		for k := range 8 {
+			x := uint64(0x6161616161616161)&^(0xFF<<(8*k)) | uint64(c)<<(8*k)
+			want := uint64(0)
+			if sepClass[c] != sepNone {
+				want = 0x80 << (8 * k)
+			}
+			if got := separators(x); got != want {
+				t.Fatalf("byte %#x at %d: got %#x want %#x", c, k, got, want)
+			}
+		}
+	}
+	entries := []string{"aa", "bb", "aa bb"}
+	for _, fold := range []bool{false, true} {
+		m := mustMatcher(t, entries, MatchOptions{FoldCase: fold})
+		for c := range 256 {
+			// At several offsets, so the byte falls in each lane of the
+			// 8-byte blocks and across the 64-byte boundary.
+			for pad := range 70 {
+				text := strings.Repeat("z", pad) + " aa" + string([]byte{byte(c)}) + "bb"
+				got := m.MatchIDs(text, nil)
+				slices.Sort(got)
+				if want := metaclipMatch(entries, text, fold); !slices.Equal(got, want) {
+					t.Fatalf("fold=%v byte %#x pad %d: got %v want %v", fold, c, pad, got, want)
+				}
+			}
+		}
+	}
+}
