@@ -17,6 +17,12 @@ import (
 	"unsafe"
 )
 
+// noCopy makes go vet report copies of the struct that holds it.
+type noCopy struct{}
+
+func (*noCopy) Lock()   {}
+func (*noCopy) Unlock() {}
+
 // MatchOptions controls how text is compared with entries.
 type MatchOptions struct {
 	// FoldCase compares text and entries after Unicode simple case folding
@@ -42,8 +48,12 @@ type MatchOptions struct {
 // stored as "U . S ." and matches the text "U.S.". (In MetaCLIP's code such
 // entries can never match because only the text is spaced.)
 //
-// A Matcher is immutable and safe for concurrent use.
+// A Matcher is immutable and safe for concurrent use. Use it by pointer and
+// do not copy it: its largest tables may live outside the Go heap and are
+// released when the Matcher they were made for is collected (go vet's
+// copylocks check reports copies).
 type Matcher struct {
+	_        noCopy
 	opts     MatchOptions
 	entries  []string // as loaded (before spacing/folding), indexed by entry id
 	sources  []string // source per entry id ("" when the list had none)
