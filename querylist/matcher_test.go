@@ -4,12 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -525,6 +527,45 @@ func TestSeparators(t *testing.T) {
 					t.Fatalf("fold=%v byte %#x pad %d: got %v want %v", fold, c, pad, got, want)
 				}
 			}
+		}
+	}
+}
+
+// TestMatchConcurrent matches from several goroutines at once (the filter's
+// workers share one Matcher): every answer must equal the sequential one.
+// Run with -race, it also checks that matching only reads the Matcher.
+func TestMatchConcurrent(t *testing.T) {
+	for _, fold := range []bool{false, true} {
+		m, err := DefaultMatcher(MatchOptions{FoldCase: fold})
+		if err != nil {
+			t.Fatal(err)
+		}
+		caps := readCaptions(t)[:400]
+		want := make([][]int32, len(caps))
+		for i, c := range caps {
+			want[i] = m.MatchIDs(c, nil)
+		}
+		var wg sync.WaitGroup
+		errs := make(chan string, 8)
+		for w := range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var dst []int32
+				for k := range caps {
+					i := (k*7 + w*53) % len(caps)
+					dst = m.MatchIDs(caps[i], dst[:0])
+					if !slices.Equal(dst, want[i]) {
+						errs <- fmt.Sprintf("fold=%v %q: got %v want %v", fold, caps[i], dst, want[i])
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for e := range errs {
+			t.Fatal(e)
 		}
 	}
 }
