@@ -258,14 +258,14 @@ func (w wordOf) meta() uint32 { return uint32(w >> 32) }
 type gramCand struct {
 	key  uint64 // as in gramSlot
 	pos  int32  // token where the key starts
-	last int32  // token of the key's last word
-	slot uint32 // home slot in Matcher.grams
+	slot uint32 // home slot in Matcher.grams (set by resolveGrams)
 }
 
 // matchScratch is per-call working memory, pooled so matching does not
 // allocate.
 type matchScratch struct {
-	buf   []byte // the text (folded with FoldCase), then textPad zero bytes
+	buf   []byte   // the text (folded with FoldCase), then textPad zero bytes
+	masks []uint64 // separator bytes of buf (sepMasks)
 	toks  []token
 	words []wordOf // aligned with toks
 	slow  []int32  // tokens resolveWords leaves to resolveSlow
@@ -351,7 +351,9 @@ func (m *Matcher) match(buf []byte, n int, dst []int32, sc *matchScratch) []int3
 		sc.grow(need)
 	}
 	toks := sc.toks[:need]
-	nt := m.tokenize(buf, n, toks)
+	masks := sc.masks[:maskWords(n)]
+	sepMasks(buf, n, masks)
+	nt := m.tokenize(buf, n, masks, toks)
 	toks = toks[:nt]
 	words, slow := sc.words[:nt], sc.slow[:nt]
 	slow = slow[:m.resolveWords(toks, words, slow)]
@@ -361,8 +363,8 @@ func (m *Matcher) match(buf []byte, n int, dst []int32, sc *matchScratch) []int3
 	found, cands := sc.found[:nt], sc.cands[:nt]
 	nf, nc := m.pairs(words, found, cands)
 	found, cands = found[:nf], cands[:nc]
-	for len(cands) > 0 {
-		found, cands = m.resolveGrams(words, found, cands, &sc.touch)
+	for level := 1; len(cands) > 0; level++ {
+		found, cands = m.resolveGrams(words, found, cands, level, &sc.touch)
 	}
 	dst = m.report(dst, found, nf)
 	sc.found = found[:0] // resolveGrams may have grown it
@@ -376,39 +378,29 @@ func (sc *matchScratch) grow(n int) {
 	sc.slow = make([]int32, n)
 	sc.found = make([]uint64, n)
 	sc.cands = make([]gramCand, n)
+	sc.masks = make([]uint64, n/128+2) // n >= 2*text bytes: room for maskWords
 }
 
 // tokenize is pass 1: it writes the tokens of buf[:n] to toks and returns
-// their number. Separators are found 8 bytes at a time and gathered into a
-// bit mask of up to 64 bytes, so there is no branch per byte.
-func (m *Matcher) tokenize(buf []byte, n int, toks []token) int {
+// their number. The separators come as bit masks (sepMasks), so there is
+// no branch per byte.
+func (m *Matcher) tokenize(buf []byte, n int, masks []uint64, toks []token) int {
 	wshift := m.wordShift & 63
 	seed := m.seed
 	nt := 0
 	start := 0
-	for block := 0; block <= n; block += 64 {
-		var seps uint64
-		for k := 0; k < min(n-block, 64); k += 8 {
-			// separators(x), written out: a call here would spill
-			// every register.
-			x := load8(buf, block+k)
-			t := nonZero((x|ones)^('!'*ones)) & nonZero((x|2*ones)^('.'*ones)) & nonZero((x|ones)^(';'*ones)) &
-				nonZero(x^('?'*ones)) & nonZero(x^('`'*ones)) & nonZero((x|4*ones)^('\r'*ones)) & nonZero(x^('\n'*ones))
-			s := (^t & hi1) >> 7
-			seps |= (s * 0x02040810204081 >> 49 & 0xFF) << k
-		}
+	for b, block := 0, 0; block <= n; b, block = b+1, block+64 {
+		seps := masks[b]
 		if n-block < 64 {
-			// Bytes past the text are padding (not separators); the
-			// end of the text ends the last token.
+			// The end of the text ends the last token.
 			seps |= 1 << (n - block)
 		}
 		for seps != 0 {
 			p := block + bits.TrailingZeros64(seps)
 			seps &= seps - 1
+			// hashWord, written out: it is over the inliner's budget.
 			h, v0, v1 := hashHead(seed, buf, start, p-start)
-			if p-start > 16 {
-				h = hashTail(h, buf, start, p-start)
-			}
+			h = hashLast(h, buf, start, p-start)
 			slot := uint32(h >> wshift)
 			tk := &toks[nt]
 			tk.v0, tk.v1, tk.start, tk.n, tk.slot = v0, v1, int32(start), int32(p-start), slot
@@ -480,22 +472,24 @@ func (m *Matcher) resolveSlow(buf []byte, tk *token) wordOf {
 // (tokens t-1 and t) that pass the Bloom filter to cands, and returns how
 // many of each.
 func (m *Matcher) pairs(words []wordOf, found []uint64, cands []gramCand) (nf, nc int) {
+	// Two loops, each with few enough variables to keep them in
+	// registers.
+	for t, word := range words {
+		found[nf] = uint64(t)<<32 | uint64(word.meta()<<3&rawDup) | uint64(word.id())
+		nf += int(word.meta() >> 30 & 1) // metaEntry
+	}
 	seed := m.seed
-	gshift := m.gramShift & 63
 	filter := m.gramFilter
 	fmask := uint32(len(filter) - 1)
 	prev := wordOf(noWord)
 	for t, word := range words {
-		id, meta := word.id(), word.meta()
-		found[nf] = uint64(t)<<32 | uint64(meta<<3&rawDup) | uint64(id)
-		nf += int(meta >> 30 & 1) // metaEntry
-		key := uint64(prev.id())<<32 | uint64(id)
+		key := uint64(prev.id())<<32 | uint64(word.id())
 		h := gramHash(seed, key)
 		fb := gramFilterBits(h)
 		outside := min((filter[uint32(h)&fmask]&fb|^fb)+1, 1) // 0 when all bits are set
 		c := &cands[nc]
-		c.key, c.pos, c.last, c.slot = key, int32(t-1), int32(t), uint32(h>>gshift)
-		nc += int(prev.meta()>>29&1&(meta>>31)) &^ int(outside) // prefix, word, in the filter
+		c.key, c.pos = key, int32(t-1)
+		nc += int(prev.meta()>>29&1&(word.meta()>>31)) &^ int(outside) // prefix, word, in the filter
 		prev = word
 	}
 	return nf, nc
@@ -503,11 +497,14 @@ func (m *Matcher) pairs(words []wordOf, found []uint64, cands []gramCand) (nf, n
 
 // resolveGrams looks up one level of candidates: it appends their matches
 // to found and returns the next level's candidates (in cands' memory).
-func (m *Matcher) resolveGrams(words []wordOf, found []uint64, cands []gramCand, touch *uint32) ([]uint64, []gramCand) {
+func (m *Matcher) resolveGrams(words []wordOf, found []uint64, cands []gramCand, level int, touch *uint32) ([]uint64, []gramCand) {
 	grams := m.grams
 	gmask := uint32(len(grams) - 1)
+	gshift := m.gramShift & 63
 	sink := uint32(0)
-	for _, cd := range cands {
+	for i := range cands {
+		cd := &cands[i]
+		cd.slot = uint32(gramHash(m.seed, cd.key) >> gshift)
 		sink += grams[cd.slot&gmask].meta // start all loads of the level
 	}
 	k := 0
@@ -522,12 +519,11 @@ func (m *Matcher) resolveGrams(words []wordOf, found []uint64, cands []gramCand,
 		if g.meta&metaEntry != 0 {
 			found = append(found, uint64(cd.pos)<<32|uint64(g.meta<<3&rawDup)|uint64(g.id))
 		}
-		next := int(cd.last) + 1
+		next := int(cd.pos) + level + 1 // the word after the key
 		if g.meta&metaPrefix != 0 && next < len(words) && words[next] != wordOf(noWord) {
 			key := uint64(g.id)<<32 | uint64(words[next].id())
-			h := gramHash(m.seed, key)
-			if m.mayHaveGram(h) {
-				cands[k] = gramCand{key: key, pos: cd.pos, last: int32(next), slot: uint32(h >> m.gramShift)}
+			if m.mayHaveGram(gramHash(m.seed, key)) {
+				cands[k] = gramCand{key: key, pos: cd.pos}
 				k++
 			}
 		}
@@ -621,26 +617,34 @@ const (
 )
 
 // hashWord hashes the word buf[i:i+n] (textPad readable bytes must follow
-// it) and returns its first 16 bytes, zero-padded, as two integers. Words of
-// up to 16 bytes take two loads and two multiplications, no branch; the
-// table index is taken from the top bits.
+// it) and returns its first 16 bytes, zero-padded, as two integers. It
+// hashes the length, the first 16 bytes and, for longer words, the last 8:
+// three loads and three multiplications, no loop and no branch. The table
+// index is taken from the top bits. Words longer than 24 bytes that agree
+// in all of these share a home slot and are told apart by probing
+// (resolveSlow compares whole words); that takes words alike in their first
+// 16 and last 8 bytes, which a list of real queries hardly has.
 func hashWord(seed uint64, buf []byte, i, n int) (h, v0, v1 uint64) {
 	h, v0, v1 = hashHead(seed, buf, i, n)
-	if n > 16 {
-		h = hashTail(h, buf, i, n)
-	}
-	return h, v0, v1
+	return hashLast(h, buf, i, n), v0, v1
 }
 
-// hashHead is hashWord for the first 16 bytes: small enough to be inlined
-// in the matcher's loops (a call there would spill every register). Words
-// of more than 16 bytes go on with hashTail.
+// hashHead is hashWord's part for the length and the first 16 bytes. It
+// and hashLast are small enough to be inlined in tokenize's loop (a call
+// there would spill every register).
 func hashHead(seed uint64, buf []byte, i, n int) (h, v0, v1 uint64) {
 	mask := &headMasks[min(uint(n), 16)]
 	v0 = load8(buf, i) & mask[0]
 	v1 = load8(buf, i+8) & mask[1]
 	h = (v0 ^ seed ^ uint64(n)) * hashM1
 	return (bits.RotateLeft64(h, 32) ^ v1) * hashM2, v0, v1
+}
+
+// hashLast is hashWord's part for the last 8 bytes of a word of more than
+// 16. For shorter words the load (of bytes 8-15, always readable) is masked
+// off and h is returned as it is.
+func hashLast(h uint64, buf []byte, i, n int) uint64 {
+	return h ^ load8(buf, i+max(n, 16)-8)&uint64(int64(16-n)>>63)*hashM1
 }
 
 // headMasks[n] keeps the first n bytes of a word in two little-endian
@@ -651,14 +655,6 @@ var headMasks = func() (t [17][2]uint64) {
 	}
 	return t
 }()
-
-// hashTail goes on hashing the bytes of a word after its first 16.
-func hashTail(h uint64, buf []byte, i, n int) uint64 {
-	for k := 16; k < n; k += 8 {
-		h = (bits.RotateLeft64(h, 32) ^ load8(buf, i+k)&byteMask(n-k)) * hashM1
-	}
-	return h
-}
 
 // padded returns w followed by textPad zero bytes, in scratch.
 func padded(scratch []byte, w string) []byte {

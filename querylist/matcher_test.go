@@ -84,6 +84,8 @@ func TestMatchTable(t *testing.T) {
 		"dog", "hot dog", "hot", "New York", "New York City", "York", "U.S.", "U.S. Army",
 		"e-mail", "mail", "café", "Straße", "σοφία", "東京", "rock and roll", "and", "?", "Dr. Who",
 		"it's", "C++", "a  b", "wordofsixteenbyt", "word-of-twenty-bytes", "a word-of-more-than-twenty-four-bytes",
+		// Same length, first 16 and last 8 bytes: one home slot, told apart by probing.
+		"prefix-of-16-byt-middle-A-last-8-b", "prefix-of-16-byt-middle-B-last-8-b",
 	}
 	tests := []struct {
 		name string
@@ -120,6 +122,8 @@ func TestMatchTable(t *testing.T) {
 		{"rock and roll", "rock and roll music", false, []string{"rock and roll", "and"}},
 		{"long words", "wordofsixteenbyt word-of-twenty-bytes a word-of-more-than-twenty-four-bytes", false,
 			[]string{"wordofsixteenbyt", "word-of-twenty-bytes", "a word-of-more-than-twenty-four-bytes"}},
+		{"long words sharing a home slot", "prefix-of-16-byt-middle-B-last-8-b prefix-of-16-byt-middle-C-last-8-b", false,
+			[]string{"prefix-of-16-byt-middle-B-last-8-b"}},
 		{"long words differing late", "wordofsixteenbyx word-of-twenty-bytez a word-of-more-than-twenty-four-bytez", false, nil},
 	}
 	for _, fold := range []bool{false, true} {
@@ -497,8 +501,8 @@ func TestMatcherTablesOutsideHeap(t *testing.T) {
 	}
 }
 
-// TestSeparators checks the SWAR separator test against sepClass for every
-// byte value at every position, and tokenize's written-out copy of it
+// TestSeparators checks the SWAR separator test and both sepMasks against
+// sepClass for every byte value at every position, and the tokenizer
 // through the matcher: each byte value between two words.
 func TestSeparators(t *testing.T) {
 	for c := range 256 {
@@ -510,6 +514,35 @@ func TestSeparators(t *testing.T) {
 			}
 			if got := separators(x); got != want {
 				t.Fatalf("byte %#x at %d: got %#x want %#x", c, k, got, want)
+			}
+		}
+	}
+	// sepMasks (SSE2 on amd64) and sepMasksSWAR against sepClass, on
+	// texts of every length up to 200 (all chunk and block boundaries),
+	// each byte value in every position.
+	rng := rand.New(rand.NewPCG(3, 5))
+	for n := range 200 {
+		buf := make([]byte, n+textPad)
+		for i := range n {
+			buf[i] = byte(rng.IntN(256))
+			if rng.IntN(3) == 0 {
+				buf[i] = " ,.;:?!`\t\n\r"[rng.IntN(11)]
+			}
+		}
+		want := make([]uint64, maskWords(n))
+		for i, c := range buf[:n] {
+			if sepClass[c] != sepNone {
+				want[i/64] |= 1 << (i % 64)
+			}
+		}
+		for name, f := range map[string]func([]byte, int, []uint64){"sepMasks": sepMasks, "sepMasksSWAR": sepMasksSWAR} {
+			got := make([]uint64, maskWords(n)+1)
+			for i := range got {
+				got[i] = ^uint64(0) // stale bits from an earlier text
+			}
+			f(buf, n, got)
+			if !slices.Equal(got[:len(want)], want) {
+				t.Fatalf("%s n=%d %q: got %x want %x", name, n, buf[:n], got[:len(want)], want)
 			}
 		}
 	}
