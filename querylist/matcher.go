@@ -79,10 +79,10 @@ type Matcher struct {
 	// word pairs of a text are not keys: the filter rejects them without
 	// touching the large table.
 	gramFilter []uint64
-	seed       uint64      // random per matcher: crafted texts cannot target collisions
-	longWords  string      // bytes of words longer than wordInline, at wordSlot.b[2]
-	punctSlot  [256]uint32 // home slot in words of each one-byte punctuation token
-	dupNext    []int32     // next entry id with the same key (metaDup), -1 at the end
+	seed       uint64    // random per matcher: crafted texts cannot target collisions
+	longWords  string    // bytes of words longer than wordInline, at wordSlot.b[2]
+	tt         tokTables // the tokenizer's constants and punctuation tokens
+	dupNext    []int32   // next entry id with the same key (metaDup), -1 at the end
 }
 
 // wordSlot is one word of the keys, 32 bytes so a slot never straddles a
@@ -239,6 +239,16 @@ var sepClass = func() (t [256]uint8) {
 	return t
 }()
 
+// tokTables are what tokenize needs besides the text, in one block for the
+// assembly version.
+type tokTables struct {
+	m1, m2 uint64        // hashM1, hashM2
+	heads  [17][2]uint64 // headMasks
+	// punct[c] for a punctuation byte c: 1 << 32 (it is a token) | its
+	// home slot in Matcher.words; 0 for other bytes.
+	punct [256]uint64
+}
+
 // token is a token of the text being matched.
 type token struct {
 	v0, v1   uint64 // the first 16 bytes, little-endian, zero-padded
@@ -381,10 +391,10 @@ func (sc *matchScratch) grow(n int) {
 	sc.masks = make([]uint64, n/128+2) // n >= 2*text bytes: room for maskWords
 }
 
-// tokenize is pass 1: it writes the tokens of buf[:n] to toks and returns
+// tokenizeGo is pass 1: it writes the tokens of buf[:n] to toks and returns
 // their number. The separators come as bit masks (sepMasks), so there is
 // no branch per byte.
-func (m *Matcher) tokenize(buf []byte, n int, masks []uint64, toks []token) int {
+func (m *Matcher) tokenizeGo(buf []byte, n int, masks []uint64, toks []token) int {
 	wshift := m.wordShift & 63
 	seed := m.seed
 	nt := 0
@@ -408,20 +418,21 @@ func (m *Matcher) tokenize(buf []byte, n int, masks []uint64, toks []token) int 
 			// the matcher was built); buf[n] is padding, not punctuation.
 			c := buf[p]
 			tk = &toks[nt+1]
-			tk.v0, tk.v1, tk.start, tk.n, tk.slot = uint64(c), 0, int32(p), 1, m.punctSlot[c]
-			nt += 1 + int(sepClass[c]>>1)
+			punct := m.tt.punct[c]
+			tk.v0, tk.v1, tk.start, tk.n, tk.slot = uint64(c), 0, int32(p), 1, uint32(punct)
+			nt += 1 + int(punct>>32)
 			start = p + 1
 		}
 	}
 	return nt
 }
 
-// resolveWords is pass 2: it resolves each token against its home slot,
+// resolveWordsGo is pass 2: it resolves each token against its home slot,
 // the common case, and returns how many tokens it wrote to slow for
 // resolveSlow: words longer than 16 bytes whose first 16 bytes matched, and
 // tokens whose home slot holds another word (the probe goes on). Nothing
 // here calls a function, so the loop's state stays in registers.
-func (m *Matcher) resolveWords(toks []token, words []wordOf, slow []int32) int {
+func (m *Matcher) resolveWordsGo(toks []token, words []wordOf, slow []int32) int {
 	table := m.words
 	ns := 0
 	for t := range toks {
@@ -468,10 +479,10 @@ func (m *Matcher) resolveSlow(buf []byte, tk *token) wordOf {
 	}
 }
 
-// pairs writes the one-word matches to found and the two-word candidates
+// pairsGo is pass 3: it writes the one-word matches to found and the two-word candidates
 // (tokens t-1 and t) that pass the Bloom filter to cands, and returns how
 // many of each.
-func (m *Matcher) pairs(words []wordOf, found []uint64, cands []gramCand) (nf, nc int) {
+func (m *Matcher) pairsGo(words []wordOf, found []uint64, cands []gramCand) (nf, nc int) {
 	// Two loops, each with few enough variables to keep them in
 	// registers.
 	for t, word := range words {
@@ -880,12 +891,13 @@ func NewMatcher(entries, sources []string, opts MatchOptions) (*Matcher, error) 
 		m.words[j] = slot
 	}
 	m.longWords = long.String()
-	for c := range m.punctSlot {
-		m.punctSlot[c] = 0 // not punctuation: never read
+	m.tt.m1, m.tt.m2, m.tt.heads = hashM1, hashM2, headMasks
+	for c := range m.tt.punct {
+		m.tt.punct[c] = 0 // not punctuation: no token
 		if sepClass[c] == sepPunct {
 			pad = padded(pad, string(rune(c)))
 			h, _, _ := hashWord(m.seed, pad, 0, 1)
-			m.punctSlot[c] = uint32(h>>m.wordShift) & wmask
+			m.tt.punct[c] = 1<<32 | uint64(uint32(h>>m.wordShift)&wmask)
 		}
 	}
 

@@ -1,3 +1,5 @@
+//go:build !purego
+
 #include "textflag.h"
 
 // Byte constants, 16 copies each: the bits ORed in before a compare (so one

@@ -1,0 +1,56 @@
+//go:build !purego
+
+package querylist
+
+import "unsafe"
+
+// On amd64 the three per-token passes run in assembly (passes_amd64.s):
+// the Go compiler keeps too little of these loops in registers, and spills
+// and reloads took about half their instructions. Each routine does exactly
+// what its Go version (tokenizeGo, resolveWordsGo, pairsGo) does, which
+// TestAsmPasses checks record by record. The wrappers check the lengths
+// the routines rely on.
+
+// haveAsmPasses reports whether the passes below run in assembly.
+const haveAsmPasses = true
+
+//go:noescape
+func tokenizeAMD64(buf *byte, n int, masks *uint64, toks *token, tt *tokTables, seed uint64, shift uint64) int
+
+//go:noescape
+func resolveWordsAMD64(toks *token, nt int, table *wordSlot, words *wordOf, slow *int32) int
+
+//go:noescape
+func pairsAMD64(words *wordOf, nw int, found *uint64, cands *gramCand, filter *uint64, fmask uint64, seed uint64, tt *tokTables) (nf, nc int)
+
+// tokenize is pass 1 (tokenizeGo).
+func (m *Matcher) tokenize(buf []byte, n int, masks []uint64, toks []token) int {
+	if len(buf) < n+textPad || len(masks) < maskWords(n) || len(toks) < 2*n+2 {
+		panic("querylist: tokenize: short buffers")
+	}
+	return tokenizeAMD64(unsafe.SliceData(buf), n, unsafe.SliceData(masks), unsafe.SliceData(toks), &m.tt, m.seed, uint64(m.wordShift))
+}
+
+// resolveWords is pass 2 (resolveWordsGo). Every token's slot is below
+// len(m.words): tokenize takes it from the top bits of a hash.
+func (m *Matcher) resolveWords(toks []token, words []wordOf, slow []int32) int {
+	if len(words) < len(toks) || len(slow) < len(toks) {
+		panic("querylist: resolveWords: short buffers")
+	}
+	if len(toks) == 0 {
+		return 0
+	}
+	return resolveWordsAMD64(unsafe.SliceData(toks), len(toks), unsafe.SliceData(m.words), unsafe.SliceData(words), unsafe.SliceData(slow))
+}
+
+// pairs is pass 3 (pairsGo).
+func (m *Matcher) pairs(words []wordOf, found []uint64, cands []gramCand) (nf, nc int) {
+	if len(found) < len(words) || len(cands) < len(words) {
+		panic("querylist: pairs: short buffers")
+	}
+	if len(words) == 0 {
+		return 0, 0
+	}
+	return pairsAMD64(unsafe.SliceData(words), len(words), unsafe.SliceData(found), unsafe.SliceData(cands),
+		unsafe.SliceData(m.gramFilter), uint64(len(m.gramFilter)-1), m.seed, &m.tt)
+}

@@ -1,0 +1,237 @@
+//go:build !purego
+
+#include "textflag.h"
+
+// The matcher's per-token passes; each does exactly what its Go version in
+// matcher.go does (tokenizeGo, resolveWordsGo, pairsGo). Record layouts:
+//   token:     v0 0, v1 8, start 16, n 20, slot 24 (32 bytes)
+//   wordSlot:  b 0-23, id 24, meta 28 (32 bytes; id|meta<<32 is a wordOf)
+//   gramCand:  key 0, pos 8, slot 12 (16 bytes)
+//   tokTables: m1 0, m2 8, heads 16, punct 288
+// TestAsmLayout checks these offsets.
+
+// func tokenizeAMD64(buf *byte, n int, masks *uint64, toks *token, tt *tokTables, seed uint64, shift uint64) int
+TEXT ·tokenizeAMD64(SB), NOSPLIT, $0-64
+	MOVQ buf+0(FP), SI
+	MOVQ n+8(FP), R10
+	MOVQ masks+16(FP), R8
+	MOVQ toks+24(FP), DI
+	MOVQ tt+32(FP), R14
+	MOVQ seed+40(FP), R13
+	MOVQ shift+48(FP), CX
+	XORQ R9, R9   // block: offset of the 64 bytes of masks word R8
+	XORQ R11, R11 // start of the current token
+
+block:
+	CMPQ R9, R10
+	JGT  done
+	MOVQ (R8), R12 // separators of the block
+	MOVQ R10, AX
+	SUBQ R9, AX
+	CMPQ AX, $64
+	JGE  tokens
+	BTSQ AX, R12   // the end of the text ends the last token
+
+tokens:
+	TESTQ R12, R12
+	JEQ   nextblock
+	BSFQ  R12, AX
+	ADDQ  R9, AX   // p: the separator
+	LEAQ  -1(R12), DX
+	ANDQ  DX, R12
+	MOVQ  AX, DX
+	SUBQ  R11, DX  // length
+	MOVL  R11, 16(DI)
+	MOVL  DX, 20(DI)
+
+	// hashHead: the length and the first 16 bytes.
+	MOVQ    $16, BX
+	CMPQ    DX, BX
+	CMOVQLT DX, BX
+	SHLQ    $4, BX             // heads[min(length, 16)]
+	MOVQ    8(SI)(R11*1), R15
+	ANDQ    24(R14)(BX*1), R15
+	MOVQ    R15, 8(DI)         // v1
+	MOVQ    (SI)(R11*1), R15
+	ANDQ    16(R14)(BX*1), R15
+	MOVQ    R15, (DI)          // v0
+	XORQ    R13, R15
+	XORQ    DX, R15
+	IMULQ   (R14), R15
+	ROLQ    $32, R15
+	XORQ    8(DI), R15
+	IMULQ   8(R14), R15
+
+	// hashLast: the last 8 bytes of a word of more than 16.
+	MOVQ    $16, BX
+	CMPQ    DX, BX
+	CMOVQGT DX, BX
+	ADDQ    R11, BX
+	MOVQ    -8(SI)(BX*1), BX
+	NEGQ    DX
+	ADDQ    $16, DX
+	SARQ    $63, DX
+	ANDQ    DX, BX
+	IMULQ   (R14), BX
+	XORQ    BX, R15
+	SHRQ    CX, R15
+	MOVL    R15, 24(DI)        // home slot
+
+	// The separator as a one-byte token, counted when it is punctuation.
+	MOVBQZX (SI)(AX*1), DX
+	MOVQ    DX, 32(DI)
+	MOVQ    $0, 40(DI)
+	MOVL    AX, 48(DI)
+	MOVL    $1, 52(DI)
+	MOVQ    288(R14)(DX*8), DX
+	MOVL    DX, 56(DI)
+	SHRQ    $32, DX
+	SHLQ    $5, DX
+	LEAQ    32(DI)(DX*1), DI
+	LEAQ    1(AX), R11
+	JMP     tokens
+
+nextblock:
+	ADDQ $64, R9
+	ADDQ $8, R8
+	JMP  block
+
+done:
+	SUBQ toks+24(FP), DI
+	SHRQ $5, DI
+	MOVQ DI, ret+56(FP)
+	RET
+
+// func resolveWordsAMD64(toks *token, nt int, table *wordSlot, words *wordOf, slow *int32) int
+TEXT ·resolveWordsAMD64(SB), NOSPLIT, $0-48
+	MOVQ toks+0(FP), SI
+	MOVQ nt+8(FP), CX
+	MOVQ table+16(FP), R8
+	MOVQ words+24(FP), DI
+	MOVQ slow+32(FP), R9
+	XORQ R10, R10           // t
+	XORQ R11, R11           // tokens written to slow
+	MOVL $1, R14
+	MOVL $0xFFFFFFFF, R15   // noWord
+
+loop:
+	MOVL    24(SI), AX
+	SHLQ    $5, AX
+	ADDQ    R8, AX          // home slot
+	MOVQ    (AX), BX
+	XORQ    (SI), BX
+	MOVQ    8(AX), DX
+	XORQ    8(SI), DX
+	ORQ     DX, BX
+	MOVL    28(AX), DX      // meta
+	MOVL    DX, R12
+	ANDL    $0x80FFFFFF, R12
+	MOVL    20(SI), R13
+	ORL     $0x80000000, R13
+	XORL    R13, R12
+	ORQ     R12, BX         // zero when the slot holds the token's word
+	MOVQ    24(AX), R12     // id | meta << 32
+	TESTQ   BX, BX
+	CMOVQNE R15, R12
+	MOVQ    R12, (DI)(R10*8)
+	MOVL    R10, (R9)(R11*4)
+	XORL    R12, R12
+	CMPL    20(SI), $16
+	CMOVLGT R14, R12        // a long word: its tail is compared in resolveSlow
+	XORL    R13, R13
+	TESTL   DX, DX
+	CMOVLNE R14, R13        // the slot is used: probing goes on
+	TESTQ   BX, BX
+	CMOVQNE R13, R12
+	ADDQ    R12, R11
+	ADDQ    $32, SI
+	INCQ    R10
+	CMPQ    R10, CX
+	JLT     loop
+	MOVQ    R11, ret+40(FP)
+	RET
+
+// func pairsAMD64(words *wordOf, nw int, found *uint64, cands *gramCand, filter *uint64, fmask uint64, seed uint64, tt *tokTables) (nf, nc int)
+TEXT ·pairsAMD64(SB), NOSPLIT, $0-80
+	MOVQ words+0(FP), SI
+	MOVQ nw+8(FP), CX
+	MOVQ found+16(FP), DI
+	MOVQ cands+24(FP), R8
+	MOVQ filter+32(FP), R9
+	MOVQ fmask+40(FP), R10
+	MOVQ seed+48(FP), R11
+	MOVQ tt+56(FP), R14
+	XORQ BX, BX             // t
+	MOVL $0xFFFFFFFF, DX    // previous word: none
+
+loop:
+	MOVQ (SI)(BX*8), AX     // word
+
+	// One-word match: t << 32 | meta << 3 & rawDup | id, kept when metaEntry.
+	MOVQ AX, R12
+	SHRQ $32, R12           // meta
+	MOVL R12, R13
+	SHLL $3, R13
+	ANDL $0x80000000, R13
+	MOVL AX, R15
+	ORQ  R13, R15
+	MOVQ BX, R13
+	SHLQ $32, R13
+	ORQ  R13, R15
+	MOVQ R15, (DI)
+	MOVL R12, R13
+	SHRL $30, R13
+	ANDL $1, R13
+	LEAQ (DI)(R13*8), DI
+
+	// Words t-1, t: a candidate when the previous word is a prefix, this
+	// one is a word, and the key is in the filter.
+	SHRL  $31, R12
+	MOVQ  DX, R13
+	SHRQ  $61, R13
+	ANDL  $1, R13
+	ANDL  R13, R12
+	MOVL  DX, R15
+	SHLQ  $32, R15
+	MOVL  AX, R13
+	ORQ   R13, R15          // key
+	MOVQ  R15, (R8)
+	LEAL  -1(BX), R13
+	MOVL  R13, 8(R8)
+	MOVQ  AX, DX
+	XORQ  R11, R15          // gramHash
+	IMULQ (R14), R15
+	MOVQ  R15, R13
+	SHRQ  $32, R13
+	XORQ  R13, R15
+	IMULQ 8(R14), R15
+	XORL  AX, AX            // gramFilterBits
+	MOVQ  R15, R13
+	SHRQ  $20, R13
+	BTSQ  R13, AX
+	MOVQ  R15, R13
+	SHRQ  $26, R13
+	BTSQ  R13, AX
+	MOVQ  R15, R13
+	SHRQ  $32, R13
+	BTSQ  R13, AX
+	MOVL  R15, R13
+	ANDQ  R10, R13
+	MOVQ  (R9)(R13*8), R13
+	ANDQ  AX, R13
+	XORL  R15, R15
+	CMPQ  R13, AX
+	CMOVQNE R15, R12
+	SHLQ  $4, R12
+	ADDQ  R12, R8
+	INCQ  BX
+	CMPQ  BX, CX
+	JLT   loop
+
+	SUBQ found+16(FP), DI
+	SHRQ $3, DI
+	MOVQ DI, nf+64(FP)
+	SUBQ cands+24(FP), R8
+	SHRQ $4, R8
+	MOVQ R8, nc+72(FP)
+	RET

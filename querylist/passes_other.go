@@ -1,0 +1,21 @@
+//go:build !amd64 || purego
+
+package querylist
+
+// haveAsmPasses reports whether the passes below run in assembly.
+const haveAsmPasses = false
+
+// tokenize is pass 1 (tokenizeGo).
+func (m *Matcher) tokenize(buf []byte, n int, masks []uint64, toks []token) int {
+	return m.tokenizeGo(buf, n, masks, toks)
+}
+
+// resolveWords is pass 2 (resolveWordsGo).
+func (m *Matcher) resolveWords(toks []token, words []wordOf, slow []int32) int {
+	return m.resolveWordsGo(toks, words, slow)
+}
+
+// pairs is pass 3 (pairsGo).
+func (m *Matcher) pairs(words []wordOf, found []uint64, cands []gramCand) (nf, nc int) {
+	return m.pairsGo(words, found, cands)
+}

@@ -1,0 +1,123 @@
+package querylist
+
+import (
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+	"unsafe"
+)
+
+// TestAsmLayout checks the record offsets passes_amd64.s relies on.
+func TestAsmLayout(t *testing.T) {
+	var tk token
+	var w wordSlot
+	var c gramCand
+	var tt tokTables
+	for _, f := range []struct {
+		name      string
+		got, want uintptr
+	}{
+		{"token", unsafe.Sizeof(tk), 32},
+		{"token.v1", unsafe.Offsetof(tk.v1), 8},
+		{"token.start", unsafe.Offsetof(tk.start), 16},
+		{"token.n", unsafe.Offsetof(tk.n), 20},
+		{"token.slot", unsafe.Offsetof(tk.slot), 24},
+		{"wordSlot", unsafe.Sizeof(w), 32},
+		{"wordSlot.id", unsafe.Offsetof(w.id), 24},
+		{"wordSlot.meta", unsafe.Offsetof(w.meta), 28},
+		{"gramCand", unsafe.Sizeof(c), 16},
+		{"gramCand.pos", unsafe.Offsetof(c.pos), 8},
+		{"tokTables.m2", unsafe.Offsetof(tt.m2), 8},
+		{"tokTables.heads", unsafe.Offsetof(tt.heads), 16},
+		{"tokTables.punct", unsafe.Offsetof(tt.punct), 288},
+	} {
+		if f.got != f.want {
+			t.Errorf("%s at %d, the assembly expects %d", f.name, f.got, f.want)
+		}
+	}
+}
+
+// passTexts are texts for comparing the passes: real captions and random
+// ones rich in separators, long words and multi-byte characters.
+func passTexts(t testing.TB) []string {
+	texts := readCaptions(t)[:500]
+	rng := rand.New(rand.NewPCG(1, 2))
+	pieces := []string{" ", "  ", ",", ", ", ".", "!", "?", ";", ":", "`", "\t", "\n", "\r", "the", "dog", "hot", "New",
+		"York", "City", "e-mail", "café", "東京", "\xff", "wordofsixteenbyt", "word-of-twenty-bytes",
+		"a-word-of-more-than-twenty-four-bytes", "U", "S", "x"}
+	for range 500 {
+		var b strings.Builder
+		for range rng.IntN(60) {
+			b.WriteString(pieces[rng.IntN(len(pieces))])
+		}
+		texts = append(texts, b.String())
+	}
+	return append(texts, "", " ", ".", strings.Repeat("a", 63), strings.Repeat("a", 64), strings.Repeat("a ", 64), strings.Repeat("ab.", 100))
+}
+
+// TestAsmPasses runs the assembly passes and their Go versions on the same
+// input and compares every record they write.
+func TestAsmPasses(t *testing.T) {
+	if !haveAsmPasses {
+		t.Skip("no assembly passes on this architecture")
+	}
+	m, err := DefaultMatcher(MatchOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, text := range passTexts(t) {
+		comparePasses(t, m, text)
+	}
+}
+
+func FuzzPasses(f *testing.F) {
+	if !haveAsmPasses {
+		f.Skip("no assembly passes on this architecture")
+	}
+	m, err := DefaultMatcher(MatchOptions{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, text := range passTexts(f)[495:510] {
+		f.Add(text)
+	}
+	f.Fuzz(func(t *testing.T, text string) { comparePasses(t, m, text) })
+}
+
+func comparePasses(t testing.TB, m *Matcher, text string) {
+	t.Helper()
+	n := len(text)
+	buf := append([]byte(text), make([]byte, textPad)...)
+	masks := make([]uint64, maskWords(n))
+	sepMasks(buf, n, masks)
+	toksA, toksG := make([]token, 2*n+2), make([]token, 2*n+2)
+	nt := m.tokenize(buf, n, masks, toksA)
+	if ntG := m.tokenizeGo(buf, n, masks, toksG); nt != ntG {
+		t.Fatalf("%q: tokenize %d tokens, tokenizeGo %d", text, nt, ntG)
+	}
+	for i := range nt {
+		a, g := toksA[i], toksG[i]
+		if a != g {
+			t.Fatalf("%q token %d: tokenize %+v, tokenizeGo %+v", text, i, a, g)
+		}
+	}
+	toks := toksG[:nt]
+	wordsA, wordsG := make([]wordOf, nt), make([]wordOf, nt)
+	slowA, slowG := make([]int32, nt), make([]int32, nt)
+	ns := m.resolveWords(toks, wordsA, slowA)
+	nsG := m.resolveWordsGo(toks, wordsG, slowG)
+	if !slices.Equal(wordsA, wordsG) || !slices.Equal(slowA[:ns], slowG[:nsG]) {
+		t.Fatalf("%q: resolveWords %x slow %v, resolveWordsGo %x slow %v", text, wordsA, slowA[:ns], wordsG, slowG[:nsG])
+	}
+	for _, s := range slowG[:nsG] {
+		wordsG[s] = m.resolveSlow(buf, &toks[s])
+	}
+	foundA, foundG := make([]uint64, nt), make([]uint64, nt)
+	candsA, candsG := make([]gramCand, nt), make([]gramCand, nt)
+	nf, nc := m.pairs(wordsG, foundA, candsA)
+	nfG, ncG := m.pairsGo(wordsG, foundG, candsG)
+	if !slices.Equal(foundA[:nf], foundG[:nfG]) || !slices.Equal(candsA[:nc], candsG[:ncG]) {
+		t.Fatalf("%q: pairs %x %v, pairsGo %x %v", text, foundA[:nf], candsA[:nc], foundG[:nfG], candsG[:ncG])
+	}
+}
