@@ -7,7 +7,7 @@
 //   token:     v0 0, v1 8, start 16, n 20, slot 24 (32 bytes)
 //   wordSlot:  b 0-23, id 24, meta 28 (32 bytes; id|meta<<32 is a wordOf)
 //   gramCand:  key 0, pos 8, slot 12 (16 bytes)
-//   tokTables: m1 0, m2 8, heads 16, punct 288
+//   tokTables: m1 0, m2 8, heads 16, punct 288, words 2336
 // TestAsmLayout checks these offsets.
 
 // func tokenizeAMD64(buf *byte, n int, masks *uint64, toks *token, tt *tokTables, seed uint64, shift uint64) int
@@ -76,6 +76,9 @@ tokens:
 	XORQ    BX, R15
 	SHRQ    CX, R15
 	MOVL    R15, 24(DI)        // home slot
+	SHLQ    $5, R15
+	ADDQ    2336(R14), R15
+	PREFETCHT0 (R15)
 
 	// The separator as a one-byte token, counted when it is punctuation.
 	MOVBQZX (SI)(AX*1), DX
