@@ -247,7 +247,8 @@ type tokTables struct {
 	// punct[c] for a punctuation byte c: 1 << 32 (it is a token) | its
 	// home slot in Matcher.words; 0 for other bytes.
 	punct [256]uint64
-	words uintptr // &Matcher.words[0] (prefetched while tokenizing)
+	words uintptr      // &Matcher.words[0] (prefetched while tokenizing)
+	fbits [1024]uint64 // filterPatterns
 }
 
 // token is a token of the text being matched.
@@ -682,11 +683,25 @@ func gramHash(seed uint64, key uint64) uint64 {
 	return h * hashM2
 }
 
-// gramFilterBits are the filter bits of hash h (3 of 64, from bits 20–37,
-// apart from the word index in the low bits and the slot in the top ones).
+// gramFilterBits are the filter bits of hash h: one of 1,024 patterns of
+// 3 bits of 64, chosen by the top 10 bits of h (apart from the word index,
+// taken from the low bits). One load from a table in the L1 cache instead
+// of three shifts: this is done for nearly every token.
 func gramFilterBits(h uint64) uint64 {
-	return 1<<(h>>20&63) | 1<<(h>>26&63) | 1<<(h>>32&63)
+	return filterPatterns[h>>54]
 }
+
+// filterPatterns are gramFilterBits's patterns, fixed (a matcher's seed
+// already varies h).
+var filterPatterns = func() (t [1024]uint64) {
+	rng := rand.New(rand.NewPCG(0x5eed, 0xb100))
+	for i := range t {
+		for bits.OnesCount64(t[i]) < 3 {
+			t[i] |= 1 << rng.IntN(64)
+		}
+	}
+	return t
+}()
 
 // mayHaveGram reports whether the key of hash h may be in grams (false: it
 // certainly is not).
@@ -893,7 +908,7 @@ func NewMatcher(entries, sources []string, opts MatchOptions) (*Matcher, error) 
 		m.words[j] = slot
 	}
 	m.longWords = long.String()
-	m.tt.m1, m.tt.m2, m.tt.heads = hashM1, hashM2, headMasks
+	m.tt.m1, m.tt.m2, m.tt.heads, m.tt.fbits = hashM1, hashM2, headMasks, filterPatterns
 	for c := range m.tt.punct {
 		m.tt.punct[c] = 0 // not punctuation: no token
 		if sepClass[c] == sepPunct {

@@ -7,7 +7,7 @@
 //   token:     v0 0, v1 8, start 16, n 20, slot 24 (32 bytes)
 //   wordSlot:  b 0-23, id 24, meta 28 (32 bytes; id|meta<<32 is a wordOf)
 //   gramCand:  key 0, pos 8, slot 12 (16 bytes)
-//   tokTables: m1 0, m2 8, heads 16, punct 288, words 2336
+//   tokTables: m1 0, m2 8, heads 16, punct 288, words 2336, fbits 2344
 // TestAsmLayout checks these offsets.
 
 // func tokenizeAMD64(buf *byte, n int, masks *uint64, toks *token, tt *tokTables, seed uint64, shift uint64) int
@@ -208,16 +208,9 @@ loop:
 	SHRQ  $32, R13
 	XORQ  R13, R15
 	IMULQ 8(R14), R15
-	XORL  AX, AX            // gramFilterBits
-	MOVQ  R15, R13
-	SHRQ  $20, R13
-	BTSQ  R13, AX
-	MOVQ  R15, R13
-	SHRQ  $26, R13
-	BTSQ  R13, AX
-	MOVQ  R15, R13
-	SHRQ  $32, R13
-	BTSQ  R13, AX
+	MOVQ  R15, R13          // gramFilterBits
+	SHRQ  $54, R13
+	MOVQ  2344(R14)(R13*8), AX
 	MOVL  R15, R13
 	ANDQ  R10, R13
 	MOVQ  (R9)(R13*8), R13

@@ -32,6 +32,7 @@ func TestAsmLayout(t *testing.T) {
 		{"tokTables.heads", unsafe.Offsetof(tt.heads), 16},
 		{"tokTables.punct", unsafe.Offsetof(tt.punct), 288},
 		{"tokTables.words", unsafe.Offsetof(tt.words), 2336},
+		{"tokTables.fbits", unsafe.Offsetof(tt.fbits), 2344},
 	} {
 		if f.got != f.want {
 			t.Errorf("%s at %d, the assembly expects %d", f.name, f.got, f.want)
