@@ -509,40 +509,47 @@ func (m *Matcher) pairsGo(words []wordOf, found []uint64, cands []gramCand) (nf,
 }
 
 // resolveGrams looks up one level of candidates: it appends their matches
-// to found and returns the next level's candidates (in cands' memory).
+// to found and returns the next level's candidates (in cands' memory). As
+// in pairs, the decisions (entry or not, next candidate or not) are
+// computed, not branched on.
 func (m *Matcher) resolveGrams(words []wordOf, found []uint64, cands []gramCand, level int, touch *uint32) ([]uint64, []gramCand) {
 	grams := m.grams
 	gmask := uint32(len(grams) - 1)
 	gshift := m.gramShift & 63
+	filter := m.gramFilter
+	fmask := uint32(len(filter) - 1)
 	sink := uint32(0)
 	for i := range cands {
 		cd := &cands[i]
-		cd.slot = uint32(gramHash(m.seed, cd.key) >> gshift)
-		sink += grams[cd.slot&gmask].meta // start all loads of the level
+		cd.slot = uint32(gramHash(m.seed, cd.key)>>gshift) & gmask
+		sink += grams[cd.slot].meta // start all loads of the level
 	}
+	nf := len(found)
+	found = slices.Grow(found, len(cands))[:nf+len(cands)]
 	k := 0
 	for _, cd := range cands {
-		var g *gramSlot
-		for j := cd.slot; ; j = (j + 1) & gmask {
-			g = &grams[j&gmask]
-			if g.meta == 0 || g.key == cd.key {
-				break
-			}
+		j := cd.slot
+		g := &grams[j]
+		for g.meta != 0 && g.key != cd.key {
+			j = (j + 1) & gmask
+			g = &grams[j]
 		}
-		if g.meta&metaEntry != 0 {
-			found = append(found, uint64(cd.pos)<<32|uint64(g.meta<<3&rawDup)|uint64(g.id))
+		meta := g.meta // 0 when the key is not there
+		found[nf] = uint64(cd.pos)<<32 | uint64(meta<<3&rawDup) | uint64(g.id)
+		nf += int(meta >> 30 & 1) // metaEntry
+		next := wordOf(noWord)    // the word after the key
+		if i := int(cd.pos) + level + 1; i < len(words) {
+			next = words[i]
 		}
-		next := int(cd.pos) + level + 1 // the word after the key
-		if g.meta&metaPrefix != 0 && next < len(words) && words[next] != wordOf(noWord) {
-			key := uint64(g.id)<<32 | uint64(words[next].id())
-			if m.mayHaveGram(gramHash(m.seed, key)) {
-				cands[k] = gramCand{key: key, pos: cd.pos}
-				k++
-			}
-		}
+		key := uint64(g.id)<<32 | uint64(next.id())
+		h := gramHash(m.seed, key)
+		fb := gramFilterBits(h)
+		outside := min((filter[uint32(h)&fmask]&fb|^fb)+1, 1) // 0 when all bits are set
+		cands[k] = gramCand{key: key, pos: cd.pos}
+		k += int(meta>>29&1&(next.meta()>>31)) &^ int(outside) // prefix, word, in the filter
 	}
 	*touch += sink
-	return found, cands[:k]
+	return found[:nf], cands[:k]
 }
 
 // report appends the raw matches to dst in order of start token, a
