@@ -249,6 +249,7 @@ type tokTables struct {
 	punct [256]uint64
 	words uintptr      // &Matcher.words[0] (prefetched while tokenizing)
 	fbits [1024]uint64 // filterPatterns
+	seps  [10][16]byte // the separator test's constants (passes_amd64.s)
 }
 
 // token is a token of the text being matched.
@@ -292,8 +293,9 @@ const rawDup = 1 << 31
 var scratchPool = sync.Pool{New: func() any { return new(matchScratch) }}
 
 // textPad zero bytes follow the text in matchScratch.buf, so that the first
-// 16 bytes of any token can be read with two unconditional 8-byte loads.
-const textPad = 16
+// 16 bytes of any token can be read with two unconditional 8-byte loads, and
+// the separators of the text's last 64 bytes found with whole 16-byte loads.
+const textPad = 64
 
 // MatchIDs appends to dst the ids of the entries that occur in text, each
 // once, in order of first occurrence (start word, then length). With a dst of
@@ -363,9 +365,7 @@ func (m *Matcher) match(buf []byte, n int, dst []int32, sc *matchScratch) []int3
 		sc.grow(need)
 	}
 	toks := sc.toks[:need]
-	masks := sc.masks[:maskWords(n)]
-	sepMasks(buf, n, masks)
-	nt := m.tokenize(buf, n, masks, toks)
+	nt := m.tokenize(buf, n, toks, sc)
 	toks = toks[:nt]
 	words, slow := sc.words[:nt], sc.slow[:nt]
 	slow = slow[:m.resolveWords(toks, words, slow)]
@@ -916,6 +916,9 @@ func NewMatcher(entries, sources []string, opts MatchOptions) (*Matcher, error) 
 	}
 	m.longWords = long.String()
 	m.tt.m1, m.tt.m2, m.tt.heads, m.tt.fbits = hashM1, hashM2, headMasks, filterPatterns
+	for i, c := range []byte{1, 2, 4, '!', ';', '.', '\r', '?', '`', '\n'} {
+		m.tt.seps[i] = [16]byte(bytes.Repeat([]byte{c}, 16))
+	}
 	for c := range m.tt.punct {
 		m.tt.punct[c] = 0 // not punctuation: no token
 		if sepClass[c] == sepPunct {

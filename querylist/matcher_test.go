@@ -517,7 +517,7 @@ func TestSeparators(t *testing.T) {
 			}
 		}
 	}
-	// sepMasks (SSE2 on amd64) and sepMasksSWAR against sepClass, on
+	// sepMasks against sepClass, on
 	// texts of every length up to 200 (all chunk and block boundaries),
 	// each byte value in every position.
 	rng := rand.New(rand.NewPCG(3, 5))
@@ -535,15 +535,13 @@ func TestSeparators(t *testing.T) {
 				want[i/64] |= 1 << (i % 64)
 			}
 		}
-		for name, f := range map[string]func([]byte, int, []uint64){"sepMasks": sepMasks, "sepMasksSWAR": sepMasksSWAR} {
-			got := make([]uint64, maskWords(n)+1)
-			for i := range got {
-				got[i] = ^uint64(0) // stale bits from an earlier text
-			}
-			f(buf, n, got)
-			if !slices.Equal(got[:len(want)], want) {
-				t.Fatalf("%s n=%d %q: got %x want %x", name, n, buf[:n], got[:len(want)], want)
-			}
+		got := make([]uint64, maskWords(n)+1)
+		for i := range got {
+			got[i] = ^uint64(0) // stale bits from an earlier text
+		}
+		sepMasks(buf, n, got)
+		if !slices.Equal(got[:len(want)], want) {
+			t.Fatalf("sepMasks n=%d %q: got %x want %x", n, buf[:n], got[:len(want)], want)
 		}
 	}
 	entries := []string{"aa", "bb", "aa bb"}

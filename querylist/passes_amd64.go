@@ -15,7 +15,7 @@ import "unsafe"
 const haveAsmPasses = true
 
 //go:noescape
-func tokenizeAMD64(buf *byte, n int, masks *uint64, toks *token, tt *tokTables, seed uint64, shift uint64) int
+func tokenizeAMD64(buf *byte, n int, toks *token, tt *tokTables, seed uint64, shift uint64) int
 
 //go:noescape
 func resolveWordsAMD64(toks *token, nt int, table *wordSlot, words *wordOf, slow *int32) int
@@ -23,12 +23,13 @@ func resolveWordsAMD64(toks *token, nt int, table *wordSlot, words *wordOf, slow
 //go:noescape
 func pairsAMD64(words *wordOf, nw int, found *uint64, cands *gramCand, filter *uint64, fmask uint64, seed uint64, tt *tokTables) (nf, nc int)
 
-// tokenize is pass 1 (tokenizeGo).
-func (m *Matcher) tokenize(buf []byte, n int, masks []uint64, toks []token) int {
-	if len(buf) < n+textPad || len(masks) < maskWords(n) || len(toks) < 2*n+2 {
+// tokenize is pass 1 (tokenizeGo, finding the separators as it goes).
+// The textPad bytes after the text must be zero.
+func (m *Matcher) tokenize(buf []byte, n int, toks []token, _ *matchScratch) int {
+	if n < 0 || len(buf) < n+textPad || len(toks) < 2*n+2 {
 		panic("querylist: tokenize: short buffers")
 	}
-	return tokenizeAMD64(unsafe.SliceData(buf), n, unsafe.SliceData(masks), unsafe.SliceData(toks), &m.tt, m.seed, uint64(m.wordShift))
+	return tokenizeAMD64(unsafe.SliceData(buf), n, unsafe.SliceData(toks), &m.tt, m.seed, uint64(m.wordShift))
 }
 
 // resolveWords is pass 2 (resolveWordsGo). Every token's slot is below

@@ -7,25 +7,76 @@
 //   token:     v0 0, v1 8, start 16, n 20, slot 24 (32 bytes)
 //   wordSlot:  b 0-23, id 24, meta 28 (32 bytes; id|meta<<32 is a wordOf)
 //   gramCand:  key 0, pos 8, slot 12 (16 bytes)
-//   tokTables: m1 0, m2 8, heads 16, punct 288, words 2336, fbits 2344
+//   tokTables: m1 0, m2 8, heads 16, punct 288, words 2336, fbits 2344, seps 10536
 // TestAsmLayout checks these offsets.
 
-// func tokenizeAMD64(buf *byte, n int, masks *uint64, toks *token, tt *tokTables, seed uint64, shift uint64) int
-TEXT ·tokenizeAMD64(SB), NOSPLIT, $0-64
+// SEPMASK sets the bits of M (a 64-bit register) for the separator bytes
+// of the 16 bytes at ADDR: ' ' '!' (x|1 == '!'), ':' ';' (x|1 == ';'),
+// ',' '.' (x|2 == '.'), '\t' '\r' (x|4 == '\r'), '?', '`', '\n'. X0-X9 hold
+// the constants (tokTables.seps); X10-X12 are scratch.
+#define SEPMASK(ADDR, M) \
+	MOVOU   ADDR, X10 \
+	MOVO    X10, X11 \
+	POR     X0, X11 \
+	MOVO    X11, X12 \
+	PCMPEQB X3, X11 \
+	PCMPEQB X4, X12 \
+	POR     X12, X11 \
+	MOVO    X10, X12 \
+	POR     X1, X12 \
+	PCMPEQB X5, X12 \
+	POR     X12, X11 \
+	MOVO    X10, X12 \
+	POR     X2, X12 \
+	PCMPEQB X6, X12 \
+	POR     X12, X11 \
+	MOVO    X10, X12 \
+	PCMPEQB X7, X12 \
+	POR     X12, X11 \
+	MOVO    X10, X12 \
+	PCMPEQB X8, X12 \
+	POR     X12, X11 \
+	PCMPEQB X9, X10 \
+	POR     X10, X11 \
+	PMOVMSKB X11, M
+
+// func tokenizeAMD64(buf *byte, n int, toks *token, tt *tokTables, seed uint64, shift uint64) int
+TEXT ·tokenizeAMD64(SB), NOSPLIT, $0-56
 	MOVQ buf+0(FP), SI
 	MOVQ n+8(FP), R10
-	MOVQ masks+16(FP), R8
-	MOVQ toks+24(FP), DI
-	MOVQ tt+32(FP), R14
-	MOVQ seed+40(FP), R13
-	MOVQ shift+48(FP), CX
-	XORQ R9, R9   // block: offset of the 64 bytes of masks word R8
+	MOVQ toks+16(FP), DI
+	MOVQ tt+24(FP), R14
+	MOVQ seed+32(FP), R13
+	MOVQ shift+40(FP), CX
+	MOVOU 10536(R14), X0 // |1
+	MOVOU 10552(R14), X1 // |2
+	MOVOU 10568(R14), X2 // |4
+	MOVOU 10584(R14), X3 // '!'
+	MOVOU 10600(R14), X4 // ';'
+	MOVOU 10616(R14), X5 // '.'
+	MOVOU 10632(R14), X6 // '\r'
+	MOVOU 10648(R14), X7 // '?'
+	MOVOU 10664(R14), X8 // '`'
+	MOVOU 10680(R14), X9 // '\n'
+	XORQ R9, R9   // block: offset of the 64 bytes being tokenized
 	XORQ R11, R11 // start of the current token
 
 block:
 	CMPQ R9, R10
 	JGT  done
-	MOVQ (R8), R12 // separators of the block
+	// The separators of the block, 16 bytes at a time (textPad readable
+	// zero bytes follow the text: no separators).
+	LEAQ (SI)(R9*1), AX
+	SEPMASK(48(AX), R12)
+	SHLQ $16, R12
+	SEPMASK(32(AX), DX)
+	ORQ  DX, R12
+	SHLQ $16, R12
+	SEPMASK(16(AX), DX)
+	ORQ  DX, R12
+	SHLQ $16, R12
+	SEPMASK((AX), DX)
+	ORQ  DX, R12
 	MOVQ R10, AX
 	SUBQ R9, AX
 	CMPQ AX, $64
@@ -61,19 +112,10 @@ tokens:
 	ROLQ    $32, R15
 	XORQ    8(DI), R15
 	IMULQ   8(R14), R15
+	CMPQ    DX, $16
+	JGT     long
 
-	// hashLast: the last 8 bytes of a word of more than 16.
-	MOVQ    $16, BX
-	CMPQ    DX, BX
-	CMOVQGT DX, BX
-	ADDQ    R11, BX
-	MOVQ    -8(SI)(BX*1), BX
-	NEGQ    DX
-	ADDQ    $16, DX
-	SARQ    $63, DX
-	ANDQ    DX, BX
-	IMULQ   (R14), BX
-	XORQ    BX, R15
+slot:
 	SHRQ    CX, R15
 	MOVL    R15, 24(DI)        // home slot
 	SHLQ    $5, R15
@@ -94,15 +136,23 @@ tokens:
 	LEAQ    1(AX), R11
 	JMP     tokens
 
+long:
+	// hashLast: the last 8 bytes of a word of more than 16 (rare: a
+	// branch).
+	LEAQ  -8(SI)(AX*1), BX
+	MOVQ  (BX), BX
+	IMULQ (R14), BX
+	XORQ  BX, R15
+	JMP   slot
+
 nextblock:
 	ADDQ $64, R9
-	ADDQ $8, R8
 	JMP  block
 
 done:
-	SUBQ toks+24(FP), DI
+	SUBQ toks+16(FP), DI
 	SHRQ $5, DI
-	MOVQ DI, ret+56(FP)
+	MOVQ DI, ret+48(FP)
 	RET
 
 // func resolveWordsAMD64(toks *token, nt int, table *wordSlot, words *wordOf, slow *int32) int

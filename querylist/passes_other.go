@@ -5,8 +5,10 @@ package querylist
 // haveAsmPasses reports whether the passes below run in assembly.
 const haveAsmPasses = false
 
-// tokenize is pass 1 (tokenizeGo).
-func (m *Matcher) tokenize(buf []byte, n int, masks []uint64, toks []token) int {
+// tokenize is pass 1 (tokenizeGo, with the separators from sepMasks).
+func (m *Matcher) tokenize(buf []byte, n int, toks []token, sc *matchScratch) int {
+	masks := sc.masks[:maskWords(n)]
+	sepMasks(buf, n, masks)
 	return m.tokenizeGo(buf, n, masks, toks)
 }
 

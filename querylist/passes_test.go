@@ -33,6 +33,7 @@ func TestAsmLayout(t *testing.T) {
 		{"tokTables.punct", unsafe.Offsetof(tt.punct), 288},
 		{"tokTables.words", unsafe.Offsetof(tt.words), 2336},
 		{"tokTables.fbits", unsafe.Offsetof(tt.fbits), 2344},
+		{"tokTables.seps", unsafe.Offsetof(tt.seps), 10536},
 	} {
 		if f.got != f.want {
 			t.Errorf("%s at %d, the assembly expects %d", f.name, f.got, f.want)
@@ -94,7 +95,7 @@ func comparePasses(t testing.TB, m *Matcher, text string) {
 	masks := make([]uint64, maskWords(n))
 	sepMasks(buf, n, masks)
 	toksA, toksG := make([]token, 2*n+2), make([]token, 2*n+2)
-	nt := m.tokenize(buf, n, masks, toksA)
+	nt := m.tokenize(buf, n, toksA, new(matchScratch))
 	if ntG := m.tokenizeGo(buf, n, masks, toksG); nt != ntG {
 		t.Fatalf("%q: tokenize %d tokens, tokenizeGo %d", text, nt, ntG)
 	}

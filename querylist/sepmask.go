@@ -2,17 +2,18 @@ package querylist
 
 // Separator masks: the tokenizer's first step is a bit mask of the
 // separator bytes of the text (sepClass != sepNone), bit i of masks[i/64]
-// for byte i. On amd64 an SSE2 routine (sepmask_amd64.s) tests 16 bytes in
-// about 25 instructions; elsewhere sepMasksSWAR tests 8 at a time. Both are
-// checked against sepClass by TestSeparators.
+// for byte i. The assembly tokenizer (amd64) tests 16 bytes at a time with
+// SSE2 as it goes; tokenizeGo takes the masks from sepMasks, which tests 8
+// bytes at a time in a 64-bit integer. TestSeparators checks sepMasks
+// against sepClass, TestAsmPasses the two tokenizers against each other.
 
 // maskWords is the length of the mask slice for a text of n bytes: one
 // word per 64 bytes, and one for the end of the text.
 func maskWords(n int) int { return n/64 + 1 }
 
-// sepMasksSWAR writes the separator masks of buf[:n] (buf holds textPad
+// sepMasks writes the separator masks of buf[:n] (buf holds textPad
 // readable bytes after n) to masks[:maskWords(n)]. Bits past n are zero.
-func sepMasksSWAR(buf []byte, n int, masks []uint64) {
+func sepMasks(buf []byte, n int, masks []uint64) {
 	for b, block := 0, 0; block <= n; b, block = b+1, block+64 {
 		var seps uint64
 		for k := 0; k < min(n-block, 64); k += 8 {
