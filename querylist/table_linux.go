@@ -26,13 +26,17 @@ func allocTable[T any](owner *Matcher, n int) []T {
 	if size < hugePage/4 { // smaller tables are not worth a 2 MB page
 		return make([]T, n)
 	}
-	mem, err := syscall.Mmap(-1, 0, size+hugePage, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_PRIVATE|syscall.MAP_ANON)
+	// Whole huge pages, 2 MB-aligned: the kernel backs an aligned 2 MB
+	// range of a MADV_HUGEPAGE mapping with a huge page only when all of
+	// it is in the range advised.
+	pages := (size + hugePage - 1) / hugePage * hugePage
+	mem, err := syscall.Mmap(-1, 0, pages+hugePage, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_PRIVATE|syscall.MAP_ANON)
 	if err != nil {
 		return make([]T, n)
 	}
 	off := (hugePage - int(uintptr(unsafe.Pointer(&mem[0]))%hugePage)) % hugePage
+	_ = syscall.Madvise(mem[off:off+pages], syscall.MADV_HUGEPAGE) // a hint: without it the table still works
 	table := mem[off : off+size]
-	_ = syscall.Madvise(table, syscall.MADV_HUGEPAGE) // a hint: without it the table still works
 	runtime.AddCleanup(owner, func(mem []byte) { _ = syscall.Munmap(mem) }, mem)
 	return unsafe.Slice((*T)(unsafe.Pointer(&table[0])), n)
 }
