@@ -719,8 +719,24 @@ func (m *Matcher) mayHaveGram(h uint64) bool {
 }
 
 // appendFolded appends text case-folded like appendSpaced, without spacing.
+// Runs of ASCII go 8 bytes at a time: captions are mostly ASCII.
 func appendFolded(dst []byte, text string) []byte {
+	dst = slices.Grow(dst, len(text))
 	for i := 0; i < len(text); {
+		for ; i+8 <= len(text); i += 8 {
+			x := uint64(text[i]) | uint64(text[i+1])<<8 | uint64(text[i+2])<<16 | uint64(text[i+3])<<24 |
+				uint64(text[i+4])<<32 | uint64(text[i+5])<<40 | uint64(text[i+6])<<48 | uint64(text[i+7])<<56
+			if x&hi1 != 0 {
+				break // not all ASCII
+			}
+			// With every byte below 0x80 no carry crosses bytes: the high
+			// bit of x+0x3F is x >= 'A', that of x+0x25 is x > 'Z'.
+			upper := ((x + 0x3F3F3F3F3F3F3F3F) ^ (x + 0x2525252525252525)) & hi1
+			dst = binary.LittleEndian.AppendUint64(dst, x|upper>>2)
+		}
+		if i >= len(text) {
+			break
+		}
 		c := text[i]
 		switch byteClass[c] {
 		case clsUpper:

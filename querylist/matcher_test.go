@@ -562,6 +562,29 @@ func TestSeparators(t *testing.T) {
 	}
 }
 
+// TestFoldASCII checks appendFolded's 8-bytes-at-a-time path: every ASCII
+// byte in every lane, and runs that end in non-ASCII.
+func TestFoldASCII(t *testing.T) {
+	for c := range 128 {
+		for k := range 8 {
+			b := []byte("abcdefgh")
+			b[k] = byte(c)
+			want := slices.Clone(b)
+			if c >= 'A' && c <= 'Z' {
+				want[k] += 'a' - 'A'
+			}
+			if got := appendFolded(nil, string(b)); string(got) != string(want) {
+				t.Fatalf("%q: got %q want %q", b, got, want)
+			}
+		}
+	}
+	for _, s := range []string{"ABCDEFGHIJKLMNOPÜBER", "Straße IN BERLIN", "ΣΟΦΊΑ AND SOPHIA!", "12345678@[`{Z"} {
+		if got, want := string(appendFolded(nil, s)), foldString(s); got != want {
+			t.Errorf("%q: got %q want %q", s, got, want)
+		}
+	}
+}
+
 // TestMatchConcurrent matches from several goroutines at once (the filter's
 // workers share one Matcher): every answer must equal the sequential one.
 // Run with -race, it also checks that matching only reads the Matcher.
