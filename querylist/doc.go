@@ -62,42 +62,68 @@
 // substring definition (checked against a direct implementation in tests
 // and by fuzzing). Matching does not allocate when dst has room.
 //
-// A caption goes through small passes over its tokens: tokenize (separators
-// found 8 bytes at a time, SWAR; each token hashed), resolveWords (home slot
-// compared; the rare long word or probe past the home slot goes to
-// resolveSlow), pairs (one-word matches and the word pairs the Bloom filter
-// lets through), resolveGrams (one level of keys per call, all its loads
-// issued before any is used), report (order and deduplicate). Three rules
-// made it fast on Go's compiler, each measured in a same-process A/B
+// A caption goes through small passes over its tokens: tokenize (the
+// separators found 16 bytes at a time; each token hashed from its length,
+// first 16 and, past 16 bytes, last 8 bytes, and its home slot
+// prefetched), resolveWords (home slot compared; the rare long word or
+// probe past the home slot goes to resolveSlow), pairs (one-word matches
+// and the word pairs the Bloom filter lets through), resolveGrams (one
+// level of keys per call, all its loads issued before any is used), report
+// (order and deduplicate). Each change was measured in a same-process A/B
 // (interleaved blocks of 250 captions against the previous version; the
-// median of 2,400 ratios):
+// median of 2,400 ratios, which reads 0.99-1.00 for identical code):
 //
 //   - no function call inside a loop: a call spills every register, and
-//     hashWord and the separator test were over the inliner's budget
-//     (hashHead and the written-out SWAR test instead: 1.44×);
-//   - one small loop per pass: a single large function kept spilling its
-//     state to the stack;
-//   - decisions computed, not branched on: records are written
-//     unconditionally and their counters advanced by 0 or 1.
+//     the word hash and the separator test were over the inliner's budget
+//     (1.44×);
+//   - one small loop per pass, and decisions computed, not branched on:
+//     records are written unconditionally and their counters advanced by
+//     0 or 1 (resolveGrams too: 1.03×);
+//   - the three per-token passes in amd64 assembly (passes_amd64.s):
+//     even split into small loops, Go's compiler kept spilling and
+//     reloading their state, about half their instructions (1.15×); the
+//     Go versions stay for other architectures and -tags purego, and
+//     TestAsmPasses and FuzzPasses compare the two record by record;
+//   - separators found with SSE2, 16 bytes in some 25 instructions, inside
+//     the tokenizer, over 64 zero bytes of padding (1.11× for a mask pass
+//     instead of the 8-byte SWAR test, 1.07× more for folding it in);
+//   - no loop in the word hash (first 16 and last 8 bytes; words alike in
+//     both, over 24 bytes, share a home slot and are told apart by
+//     probing), and the last 8 bytes hashed only past 16 (a rare branch);
+//   - each token's home slot prefetched while tokenizing, and the pair
+//     filter at ~6 bits a key, 512 KB (together 1.09-1.14×); its three bits
+//     per key from a table of 1,024 patterns, one load instead of three
+//     shifts (1.05-1.09×);
+//   - every table of 512 KB or more on its own 2 MB-aligned huge pages
+//     (Linux, allocTable): the look-ups land on random pages, and with
+//     4 KiB pages many also missed the TLB (1.08× for the large tables,
+//     1.04-1.09× and 1.06× for the filter, once its mapping covered and
+//     advised whole aligned huge pages, which the kernel requires);
+//   - the word table filled at most 1/3: few tokens probe past their home
+//     slot (1.02-1.05×).
 //
-// Tables of 4 MB and more are mapped on their own with MADV_HUGEPAGE on
-// Linux (allocTable): look-ups land on random pages, and with 4 KiB pages
-// most of them also missed the TLB (1.08×). The word table is filled at
-// most 1/3, so few tokens probe past their home slot (1.02–1.05×). Tried
-// and dropped, as they measured no gain: a tag array in front of the word
-// slots, Bloom filters of each word's neighbours in its slot, loading the
-// home slots while tokenizing or in a loop of their own, a Bloom filter half
-// the size, matching captions in groups of 32 (1.04×, not worth a second
-// code path), a cheaper superset test for separators, bounds-check-free
-// loads.
+// Tried and dropped, as they measured no gain: a tag array in front of the
+// word slots; Bloom filters of each word's neighbours in its slot (0.90×);
+// a filter of word pairs keyed by the words' hashes, so that its look-ups
+// need no word look-up first (0.99-1.04×); prefetching each candidate's
+// slot in the table of longer keys (0.98-1.01×); a filter a quarter the
+// size (0.98×); a word table filled 1/2 instead of 1/3 (0.97-1.02×);
+// matching texts in batches through one token stream, so that the cache
+// misses of many captions overlap (0.96-0.98× per caption, 1.04× in an
+// earlier attempt with groups of 32: not worth a second API); a 64-bit
+// instead of a 256-bit seen set in report (0.97-1.03×); a cheaper
+// superset test for separators (0.91×); bounds-check-free loads in Go.
+// FoldCase folds runs of ASCII 8 bytes at a time (1.13× on folded
+// matching).
 //
-// On this project's 2-core machine (noisy: compare figures of one run) the
-// 500k benchmark list takes 705–1,280 ns a caption (0.78–1.42M captions/s
-// per core, about 1.3M typical when the machine is quiet), 1.6× the matcher
-// before this work in the same-process A/B; a caption whose look-ups all
-// hit the cache takes under 600 ns. The 1.5M/s (667 ns) is reached
-// only in the machine's fast moments: about 130 instructions per token
-// across the passes, and the cache misses of 35 MB of tables.
+// On this project's 2-core machine the 500k benchmark list takes 600-990
+// ns a caption (1.0-1.65M captions/s per core, depending on the machine's
+// load at the moment: the same code's figure moves 1.6× between quiet and
+// busy minutes), 1.5× the matcher before this work in the same-process A/B
+// at any moment. The 1.5M/s (667 ns) holds in quiet minutes, not in
+// busy ones. A caption whose look-ups all hit the cache and whose branches
+// are predicted takes about 410 ns; the rest is cache misses and
+// mispredicted branches between captions.
 //
 // Deviation from MetaCLIP's code: entries are spaced like the text when
 // loaded, so an entry with inner punctuation ("U.S.", "Dr. Who") matches

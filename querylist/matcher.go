@@ -317,32 +317,11 @@ func (m *Matcher) MatchIDs(text string, dst []int32) []int32 {
 	return dst
 }
 
-// SWAR constants: separator bytes are found 8 at a time.
-const (
-	lo7  = 0x7F7F7F7F7F7F7F7F
-	hi1  = 0x8080808080808080
-	ones = 0x0101010101010101
-)
-
-// nonZero sets the high bit of each byte of y that is not 0 (exactly: no
-// carry crosses bytes).
-func nonZero(y uint64) uint64 { return ((y & lo7) + lo7) | y }
-
-// separators sets the high bit of each byte of x that is a separator:
-// ' ' '!' (x|1 == '!'), ',' '.' (x|2 == '.'), ':' ';' (x|1 == ';'), '?', '`',
-// '\t' '\r' (x|4 == '\r'), '\n'. tokenize has it written out (over the
-// inliner's budget, and a call in its loop would spill every register);
-// TestSeparators checks both against sepClass.
-func separators(x uint64) uint64 {
-	t := nonZero((x|ones)^('!'*ones)) & nonZero((x|2*ones)^('.'*ones)) & nonZero((x|ones)^(';'*ones)) &
-		nonZero(x^('?'*ones)) & nonZero(x^('`'*ones)) & nonZero((x|4*ones)^('\r'*ones)) & nonZero(x^('\n'*ones))
-	return ^t & hi1
-}
-
 // match finds the entries in buf[:n] (followed by textPad zero bytes). It
 // works in passes over the tokens, so that the cache misses of independent
-// look-ups overlap instead of queuing up: tokenize cuts the text into tokens
-// and hashes them, resolveWords (and resolveSlow) resolves the words, pairs
+// look-ups overlap instead of queuing up: tokenize cuts the text into tokens,
+// hashes them and prefetches their home slots, resolveWords (and
+// resolveSlow) resolves the words, pairs
 // writes the one-word matches and checks each pair of adjacent words
 // against the Bloom filter, resolveGrams looks up the keys of two, three,
 // ... words level by level, each level's loads issued before any is used,
@@ -351,8 +330,8 @@ func separators(x uint64) uint64 {
 // candidate or not) are computed, not branched on: every record is written
 // and its counter advanced by 0 or 1, so mispredictions do not dominate.
 // Matches are collected raw, then ordered and deduplicated at the end. Each
-// pass is its own small function: the compiler keeps its state in
-// registers.
+// pass is its own small function, the first three in assembly on amd64
+// (passes_amd64.go): their state stays in registers.
 func (m *Matcher) match(buf []byte, n int, dst []int32, sc *matchScratch) []int32 {
 	if len(m.words) == 0 || len(m.grams) == 0 {
 		return dst // not built by NewMatcher

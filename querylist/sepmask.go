@@ -26,3 +26,25 @@ func sepMasks(buf []byte, n int, masks []uint64) {
 		masks[b] = seps
 	}
 }
+
+// SWAR constants: separator bytes are found 8 at a time (and appendFolded
+// folds ASCII 8 bytes at a time).
+const (
+	lo7  = 0x7F7F7F7F7F7F7F7F
+	hi1  = 0x8080808080808080
+	ones = 0x0101010101010101
+)
+
+// nonZero sets the high bit of each byte of y that is not 0 (exactly: no
+// carry crosses bytes).
+func nonZero(y uint64) uint64 { return ((y & lo7) + lo7) | y }
+
+// separators sets the high bit of each byte of x that is a separator:
+// ' ' '!' (x|1 == '!'), ',' '.' (x|2 == '.'), ':' ';' (x|1 == ';'), '?', '`',
+// '\t' '\r' (x|4 == '\r'), '\n' (the assembly tokenizer makes the same
+// tests with SSE2). TestSeparators checks it against sepClass.
+func separators(x uint64) uint64 {
+	t := nonZero((x|ones)^('!'*ones)) & nonZero((x|2*ones)^('.'*ones)) & nonZero((x|ones)^(';'*ones)) &
+		nonZero(x^('?'*ones)) & nonZero(x^('`'*ones)) & nonZero((x|4*ones)^('\r'*ones)) & nonZero(x^('\n'*ones))
+	return ^t & hi1
+}
