@@ -893,8 +893,24 @@ func NewMatcher(entries, sources []string, opts MatchOptions) (*Matcher, error) 
 	m.words, m.wordShift = allocTable[wordSlot](m, size), shift
 	m.tt.words = uintptr(unsafe.Pointer(&m.words[0]))
 	wmask := uint32(len(m.words) - 1)
+	// Words in more keys first: they take their home slots, and the
+	// words a caption is full of ("the", "of", "a", ...) are in many keys,
+	// so few of a caption's tokens probe on (resolveSlow).
+	uses := make([]int32, len(wordList)) // keys that have the word last or last but one
+	for i := range nodes {
+		uses[nodes[i].word]++
+		if p := nodes[i].parent; p >= 0 {
+			uses[nodes[p].word]++
+		}
+	}
+	order := make([]int32, len(wordList))
+	for i := range order {
+		order[i] = int32(i)
+	}
+	slices.SortStableFunc(order, func(a, b int32) int { return int(uses[b] - uses[a]) })
 	var long strings.Builder
-	for _, w := range wordList {
+	for _, wi := range order {
+		w := &wordList[wi]
 		nd := nodes[w.node]
 		pad = padded(pad, w.s)
 		h, v0, v1 := hashWord(m.seed, pad, 0, len(w.s))
