@@ -99,31 +99,38 @@
 //     4 KiB pages many also missed the TLB (1.08× for the large tables,
 //     1.04-1.09× and 1.06× for the filter, once its mapping covered and
 //     advised whole aligned huge pages, which the kernel requires);
-//   - the word table filled at most 1/3: few tokens probe past their home
-//     slot (1.02-1.05×).
+//   - the word table filled at most 1/3, and the words that are in more
+//     keys inserted first: the words captions are full of ("the", "of",
+//     "a") sit in their home slots, and few tokens probe on (1.02-1.05×
+//     each; 4× fewer tokens take resolveSlow).
 //
 // Tried and dropped, as they measured no gain: a tag array in front of the
 // word slots; Bloom filters of each word's neighbours in its slot (0.90×);
 // a filter of word pairs keyed by the words' hashes, so that its look-ups
 // need no word look-up first (0.99-1.04×); prefetching each candidate's
-// slot in the table of longer keys (0.98-1.01×); a filter a quarter the
+// slot in the table of longer keys (0.98-1.01×: the profile shows the
+// stall moving from resolveGrams into pairs); a filter a quarter the
 // size (0.98×); a word table filled 1/2 instead of 1/3 (0.97-1.02×);
 // matching texts in batches through one token stream, so that the cache
 // misses of many captions overlap (0.96-0.98× per caption, 1.04× in an
-// earlier attempt with groups of 32: not worth a second API); a 64-bit
+// earlier attempt with groups of 32: not worth a second API); resolveWords
+// and pairs fused into one assembly loop (0.99-1.02×); a 64-bit
 // instead of a 256-bit seen set in report (0.97-1.03×); a cheaper
 // superset test for separators (0.91×); bounds-check-free loads in Go.
 // FoldCase folds runs of ASCII 8 bytes at a time (1.13× on folded
 // matching).
 //
-// On this project's 2-core machine the 500k benchmark list takes 600-990
-// ns a caption (1.0-1.65M captions/s per core, depending on the machine's
-// load at the moment: the same code's figure moves 1.6× between quiet and
-// busy minutes), 1.5× the matcher before this work in the same-process A/B
-// at any moment. The 1.5M/s (667 ns) holds in quiet minutes, not in
-// busy ones. A caption whose look-ups all hit the cache and whose branches
-// are predicted takes about 410 ns; the rest is cache misses and
-// mispredicted branches between captions.
+// On this project's 2-core machine the 500k benchmark list takes 600-970
+// ns a caption (1.0-1.66M captions/s per core): 1.5-1.9M/s in the
+// machine's quiet minutes, a median of 1.35M/s in its busy ones (the same
+// binary's figure moves 1.6× with the load of the machine's other
+// tenants). In the same-process A/B that is 1.54-1.58× the matcher at the
+// start of this rework (1.44× with FoldCase), whatever the moment. The
+// issue's 1.5M/s (667 ns) thus holds in quiet minutes, not in busy ones. A
+// caption whose look-ups all hit the cache and whose branches are
+// predicted takes about 410 ns; the rest is cache misses and mispredicted
+// branches between captions. The Go versions of the passes (other
+// architectures, -tags purego) are 1.3-1.5× slower than the assembly.
 //
 // Deviation from MetaCLIP's code: entries are spaced like the text when
 // loaded, so an entry with inner punctuation ("U.S.", "Dr. Who") matches
