@@ -62,6 +62,24 @@ func passTexts(t testing.TB) []string {
 // TestAsmPasses runs the assembly passes and their Go versions on the same
 // input and compares every record they write.
 func TestAsmPasses(t *testing.T) {
+	m := asmMatcher(t)
+	for _, text := range passTexts(t) {
+		comparePasses(t, m, text)
+	}
+}
+
+func FuzzPasses(f *testing.F) {
+	m := asmMatcher(f)
+	for _, text := range passTexts(f)[495:510] {
+		f.Add(text)
+	}
+	f.Fuzz(func(t *testing.T, text string) { comparePasses(t, m, text) })
+}
+
+// asmMatcher is the default matcher, for comparing the passes; it skips
+// the test where the passes have no assembly.
+func asmMatcher(t testing.TB) *Matcher {
+	t.Helper()
 	if !haveAsmPasses {
 		t.Skip("no assembly passes on this architecture")
 	}
@@ -69,23 +87,7 @@ func TestAsmPasses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, text := range passTexts(t) {
-		comparePasses(t, m, text)
-	}
-}
-
-func FuzzPasses(f *testing.F) {
-	if !haveAsmPasses {
-		f.Skip("no assembly passes on this architecture")
-	}
-	m, err := DefaultMatcher(MatchOptions{})
-	if err != nil {
-		f.Fatal(err)
-	}
-	for _, text := range passTexts(f)[495:510] {
-		f.Add(text)
-	}
-	f.Fuzz(func(t *testing.T, text string) { comparePasses(t, m, text) })
+	return m
 }
 
 func comparePasses(t testing.TB, m *Matcher, text string) {
