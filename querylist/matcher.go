@@ -939,9 +939,11 @@ func NewMatcher(entries, sources []string, opts MatchOptions) (*Matcher, error) 
 		}
 	}
 
-	// Table of the keys of two or more words.
+	// Table of the keys of two or more words, filled at most 1/3 like the
+	// word table: a look-up here is often a cache miss, and each probe
+	// past the home slot may be another (1.04-1.06x over 2/3).
 	nGrams := len(nodes) - len(wordList)
-	size, shift = tableSize(nGrams)
+	size, shift = tableSize(2 * nGrams)
 	m.grams, m.gramShift = allocTable[gramSlot](m, size), shift
 	gmask := uint32(len(m.grams) - 1)
 	filterWords := 1
