@@ -319,18 +319,17 @@ func (m *Matcher) MatchIDs(text string, dst []int32) []int32 {
 
 // match finds the entries in buf[:n] (followed by textPad zero bytes). It
 // works in passes over the tokens, so that the cache misses of independent
-// look-ups overlap instead of queuing up: tokenize cuts the text into tokens,
-// hashes them and prefetches their home slots, resolveWords (and
-// resolveSlow) resolves the words, pairs
-// writes the one-word matches and checks each pair of adjacent words
-// against the Bloom filter, resolveGrams looks up the keys of two, three,
-// ... words level by level, each level's loads issued before any is used,
-// and report orders and deduplicates. The data-dependent decisions
-// of the inner loops (punctuation or not, word or not, entry or not, pair
-// candidate or not) are computed, not branched on: every record is written
-// and its counter advanced by 0 or 1, so mispredictions do not dominate.
-// Matches are collected raw, then ordered and deduplicated at the end. Each
-// pass is its own small function, the first three in assembly on amd64
+// look-ups overlap instead of queuing up: tokenize cuts the text into
+// tokens, hashes them and prefetches their home slots, resolveWords (and
+// resolveSlow) resolves the words, pairs writes the one-word matches and
+// checks each pair of adjacent words against the Bloom filter,
+// resolveGrams looks up the keys of two, three, ... words level by level,
+// each level's loads issued before any is used, and report orders and
+// deduplicates. The data-dependent decisions of the inner loops
+// (punctuation or not, word or not, entry or not, pair candidate or not)
+// are computed, not branched on: every record is written and its counter
+// advanced by 0 or 1, so mispredictions do not dominate. Each pass is its
+// own small function, the first three in assembly on amd64
 // (passes_amd64.go): their state stays in registers.
 func (m *Matcher) match(buf []byte, n int, dst []int32, sc *matchScratch) []int32 {
 	if len(m.words) == 0 || len(m.grams) == 0 {
@@ -460,9 +459,9 @@ func (m *Matcher) resolveSlow(buf []byte, tk *token) wordOf {
 	}
 }
 
-// pairsGo is pass 3: it writes the one-word matches to found and the two-word candidates
-// (tokens t-1 and t) that pass the Bloom filter to cands, and returns how
-// many of each.
+// pairsGo is pass 3: it writes the one-word matches to found and the
+// two-word candidates (tokens t-1 and t) that pass the Bloom filter to
+// cands, and returns how many of each.
 func (m *Matcher) pairsGo(words []wordOf, found []uint64, cands []gramCand) (nf, nc int) {
 	// Two loops, each with few enough variables to keep them in
 	// registers.
@@ -688,14 +687,6 @@ var filterPatterns = func() (t [1024]uint64) {
 	}
 	return t
 }()
-
-// mayHaveGram reports whether the key of hash h may be in grams (false: it
-// certainly is not).
-func (m *Matcher) mayHaveGram(h uint64) bool {
-	f := m.gramFilter
-	b := gramFilterBits(h)
-	return f[uint32(h)&uint32(len(f)-1)]&b == b
-}
 
 // appendFolded appends text case-folded like appendSpaced, without spacing.
 // Runs of ASCII go 8 bytes at a time: captions are mostly ASCII.
