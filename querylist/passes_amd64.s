@@ -10,8 +10,8 @@
 //   tokTables: m1 0, m2 8, heads 16, punct 288, words 2336, fbits 2344, seps 10536
 // TestAsmLayout checks these offsets.
 
-// SEPMASK sets the bits of M (a 64-bit register) for the separator bytes
-// of the 16 bytes at ADDR: ' ' '!' (x|1 == '!'), ':' ';' (x|1 == ';'),
+// SEPMASK sets M (a 64-bit register) to the 16-bit mask of the separator
+// bytes among the 16 bytes at ADDR: ' ' '!' (x|1 == '!'), ':' ';' (x|1 == ';'),
 // ',' '.' (x|2 == '.'), '\t' '\r' (x|4 == '\r'), '?', '`', '\n'. X0-X9 hold
 // the constants (tokTables.seps); X10-X12 are scratch.
 #define SEPMASK(ADDR, M) \
