@@ -60,7 +60,11 @@
 // and word n-grams keyed by (prefix key id, word id), compared as 64-bit
 // integers, behind an L2-sized Bloom filter of word pairs. Results equal the
 // substring definition (checked against a direct implementation in tests
-// and by fuzzing). Matching does not allocate when dst has room.
+// and by fuzzing). Matching does not allocate when dst has room. Its
+// working memory is about 140 bytes a byte of text; texts longer than 16
+// KiB are matched in overlapping windows (matchLong), so that a hostile
+// caption of many MB needs little more than its own size, with the same
+// answer (TestMatchLong, FuzzMatch).
 //
 // A caption goes through small passes over its tokens: tokenize (the
 // separators found 16 bytes at a time; each token hashed from its length,

@@ -58,6 +58,9 @@ type Matcher struct {
 	entries  []string // as loaded (before spacing/folding), indexed by entry id
 	sources  []string // source per entry id ("" when the list had none)
 	maxWords int
+	// maxKeyBytes is the length of the longest key (spaced and folded
+	// like the text): no match is longer (matchLong).
+	maxKeyBytes int
 
 	// Every key (a spaced, folded entry or one of its word-prefixes) has an
 	// id: the first entry id for a key that is an entry (so a match needs no
@@ -278,6 +281,7 @@ type gramCand struct {
 // allocate.
 type matchScratch struct {
 	buf   []byte   // the text (folded with FoldCase), then textPad zero bytes
+	win   []byte   // matchLong's window of buf, then textPad zero bytes
 	masks []uint64 // separator bytes of buf (sepMasks)
 	toks  []token
 	words []wordOf // aligned with toks
@@ -311,7 +315,11 @@ func (m *Matcher) MatchIDs(text string, dst []int32) []int32 {
 	n := len(buf)
 	buf = append(buf, make([]byte, textPad)...)
 	sc.buf = buf
-	dst = m.match(buf, n, dst, sc)
+	if n > longText {
+		dst = m.matchLong(buf, n, dst, sc)
+	} else {
+		dst = m.match(buf, n, n, dst, sc)
+	}
 	scratchPool.Put(sc)
 	runtime.KeepAlive(m) // the tables may live outside the Go heap (allocTable)
 	return dst
@@ -331,7 +339,10 @@ func (m *Matcher) MatchIDs(text string, dst []int32) []int32 {
 // advanced by 0 or 1, so mispredictions do not dominate. Each pass is its
 // own small function, the first three in assembly on amd64
 // (passes_amd64.go): their state stays in registers.
-func (m *Matcher) match(buf []byte, n int, dst []int32, sc *matchScratch) []int32 {
+//
+// Only the matches that start before byte limit are reported (matchLong's
+// windows; limit = n otherwise).
+func (m *Matcher) match(buf []byte, n, limit int, dst []int32, sc *matchScratch) []int32 {
 	if len(m.words) == 0 || len(m.grams) == 0 {
 		return dst // not built by NewMatcher
 	}
@@ -356,9 +367,69 @@ func (m *Matcher) match(buf []byte, n int, dst []int32, sc *matchScratch) []int3
 	for level := 1; len(cands) > 0; level++ {
 		found, cands = m.resolveGrams(words, found, cands, level, &sc.touch)
 	}
+	if limit < n {
+		found, nf = startBefore(found, nf, toks, limit)
+	}
 	dst = m.report(dst, found, nf)
 	sc.found = found[:0] // resolveGrams may have grown it
 	return dst
+}
+
+// startBefore keeps the raw matches whose first token starts before byte
+// limit; found[:nf] are the one-word matches, and it returns their new
+// number too.
+func startBefore(found []uint64, nf int, toks []token, limit int) ([]uint64, int) {
+	k, kept := 0, 0
+	for i, f := range found {
+		if int(toks[f>>32].start) < limit {
+			found[k] = f
+			k++
+		}
+		if i == nf-1 {
+			kept = k
+		}
+	}
+	return found[:k], kept
+}
+
+// longText is the longest text matched in one piece; matchLong cuts longer
+// ones into windows of this many bytes, so that the working memory stays
+// bounded (about 140 bytes a byte of text). A variable for tests.
+var longText = 16 << 10
+
+// matchLong matches a text of more than longText bytes (buf[:n], the whole
+// text, folded with FoldCase) window by window. Each window reports the
+// matches that start in its first longText bytes, and reaches maxKeyBytes
+// bytes further, so that it holds every key starting there and the byte
+// after it (a key is no longer in the text than spaced); a key that
+// reached the window's cut end would be longer than any key. The next window starts at the first token that
+// starts after the reported range (a token longer than a window, which no
+// key can hold, is skipped). The ids are then deduplicated across windows,
+// keeping first occurrences, so the answer is MatchIDs's on the whole text.
+func (m *Matcher) matchLong(buf []byte, n int, dst []int32, sc *matchScratch) []int32 {
+	base := len(dst)
+	win := sc.win
+	for a := 0; a < n; {
+		b := min(a+longText, n)
+		e := min(b+m.maxKeyBytes, n)
+		win = append(append(win[:0], buf[a:e]...), make([]byte, textPad)...)
+		dst = m.match(win, e-a, b-a, dst, sc)
+		// The next token start at or after b: after a separator, or at a
+		// punctuation byte (a token of its own).
+		for a = b; a < n && sepClass[buf[a-1]] == sepNone && sepClass[buf[a]] != sepPunct; a++ {
+		}
+	}
+	sc.win = win
+	seen := make(map[int32]bool, len(dst)-base)
+	k := base
+	for _, id := range dst[base:] {
+		if !seen[id] {
+			seen[id] = true
+			dst[k] = id
+			k++
+		}
+	}
+	return dst[:k]
 }
 
 // grow gives every scratch slice room for n tokens.
@@ -851,6 +922,7 @@ func NewMatcher(entries, sources []string, opts MatchOptions) (*Matcher, error) 
 			rest = tail
 		}
 		m.maxWords = max(m.maxWords, nWords)
+		m.maxKeyBytes = max(m.maxKeyBytes, len(k))
 		nd := &nodes[cur]
 		if nd.first < 0 {
 			nd.flags |= metaEntry

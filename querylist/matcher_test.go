@@ -310,6 +310,14 @@ func FuzzMatch(f *testing.F) {
 	f.Fuzz(func(t *testing.T, text string) {
 		for _, m := range []*Matcher{exact, folded} {
 			got := m.MatchIDs(text, nil)
+			// In windows of 5 bytes (matchLong), the same answer.
+			l := longText
+			longText = 5
+			windowed := m.MatchIDs(text, nil)
+			longText = l
+			if !slices.Equal(windowed, got) {
+				t.Fatalf("fold=%v %q: in windows %v, whole %v", m.opts.FoldCase, text, windowed, got)
+			}
 			slices.Sort(got)
 			want := metaclipMatch(entries, text, m.opts.FoldCase)
 			if !slices.Equal(got, want) {
@@ -582,6 +590,63 @@ func TestFoldASCII(t *testing.T) {
 		if got, want := string(appendFolded(nil, s)), foldString(s); got != want {
 			t.Errorf("%q: got %q want %q", s, got, want)
 		}
+	}
+}
+
+// TestMatchLong matches texts in windows a few bytes long (matchLong, for
+// texts over longText bytes) and checks that the answers, order included,
+// are those of matching each text whole: keys across the cuts, tokens
+// longer than a window, punctuation right after a cut.
+func TestMatchLong(t *testing.T) {
+	texts := append(passTexts(t), strings.Repeat("hot dog, New York City. ", 50),
+		strings.Repeat("x", 300)+" hot dog "+strings.Repeat("y", 200),
+		"abc.def U.S. Army"+strings.Repeat(".", 100)+"Dr. Who", strings.Join(readCaptions(t)[:300], " "),
+		strings.Repeat("x.NET New York City? hot dog,.NET!", 20), strings.Repeat("a b c d ", 40),
+		strings.Repeat("New York Cityx hot dogs a b c dd .NETx ", 20)) // keys but for the last letters
+	defer func(l int) { longText = l }(longText)
+	// The default list, and one where every key is about the longest: a
+	// window that stopped short would miss keys that end near its end.
+	small := []string{".NET", "hot dog", "New York City", "a b c d", "?", "dog", "x"}
+	for _, fold := range []bool{false, true} {
+		d, err := DefaultMatcher(MatchOptions{FoldCase: fold})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range []*Matcher{d, mustMatcher(t, small, MatchOptions{FoldCase: fold})} {
+			want := make([][]int32, len(texts))
+			longText = 1 << 30
+			for i, text := range texts {
+				want[i] = m.MatchIDs(text, nil)
+			}
+			for _, l := range []int{1, 2, 3, 7, 16, 61, 1000} {
+				longText = l
+				for i, text := range texts {
+					if got := m.MatchIDs(text, nil); !slices.Equal(got, want[i]) {
+						t.Fatalf("fold=%v window %d, %q: got %v want %v", fold, l, text, got, want[i])
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestMatchLongMemory matches an 8 MB text: the working memory must stay
+// near the text's own size, not the ~140 bytes a byte of one piece.
+func TestMatchLongMemory(t *testing.T) {
+	m, err := DefaultMatcher(MatchOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Repeat(strings.Join(readCaptions(t)[:100], " ")+" ", 8<<20/5900)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	ids := m.MatchIDs(text, nil)
+	runtime.ReadMemStats(&after)
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 4*uint64(len(text)) {
+		t.Errorf("matching %d bytes allocated %d bytes", len(text), alloc)
+	}
+	if want := m.MatchIDs(strings.Join(readCaptions(t)[:100], " "), nil); !slices.Equal(ids, want) {
+		t.Errorf("repeated text: %d ids, want those of one copy (%d)", len(ids), len(want))
 	}
 }
 
