@@ -95,9 +95,11 @@
 //     both, over 24 bytes, share a home slot and are told apart by
 //     probing), and the last 8 bytes hashed only past 16 (a rare branch);
 //   - each token's home slot prefetched while tokenizing, and the pair
-//     filter at ~6 bits a key, 512 KB (together 1.09-1.14×); its three bits
-//     per key from a table of 1,024 patterns, one load instead of three
-//     shifts (1.05-1.09×);
+//     filter at 6 bits a key or more, 512 KB for 500k entries (8.8 bits a
+//     key; together 1.09-1.14×); its bits per key from a table of 1,024
+//     patterns, one load instead of three shifts (1.05-1.09×), four bits
+//     rather than three (1.03×: fewer false candidates, each a look-up in
+//     the large table; five measured 0.98×);
 //   - every table of 512 KB or more on its own 2 MB-aligned huge pages
 //     (Linux, allocTable): the look-ups land on random pages, and with
 //     4 KiB pages many also missed the TLB (1.08× for the large tables,

@@ -77,8 +77,8 @@ type Matcher struct {
 	wordShift uint8
 	grams     []gramSlot
 	gramShift uint8
-	// gramFilter is a blocked Bloom filter of the grams keys (~6 bits a
-	// key, 512 KB for 500k entries, so it stays in the L2 cache). Most
+	// gramFilter is a blocked Bloom filter of the grams keys (6 bits a
+	// key or more, 512 KB for 500k entries, so it stays in the L2 cache). Most
 	// word pairs of a text are not keys: the filter rejects them without
 	// touching the large table.
 	gramFilter []uint64
@@ -313,7 +313,8 @@ func (m *Matcher) MatchIDs(text string, dst []int32) []int32 {
 		buf = append(buf, text...)
 	}
 	n := len(buf)
-	buf = append(buf, make([]byte, textPad)...)
+	buf = slices.Grow(buf, textPad)[:n+textPad]
+	*(*[textPad]byte)(buf[n:]) = [textPad]byte{} // stored inline, no call
 	sc.buf = buf
 	if n > longText {
 		dst = m.matchLong(buf, n, dst, sc)
@@ -740,7 +741,7 @@ func gramHash(seed uint64, key uint64) uint64 {
 }
 
 // gramFilterBits are the filter bits of hash h: one of 1,024 patterns of
-// 3 bits of 64, chosen by the top 10 bits of h (apart from the word index,
+// 4 bits of 64, chosen by the top 10 bits of h (apart from the word index,
 // taken from the low bits). One load from a table in the L1 cache instead
 // of three shifts: this is done for nearly every token.
 func gramFilterBits(h uint64) uint64 {
@@ -752,7 +753,7 @@ func gramFilterBits(h uint64) uint64 {
 var filterPatterns = func() (t [1024]uint64) {
 	rng := rand.New(rand.NewPCG(0x5eed, 0xb100))
 	for i := range t {
-		for bits.OnesCount64(t[i]) < 3 {
+		for bits.OnesCount64(t[i]) < 4 {
 			t[i] |= 1 << rng.IntN(64)
 		}
 	}
