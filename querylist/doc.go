@@ -128,15 +128,14 @@
 // FoldCase folds runs of ASCII 8 bytes at a time (1.13× on folded
 // matching).
 //
-// On this project's 2-core machine the 500k benchmark list takes 600-970
-// ns a caption (1.0-1.66M captions/s per core): 1.5-1.9M/s in the
-// machine's quiet minutes, a median of 1.35M/s in its busy ones (the same
-// binary's figure moves 1.6× with the load of the machine's other
-// tenants). In the same-process A/B that is 1.54-1.58× the matcher at the
-// start of this rework (1.44× with FoldCase), whatever the moment. The
-// issue's 1.5M/s (667 ns) thus holds in quiet minutes, not in busy ones. A
-// caption whose look-ups all hit the cache and whose branches are
-// predicted takes about 410 ns; the rest is cache misses and mispredicted
+// On this project's 2-core machine the 500k benchmark list takes a median
+// of 677 ns a caption (1.48M captions/s per core; 25 runs in an hour, from
+// 540 to 904 ns: the same binary's figure moves 1.6× with the load of the
+// machine's other tenants), 1.5-1.6× the matcher at the start of this
+// rework in the same-process A/B (1.44× with FoldCase), whatever the
+// moment. The 1.5M/s (667 ns) is thus met in 10 of the 25 runs.
+// A caption whose look-ups all hit the cache and whose branches are
+// predicted takes about 400 ns; the rest is cache misses and mispredicted
 // branches between captions. The Go versions of the passes (other
 // architectures, -tags purego) are 1.3-1.5× slower than the assembly.
 //
