@@ -136,6 +136,7 @@ Flags override --config (YAML, see configs/crawl.yaml), which overrides the defa
 	return cmd
 }
 
+// splitList is a comma-separated flag's items, trimmed, empty ones left out.
 func splitList(s string) []string {
 	var out []string
 	for _, p := range strings.Split(s, ",") {

@@ -76,7 +76,7 @@ command line override it.`,
 				}
 			}
 			if retryReasons != "" {
-				cfg.RetryReasons = fetchSplitList(retryReasons)
+				cfg.RetryReasons = splitList(retryReasons)
 			}
 			if cfg.Out == "" {
 				return errors.New("--out is required")
@@ -156,16 +156,6 @@ command line override it.`,
 	f.DurationVar(&cfg.ProgressEvery, "progress-every", cfg.ProgressEvery, "how often the progress line (images/s, ok, failed) is printed to stderr")
 	f.BoolVar(&asJSON, "json", false, "print the final stats as JSON on stdout")
 	return cmd
-}
-
-func fetchSplitList(s string) []string {
-	var out []string
-	for p := range strings.SplitSeq(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
 }
 
 // fetchByteSize is a flag holding a byte count written as 1048576, 500KB, 20MiB, 1.5GB, ...
