@@ -134,11 +134,11 @@
 // matching).
 //
 // On this project's 2-core machine the 500k benchmark list takes a median
-// of 677 ns a caption (1.48M captions/s per core; 15 runs in half an hour,
-// from 540 to 788 ns: the same binary's figure moves 1.6× with the load of the
-// machine's other tenants), 1.5-1.6× the matcher at the start of this
+// of 684 ns a caption (1.46M captions/s per core; 30 runs in 40 minutes,
+// from 433 to 925 ns: the same binary's figure moves 2× with the load of
+// the machine's other tenants), 1.5-1.6× the matcher at the start of this
 // rework in the same-process A/B (1.44× with FoldCase), whatever the
-// moment. The 1.5M/s (667 ns) is thus met in 6 of the 15 runs.
+// moment. The 1.5M/s (667 ns) is thus met in 13 of the 30 runs.
 // A caption whose look-ups all hit the cache and whose branches are
 // predicted takes about 400 ns; the rest is cache misses and mispredicted
 // branches between captions. The Go versions of the passes (other
