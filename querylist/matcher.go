@@ -172,17 +172,23 @@ func appendSpaced(dst []byte, text string, fold bool) []byte {
 				i++
 				continue
 			}
-			r, size := utf8.DecodeRuneInString(text[i:])
-			if r == utf8.RuneError && size == 1 {
-				dst = append(dst, c) // keep invalid bytes as they are
-				i++
-				continue
-			}
-			dst = utf8.AppendRune(dst, foldRune(r))
+			var size int
+			dst, size = appendFoldedRune(dst, text[i:])
 			i += size
 		}
 	}
 	return dst
+}
+
+// appendFoldedRune appends the folded first rune of text (which starts
+// with a multi-byte UTF-8 sequence) and returns the bytes it took; an
+// invalid byte is kept as it is.
+func appendFoldedRune(dst []byte, text string) ([]byte, int) {
+	r, size := utf8.DecodeRuneInString(text)
+	if r == utf8.RuneError && size == 1 {
+		return append(dst, text[0]), 1
+	}
+	return utf8.AppendRune(dst, foldRune(r)), size
 }
 
 // foldRune maps r to the lower-case form of the smallest rune of its simple
@@ -785,13 +791,8 @@ func appendFolded(dst []byte, text string) []byte {
 			dst = append(dst, c+'a'-'A')
 			i++
 		case clsMulti:
-			r, size := utf8.DecodeRuneInString(text[i:])
-			if r == utf8.RuneError && size == 1 {
-				dst = append(dst, c) // keep invalid bytes as they are
-				i++
-				continue
-			}
-			dst = utf8.AppendRune(dst, foldRune(r))
+			var size int
+			dst, size = appendFoldedRune(dst, text[i:])
 			i += size
 		default:
 			dst = append(dst, c)
