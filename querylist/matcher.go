@@ -344,7 +344,7 @@ func (m *Matcher) MatchIDs(text string, dst []int32) []int32 {
 // (punctuation or not, word or not, entry or not, pair candidate or not)
 // are computed, not branched on: every record is written and its counter
 // advanced by 0 or 1, so mispredictions do not dominate. Each pass is its
-// own small function, the first three in assembly on amd64
+// own small function, all but resolveGrams in assembly on amd64
 // (passes_amd64.go): their state stays in registers.
 //
 // Only the matches that start before byte limit are reported (matchLong's
@@ -608,13 +608,14 @@ func (m *Matcher) resolveGrams(words []wordOf, found []uint64, cands []gramCand,
 	return found[:nf], cands[:k]
 }
 
-// report appends the raw matches to dst in order of start token, a
+// reportGo is the last pass: it appends the raw matches to dst in order
+// of start token, a
 // shorter key before a longer one at the same start (the sort is stable:
 // levels came one after the other, and found[:words], the one-word
 // matches, are in order), each id once, expanding keys shared by several
 // entries (reportShared). seen has a bit per id hash (256): most ids are
 // new, and a clear bit proves it without looking at what was found.
-func (m *Matcher) report(dst []int32, found []uint64, words int) []int32 {
+func (m *Matcher) reportGo(dst []int32, found []uint64, words int) []int32 {
 	for i := max(words, 1); i < len(found); i++ {
 		f := found[i]
 		j := i

@@ -2,14 +2,18 @@
 
 package querylist
 
-import "unsafe"
+import (
+	"slices"
+	"unsafe"
+)
 
-// On amd64 the three per-token passes run in assembly (passes_amd64.s):
-// the Go compiler keeps too little of these loops in registers, and spills
-// and reloads took about half their instructions. Each routine does exactly
-// what its Go version (tokenizeGo, resolveWordsGo, pairsGo) does, which
-// TestAsmPasses checks record by record. The wrappers check the lengths
-// the routines rely on.
+// On amd64 the three per-token passes and report's loops run in assembly
+// (passes_amd64.s): the Go compiler keeps too little of these loops in
+// registers, and spills and reloads took about half their instructions.
+// Each routine does exactly what its Go version (tokenizeGo,
+// resolveWordsGo, pairsGo, reportGo) does, which TestAsmPasses,
+// TestAsmReport and FuzzPasses check record by record. The wrappers check
+// the lengths the routines rely on.
 
 // haveAsmPasses reports whether the passes below run in assembly.
 const haveAsmPasses = true
@@ -54,4 +58,26 @@ func (m *Matcher) pairs(words []wordOf, found []uint64, cands []gramCand) (nf, n
 	}
 	return pairsAMD64(unsafe.SliceData(words), len(words), unsafe.SliceData(found), unsafe.SliceData(cands),
 		unsafe.SliceData(m.gramFilter), uint64(len(m.gramFilter)-1), m.seed, &m.tt)
+}
+
+//go:noescape
+func reportAMD64(found *uint64, n int, words int, out *int32, seen *[4]uint64) (k, stop int)
+
+// report is the last pass (reportGo); a key shared by several entries
+// hands the rest to reportShared, with the seen bits so far.
+func (m *Matcher) report(dst []int32, found []uint64, words int) []int32 {
+	if words < 0 || words > len(found) {
+		panic("querylist: report: bad word count")
+	}
+	if len(found) == 0 {
+		return dst
+	}
+	base := len(dst)
+	dst = slices.Grow(dst, len(found))
+	var seen [4]uint64
+	k, stop := reportAMD64(unsafe.SliceData(found), len(found), words, unsafe.SliceData(dst[base:base+len(found)]), &seen)
+	if stop < len(found) {
+		return m.reportShared(dst[:base+k], found[stop:], base, &seen)
+	}
+	return dst[:base+k]
 }

@@ -281,3 +281,90 @@ loop:
 	SHRQ $4, R8
 	MOVQ R8, nc+72(FP)
 	RET
+
+// func reportAMD64(found *uint64, n int, words int, out *int32, seen *[4]uint64) (k, stop int)
+// report's loops (reportGo): found[words:] sorted into place by start
+// token, then the ids written to out, each once, until a key shared by
+// several entries (rawDup), where reportShared goes on: k ids written,
+// stop the index of that record (n when there is none). seen must be
+// zero.
+TEXT ·reportAMD64(SB), NOSPLIT, $0-56
+	MOVQ found+0(FP), SI
+	MOVQ n+8(FP), CX
+	MOVQ words+16(FP), R8
+	MOVQ out+24(FP), DI
+	MOVQ seen+32(FP), R12
+	MOVL $1, AX
+	CMPQ R8, AX
+	CMOVQLT AX, R8          // i = max(words, 1)
+
+sort:
+	CMPQ R8, CX
+	JGE  dedup
+	MOVQ (SI)(R8*8), AX     // f
+	MOVQ AX, BX
+	SHRQ $32, BX            // its start token
+	MOVQ R8, R9             // j
+
+shift:
+	TESTQ R9, R9
+	JEQ   place
+	MOVQ  -8(SI)(R9*8), R10
+	MOVQ  R10, DX
+	SHRQ  $32, DX
+	CMPQ  DX, BX
+	JLS   place
+	MOVQ  R10, (SI)(R9*8)
+	DECQ  R9
+	JMP   shift
+
+place:
+	MOVQ AX, (SI)(R9*8)
+	INCQ R8
+	JMP  sort
+
+dedup:
+	// seen: a bit per id hash; a set bit is checked against the ids
+	// written so far.
+	XORQ R8, R8             // i
+	XORQ R9, R9             // k
+
+next:
+	CMPQ R8, CX
+	JGE  done
+	MOVQ (SI)(R8*8), AX
+	BTL  $31, AX
+	JCS  done               // rawDup: reportShared goes on from i
+	INCQ R8
+	MOVL AX, AX             // id
+	IMUL3L $0x9E3779B1, AX, BX
+	SHRL $24, BX            // hash bit
+	MOVL BX, DX
+	SHRL $6, DX
+	MOVQ (R12)(DX*8), R10
+	BTSQ BX, R10
+	MOVQ R10, (R12)(DX*8)
+	MOVL AX, (DI)(R9*4)
+	JCS  check              // the bit was set: seen before?
+	INCQ R9
+	JMP  next
+
+check:
+	XORQ R11, R11
+
+scan:
+	CMPQ R11, R9
+	JGE  isnew
+	CMPL (DI)(R11*4), AX
+	JEQ  next               // reported before
+	INCQ R11
+	JMP  scan
+
+isnew:
+	INCQ R9
+	JMP  next
+
+done:
+	MOVQ R9, k+40(FP)
+	MOVQ R8, stop+48(FP)
+	RET

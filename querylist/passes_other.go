@@ -21,3 +21,8 @@ func (m *Matcher) resolveWords(toks []token, words []wordOf, slow []int32) int {
 func (m *Matcher) pairs(words []wordOf, found []uint64, cands []gramCand) (nf, nc int) {
 	return m.pairsGo(words, found, cands)
 }
+
+// report is the last pass (reportGo).
+func (m *Matcher) report(dst []int32, found []uint64, words int) []int32 {
+	return m.reportGo(dst, found, words)
+}

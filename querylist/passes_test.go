@@ -1,6 +1,7 @@
 package querylist
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -124,5 +125,60 @@ func comparePasses(t testing.TB, m *Matcher, text string) {
 	nfG, ncG := m.pairsGo(wordsG, foundG, candsG)
 	if !slices.Equal(foundA[:nf], foundG[:nfG]) || !slices.Equal(candsA[:nc], candsG[:ncG]) {
 		t.Fatalf("%q: pairs %x %v, pairsGo %x %v", text, foundA[:nf], candsA[:nc], foundG[:nfG], candsG[:ncG])
+	}
+	found, cands := foundG[:nfG], candsG[:ncG]
+	var touch uint32
+	for level := 1; len(cands) > 0; level++ {
+		found, cands = m.resolveGrams(wordsG, found, cands, level, &touch)
+	}
+	compareReports(t, m, text, found, nfG)
+}
+
+// compareReports runs report and reportGo on copies of found (the first
+// words records one-word matches) and compares what they append and how
+// they leave found.
+func compareReports(t testing.TB, m *Matcher, name string, found []uint64, words int) {
+	t.Helper()
+	foundA, foundG := slices.Clone(found), slices.Clone(found)
+	dst := []int32{-7}
+	got, want := m.report(dst, foundA, words), m.reportGo(dst, foundG, words)
+	if !slices.Equal(got, want) || !slices.Equal(foundA, foundG) {
+		t.Fatalf("%s: report %v (found %x), reportGo %v (found %x)", name, got, foundA, want, foundG)
+	}
+}
+
+// TestAsmReport compares report with reportGo on random raw matches: ids
+// from a small range (so that they repeat and share seen bits), keys
+// shared by several entries, up to 40 records in up to 4 levels.
+func TestAsmReport(t *testing.T) {
+	if !haveAsmPasses {
+		t.Skip("no assembly passes on this architecture")
+	}
+	m, err := NewMatcher([]string{"Apple", "apple", "APPLE", "pie", "Pie", "dog"}, nil, MatchOptions{FoldCase: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	shared := []uint32{0, 3} // ids whose keys are shared (dupNext)
+	rng := rand.New(rand.NewPCG(3, 4))
+	for round := range 20000 {
+		nt := 1 + rng.IntN(30)
+		var found []uint64
+		words := 0
+		for level := range 1 + rng.IntN(4) {
+			for pos := range nt {
+				if rng.IntN(3) != 0 {
+					continue
+				}
+				id := uint64(10 + rng.IntN(300))
+				if rng.IntN(40) == 0 {
+					id = uint64(shared[rng.IntN(2)]) | rawDup
+				}
+				found = append(found, uint64(pos)<<32|id)
+			}
+			if level == 0 {
+				words = len(found)
+			}
+		}
+		compareReports(t, m, fmt.Sprintf("round %d", round), found, words)
 	}
 }
