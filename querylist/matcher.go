@@ -609,12 +609,12 @@ func (m *Matcher) resolveGrams(words []wordOf, found []uint64, cands []gramCand,
 }
 
 // reportGo is the last pass: it appends the raw matches to dst in order
-// of start token, a
-// shorter key before a longer one at the same start (the sort is stable:
-// levels came one after the other, and found[:words], the one-word
-// matches, are in order), each id once, expanding keys shared by several
-// entries (reportShared). seen has a bit per id hash (256): most ids are
-// new, and a clear bit proves it without looking at what was found.
+// of start token, a shorter key before a longer one at the same start (the
+// sort is stable: levels came one after the other, and found[:words], the
+// one-word matches, are in order), each id once, expanding keys shared by
+// several entries (reportShared). seen has a bit per id hash (256): most
+// ids are new, and a clear bit proves it without looking at what was
+// found.
 func (m *Matcher) reportGo(dst []int32, found []uint64, words int) []int32 {
 	for i := max(words, 1); i < len(found); i++ {
 		f := found[i]
