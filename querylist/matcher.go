@@ -258,7 +258,13 @@ type tokTables struct {
 	punct [256]uint64
 	words uintptr      // &Matcher.words[0] (prefetched while tokenizing)
 	fbits [1024]uint64 // filterPatterns
-	seps  [10][16]byte // the separator test's constants (passes_amd64.s)
+	seps  [10][16]byte // the SSE2 separator test's constants (passes_amd64.s)
+	// The AVX2 separator test's (passes_amd64.s): a byte is a separator
+	// when sepNibbles[0][its low 4 bits] & sepNibbles[1][its high 4 bits]
+	// != 0; each table twice, for both 16-byte lanes; then 32 bytes of
+	// 0x0F.
+	nibbles [3][32]byte
+	avx2    uint64 // 1: the tokenizer finds separators with AVX2
 }
 
 // token is a token of the text being matched.
@@ -995,6 +1001,11 @@ func NewMatcher(entries, sources []string, opts MatchOptions) (*Matcher, error) 
 	m.tt.m1, m.tt.m2, m.tt.heads, m.tt.fbits = hashM1, hashM2, headMasks, filterPatterns
 	for i, c := range []byte{1, 2, 4, '!', ';', '.', '\r', '?', '`', '\n'} {
 		m.tt.seps[i] = [16]byte(bytes.Repeat([]byte{c}, 16))
+	}
+	lo, hi := sepNibbles()
+	m.tt.nibbles = [3][32]byte{[32]byte(append(lo[:], lo[:]...)), [32]byte(append(hi[:], hi[:]...)), [32]byte(bytes.Repeat([]byte{0x0F}, 32))}
+	if haveAVX2() {
+		m.tt.avx2 = 1
 	}
 	for c := range m.tt.punct {
 		m.tt.punct[c] = 0 // not punctuation: no token

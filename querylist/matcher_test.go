@@ -525,6 +525,18 @@ func TestSeparators(t *testing.T) {
 			}
 		}
 	}
+	// The AVX2 test's tables (the instruction gives 0 for the low nibble
+	// of bytes of 0x80 and more).
+	lo, hi := sepNibbles()
+	for c := range 256 {
+		l := lo[c&15]
+		if c >= 0x80 {
+			l = 0
+		}
+		if got, want := l&hi[c>>4] != 0, sepClass[c] != sepNone; got != want {
+			t.Fatalf("sepNibbles: byte %#x separator %v, want %v", c, got, want)
+		}
+	}
 	// sepMasks against sepClass, on
 	// texts of every length up to 200 (all chunk and block boundaries),
 	// each byte value in every position.

@@ -5,6 +5,8 @@ package querylist
 import (
 	"slices"
 	"unsafe"
+
+	"golang.org/x/sys/cpu"
 )
 
 // On amd64 the three per-token passes and report's loops run in assembly
@@ -17,6 +19,9 @@ import (
 
 // haveAsmPasses reports whether the passes below run in assembly.
 const haveAsmPasses = true
+
+// haveAVX2 reports whether the tokenizer can find separators with AVX2.
+func haveAVX2() bool { return cpu.X86.HasAVX2 }
 
 //go:noescape
 func tokenizeAMD64(buf *byte, n int, toks *token, tt *tokTables, seed uint64, shift uint64) int

@@ -7,7 +7,8 @@
 //   token:     v0 0, v1 8, start 16, n 20, slot 24 (32 bytes)
 //   wordSlot:  b 0-23, id 24, meta 28 (32 bytes; id|meta<<32 is a wordOf)
 //   gramCand:  key 0, pos 8, slot 12 (16 bytes)
-//   tokTables: m1 0, m2 8, heads 16, punct 288, words 2336, fbits 2344, seps 10536
+//   tokTables: m1 0, m2 8, heads 16, punct 288, words 2336, fbits 2344, seps 10536,
+//              nibbles 10696, avx2 10792
 // TestAsmLayout checks these offsets.
 
 // SEPMASK sets M (a 64-bit register) to the 16-bit mask of the separator
@@ -40,6 +41,20 @@
 	POR     X10, X11 \
 	PMOVMSKB X11, M
 
+// AVX2MASK sets M (a 64-bit register) to the 32-bit mask of the bytes
+// among the 32 at ADDR that are not separators: a byte is one when
+// nibbles[0][low 4 bits] & nibbles[1][high 4 bits] != 0 (sepNibbles). Y0,
+// Y1 and Y2 hold tokTables.nibbles, Y3 zero; Y10-Y12 are scratch.
+#define AVX2MASK(ADDR, M) \
+	VMOVDQU   ADDR, Y10 \
+	VPSRLW    $4, Y10, Y11 \
+	VPAND     Y2, Y11, Y11 \
+	VPSHUFB   Y10, Y0, Y12 \
+	VPSHUFB   Y11, Y1, Y11 \
+	VPAND     Y11, Y12, Y12 \
+	VPCMPEQB  Y3, Y12, Y12 \
+	VPMOVMSKB Y12, M
+
 // func tokenizeAMD64(buf *byte, n int, toks *token, tt *tokTables, seed uint64, shift uint64) int
 TEXT ·tokenizeAMD64(SB), NOSPLIT, $0-56
 	MOVQ buf+0(FP), SI
@@ -48,6 +63,8 @@ TEXT ·tokenizeAMD64(SB), NOSPLIT, $0-56
 	MOVQ tt+24(FP), R14
 	MOVQ seed+32(FP), R13
 	MOVQ shift+40(FP), CX
+	CMPQ 10792(R14), $0
+	JNE  avx2init
 	MOVOU 10536(R14), X0 // |1
 	MOVOU 10552(R14), X1 // |2
 	MOVOU 10568(R14), X2 // |4
@@ -58,15 +75,34 @@ TEXT ·tokenizeAMD64(SB), NOSPLIT, $0-56
 	MOVOU 10648(R14), X7 // '?'
 	MOVOU 10664(R14), X8 // '`'
 	MOVOU 10680(R14), X9 // '\n'
+	JMP   start
+
+avx2init:
+	VMOVDQU 10696(R14), Y0 // low nibbles
+	VMOVDQU 10728(R14), Y1 // high nibbles
+	VMOVDQU 10760(R14), Y2 // 0x0F
+	VPXOR   Y3, Y3, Y3
+
+start:
 	XORQ R9, R9   // block: offset of the 64 bytes being tokenized
 	XORQ R11, R11 // start of the current token
 
 block:
 	CMPQ R9, R10
 	JGT  done
-	// The separators of the block, 16 bytes at a time (textPad readable
-	// zero bytes follow the text: no separators).
+	// The separators of the block, 32 bytes at a time with AVX2, else 16
+	// (textPad readable zero bytes follow the text: no separators).
 	LEAQ (SI)(R9*1), AX
+	CMPQ 10792(R14), $0
+	JEQ  sse2
+	AVX2MASK(32(AX), R12)
+	SHLQ $32, R12
+	AVX2MASK((AX), DX)
+	ORQ  DX, R12
+	NOTQ R12
+	JMP  blockend
+
+sse2:
 	SEPMASK(48(AX), R12)
 	SHLQ $16, R12
 	SEPMASK(32(AX), DX)
@@ -77,6 +113,8 @@ block:
 	SHLQ $16, R12
 	SEPMASK((AX), DX)
 	ORQ  DX, R12
+
+blockend:
 	MOVQ R10, AX
 	SUBQ R9, AX
 	CMPQ AX, $64
@@ -153,6 +191,11 @@ done:
 	SUBQ toks+16(FP), DI
 	SHRQ $5, DI
 	MOVQ DI, ret+48(FP)
+	CMPQ 10792(R14), $0
+	JEQ  return
+	VZEROUPPER
+
+return:
 	RET
 
 // func resolveWordsAMD64(toks *token, nt int, table *wordSlot, words *wordOf, slow *int32) int

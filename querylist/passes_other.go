@@ -5,6 +5,9 @@ package querylist
 // haveAsmPasses reports whether the passes below run in assembly.
 const haveAsmPasses = false
 
+// haveAVX2 is false: only the assembly tokenizer uses AVX2.
+func haveAVX2() bool { return false }
+
 // tokenize is pass 1 (tokenizeGo, with the separators from sepMasks).
 func (m *Matcher) tokenize(buf []byte, n int, toks []token, sc *matchScratch) int {
 	masks := sc.masks[:maskWords(n)]

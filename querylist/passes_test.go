@@ -35,6 +35,8 @@ func TestAsmLayout(t *testing.T) {
 		{"tokTables.words", unsafe.Offsetof(tt.words), 2336},
 		{"tokTables.fbits", unsafe.Offsetof(tt.fbits), 2344},
 		{"tokTables.seps", unsafe.Offsetof(tt.seps), 10536},
+		{"tokTables.nibbles", unsafe.Offsetof(tt.nibbles), 10696},
+		{"tokTables.avx2", unsafe.Offsetof(tt.avx2), 10792},
 	} {
 		if f.got != f.want {
 			t.Errorf("%s at %d, the assembly expects %d", f.name, f.got, f.want)
@@ -63,9 +65,25 @@ func passTexts(t testing.TB) []string {
 // TestAsmPasses runs the assembly passes and their Go versions on the same
 // input and compares every record they write.
 func TestAsmPasses(t *testing.T) {
-	m := asmMatcher(t)
-	for _, text := range passTexts(t) {
-		comparePasses(t, m, text)
+	asmMatcher(t)
+	// Both separator tests of the tokenizer, AVX2 where the machine has
+	// it, on a matcher of their own.
+	for _, avx2 := range []bool{false, true} {
+		if avx2 && !haveAVX2() {
+			t.Log("no AVX2 on this machine: its separator test is not run")
+			continue
+		}
+		m, err := loadDefault(MatchOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.tt.avx2 = 0
+		if avx2 {
+			m.tt.avx2 = 1
+		}
+		for _, text := range passTexts(t) {
+			comparePasses(t, m, text)
+		}
 	}
 }
 
