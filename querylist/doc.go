@@ -87,7 +87,7 @@
 //     even split into small loops, Go's compiler kept spilling and
 //     reloading their state, about half their instructions (1.15×);
 //     report's sort and deduplication too (1.05-1.08×, 1.04-1.06× with
-//     FoldCase); the Go versions stay for other architectures and -tags
+//     FoldCase), and resolveGrams (1.02-1.06×); the Go versions stay for other architectures and -tags
 //     purego, and TestAsmPasses, TestAsmReport and FuzzPasses compare the
 //     two record by record;
 //   - separators found with SSE2, 16 bytes in some 25 instructions, inside

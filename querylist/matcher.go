@@ -350,8 +350,8 @@ func (m *Matcher) MatchIDs(text string, dst []int32) []int32 {
 // (punctuation or not, word or not, entry or not, pair candidate or not)
 // are computed, not branched on: every record is written and its counter
 // advanced by 0 or 1, so mispredictions do not dominate. Each pass is its
-// own small function, all but resolveGrams in assembly on amd64
-// (passes_amd64.go): their state stays in registers.
+// own small function, in assembly on amd64 (passes_amd64.go): their
+// state stays in registers.
 //
 // Only the matches that start before byte limit are reported (matchLong's
 // windows; limit = n otherwise).
@@ -570,11 +570,11 @@ func (m *Matcher) pairsGo(words []wordOf, found []uint64, cands []gramCand) (nf,
 	return nf, nc
 }
 
-// resolveGrams looks up one level of candidates: it appends their matches
-// to found and returns the next level's candidates (in cands' memory). As
-// in pairs, the decisions (entry or not, next candidate or not) are
-// computed, not branched on.
-func (m *Matcher) resolveGrams(words []wordOf, found []uint64, cands []gramCand, level int, touch *uint32) ([]uint64, []gramCand) {
+// resolveGramsGo is pass 4, once per level of candidates (keys of level+1
+// words): it appends their matches to found and returns the next level's
+// candidates (in cands' memory). As in pairs, the decisions (entry or not,
+// next candidate or not) are computed, not branched on.
+func (m *Matcher) resolveGramsGo(words []wordOf, found []uint64, cands []gramCand, level int, touch *uint32) ([]uint64, []gramCand) {
 	grams := m.grams
 	gmask := uint32(len(grams) - 1)
 	gshift := m.gramShift & 63

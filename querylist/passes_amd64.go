@@ -9,13 +9,12 @@ import (
 	"golang.org/x/sys/cpu"
 )
 
-// On amd64 the three per-token passes and report's loops run in assembly
-// (passes_amd64.s): the Go compiler keeps too little of these loops in
-// registers, and spills and reloads took about half their instructions.
-// Each routine does exactly what its Go version (tokenizeGo,
-// resolveWordsGo, pairsGo, reportGo) does, which TestAsmPasses,
-// TestAsmReport and FuzzPasses check record by record. The wrappers check
-// the lengths the routines rely on.
+// On amd64 the passes run in assembly (passes_amd64.s): the Go compiler
+// keeps too little of these loops in registers, and spills and reloads
+// took about half their instructions. Each routine does exactly what its
+// Go version (tokenizeGo, resolveWordsGo, pairsGo, resolveGramsGo,
+// reportGo) does, which TestAsmPasses, TestAsmReport and FuzzPasses check
+// record by record. The wrappers check the lengths the routines rely on.
 
 // haveAsmPasses reports whether the passes below run in assembly.
 const haveAsmPasses = true
@@ -85,4 +84,30 @@ func (m *Matcher) report(dst []int32, found []uint64, words int) []int32 {
 		return m.reportShared(dst[:base+k], found[stop:], base, &seen)
 	}
 	return dst[:base+k]
+}
+
+//go:noescape
+func resolveGramsAMD64(cands *gramCand, nc int, found *uint64, words *wordOf, grams *gramSlot, gshift uint64, gmask uint64, filter *uint64, fmask uint64, seed uint64, tt *tokTables, level int) (nf, k int)
+
+// resolveGrams is pass 4 (resolveGramsGo). words must have room for one
+// more record after its tokens (noWord is written there). touch is
+// unused: the assembly starts the loads of the home slots itself.
+func (m *Matcher) resolveGrams(words []wordOf, found []uint64, cands []gramCand, level int, _ *uint32) ([]uint64, []gramCand) {
+	if len(cands) == 0 {
+		return found, cands
+	}
+	nt := len(words)
+	words = words[:nt+1]
+	words[nt] = wordOf(noWord)
+	for _, cd := range cands {
+		if cd.pos < 0 || int(cd.pos)+level >= nt {
+			panic("querylist: resolveGrams: candidate past the tokens")
+		}
+	}
+	nf := len(found)
+	found = slices.Grow(found, len(cands))
+	n, k := resolveGramsAMD64(unsafe.SliceData(cands), len(cands), unsafe.SliceData(found[nf:nf+len(cands)]), unsafe.SliceData(words),
+		unsafe.SliceData(m.grams), uint64(m.gramShift), uint64(len(m.grams)-1), unsafe.SliceData(m.gramFilter), uint64(len(m.gramFilter)-1),
+		m.seed, &m.tt, level)
+	return found[:nf+n], cands[:k]
 }

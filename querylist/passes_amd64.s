@@ -7,6 +7,7 @@
 //   token:     v0 0, v1 8, start 16, n 20, slot 24 (32 bytes)
 //   wordSlot:  b 0-23, id 24, meta 28 (32 bytes; id|meta<<32 is a wordOf)
 //   gramCand:  key 0, pos 8, slot 12 (16 bytes)
+//   gramSlot:  key 0, id 8, meta 12 (16 bytes)
 //   tokTables: m1 0, m2 8, heads 16, punct 288, words 2336, fbits 2344, seps 10536,
 //              nibbles 10696, avx2 10792
 // TestAsmLayout checks these offsets.
@@ -410,4 +411,127 @@ isnew:
 done:
 	MOVQ R9, k+40(FP)
 	MOVQ R8, stop+48(FP)
+	RET
+
+// func resolveGramsAMD64(cands *gramCand, nc int, found *uint64, words *wordOf, grams *gramSlot, gshift uint64, gmask uint64, filter *uint64, fmask uint64, seed uint64, tt *tokTables, level int) (nf, k int)
+// One level of resolveGramsGo: found points at where its matches go,
+// words[pos+level+1] must be readable for every candidate (noWord past
+// the last token). The first loop loads every candidate's home slot
+// (into R12, unused), so that the misses overlap; PREFETCHT0 measured no
+// better.
+TEXT ·resolveGramsAMD64(SB), NOSPLIT, $0-112
+	MOVQ cands+0(FP), SI
+	MOVQ nc+8(FP), R9
+	SHLQ $4, R9
+	ADDQ SI, R9             // end of cands
+	MOVQ grams+32(FP), R8
+	MOVQ gshift+40(FP), CX
+	MOVQ seed+72(FP), R13
+	MOVQ tt+80(FP), R14
+
+slots:
+	CMPQ SI, R9
+	JGE  slotsdone
+	MOVQ (SI), AX           // gramHash(key)
+	XORQ R13, AX
+	IMULQ (R14), AX
+	MOVQ AX, DX
+	SHRQ $32, DX
+	XORQ DX, AX
+	IMULQ 8(R14), AX
+	SHRQ CX, AX
+	ANDQ gmask+48(FP), AX
+	MOVL AX, 12(SI)         // home slot
+	SHLQ $4, AX
+	ADDL 12(R8)(AX*1), R12  // start the load
+	ADDQ $16, SI
+	JMP  slots
+
+slotsdone:
+	MOVQ cands+0(FP), SI
+	MOVQ SI, R15            // next level's candidates, in place
+	MOVQ found+16(FP), DI
+	MOVQ words+24(FP), BX
+	MOVQ filter+56(FP), R11
+
+cand:
+	CMPQ SI, R9
+	JGE  done
+	MOVL 12(SI), AX         // j
+	MOVQ (SI), DX           // key
+
+probe:
+	MOVQ  AX, CX
+	SHLQ  $4, CX
+	ADDQ  R8, CX            // &grams[j]
+	MOVL  12(CX), R10       // meta
+	TESTL R10, R10
+	JEQ   got               // empty: not a key (id 0, meta 0)
+	CMPQ  (CX), DX
+	JEQ   got
+	INCL  AX
+	ANDQ  gmask+48(FP), AX
+	JMP   probe
+
+got:
+	MOVL 8(CX), DX          // id
+	// found: pos << 32 | meta << 3 & rawDup | id, kept when metaEntry.
+	MOVL 8(SI), CX
+	SHLQ $32, CX
+	ORQ  DX, CX
+	MOVL R10, R12
+	SHLL $3, R12
+	ANDL $0x80000000, R12
+	ORQ  R12, CX
+	MOVQ CX, (DI)
+	MOVL R10, R12
+	SHRL $30, R12
+	ANDL $1, R12
+	LEAQ (DI)(R12*8), DI
+
+	// The next candidate: this key and the word after it.
+	MOVL 8(SI), CX
+	ADDQ level+88(FP), CX
+	MOVQ 8(BX)(CX*8), R13   // words[pos+level+1]
+	SHLQ $32, DX
+	MOVL R13, CX
+	ORQ  CX, DX             // key
+	MOVL 8(SI), CX
+	MOVQ DX, (R15)
+	MOVL CX, 8(R15)
+	MOVL $0, 12(R15)
+	SHRL $29, R10
+	ANDL $1, R10            // the key is a prefix
+	SHRQ $63, R13
+	ANDL R13, R10           // and the next token a word
+
+	// In the filter?
+	XORQ seed+72(FP), DX    // gramHash
+	IMULQ (R14), DX
+	MOVQ DX, CX
+	SHRQ $32, CX
+	XORQ CX, DX
+	IMULQ 8(R14), DX
+	MOVQ DX, R12            // gramFilterBits
+	SHRQ $54, R12
+	MOVQ 2344(R14)(R12*8), R12
+	MOVL DX, DX
+	ANDQ fmask+64(FP), DX
+	MOVQ (R11)(DX*8), DX
+	ANDQ R12, DX
+	XORL R13, R13
+	CMPQ DX, R12
+	CMOVQNE R13, R10
+	SHLQ $4, R10
+	ADDQ R10, R15
+	ADDQ $16, SI
+	JMP  cand
+
+done:
+	SUBQ found+16(FP), DI
+	SHRQ $3, DI
+	MOVQ DI, nf+96(FP)
+	SUBQ cands+0(FP), R15
+	SHRQ $4, R15
+	MOVQ R15, k+104(FP)
 	RET

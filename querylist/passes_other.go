@@ -29,3 +29,8 @@ func (m *Matcher) pairs(words []wordOf, found []uint64, cands []gramCand) (nf, n
 func (m *Matcher) report(dst []int32, found []uint64, words int) []int32 {
 	return m.reportGo(dst, found, words)
 }
+
+// resolveGrams is pass 4 (resolveGramsGo).
+func (m *Matcher) resolveGrams(words []wordOf, found []uint64, cands []gramCand, level int, touch *uint32) ([]uint64, []gramCand) {
+	return m.resolveGramsGo(words, found, cands, level, touch)
+}

@@ -14,6 +14,7 @@ func TestAsmLayout(t *testing.T) {
 	var tk token
 	var w wordSlot
 	var c gramCand
+	var g gramSlot
 	var tt tokTables
 	for _, f := range []struct {
 		name      string
@@ -29,6 +30,10 @@ func TestAsmLayout(t *testing.T) {
 		{"wordSlot.meta", unsafe.Offsetof(w.meta), 28},
 		{"gramCand", unsafe.Sizeof(c), 16},
 		{"gramCand.pos", unsafe.Offsetof(c.pos), 8},
+		{"gramCand.slot", unsafe.Offsetof(c.slot), 12},
+		{"gramSlot", unsafe.Sizeof(g), 16},
+		{"gramSlot.id", unsafe.Offsetof(g.id), 8},
+		{"gramSlot.meta", unsafe.Offsetof(g.meta), 12},
 		{"tokTables.m2", unsafe.Offsetof(tt.m2), 8},
 		{"tokTables.heads", unsafe.Offsetof(tt.heads), 16},
 		{"tokTables.punct", unsafe.Offsetof(tt.punct), 288},
@@ -144,10 +149,18 @@ func comparePasses(t testing.TB, m *Matcher, text string) {
 	if !slices.Equal(foundA[:nf], foundG[:nfG]) || !slices.Equal(candsA[:nc], candsG[:ncG]) {
 		t.Fatalf("%q: pairs %x %v, pairsGo %x %v", text, foundA[:nf], candsA[:nc], foundG[:nfG], candsG[:ncG])
 	}
+	// resolveGrams level by level, each on the same input as
+	// resolveGramsGo (words with room for the noWord it writes after
+	// them).
+	wordsR := append(slices.Clone(wordsG), 0)[:nt]
 	found, cands := foundG[:nfG], candsG[:ncG]
 	var touch uint32
 	for level := 1; len(cands) > 0; level++ {
-		found, cands = m.resolveGrams(wordsG, found, cands, level, &touch)
+		foundR, candsR := m.resolveGrams(wordsR, slices.Clone(found), slices.Clone(cands), level, &touch)
+		found, cands = m.resolveGramsGo(wordsG, found, cands, level, &touch)
+		if !slices.Equal(foundR, found) || !slices.Equal(candsR, cands) {
+			t.Fatalf("%q level %d: resolveGrams %x %v, resolveGramsGo %x %v", text, level, foundR, candsR, found, cands)
+		}
 	}
 	compareReports(t, m, text, found, nfG)
 }
