@@ -90,6 +90,12 @@
 //     FoldCase), and resolveGrams (1.02-1.06×); the Go versions stay for other architectures and -tags
 //     purego, and TestAsmPasses, TestAsmReport and FuzzPasses compare the
 //     two record by record;
+//   - a case-sensitive text of up to 16 KiB matched where it is, not
+//     copied, unless its last byte is within 64 bytes of the end of a
+//     memory page: the assembly reads up to 64 bytes past the text (and
+//     ignores them), as Go's own assembly reads past short strings within
+//     a page (1.06×; TestMatchUnpadded places texts at every distance
+//     from a page end);
 //   - separators found with SSE2, 16 bytes in some 25 instructions, inside
 //     the tokenizer, over 64 zero bytes of padding (1.11× for a mask pass
 //     instead of the 8-byte SWAR test, 1.07× more for folding it in); with

@@ -318,6 +318,16 @@ const textPad = 64
 // sufficient capacity it does not allocate.
 func (m *Matcher) MatchIDs(text string, dst []int32) []int32 {
 	sc := scratchPool.Get().(*matchScratch)
+	if n := len(text); !m.opts.FoldCase && n <= longText {
+		// The text as it is, when the passes can read past its end
+		// (passes_amd64.go): no copy.
+		if buf := unsafe.Slice(unsafe.StringData(text), n); readableAfter(buf, n) {
+			dst = m.match(buf, n, n, dst, sc)
+			scratchPool.Put(sc)
+			runtime.KeepAlive(m)
+			return dst
+		}
+	}
 	buf := sc.buf[:0]
 	if m.opts.FoldCase {
 		buf = appendFolded(buf, text)
@@ -677,7 +687,15 @@ func (m *Matcher) reportShared(dst []int32, found []uint64, base int, seen *[4]u
 // after the first 16 are those of slot w.
 func (m *Matcher) tailEqual(w *wordSlot, buf []byte, i, n int) bool {
 	if n <= wordInline {
-		return w.b[2] == load8(buf, i+16)&byteMask(n-16)
+		var tail uint64
+		if i+24 <= len(buf) {
+			tail = load8(buf, i+16)
+		} else { // the caller's text, unpadded (MatchIDs)
+			for k, c := range buf[i+16 : i+n] {
+				tail |= uint64(c) << (8 * k)
+			}
+		}
+		return w.b[2] == tail&byteMask(n-16)
 	}
 	off := int(w.b[2])
 	return m.longWords[off:off+n] == string(buf[i:i+n])

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // metaclipMatch is MetaCLIP's substring_matching, written the way their
@@ -698,5 +699,44 @@ func TestMatchConcurrent(t *testing.T) {
 		for e := range errs {
 			t.Fatal(e)
 		}
+	}
+}
+
+// TestMatchUnpadded places texts so that they end at every distance from
+// the end of a memory page, followed by separators, punctuation or
+// letters: MatchIDs matches such texts where they are, without copying,
+// when the passes can read past their end on the same page, and copies
+// them otherwise. Either way the answer must be that of a copy.
+func TestMatchUnpadded(t *testing.T) {
+	m, err := DefaultMatcher(MatchOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	texts := append(readCaptions(t)[:40], "the", "New York", "a,b.", "dog ", "U.S.", strings.Repeat("x", 70))
+	mem := make([]byte, 3*4096)
+	// The offset of the second page in mem.
+	page := 4096 - int(uintptr(unsafe.Pointer(&mem[0]))%4096)
+	direct := 0
+	for _, text := range texts {
+		want := m.MatchIDs(strings.Clone(text), nil)
+		for _, junk := range []byte{' ', ',', '.', 'a', 0xff} {
+			for gap := range textPad + 2 {
+				end := page + 4096 - gap // text ends gap bytes before the page end
+				for i := range mem {
+					mem[i] = junk
+				}
+				copy(mem[end-len(text):], text)
+				s := unsafe.String(&mem[end-len(text)], len(text))
+				if readableAfter(mem[end-len(text):end], len(text)) {
+					direct++
+				}
+				if got := m.MatchIDs(s, nil); !slices.Equal(got, want) {
+					t.Fatalf("%q followed by %q, %d bytes before a page end: got %v want %v", text, junk, gap, got, want)
+				}
+			}
+		}
+	}
+	if haveAsmPasses && direct == 0 {
+		t.Fatal("no text was matched in place")
 	}
 }

@@ -33,8 +33,9 @@ func pairsAMD64(words *wordOf, nw int, found *uint64, cands *gramCand, filter *u
 
 // tokenize is pass 1 (tokenizeGo, finding the separators as it goes).
 // The textPad bytes after the text must be zero.
+// buf[n:n+textPad] need not be zeros, nor in buf's length, only readable.
 func (m *Matcher) tokenize(buf []byte, n int, toks []token, _ *matchScratch) int {
-	if n < 0 || len(buf) < n+textPad || len(toks) < 2*n+2 {
+	if n < 0 || len(buf) < n || cap(buf) < n+textPad && !readableAfter(buf, n) || len(toks) < 2*n+2 {
 		panic("querylist: tokenize: short buffers")
 	}
 	return tokenizeAMD64(unsafe.SliceData(buf), n, unsafe.SliceData(toks), &m.tt, m.seed, uint64(m.wordShift))
@@ -111,3 +112,19 @@ func (m *Matcher) resolveGrams(words []wordOf, found []uint64, cands []gramCand,
 		m.seed, &m.tt, level)
 	return found[:nf+n], cands[:k]
 }
+
+// readableAfter reports whether the textPad bytes after buf[:n] (n > 0)
+// can be read: whether they are on the memory page of its last byte. The
+// assembly passes read them (and ignore what they hold), so MatchIDs can
+// pass the caller's text without copying it (as Go's own assembly reads
+// past the end of short strings within a page).
+func readableAfter(buf []byte, n int) bool {
+	if n == 0 {
+		return false
+	}
+	last := uintptr(unsafe.Pointer(unsafe.SliceData(buf))) + uintptr(n) - 1
+	return last/pageSize == (last+textPad)/pageSize
+}
+
+// pageSize is the smallest memory page of amd64.
+const pageSize = 4096

@@ -120,7 +120,16 @@ blockend:
 	SUBQ R9, AX
 	CMPQ AX, $64
 	JGE  tokens
-	BTSQ AX, R12   // the end of the text ends the last token
+	// The bytes after the text need not be zeros (MatchIDs may pass the
+	// caller's text, where the rest of its memory page can be read):
+	// their bits are cleared, and the end of the text ends the last token.
+	XCHGQ AX, CX
+	MOVQ  $1, DX
+	SHLQ  CX, DX
+	XCHGQ AX, CX
+	DECQ  DX
+	ANDQ  DX, R12
+	BTSQ  AX, R12
 
 tokens:
 	TESTQ R12, R12
@@ -162,7 +171,10 @@ slot:
 	PREFETCHT0 (R15)
 
 	// The separator as a one-byte token, counted when it is punctuation.
-	MOVBQZX (SI)(AX*1), DX
+	MOVBQZX (SI)(AX*1), R8
+	XORL    DX, DX
+	CMPQ    AX, R10
+	CMOVQLT R8, DX     // the byte after the text is no token
 	MOVQ    DX, 32(DI)
 	MOVQ    $0, 40(DI)
 	MOVL    AX, 48(DI)

@@ -34,3 +34,7 @@ func (m *Matcher) report(dst []int32, found []uint64, words int) []int32 {
 func (m *Matcher) resolveGrams(words []wordOf, found []uint64, cands []gramCand, level int, touch *uint32) ([]uint64, []gramCand) {
 	return m.resolveGramsGo(words, found, cands, level, touch)
 }
+
+// readableAfter is false: the Go passes need textPad zero bytes after the
+// text.
+func readableAfter([]byte, int) bool { return false }

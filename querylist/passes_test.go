@@ -1,6 +1,7 @@
 package querylist
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -129,6 +130,16 @@ func comparePasses(t testing.TB, m *Matcher, text string) {
 		a, g := toksA[i], toksG[i]
 		if a != g {
 			t.Fatalf("%q token %d: tokenize %+v, tokenizeGo %+v", text, i, a, g)
+		}
+	}
+	// The assembly tokenizer on the text followed by anything but zeros
+	// (MatchIDs passes the caller's text as it is): separators,
+	// punctuation, letters.
+	for _, junk := range []string{" ", ",", ".x", "a", "\xff", "` ;"} {
+		dirty := append([]byte(text), bytes.Repeat([]byte(junk), textPad)[:textPad]...)
+		toksD := make([]token, 2*n+2)
+		if nd := m.tokenize(dirty[:n], n, toksD, new(matchScratch)); nd != nt || !slices.Equal(toksD[:nd], toksG[:nt]) {
+			t.Fatalf("%q followed by %q: tokenize %+v, tokenizeGo %+v", text, junk, toksD[:nd], toksG[:nt])
 		}
 	}
 	toks := toksG[:nt]
