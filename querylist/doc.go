@@ -139,21 +139,33 @@
 // pairs that can be keys, word 0 otherwise (1.00×); all levels of
 // resolveGrams in one call, each candidate's slot loaded as it is made
 // (0.97-1.00×); a cheaper superset test for separators (0.91×);
-// bounds-check-free loads in Go. Profile-guided optimisation could not be
-// judged: separate binaries differ by ±5% run to run on this machine.
+// bounds-check-free loads in Go; in report, a counting sort and an id set
+// stamped with a generation per call instead of the insertion sort and
+// the seen bits (0.99×), or duplicates dropped in pairs and the longer
+// matches placed by counting (0.93× with the Go passes); a record per
+// two-word candidate, so that the order of the matches is known before
+// their look-ups return, merged in Go (0.93-0.95×) or sorted in assembly
+// (0.94-0.96×): the insertion sort costs about 10% but nothing cheaper
+// was found; the slot of every word pair prefetched in resolveWords
+// (0.92-0.97×). Profile-guided optimisation could not be judged:
+// separate binaries differ by ±5% run to run on this machine.
 // FoldCase folds runs of ASCII 8 bytes at a time (1.13× on folded
 // matching).
 //
 // On this project's 2-core machine the 500k benchmark list takes a median
-// of 684 ns a caption (1.46M captions/s per core; 30 runs in 40 minutes,
-// from 433 to 925 ns: the same binary's figure moves 2× with the load of
-// the machine's other tenants), 1.5-1.6× the matcher at the start of this
-// rework in the same-process A/B (1.44× with FoldCase), whatever the
-// moment. The 1.5M/s (667 ns) is thus met in 13 of the 30 runs.
-// A caption whose look-ups all hit the cache and whose branches are
-// predicted takes about 400 ns; the rest is cache misses and mispredicted
-// branches between captions. The Go versions of the passes (other
-// architectures, -tags purego) are 1.3-1.5× slower than the assembly.
+// of 571 ns a caption (1.75M captions/s per core; 37 runs in 35 minutes,
+// from 406 to 878 ns: the same binary's figure moves 2× with the load of
+// the machine's other tenants), so the 1.5M/s (667 ns) is met in
+// 30 of the 37 runs. Against the matcher at the start of the third rework
+// (report, resolveGrams and the AVX2 separator test in assembly, texts
+// matched in place): 1.07-1.10× in the same-process A/B (FoldCase
+// 1.03-1.04×), and 1.17× pairwise over 12 alternating runs of the two
+// test binaries (medians 632 and 735 ns). The second rework had been
+// 1.5-1.6× (FoldCase 1.44×). A caption whose look-ups all hit the cache
+// and whose branches are predicted takes about 350 ns; the rest is cache
+// misses and mispredicted branches between captions. The Go versions of
+// the passes (other architectures, -tags purego) are 1.5-1.9× slower than
+// the assembly.
 //
 // Deviation from MetaCLIP's code: entries are spaced like the text when
 // loaded, so an entry with inner punctuation ("U.S.", "Dr. Who") matches
