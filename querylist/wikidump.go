@@ -102,40 +102,34 @@ func StripWikitext(src string, link func(target string)) string {
 // (stack per kind, linear); key = opener index, value = index after closer.
 func matchPairs(s string) map[int]int {
 	pairs := make(map[int]int)
-	var braces, brackets, tables []int
+	var open [len(wikiPairs)][]int
 	for i := 0; i+1 < len(s); i++ {
-		switch s[i : i+2] {
-		case "{{":
-			braces = append(braces, i)
-			i++
-		case "}}":
-			if n := len(braces); n > 0 {
-				pairs[braces[n-1]] = i + 2
-				braces = braces[:n-1]
+		switch s[i] {
+		case '{', '}', '[', ']', '|':
+		default:
+			continue // not part of a pair
+		}
+		two := s[i : i+2]
+		for k, p := range wikiPairs {
+			if two == p.open {
+				open[k] = append(open[k], i)
 				i++
+				break
 			}
-		case "[[":
-			brackets = append(brackets, i)
-			i++
-		case "]]":
-			if n := len(brackets); n > 0 {
-				pairs[brackets[n-1]] = i + 2
-				brackets = brackets[:n-1]
+			if n := len(open[k]); two == p.close && n > 0 {
+				pairs[open[k][n-1]] = i + 2
+				open[k] = open[k][:n-1]
 				i++
-			}
-		case "{|":
-			tables = append(tables, i)
-			i++
-		case "|}":
-			if n := len(tables); n > 0 {
-				pairs[tables[n-1]] = i + 2
-				tables = tables[:n-1]
-				i++
+				break
 			}
 		}
 	}
 	return pairs
 }
+
+// wikiPairs are the paired wikitext markups matchPairs matches: templates,
+// links and tables.
+var wikiPairs = [...]struct{ open, close string }{{"{{", "}}"}, {"[[", "]]"}, {"{|", "|}"}}
 
 // dropContentTags lose their content, other tags only their markup.
 var dropContentTags = map[string]bool{
