@@ -3,16 +3,11 @@ package crawl
 import (
 	"context"
 	"net/http/httptest"
-	"syscall"
 	"testing"
 	"time"
-)
 
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
+	"github.com/witdata/wit/internal/procstat"
+)
 
 // benchCrawl crawls a generated n-page local site with delay 0 and returns the stats.
 func benchCrawl(tb testing.TB, n int) Stats {
@@ -40,7 +35,7 @@ func BenchmarkCrawl5k(b *testing.B) {
 	const n = 5000
 	var pages int64
 	var el time.Duration
-	cpu0 := cpuTime()
+	cpu0 := procstat.CPUTime()
 	for b.Loop() {
 		start := time.Now()
 		st := benchCrawl(b, n)
@@ -50,5 +45,5 @@ func BenchmarkCrawl5k(b *testing.B) {
 	b.ReportMetric(float64(pages)/el.Seconds(), "pages/s")
 	// CPU seconds per page (crawler and test server together): the figure that does not depend
 	// on what else the machine is running; 2 cores / this = the CPU-bound ceiling.
-	b.ReportMetric((cpuTime()-cpu0).Seconds()*1e6/float64(pages), "cpu-us/page")
+	b.ReportMetric((procstat.CPUTime()-cpu0).Seconds()*1e6/float64(pages), "cpu-us/page")
 }

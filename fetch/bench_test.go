@@ -13,11 +13,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/witdata/wit/imgproc"
+	"github.com/witdata/wit/internal/procstat"
 	"github.com/witdata/wit/shards"
 )
 
@@ -99,9 +99,9 @@ func runBenchFetch(b *testing.B, webSized bool) {
 	b.Logf("%d images from %s, mean %d KB", len(images), source, total/len(images)>>10)
 	b.SetBytes(int64(total / len(images)))
 	b.ResetTimer()
-	start, cpu0 := time.Now(), cpuTime()
+	start, cpu0 := time.Now(), procstat.CPUTime()
 	st, err := Run(context.Background(), benchConfig(out), Items(items))
-	elapsed, cpu := time.Since(start), cpuTime()-cpu0
+	elapsed, cpu := time.Since(start), procstat.CPUTime()-cpu0
 	b.StopTimer()
 	if err != nil {
 		b.Fatal(err)
@@ -113,15 +113,6 @@ func runBenchFetch(b *testing.B, webSized bool) {
 	// CPU time per image (client and loopback server together) stays meaningful on a loaded
 	// machine: 1000/cpu-ms is the rate per fully available core.
 	b.ReportMetric(float64(cpu.Microseconds())/1000/float64(b.N), "cpu-ms/img")
-}
-
-// cpuTime is the user+system CPU time of the process so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkFetchLoopbackWeb fetches web-sized JPEGs (real photos re-encoded ≤ 640 px) from a
@@ -160,12 +151,12 @@ func TestFetchPeakRSS(t *testing.T) {
 			}
 		}
 	}
-	start, cpu0 := time.Now(), cpuTime()
+	start, cpu0 := time.Now(), procstat.CPUTime()
 	st, err := Run(context.Background(), benchConfig(out), source2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	elapsed, cpu := time.Since(start), cpuTime()-cpu0
+	elapsed, cpu := time.Since(start), procstat.CPUTime()-cpu0
 	m, _ := shards.ReadManifest(out)
 	t.Logf("%d images (%s, %d distinct) in %s: %.1f img/s on GOMAXPROCS=%d, %.2f CPU-ms/img; %d shards, %d MB; peak RSS %d MB (at start %d MB)",
 		st.Successes, source, len(images), elapsed.Round(time.Millisecond), float64(st.Successes)/elapsed.Seconds(),

@@ -7,11 +7,11 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
-	"time"
 
 	"golang.org/x/image/draw"
+
+	"github.com/witdata/wit/internal/procstat"
 )
 
 // benchImage is one input of the pipeline benchmarks.
@@ -89,22 +89,11 @@ func stdlibPipeline(data []byte, size, quality int, onWhite bool) ([]byte, *imag
 	return buf.Bytes(), dst, nil
 }
 
-// cpuTime is the process's user+system CPU time. Benchmarks report MP per
-// CPU-second besides MP per wall-second: on a shared machine wall time
-// measures the neighbours, CPU time measures the code (GC threads included).
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // runPipeline times fn over the images, round robin, and reports MP/s.
 func runPipeline(b *testing.B, imgs []benchImage, fn func([]byte) error) {
 	b.ReportAllocs()
 	var mp float64
-	cpu0 := cpuTime()
+	cpu0 := procstat.CPUTime()
 	for i := 0; b.Loop(); i++ {
 		im := imgs[i%len(imgs)]
 		if err := fn(im.data); err != nil {
@@ -113,7 +102,7 @@ func runPipeline(b *testing.B, imgs []benchImage, fn func([]byte) error) {
 		mp += im.mp
 	}
 	b.ReportMetric(mp/b.Elapsed().Seconds(), "MP/s")
-	if cpu := cpuTime() - cpu0; cpu > 0 {
+	if cpu := procstat.CPUTime() - cpu0; cpu > 0 {
 		b.ReportMetric(mp/cpu.Seconds(), "MP/cpu-s")
 	}
 }
@@ -223,11 +212,11 @@ func BenchmarkResizePlane(b *testing.B) {
 		src.pix[i] = uint8(i*7 + i/1920*3)
 	}
 	b.ReportAllocs()
-	cpu0 := cpuTime()
+	cpu0 := procstat.CPUTime()
 	for b.Loop() {
 		out := resizePlane(src, 256, 144)
 		putBytes(out.pix)
 	}
 	b.ReportMetric(float64(b.N)*1920*1080/1e6/b.Elapsed().Seconds(), "MP/s")
-	b.ReportMetric(float64(b.N)*1920*1080/1e6/(cpuTime()-cpu0).Seconds(), "MP/cpu-s")
+	b.ReportMetric(float64(b.N)*1920*1080/1e6/(procstat.CPUTime()-cpu0).Seconds(), "MP/cpu-s")
 }

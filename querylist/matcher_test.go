@@ -12,10 +12,11 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 	"unsafe"
+
+	"github.com/witdata/wit/internal/procstat"
 )
 
 // metaclipMatch is MetaCLIP's substring_matching, written the way their
@@ -328,15 +329,6 @@ func FuzzMatch(f *testing.F) {
 	})
 }
 
-// processCPU is the user+system CPU time of this process.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 func readCaptions(t testing.TB) []string {
 	t.Helper()
 	f, err := os.Open("testdata/captions.txt")
@@ -401,7 +393,7 @@ func BenchmarkLoad500k(b *testing.B) {
 	data := list500k(b)
 	b.SetBytes(int64(len(data)))
 	b.ResetTimer()
-	cpu0, n := processCPU(), 0
+	cpu0, n := procstat.CPUTime(), 0
 	var tableMB float64
 	for b.Loop() {
 		m, err := LoadMatcher(bytes.NewReader(data), MatchOptions{})
@@ -411,7 +403,7 @@ func BenchmarkLoad500k(b *testing.B) {
 		n++
 		tableMB = float64(m.TableBytes()) / (1 << 20)
 	}
-	b.ReportMetric(float64((processCPU()-cpu0).Milliseconds())/float64(n), "cpu-ms/load")
+	b.ReportMetric(float64((procstat.CPUTime()-cpu0).Milliseconds())/float64(n), "cpu-ms/load")
 	b.ReportMetric(tableMB, "table-MB")
 }
 
@@ -437,7 +429,7 @@ func benchMatch(b *testing.B, m *Matcher) {
 	matched, n := 0, 0
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu0 := processCPU()
+	cpu0 := procstat.CPUTime()
 	i := 0
 	for b.Loop() {
 		dst = m.MatchIDs(caps[i], dst[:0])
@@ -449,7 +441,7 @@ func benchMatch(b *testing.B, m *Matcher) {
 	}
 	// On a shared machine wall time overstates the cost; CPU time per
 	// caption is what one core would need.
-	cpu := processCPU() - cpu0
+	cpu := procstat.CPUTime() - cpu0
 	b.ReportMetric(float64(cpu.Nanoseconds())/float64(n), "cpu-ns/caption")
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "captions/s")
 	b.ReportMetric(float64(matched)/float64(n), "matches/caption")

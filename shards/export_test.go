@@ -19,7 +19,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -29,6 +28,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+
+	"github.com/witdata/wit/internal/procstat"
 )
 
 // expJPEG encodes a w x h picture (smooth gradients plus noise, like a downscaled photo).
@@ -626,16 +627,10 @@ func benchmarkExport(b *testing.B, opts ExportOptions) {
 // other load, MB per CPU-second much less.
 type cpuClock struct{ start time.Duration }
 
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-func startCPU() cpuClock { return cpuClock{processCPU()} }
+func startCPU() cpuClock { return cpuClock{procstat.CPUTime()} }
 
 func (c cpuClock) report(b *testing.B, bytesPerOp int64) {
-	if s := (processCPU() - c.start).Seconds(); s > 0 {
+	if s := (procstat.CPUTime() - c.start).Seconds(); s > 0 {
 		b.ReportMetric(float64(bytesPerOp)*float64(b.N)/s/1e6, "MB/cpu-s")
 	}
 }

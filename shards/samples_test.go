@@ -7,9 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"syscall"
 	"testing"
-	"time"
+
+	"github.com/witdata/wit/internal/procstat"
 )
 
 func testSample(i int) *Sample {
@@ -277,7 +277,7 @@ func BenchmarkWriteSamples(b *testing.B) {
 		}
 		b.SetBytes(total / nImages)
 		b.ResetTimer()
-		cpu0 := sampleBenchCPU()
+		cpu0 := procstat.CPUTime()
 		for i := 0; i < b.N; i++ {
 			s.Image = images[i%nImages]
 			s.Key = SampleKey(i/2000, i%2000)
@@ -290,7 +290,7 @@ func BenchmarkWriteSamples(b *testing.B) {
 			b.Fatal(err)
 		}
 		// Throughput per second of CPU time: what one free core sustains on a shared machine.
-		if cpu := sampleBenchCPU() - cpu0; cpu > 0 {
+		if cpu := procstat.CPUTime() - cpu0; cpu > 0 {
 			b.ReportMetric(float64(total/nImages)*float64(b.N)/cpu.Seconds()/1e6, "MB/cpu-s")
 		}
 	}
@@ -303,15 +303,6 @@ func BenchmarkWriteSamples(b *testing.B) {
 		defer os.RemoveAll(dir)
 		run(b, dir)
 	})
-}
-
-// sampleBenchCPU is the user+system CPU time of the process so far.
-func sampleBenchCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkReadSamples streams shards from the page cache and touches every image.
@@ -343,9 +334,9 @@ func BenchmarkReadSamples(b *testing.B) {
 	}
 	b.SetBytes(size)
 	b.ResetTimer()
-	cpu0 := sampleBenchCPU()
+	cpu0 := procstat.CPUTime()
 	defer func() {
-		if cpu := sampleBenchCPU() - cpu0; cpu > 0 {
+		if cpu := procstat.CPUTime() - cpu0; cpu > 0 {
 			b.ReportMetric(float64(size)*float64(b.N)/cpu.Seconds()/1e6, "MB/cpu-s")
 		}
 	}()

@@ -13,9 +13,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
@@ -104,16 +102,6 @@ func emojiSources(n int) ([]image.Image, []string) {
 	return imgs, names
 }
 
-// cpuTime is the process's user+system CPU time (all threads): on a shared machine, CPU per unit of
-// work is steadier than wall time.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // stepCPUPerSample carries the step's CPU seconds per pair to the loader benchmark.
 var stepCPUPerSample float64
 
@@ -162,13 +150,13 @@ func BenchmarkTrain(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.ResetTimer()
-		cpu0 := cpuTime()
+		cpu0 := procstat.CPUTime()
 		for b.Loop() {
 			if _, _, err := st.micro(images, tokens); err != nil {
 				b.Fatal(err)
 			}
 		}
-		cpuStep := (cpuTime() - cpu0).Seconds() / float64(b.N)
+		cpuStep := (procstat.CPUTime() - cpu0).Seconds() / float64(b.N)
 		stepCPUPerSample = cpuStep / float64(batch)
 		b.ReportMetric(cpuStep, "cpu_s/step")
 		sec := b.Elapsed().Seconds() / float64(b.N)
@@ -210,7 +198,7 @@ func benchLoader(b *testing.B, cfg model.Config, batch int) {
 	first, _ := next() // start the pipeline outside the timer
 	first.Release()
 	b.ResetTimer()
-	cpu0 := cpuTime()
+	cpu0 := procstat.CPUTime()
 	for b.Loop() {
 		bt, err := next()
 		if err != nil {
@@ -218,7 +206,7 @@ func benchLoader(b *testing.B, cfg model.Config, batch int) {
 		}
 		bt.Release()
 	}
-	cpuSample := (cpuTime() - cpu0).Seconds() / float64(batch*b.N)
+	cpuSample := (procstat.CPUTime() - cpu0).Seconds() / float64(batch*b.N)
 	sps := float64(batch*b.N) / b.Elapsed().Seconds()
 	b.ReportMetric(sps, "samples/s")
 	b.ReportMetric(cpuSample*1e3, "cpu_ms/sample")
@@ -294,7 +282,7 @@ func BenchmarkPreprocess(b *testing.B) {
 	res := NewResampler(48)
 	tile := make([]float32, 48*48*3)
 	i := 0
-	cpu0 := cpuTime()
+	cpu0 := procstat.CPUTime()
 	for b.Loop() {
 		if err := l.prepare(res, tile, job{image: jpgs[i%len(jpgs)], pos: shards.Position{Consumed: int64(i)}}); err != nil {
 			b.Fatal(err)
@@ -302,5 +290,5 @@ func BenchmarkPreprocess(b *testing.B) {
 		i++
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "samples/s")
-	b.ReportMetric((cpuTime()-cpu0).Seconds()/float64(b.N)*1e3, "cpu_ms/sample")
+	b.ReportMetric((procstat.CPUTime()-cpu0).Seconds()/float64(b.N)*1e3, "cpu_ms/sample")
 }

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/net/html"
+
+	"github.com/witdata/wit/internal/procstat"
 )
 
 type benchPage struct {
@@ -66,7 +68,7 @@ func BenchmarkExtract(b *testing.B) {
 	b.SetBytes(totalBytes(pages))
 	b.ReportAllocs()
 	cands, links := 0, 0
-	cpu0 := cpuTime()
+	cpu0 := procstat.CPUTime()
 	for b.Loop() {
 		cands, links = 0, 0
 		for _, p := range pages {
@@ -78,7 +80,7 @@ func BenchmarkExtract(b *testing.B) {
 			links += len(pg.Links)
 		}
 	}
-	reportPages(b, len(pages), cpuTime()-cpu0)
+	reportPages(b, len(pages), procstat.CPUTime()-cpu0)
 	b.ReportMetric(float64(cands), "candidates")
 	b.ReportMetric(float64(links), "links")
 }
@@ -89,11 +91,11 @@ func BenchmarkBareParse(b *testing.B) {
 	pages := loadBenchPages(b)
 	b.SetBytes(totalBytes(pages))
 	b.ReportAllocs()
-	cpu0 := cpuTime()
+	cpu0 := procstat.CPUTime()
 	for b.Loop() {
 		bareParseAll(b, pages)
 	}
-	reportPages(b, len(pages), cpuTime()-cpu0)
+	reportPages(b, len(pages), procstat.CPUTime()-cpu0)
 }
 
 func bareParseAll(b *testing.B, pages []benchPage) {
@@ -130,20 +132,20 @@ func BenchmarkExtractVsBareParse(b *testing.B) {
 	pages := loadBenchPages(b)
 	var parseWall, extractWall, parseCPU, extractCPU time.Duration
 	parse := func(p benchPage) {
-		w, c := time.Now(), cpuTime()
+		w, c := time.Now(), procstat.CPUTime()
 		if _, err := html.Parse(bytes.NewReader(p.body)); err != nil {
 			b.Fatal(err)
 		}
 		parseWall += time.Since(w)
-		parseCPU += cpuTime() - c
+		parseCPU += procstat.CPUTime() - c
 	}
 	extract := func(p benchPage) {
-		w, c := time.Now(), cpuTime()
+		w, c := time.Now(), procstat.CPUTime()
 		if _, err := Extract(p.url, p.body, "text/html"); err != nil {
 			b.Fatal(err)
 		}
 		extractWall += time.Since(w)
-		extractCPU += cpuTime() - c
+		extractCPU += procstat.CPUTime() - c
 	}
 	for b.Loop() {
 		for i, p := range pages {

@@ -6,24 +6,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/witdata/wit/internal/procstat"
 )
 
-// cpuTime is this process's user+system CPU time. The benchmarks report CPU
-// per request (client and server together) next to wall time: on a shared
-// machine wall time mostly measures the neighbours.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 func reportCPU(b *testing.B, start time.Duration) {
-	b.ReportMetric(float64(cpuTime()-start)/float64(b.N)/1e3, "cpu-µs/op")
+	b.ReportMetric(float64(procstat.CPUTime()-start)/float64(b.N)/1e3, "cpu-µs/op")
 }
 
 // A small HTML page, the crawler's typical response.
@@ -55,7 +45,7 @@ func BenchmarkGetPlain(b *testing.B) {
 	srv := benchServer(b)
 	c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 2}}
 	b.ReportAllocs()
-	start := cpuTime()
+	start := procstat.CPUTime()
 	for b.Loop() {
 		plainGet(b, c, srv.URL)
 	}
@@ -66,7 +56,7 @@ func BenchmarkGetClient(b *testing.B) {
 	srv := benchServer(b)
 	c := testClient(b, nil)
 	b.ReportAllocs()
-	start := cpuTime()
+	start := procstat.CPUTime()
 	for b.Loop() {
 		resp, err := c.Get(context.Background(), srv.URL)
 		if err != nil {
@@ -85,7 +75,7 @@ func BenchmarkGetPlainParallel(b *testing.B) {
 	c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 8}}
 	b.SetParallelism(4)
 	b.ReportAllocs()
-	start := cpuTime()
+	start := procstat.CPUTime()
 	defer reportCPU(b, start)
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -99,7 +89,7 @@ func BenchmarkGetClientParallel(b *testing.B) {
 	c := testClient(b, func(o *Options) { o.PerHost = 8 })
 	b.SetParallelism(4)
 	b.ReportAllocs()
-	start := cpuTime()
+	start := procstat.CPUTime()
 	defer reportCPU(b, start)
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {

@@ -1,5 +1,6 @@
-// Package procstat reads the process's peak memory, which the benchmarks and RSS checks of
-// several stages report beside their throughput.
+// Package procstat reads the process's peak memory and CPU time, which the benchmarks and RSS
+// checks of several stages report beside their throughput: on a shared machine, work per
+// CPU-second is far steadier than work per wall-second.
 package procstat
 
 import (
@@ -7,11 +8,12 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
+	"time"
 )
 
 // PeakRSSKB returns the process's peak resident set size in KiB: VmHWM from /proc/self/status
-// (which /proc/self/clear_refs can reset), or getrusage's maxrss where /proc is absent.
+// (which /proc/self/clear_refs can reset), or getrusage's maxrss where /proc is absent (0 where
+// neither exists).
 func PeakRSSKB() int64 {
 	if f, err := os.Open("/proc/self/status"); err == nil {
 		defer f.Close()
@@ -25,12 +27,16 @@ func PeakRSSKB() int64 {
 			}
 		}
 	}
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return ru.Maxrss
+	_, maxRSSKB := rusage()
+	return maxRSSKB
 }
 
 // PeakRSSMB is PeakRSSKB in MiB.
 func PeakRSSMB() float64 { return float64(PeakRSSKB()) / 1024 }
+
+// CPUTime returns the process's user+system CPU time so far, all threads (GC included); 0 where
+// the system cannot tell.
+func CPUTime() time.Duration {
+	cpu, _ := rusage()
+	return cpu
+}
