@@ -56,6 +56,17 @@
 	VPCMPEQB  Y3, Y12, Y12 \
 	VPMOVMSKB Y12, M
 
+// GRAMHASH sets H to gramHash(seed, H) (matcher.go): SEED a register or
+// memory operand holding the seed, R14 the tokTables (hashM1 at 0, hashM2
+// at 8), T scratch.
+#define GRAMHASH(H, SEED, T) \
+	XORQ  SEED, H \
+	IMULQ (R14), H \
+	MOVQ  H, T \
+	SHRQ  $32, T \
+	XORQ  T, H \
+	IMULQ 8(R14), H
+
 // func tokenizeAMD64(buf *byte, n int, toks *token, tt *tokTables, seed uint64, shift uint64) int
 TEXT ·tokenizeAMD64(SB), NOSPLIT, $0-56
 	MOVQ buf+0(FP), SI
@@ -308,12 +319,7 @@ loop:
 	LEAL  -1(BX), R13
 	MOVL  R13, 8(R8)
 	MOVQ  AX, DX
-	XORQ  R11, R15          // gramHash
-	IMULQ (R14), R15
-	MOVQ  R15, R13
-	SHRQ  $32, R13
-	XORQ  R13, R15
-	IMULQ 8(R14), R15
+	GRAMHASH(R15, R11, R13)
 	MOVQ  R15, R13          // gramFilterBits
 	SHRQ  $54, R13
 	MOVQ  2344(R14)(R13*8), AX
@@ -444,13 +450,8 @@ TEXT ·resolveGramsAMD64(SB), NOSPLIT, $0-112
 slots:
 	CMPQ SI, R9
 	JGE  slotsdone
-	MOVQ (SI), AX           // gramHash(key)
-	XORQ R13, AX
-	IMULQ (R14), AX
-	MOVQ AX, DX
-	SHRQ $32, DX
-	XORQ DX, AX
-	IMULQ 8(R14), AX
+	MOVQ (SI), AX           // the key
+	GRAMHASH(AX, R13, DX)
 	SHRQ CX, AX
 	ANDQ gmask+48(FP), AX
 	MOVL AX, 12(SI)         // home slot
@@ -518,12 +519,7 @@ got:
 	ANDL R13, R10           // and the next token a word
 
 	// In the filter?
-	XORQ seed+72(FP), DX    // gramHash
-	IMULQ (R14), DX
-	MOVQ DX, CX
-	SHRQ $32, CX
-	XORQ CX, DX
-	IMULQ 8(R14), DX
+	GRAMHASH(DX, seed+72(FP), CX)
 	MOVQ DX, R12            // gramFilterBits
 	SHRQ $54, R12
 	MOVQ 2344(R14)(R12*8), R12
