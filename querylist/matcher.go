@@ -259,10 +259,10 @@ type tokTables struct {
 	words uintptr      // &Matcher.words[0] (prefetched while tokenizing)
 	fbits [1024]uint64 // filterPatterns
 	seps  [10][16]byte // the SSE2 separator test's constants (passes_amd64.s)
-	// The AVX2 separator test's (passes_amd64.s): a byte is a separator
-	// when sepNibbles[0][its low 4 bits] & sepNibbles[1][its high 4 bits]
-	// != 0; each table twice, for both 16-byte lanes; then 32 bytes of
-	// 0x0F.
+	// The AVX2 separator test's constants (passes_amd64.s): a byte is a
+	// separator when nibbles[0][its low 4 bits] & nibbles[1][its high 4
+	// bits] != 0 (sepNibbles); each table twice, for both 16-byte lanes;
+	// then 32 bytes of 0x0F.
 	nibbles [3][32]byte
 	avx2    uint64 // 1: the tokenizer finds separators with AVX2
 }
@@ -310,7 +310,9 @@ var scratchPool = sync.Pool{New: func() any { return new(matchScratch) }}
 
 // textPad zero bytes follow the text in matchScratch.buf, so that the first
 // 16 bytes of any token can be read with two unconditional 8-byte loads, and
-// the separators of the text's last 64 bytes found with whole 16-byte loads.
+// the separators of the text's last 64 bytes found with whole 16- or
+// 32-byte loads. (The Go passes need them to be zeros; the assembly ones
+// only need them readable, so MatchIDs may pass the caller's text.)
 const textPad = 64
 
 // MatchIDs appends to dst the ids of the entries that occur in text, each

@@ -32,8 +32,8 @@ func resolveWordsAMD64(toks *token, nt int, table *wordSlot, words *wordOf, slow
 func pairsAMD64(words *wordOf, nw int, found *uint64, cands *gramCand, filter *uint64, fmask uint64, seed uint64, tt *tokTables) (nf, nc int)
 
 // tokenize is pass 1 (tokenizeGo, finding the separators as it goes).
-// The textPad bytes after the text must be zero.
-// buf[n:n+textPad] need not be zeros, nor in buf's length, only readable.
+// The textPad bytes after the text need not be zeros, nor within buf's
+// length: only readable (buf's capacity, or readableAfter).
 func (m *Matcher) tokenize(buf []byte, n int, toks []token, _ *matchScratch) int {
 	if n < 0 || len(buf) < n || cap(buf) < n+textPad && !readableAfter(buf, n) || len(toks) < 2*n+2 {
 		panic("querylist: tokenize: short buffers")
