@@ -10,7 +10,7 @@
 //  1. Stages.Evaluate, in parallel over the rows, cheapest first, stopping at the first failure:
 //     Normalize (entities, white space, invalid UTF-8) → TextRules (junk URLs / file names /
 //     boilerplate / symbols, then min chars, min words, max chars) → query match
-//     (QueryMatcher, e.g. querylist.Matcher) → LanguageFilter.
+//     (QueryMatcher, e.g. querymatch.Matcher) → LanguageFilter.
 //  2. In row order: dedup of PairKey(image URL, normalised caption) in pebble (Deduper), the
 //     per-entry match counts of the pool, and in online mode the OnlineBalancer.
 //  3. Rows are written with shards.Writer into a temp directory beside Out: the input's columns

@@ -1,11 +1,10 @@
-package querylist
+package querymatch
 
 import (
 	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"math/bits"
 	"math/rand/v2"
 	"runtime"
@@ -23,8 +22,8 @@ type noCopy struct{}
 func (*noCopy) Lock()   {}
 func (*noCopy) Unlock() {}
 
-// MatchOptions controls how text is compared with entries.
-type MatchOptions struct {
+// Options controls how text is compared with entries.
+type Options struct {
 	// FoldCase compares text and entries after Unicode simple case folding
 	// (every rune mapped to the lower-case form of its case-folding orbit), so
 	// "Paris", "PARIS" and "paris" match each other. MetaCLIP is case-sensitive,
@@ -54,7 +53,7 @@ type MatchOptions struct {
 // copylocks check reports copies).
 type Matcher struct {
 	_        noCopy
-	opts     MatchOptions
+	opts     Options
 	entries  []string // as loaded (before spacing/folding), indexed by entry id
 	sources  []string // source per entry id ("" when the list had none)
 	maxWords int
@@ -114,8 +113,11 @@ const (
 	noWord     = ^uint32(0)
 )
 
-// spaceBytes are the characters MetaCLIP surrounds with spaces.
-const spaceBytes = ",.;:?!`"
+// SpacedPunctuation are the characters MetaCLIP surrounds with spaces:
+// each is a word of its own in the text, and ends the word before it. A
+// tokenizer that counts words for a query list (querylist) cuts at them
+// too, so that it only counts what the matcher can find.
+const SpacedPunctuation = ",.;:?!`"
 
 // byteClass for the spacing pass.
 const (
@@ -127,7 +129,7 @@ const (
 )
 
 var byteClass = func() (t [256]uint8) {
-	for _, c := range []byte(spaceBytes) {
+	for _, c := range []byte(SpacedPunctuation) {
 		t[c] = clsWrap
 	}
 	t['\t'], t['\n'], t['\r'] = clsSpace, clsSpace, clsSpace
@@ -233,7 +235,7 @@ func unchanged(e string, fold bool) bool {
 
 // sepClass classifies text bytes for tokenizing: MetaCLIP's spaced text cut
 // at single spaces is the text cut at separators, each punctuation byte of
-// spaceBytes being a separator, a one-byte token and a separator.
+// SpacedPunctuation being a separator, a one-byte token and a separator.
 const (
 	sepNone  = iota // part of a token
 	sepSpace        // ' ', '\t', '\n', '\r'
@@ -242,7 +244,7 @@ const (
 
 var sepClass = func() (t [256]uint8) {
 	t[' '], t['\t'], t['\n'], t['\r'] = sepSpace, sepSpace, sepSpace, sepSpace
-	for _, c := range []byte(spaceBytes) {
+	for _, c := range []byte(SpacedPunctuation) {
 		t[c] = sepPunct
 	}
 	return t
@@ -369,7 +371,7 @@ func (m *Matcher) MatchIDs(text string, dst []int32) []int32 {
 // windows; limit = n otherwise).
 func (m *Matcher) match(buf []byte, n, limit int, dst []int32, sc *matchScratch) []int32 {
 	if len(m.words) == 0 || len(m.grams) == 0 {
-		return dst // not built by NewMatcher
+		return dst // not built by New
 	}
 	// At most one token per byte plus one per punctuation byte, plus the
 	// last one; one more entry for a punctuation record that is written
@@ -852,20 +854,20 @@ func (m *Matcher) Source(id int32) string { return m.sources[id] }
 func (m *Matcher) MaxWords() int { return m.maxWords }
 
 // Options returns the options the matcher was built with.
-func (m *Matcher) Options() MatchOptions { return m.opts }
+func (m *Matcher) Options() Options { return m.opts }
 
-// NewMatcher builds a matcher for the given entries. sources may be nil or
+// New builds a matcher for the given entries. sources may be nil or
 // aligned with entries. Entries that cannot match anything after spacing
 // (empty or only spaces) keep their id but are not indexed.
-func NewMatcher(entries, sources []string, opts MatchOptions) (*Matcher, error) {
+func New(entries, sources []string, opts Options) (*Matcher, error) {
 	if len(entries) == 0 {
-		return nil, errors.New("querylist: no entries")
+		return nil, errors.New("querymatch: no entries")
 	}
 	if sources != nil && len(sources) != len(entries) {
-		return nil, fmt.Errorf("querylist: %d sources for %d entries", len(sources), len(entries))
+		return nil, fmt.Errorf("querymatch: %d sources for %d entries", len(sources), len(entries))
 	}
 	if len(entries) >= 1<<30 {
-		return nil, fmt.Errorf("querylist: too many entries (%d)", len(entries))
+		return nil, fmt.Errorf("querymatch: too many entries (%d)", len(entries))
 	}
 	m := &Matcher{opts: opts, entries: entries, sources: sources, seed: rand.Uint64()}
 	if m.sources == nil {
@@ -881,7 +883,7 @@ func NewMatcher(entries, sources []string, opts MatchOptions) (*Matcher, error) 
 		}
 	}
 	if bound == 0 {
-		return nil, errors.New("querylist: no entry has a word")
+		return nil, errors.New("querymatch: no entry has a word")
 	}
 	// The keys form a trie: a node per key, child = parent + one word.
 	// Words and nodes are deduplicated with temporary open-addressing
@@ -924,7 +926,7 @@ func NewMatcher(entries, sources []string, opts MatchOptions) (*Matcher, error) 
 			wi := dedup[j] - 1
 			if wi < 0 {
 				if len(w) > metaLen {
-					return nil, fmt.Errorf("querylist: entry %d has a word of %d bytes", id, len(w))
+					return nil, fmt.Errorf("querymatch: entry %d has a word of %d bytes", id, len(w))
 				}
 				wi = int32(len(wordList))
 				dedup[j] = wi + 1
@@ -964,7 +966,7 @@ func NewMatcher(entries, sources []string, opts MatchOptions) (*Matcher, error) 
 	}
 	dedup, gramDedup = nil, nil
 	if uint64(len(entries))+uint64(len(nodes)) >= uint64(noWord) {
-		return nil, errors.New("querylist: list too large")
+		return nil, errors.New("querymatch: list too large")
 	}
 	// Ids: an entry's key has the entry id, other keys come after.
 	ids := make([]uint32, len(nodes))
@@ -1089,77 +1091,4 @@ func makeTable[T any](n int) ([]T, uint8) {
 func (m *Matcher) TableBytes() int {
 	return len(m.words)*int(unsafe.Sizeof(wordSlot{})) + len(m.grams)*int(unsafe.Sizeof(gramSlot{})) +
 		8*len(m.gramFilter) + len(m.longWords) + 4*len(m.dupNext)
-}
-
-// LoadMatcher reads a query list, one entry a line, optionally followed by a
-// tab and its source ("entry\tsource", as written by Build). Empty lines are
-// skipped. Invalid UTF-8 is an error.
-func LoadMatcher(r io.Reader, opts MatchOptions) (*Matcher, error) {
-	entries, sources, err := readList(r)
-	if err != nil {
-		return nil, err
-	}
-	return NewMatcher(entries, sources, opts)
-}
-
-// LoadMatcherFile is LoadMatcher on a file; a name ending in .gz is gunzipped.
-func LoadMatcherFile(path string, opts MatchOptions) (*Matcher, error) {
-	r, closeList, err := openList(path)
-	if err != nil {
-		return nil, err
-	}
-	defer closeList()
-	m, err := LoadMatcher(r, opts)
-	if err != nil {
-		return nil, fmt.Errorf("query list %s: %w", path, err)
-	}
-	return m, nil
-}
-
-// readList parses "entry[\tsource]" lines.
-func readList(r io.Reader) (entries, sources []string, err error) {
-	data, err := io.ReadAll(r)
-	if err != nil {
-		return nil, nil, fmt.Errorf("read query list: %w", err)
-	}
-	// One string for all entries: substrings share it (fewer allocations,
-	// faster loading).
-	all := string(data)
-	lines := strings.Count(all, "\n") + 1
-	entries = make([]string, 0, lines)
-	sources = make([]string, 0, lines)
-	anySource := false
-	line := 0
-	for len(all) > 0 {
-		line++
-		var l string
-		if i := strings.IndexByte(all, '\n'); i >= 0 {
-			l, all = all[:i], all[i+1:]
-		} else {
-			l, all = all, ""
-		}
-		l = strings.TrimSuffix(l, "\r")
-		if l == "" {
-			continue
-		}
-		if !utf8.ValidString(l) {
-			return nil, nil, fmt.Errorf("query list line %d: invalid UTF-8", line)
-		}
-		entry, source, hasSource := strings.Cut(l, "\t")
-		if entry == "" {
-			return nil, nil, fmt.Errorf("query list line %d: empty entry", line)
-		}
-		if hasSource {
-			anySource = true
-		}
-		entries = append(entries, entry)
-		sources = append(sources, source)
-	}
-	if len(entries) == 0 {
-		return nil, nil, errors.New("query list has no entries")
-	}
-	if !anySource {
-		sources = nil
-	}
-	return entries, sources, nil
 }
