@@ -39,7 +39,7 @@
 //
 // # Data flow
 //
-// New turns the list into look-up tables. Each entry is spaced
+// New turns the list into look-up tables (build.go). Each entry is spaced
 // and folded into a key; the keys and their word-prefixes form a trie of
 // words. Every key gets an id (an entry's own id when it is an entry, so a
 // match needs no further look-up), and goes into one of two
