@@ -186,7 +186,7 @@ func TestMatchLongText(t *testing.T) {
 	}
 }
 
-func TestLoadMatcherErrors(t *testing.T) {
+func TestLoadErrors(t *testing.T) {
 	for _, tc := range []struct{ name, in, want string }{
 		{"empty", "", "no entries"},
 		{"blank lines", "\n\n\r\n", "no entries"},
@@ -221,7 +221,7 @@ func TestLoadMatcherErrors(t *testing.T) {
 	}
 }
 
-func TestLoadMatcherSources(t *testing.T) {
+func TestLoadSources(t *testing.T) {
 	m, err := Load(strings.NewReader("dog\twordnet\r\nhot dog\tbigram\ncat\n"), Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -231,7 +231,7 @@ func TestLoadMatcherSources(t *testing.T) {
 	}
 }
 
-func TestDefaultMatcher(t *testing.T) {
+func TestDefault(t *testing.T) {
 	start := time.Now()
 	m, err := Default(Options{})
 	if err != nil {
