@@ -11,14 +11,14 @@ import (
 	"testing"
 
 	"github.com/witdata/wit/filter"
-	"github.com/witdata/wit/querylist"
+	"github.com/witdata/wit/querymatch"
 	"github.com/witdata/wit/shards"
 )
 
 // benchPipeline is a committer over a fresh queue with the text rules and a query list (no
 // language stage: lingua is the filter package's to measure).
 func benchPipeline(b *testing.B) *pipeline {
-	m, err := querylist.LoadMatcher(strings.NewReader(testQueries), querylist.MatchOptions{})
+	m, err := querymatch.Load(strings.NewReader(testQueries), querymatch.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -134,7 +134,7 @@ func BenchmarkBuildSite(b *testing.B) {
 	})
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
-	m, err := querylist.LoadMatcher(strings.NewReader(testQueries), querylist.MatchOptions{})
+	m, err := querymatch.Load(strings.NewReader(testQueries), querymatch.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}

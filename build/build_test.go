@@ -19,7 +19,7 @@ import (
 
 	"github.com/witdata/wit/fetch"
 	"github.com/witdata/wit/filter"
-	"github.com/witdata/wit/querylist"
+	"github.com/witdata/wit/querymatch"
 	"github.com/witdata/wit/shards"
 )
 
@@ -141,7 +141,7 @@ var (
 
 func stagesForTest(t testing.TB) *filter.Stages {
 	testStagesOnce.Do(func() {
-		m, err := querylist.LoadMatcher(strings.NewReader(testQueries), querylist.MatchOptions{})
+		m, err := querymatch.Load(strings.NewReader(testQueries), querymatch.Options{})
 		if err != nil {
 			testStagesErr = err
 			return

@@ -14,7 +14,7 @@ import (
 	"github.com/witdata/wit/crawl"
 	"github.com/witdata/wit/fetch"
 	"github.com/witdata/wit/filter"
-	"github.com/witdata/wit/querylist"
+	"github.com/witdata/wit/querymatch"
 )
 
 // Layout of the output directory (relative to Config.Out).
@@ -63,17 +63,17 @@ func (o FilterOptions) Stages(log *slog.Logger) (filter.Stages, error) {
 		Text:            filter.TextRules{MinChars: o.MinChars, MinWords: o.MinWords, MaxChars: o.MaxChars, NoJunk: o.NoJunk},
 		DropInvalidUTF8: o.DropInvalidUTF,
 	}
-	mopts := querylist.MatchOptions{FoldCase: o.FoldCase}
+	mopts := querymatch.Options{FoldCase: o.FoldCase}
 	switch o.Queries {
 	case "":
 	case "default":
-		m, err := querylist.DefaultMatcher(mopts)
+		m, err := querymatch.Default(mopts)
 		if err != nil {
 			return st, fmt.Errorf("default query list: %w", err)
 		}
 		st.Matcher = m
 	default:
-		m, err := querylist.LoadMatcherFile(o.Queries, mopts)
+		m, err := querymatch.LoadFile(o.Queries, mopts)
 		if err != nil {
 			return st, fmt.Errorf("query list: %w", err)
 		}

@@ -17,7 +17,7 @@ import (
 	"github.com/witdata/wit/fetch"
 	"github.com/witdata/wit/filter"
 	"github.com/witdata/wit/model"
-	"github.com/witdata/wit/querylist"
+	"github.com/witdata/wit/querymatch"
 	"github.com/witdata/wit/shards"
 )
 
@@ -154,7 +154,7 @@ train:
 `
 
 func testStages(t *testing.T) *filter.Stages {
-	m, err := querylist.DefaultMatcher(querylist.MatchOptions{})
+	m, err := querymatch.Default(querymatch.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

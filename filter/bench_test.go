@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/witdata/wit/internal/procstat"
-	"github.com/witdata/wit/querylist"
+	"github.com/witdata/wit/querymatch"
 )
 
 // captionMix builds a realistic web alt-text mix from real strings: ~40% English (Debian
@@ -99,7 +99,7 @@ func captionMix(tb testing.TB, n int) (mix []string, english int) {
 // one goroutine each, and reports both rates, their ratio and the peak RSS.
 func BenchmarkFilterVsLingua(b *testing.B) {
 	mix, english := captionMix(b, 6000)
-	m, err := querylist.DefaultMatcher(querylist.MatchOptions{})
+	m, err := querymatch.Default(querymatch.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,6 +1,6 @@
 package filter
 
-// QueryMatcher is what the filter needs of a query list (querylist.Matcher satisfies it).
+// QueryMatcher is what the filter needs of a query list (querymatch.Matcher satisfies it).
 type QueryMatcher interface {
 	Len() int
 	Entry(id int32) string

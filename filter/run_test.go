@@ -14,12 +14,12 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow/array"
 
-	"github.com/witdata/wit/querylist"
+	"github.com/witdata/wit/querymatch"
 	"github.com/witdata/wit/shards"
 )
 
-func testMatcher(t testing.TB) *querylist.Matcher {
-	m, err := querylist.LoadMatcher(strings.NewReader("dog\ncat\nbeach\nblack dog\nchips\nsunset\n"), querylist.MatchOptions{})
+func testMatcher(t testing.TB) *querymatch.Matcher {
+	m, err := querymatch.Load(strings.NewReader("dog\ncat\nbeach\nblack dog\nchips\nsunset\n"), querymatch.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/witdata/wit/querymatch"
 )
 
 func TestReadWordNet(t *testing.T) {
@@ -377,7 +379,7 @@ func TestBuildFile(t *testing.T) {
 	if _, err := gzip.NewReader(bytes.NewReader(raw)); err != nil {
 		t.Fatal("not gzip")
 	}
-	m, err := LoadMatcherFile(out, MatchOptions{})
+	m, err := querymatch.LoadFile(out, querymatch.Options{})
 	if err != nil || m.Len() != len(entries) {
 		t.Fatal(err)
 	}

@@ -2,15 +2,14 @@ package querylist
 
 import (
 	"bufio"
-	"bytes"
 	"compress/gzip"
-	_ "embed"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
+
+	"github.com/witdata/wit/querymatch"
 )
 
 // Sources of entries, in MetaCLIP's order.
@@ -27,51 +26,12 @@ type Entry struct {
 	Source string
 }
 
-//go:embed default.txt.gz
-var defaultList []byte
-
-// DefaultListGz returns the embedded default list (gzip, "entry\tsource"
-// lines), built by scripts/build-querylist.sh from WordNet 3.0 and three
-// English corpora.
-func DefaultListGz() []byte { return defaultList }
-
-var (
-	defaultExact = sync.OnceValues(func() (*Matcher, error) { return loadDefault(MatchOptions{}) })
-	defaultFold  = sync.OnceValues(func() (*Matcher, error) { return loadDefault(MatchOptions{FoldCase: true}) })
-)
-
-// DefaultMatcher returns a matcher for the embedded default list. It is
-// built once per option set and shared (a Matcher is immutable).
-func DefaultMatcher(opts MatchOptions) (*Matcher, error) {
-	if opts.FoldCase {
-		return defaultFold()
-	}
-	return defaultExact()
-}
-
-func loadDefault(opts MatchOptions) (*Matcher, error) {
-	zr, err := gzip.NewReader(bytes.NewReader(defaultList))
-	if err != nil {
-		return nil, fmt.Errorf("default query list: %w", err)
-	}
-	defer zr.Close()
-	m, err := LoadMatcher(zr, opts)
-	if err != nil {
-		return nil, fmt.Errorf("default query list: %w", err)
-	}
-	return m, nil
-}
-
-// ReadEntries reads an "entry[\tsource]" list (gzip when the name ends .gz).
+// ReadEntries reads an "entry[\tsource]" list (gzip when the name ends .gz;
+// querymatch.ReadListFile).
 func ReadEntries(path string) ([]Entry, error) {
-	r, closeList, err := openList(path)
+	texts, sources, err := querymatch.ReadListFile(path)
 	if err != nil {
 		return nil, err
-	}
-	defer closeList()
-	texts, sources, err := readList(r)
-	if err != nil {
-		return nil, fmt.Errorf("query list %s: %w", path, err)
 	}
 	out := make([]Entry, len(texts))
 	for i, t := range texts {
@@ -148,21 +108,4 @@ func CountSources(entries []Entry) map[string]int {
 		c[e.Source]++
 	}
 	return c
-}
-
-// openList opens a list file, gunzipping it when its name ends in .gz.
-func openList(path string) (io.Reader, func(), error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, nil, fmt.Errorf("query list: %w", err)
-	}
-	if !strings.HasSuffix(path, ".gz") {
-		return f, func() { f.Close() }, nil
-	}
-	zr, err := gzip.NewReader(bufio.NewReaderSize(f, 1<<16))
-	if err != nil {
-		f.Close()
-		return nil, nil, fmt.Errorf("query list %s: %w", path, err)
-	}
-	return zr, func() { zr.Close(); f.Close() }, nil
 }

@@ -3,6 +3,8 @@ package querylist
 import (
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/witdata/wit/querymatch"
 )
 
 // Corpus tokenisation (for unigram and bigram counts), chosen so that every
@@ -44,7 +46,7 @@ func tokenizeLine(line []byte, emit func(tok []byte, joined bool)) {
 		for j < n {
 			c := line[j]
 			if c < utf8.RuneSelf {
-				if asciiSpace[c] || byteClass[c] == clsWrap {
+				if asciiSpace[c] || spacedPunct[c] {
 					break
 				}
 				j++
@@ -57,7 +59,7 @@ func tokenizeLine(line []byte, emit func(tok []byte, joined bool)) {
 			j += size
 		}
 		piece := line[i:j]
-		endsWithPunct := j < n && line[j] < utf8.RuneSelf && byteClass[line[j]] == clsWrap
+		endsWithPunct := j < n && line[j] < utf8.RuneSelf && spacedPunct[line[j]]
 		if j == i { // a punctuation character itself
 			prevOK = false
 			i++
@@ -79,6 +81,15 @@ func tokenizeLine(line []byte, emit func(tok []byte, joined bool)) {
 }
 
 var asciiSpace = [utf8.RuneSelf]bool{' ': true, '\t': true, '\n': true, '\v': true, '\f': true, '\r': true}
+
+// spacedPunct marks the characters the matcher spaces
+// (querymatch.SpacedPunctuation).
+var spacedPunct = func() (t [utf8.RuneSelf]bool) {
+	for _, c := range []byte(querymatch.SpacedPunctuation) {
+		t[c] = true
+	}
+	return t
+}()
 
 func isWordRune(r rune) bool {
 	if r < utf8.RuneSelf {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Rebuilds querylist/default.txt.gz, the query list shipped inside wit.
+# Rebuilds querymatch/default.txt.gz, the query list shipped inside wit.
 #
 # Sources (no Wikipedia dump is available here, so MetaCLIP's Wikipedia
 # counts are replaced by three English corpora, ~5.6M tokens together):
@@ -18,13 +18,13 @@
 #   wit querylist build --out queries.txt.gz --wordnet DIR \
 #       --wikipedia-dump enwiki-YYYYMMDD-pages-articles.xml.bz2 [--titles pageviews.tsv]
 #
-# Usage: scripts/build-querylist.sh [OUT]   (default querylist/default.txt.gz)
+# Usage: scripts/build-querylist.sh [OUT]   (default querymatch/default.txt.gz)
 # Cache: $WIT_QUERYLIST_CACHE (default ~/.cache/wit/querylist).
 set -euo pipefail
 export LC_ALL=C
 
 cd "$(dirname "$0")/.."
-OUT=${1:-querylist/default.txt.gz}
+OUT=${1:-querymatch/default.txt.gz}
 CACHE=${WIT_QUERYLIST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/wit/querylist}
 MIN_UNIGRAM=${MIN_UNIGRAM:-3}
 MIN_BIGRAM_COUNT=${MIN_BIGRAM_COUNT:-3}

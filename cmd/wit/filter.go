@@ -9,7 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/witdata/wit/filter"
-	"github.com/witdata/wit/querylist"
+	"github.com/witdata/wit/querymatch"
 )
 
 func init() { rootCmd.AddCommand(newFilterCmd()) }
@@ -72,7 +72,7 @@ filter-stats.json inside it (and --stats-json) holds the counts printed at the e
 			if extraCols != "" {
 				opts.ExtraCols = strings.Split(extraCols, ",")
 			}
-			mopts := querylist.MatchOptions{FoldCase: foldCase}
+			mopts := querymatch.Options{FoldCase: foldCase}
 			switch queries {
 			case "":
 				if cmd.Flags().Changed("balance") && opts.Threshold > 0 {
@@ -80,13 +80,13 @@ filter-stats.json inside it (and --stats-json) holds the counts printed at the e
 				}
 				opts.Threshold = 0
 			case "default":
-				m, err := querylist.DefaultMatcher(mopts)
+				m, err := querymatch.Default(mopts)
 				if err != nil {
 					return fmt.Errorf("default query list: %w", err)
 				}
 				opts.Stages.Matcher = m
 			default:
-				m, err := querylist.LoadMatcherFile(queries, mopts)
+				m, err := querymatch.LoadFile(queries, mopts)
 				if err != nil {
 					return fmt.Errorf("--queries: %w", err)
 				}

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/witdata/wit/querylist"
+	"github.com/witdata/wit/querymatch"
 )
 
 func init() { rootCmd.AddCommand(newQuerylistCmd()) }
@@ -114,8 +115,8 @@ func newQuerylistStatsCmd() *cobra.Command {
 			var entries []querylist.Entry
 			var err error
 			start := time.Now()
-			var m *querylist.Matcher
-			opts := querylist.MatchOptions{FoldCase: foldCase}
+			var m *querymatch.Matcher
+			opts := querymatch.Options{FoldCase: foldCase}
 			name := "(built-in)"
 			if len(args) == 1 {
 				name = args[0]
@@ -123,9 +124,9 @@ func newQuerylistStatsCmd() *cobra.Command {
 					return err
 				}
 				start = time.Now()
-				m, err = querylist.LoadMatcherFile(name, opts)
+				m, err = querymatch.LoadFile(name, opts)
 			} else {
-				m, err = querylist.DefaultMatcher(opts)
+				m, err = querymatch.Default(opts)
 			}
 			if err != nil {
 				return err

@@ -1,6 +1,6 @@
 //go:build !amd64 || purego
 
-package querylist
+package querymatch
 
 // haveAsmPasses reports whether the passes below run in assembly.
 const haveAsmPasses = false

@@ -1,4 +1,4 @@
-package querylist
+package querymatch
 
 import (
 	"bytes"
@@ -79,7 +79,7 @@ func TestAsmPasses(t *testing.T) {
 			t.Log("no AVX2 on this machine: its separator test is not run")
 			continue
 		}
-		m, err := loadDefault(MatchOptions{})
+		m, err := loadDefault(Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -108,7 +108,7 @@ func asmMatcher(t testing.TB) *Matcher {
 	if !haveAsmPasses {
 		t.Skip("no assembly passes on this architecture")
 	}
-	m, err := DefaultMatcher(MatchOptions{})
+	m, err := Default(Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +196,7 @@ func TestAsmReport(t *testing.T) {
 	if !haveAsmPasses {
 		t.Skip("no assembly passes on this architecture")
 	}
-	m, err := NewMatcher([]string{"Apple", "apple", "APPLE", "pie", "Pie", "dog"}, nil, MatchOptions{FoldCase: true})
+	m, err := New([]string{"Apple", "apple", "APPLE", "pie", "Pie", "dog"}, nil, Options{FoldCase: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package querylist
+package querymatch
 
 // Separator masks: the tokenizer's first step is a bit mask of the
 // separator bytes of the text (sepClass != sepNone), bit i of masks[i/64]

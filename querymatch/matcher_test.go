@@ -1,4 +1,4 @@
-package querylist
+package querymatch
 
 import (
 	"bufio"
@@ -72,9 +72,9 @@ func decodeRune(s string) (rune, int) {
 	return 0, 1
 }
 
-func mustMatcher(t testing.TB, entries []string, opts MatchOptions) *Matcher {
+func mustMatcher(t testing.TB, entries []string, opts Options) *Matcher {
 	t.Helper()
-	m, err := NewMatcher(entries, nil, opts)
+	m, err := New(entries, nil, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +129,7 @@ func TestMatchTable(t *testing.T) {
 		{"long words differing late", "wordofsixteenbyx word-of-twenty-bytez a word-of-more-than-twenty-four-bytez", false, nil},
 	}
 	for _, fold := range []bool{false, true} {
-		m := mustMatcher(t, entries, MatchOptions{FoldCase: fold})
+		m := mustMatcher(t, entries, Options{FoldCase: fold})
 		for _, tc := range tests {
 			if tc.fold != fold {
 				continue
@@ -155,19 +155,19 @@ func TestMatchTable(t *testing.T) {
 
 func TestMatchFoldDuplicates(t *testing.T) {
 	// "Apple" and "apple" are one key when folding: both ids are reported.
-	m := mustMatcher(t, []string{"Apple", "apple", "pie"}, MatchOptions{FoldCase: true})
+	m := mustMatcher(t, []string{"Apple", "apple", "pie"}, Options{FoldCase: true})
 	got := m.MatchIDs("APPLE PIE", nil)
 	if !slices.Equal(got, []int32{0, 1, 2}) {
 		t.Fatalf("got %v", got)
 	}
-	exact := mustMatcher(t, []string{"Apple", "apple"}, MatchOptions{})
+	exact := mustMatcher(t, []string{"Apple", "apple"}, Options{})
 	if got := exact.Match("apple", nil); !slices.Equal(got, []string{"apple"}) {
 		t.Fatalf("exact got %v", got)
 	}
 }
 
 func TestMatchAppendsToDst(t *testing.T) {
-	m := mustMatcher(t, []string{"dog", "cat"}, MatchOptions{})
+	m := mustMatcher(t, []string{"dog", "cat"}, Options{})
 	dst := []int32{1} // earlier content is kept, and does not count as a duplicate
 	dst = m.MatchIDs("cat dog", dst)
 	if !slices.Equal(dst, []int32{1, 1, 0}) {
@@ -177,7 +177,7 @@ func TestMatchAppendsToDst(t *testing.T) {
 
 func TestMatchLongText(t *testing.T) {
 	// Longer than the stack buffer: still correct.
-	m := mustMatcher(t, []string{"needle in", "end"}, MatchOptions{})
+	m := mustMatcher(t, []string{"needle in", "end"}, Options{})
 	text := strings.Repeat("hay, ", 500) + "needle in the end"
 	got := m.Match(text, nil)
 	slices.Sort(got)
@@ -186,7 +186,7 @@ func TestMatchLongText(t *testing.T) {
 	}
 }
 
-func TestLoadMatcherErrors(t *testing.T) {
+func TestLoadErrors(t *testing.T) {
 	for _, tc := range []struct{ name, in, want string }{
 		{"empty", "", "no entries"},
 		{"blank lines", "\n\n\r\n", "no entries"},
@@ -194,7 +194,7 @@ func TestLoadMatcherErrors(t *testing.T) {
 		{"empty entry", "dog\n\tunigram\n", "line 2: empty entry"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := LoadMatcher(strings.NewReader(tc.in), MatchOptions{})
+			_, err := Load(strings.NewReader(tc.in), Options{})
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v, want %q", err, tc.want)
 			}
@@ -203,10 +203,10 @@ func TestLoadMatcherErrors(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.txt.gz")
 	os.WriteFile(bad, []byte("not gzip"), 0o644)
-	if _, err := LoadMatcherFile(bad, MatchOptions{}); err == nil || !strings.Contains(err.Error(), "bad.txt.gz") {
+	if _, err := LoadFile(bad, Options{}); err == nil || !strings.Contains(err.Error(), "bad.txt.gz") {
 		t.Fatalf("corrupt gz: err = %v", err)
 	}
-	if _, err := LoadMatcherFile(filepath.Join(dir, "missing.txt"), MatchOptions{}); err == nil {
+	if _, err := LoadFile(filepath.Join(dir, "missing.txt"), Options{}); err == nil {
 		t.Fatal("missing file: no error")
 	}
 	// A truncated gzip stream is an error, not a shorter list.
@@ -216,13 +216,13 @@ func TestLoadMatcherErrors(t *testing.T) {
 	zw.Close()
 	trunc := filepath.Join(dir, "trunc.txt.gz")
 	os.WriteFile(trunc, buf.Bytes()[:buf.Len()/2], 0o644)
-	if _, err := LoadMatcherFile(trunc, MatchOptions{}); err == nil {
+	if _, err := LoadFile(trunc, Options{}); err == nil {
 		t.Fatal("truncated gz: no error")
 	}
 }
 
-func TestLoadMatcherSources(t *testing.T) {
-	m, err := LoadMatcher(strings.NewReader("dog\twordnet\r\nhot dog\tbigram\ncat\n"), MatchOptions{})
+func TestLoadSources(t *testing.T) {
+	m, err := Load(strings.NewReader("dog\twordnet\r\nhot dog\tbigram\ncat\n"), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,9 +231,9 @@ func TestLoadMatcherSources(t *testing.T) {
 	}
 }
 
-func TestDefaultMatcher(t *testing.T) {
+func TestDefault(t *testing.T) {
 	start := time.Now()
-	m, err := DefaultMatcher(MatchOptions{})
+	m, err := Default(Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,7 +245,7 @@ func TestDefaultMatcher(t *testing.T) {
 	for id := range m.Len() {
 		counts[m.Source(int32(id))]++
 	}
-	for _, src := range []string{SourceWordNet, SourceUnigram, SourceBigram} {
+	for _, src := range []string{"wordnet", "unigram", "bigram"} { // querylist's sources
 		if counts[src] == 0 {
 			t.Errorf("no %s entries in the default list", src)
 		}
@@ -256,16 +256,16 @@ func TestDefaultMatcher(t *testing.T) {
 			t.Errorf("default list: %q not matched in %v", want, got)
 		}
 	}
-	m2, _ := DefaultMatcher(MatchOptions{})
+	m2, _ := Default(Options{})
 	if m2 != m {
-		t.Error("DefaultMatcher not shared")
+		t.Error("Default not shared")
 	}
 }
 
 // TestMatchAgainstReference compares the hash matcher with the substring
 // reference on real sentences and a real list.
 func TestMatchAgainstReference(t *testing.T) {
-	m, err := DefaultMatcher(MatchOptions{})
+	m, err := Default(Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -280,7 +280,7 @@ func TestMatchAgainstReference(t *testing.T) {
 	entries = append(entries, "the", "of the", "in the", "U.S.", "Mr. Smith")
 	caps := readCaptions(t)
 	for _, fold := range []bool{false, true} {
-		sm := mustMatcher(t, entries, MatchOptions{FoldCase: fold})
+		sm := mustMatcher(t, entries, Options{FoldCase: fold})
 		matched := 0
 		for _, c := range caps[:300] {
 			got := sm.MatchIDs(c, nil)
@@ -307,8 +307,8 @@ func FuzzMatch(f *testing.F) {
 		"mustardseed, seventeen-letters", "a thirtyish-letter-word-for-tests z", "thirtyish-letter-word-for-testz"} {
 		f.Add(s)
 	}
-	exact := mustMatcher(f, entries, MatchOptions{})
-	folded := mustMatcher(f, entries, MatchOptions{FoldCase: true})
+	exact := mustMatcher(f, entries, Options{})
+	folded := mustMatcher(f, entries, Options{FoldCase: true})
 	f.Fuzz(func(t *testing.T, text string) {
 		for _, m := range []*Matcher{exact, folded} {
 			got := m.MatchIDs(text, nil)
@@ -349,7 +349,7 @@ func readCaptions(t testing.TB) []string {
 // fewer entries than Wikipedia), so the table has the size of MetaCLIP's.
 func list500k(t testing.TB) []byte {
 	t.Helper()
-	zr, err := gzip.NewReader(bytes.NewReader(DefaultListGz()))
+	zr, err := gzip.NewReader(bytes.NewReader(defaultList))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -359,7 +359,7 @@ func list500k(t testing.TB) []byte {
 	}
 	var words []string
 	for i, e := range entries {
-		if sources[i] == SourceUnigram {
+		if sources[i] == "unigram" {
 			words = append(words, e)
 		}
 	}
@@ -396,7 +396,7 @@ func BenchmarkLoad500k(b *testing.B) {
 	cpu0, n := procstat.CPUTime(), 0
 	var tableMB float64
 	for b.Loop() {
-		m, err := LoadMatcher(bytes.NewReader(data), MatchOptions{})
+		m, err := Load(bytes.NewReader(data), Options{})
 		if err != nil || m.Len() != 500_000 {
 			b.Fatal(err)
 		}
@@ -408,7 +408,7 @@ func BenchmarkLoad500k(b *testing.B) {
 }
 
 func BenchmarkMatch500k(b *testing.B) {
-	m, err := LoadMatcher(bytes.NewReader(list500k(b)), MatchOptions{})
+	m, err := Load(bytes.NewReader(list500k(b)), Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -416,7 +416,7 @@ func BenchmarkMatch500k(b *testing.B) {
 }
 
 func BenchmarkMatch500kFoldCase(b *testing.B) {
-	m, err := LoadMatcher(bytes.NewReader(list500k(b)), MatchOptions{FoldCase: true})
+	m, err := Load(bytes.NewReader(list500k(b)), Options{FoldCase: true})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -449,7 +449,7 @@ func benchMatch(b *testing.B, m *Matcher) {
 
 // BenchmarkMatchDefault runs against the shipped list (205k entries).
 func BenchmarkMatchDefault(b *testing.B) {
-	m, err := DefaultMatcher(MatchOptions{})
+	m, err := Default(Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -459,13 +459,13 @@ func BenchmarkMatchDefault(b *testing.B) {
 // BenchmarkMatchSmall uses 2,000 entries (a table that stays in cache): the
 // difference to BenchmarkMatch500k is the cost of cache misses.
 func BenchmarkMatchSmall(b *testing.B) {
-	d, _ := DefaultMatcher(MatchOptions{})
+	d, _ := Default(Options{})
 	var entries []string
 	for id := 0; id < d.Len(); id += d.Len() / 2000 {
 		entries = append(entries, d.Entry(int32(id)))
 	}
 	entries = append(entries, "the", "of", "a", "and", "in", "to", "is")
-	benchMatch(b, mustMatcher(b, entries, MatchOptions{}))
+	benchMatch(b, mustMatcher(b, entries, Options{}))
 }
 
 // TestMatcherTablesOutsideHeap builds matchers large enough for allocTable
@@ -473,7 +473,7 @@ func BenchmarkMatchSmall(b *testing.B) {
 // them while others match: a table released too early would crash or
 // answer wrongly.
 func TestMatcherTablesOutsideHeap(t *testing.T) {
-	d, err := DefaultMatcher(MatchOptions{})
+	d, err := Default(Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -487,7 +487,7 @@ func TestMatcherTablesOutsideHeap(t *testing.T) {
 		want = append(want, d.MatchIDs(c, nil))
 	}
 	for round := range 3 {
-		m := mustMatcher(t, entries, MatchOptions{})
+		m := mustMatcher(t, entries, Options{})
 		if m.TableBytes() < 4<<20 {
 			t.Fatalf("tables of %d bytes: too small to test the mapped tables", m.TableBytes())
 		}
@@ -559,7 +559,7 @@ func TestSeparators(t *testing.T) {
 	}
 	entries := []string{"aa", "bb", "aa bb"}
 	for _, fold := range []bool{false, true} {
-		m := mustMatcher(t, entries, MatchOptions{FoldCase: fold})
+		m := mustMatcher(t, entries, Options{FoldCase: fold})
 		for c := range 256 {
 			// At several offsets, so the byte falls in each lane of the
 			// 8-byte blocks and across the 64-byte boundary.
@@ -613,11 +613,11 @@ func TestMatchLong(t *testing.T) {
 	// window that stopped short would miss keys that end near its end.
 	small := []string{".NET", "hot dog", "New York City", "a b c d", "?", "dog", "x"}
 	for _, fold := range []bool{false, true} {
-		d, err := DefaultMatcher(MatchOptions{FoldCase: fold})
+		d, err := Default(Options{FoldCase: fold})
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, m := range []*Matcher{d, mustMatcher(t, small, MatchOptions{FoldCase: fold})} {
+		for _, m := range []*Matcher{d, mustMatcher(t, small, Options{FoldCase: fold})} {
 			want := make([][]int32, len(texts))
 			longText = 1 << 30
 			for i, text := range texts {
@@ -638,7 +638,7 @@ func TestMatchLong(t *testing.T) {
 // TestMatchLongMemory matches an 8 MB text: the working memory must stay
 // near the text's own size, not the ~140 bytes a byte of one piece.
 func TestMatchLongMemory(t *testing.T) {
-	m, err := DefaultMatcher(MatchOptions{})
+	m, err := Default(Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -660,7 +660,7 @@ func TestMatchLongMemory(t *testing.T) {
 // Run with -race, it also checks that matching only reads the Matcher.
 func TestMatchConcurrent(t *testing.T) {
 	for _, fold := range []bool{false, true} {
-		m, err := DefaultMatcher(MatchOptions{FoldCase: fold})
+		m, err := Default(Options{FoldCase: fold})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -700,7 +700,7 @@ func TestMatchConcurrent(t *testing.T) {
 // when the passes can read past their end on the same page, and copies
 // them otherwise. Either way the answer must be that of a copy.
 func TestMatchUnpadded(t *testing.T) {
-	m, err := DefaultMatcher(MatchOptions{})
+	m, err := Default(Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,6 @@
 //go:build !linux
 
-package querylist
+package querymatch
 
 // allocTable returns n zero values of T for a table that owner keeps (on
 // Linux, large tables are put on huge pages: see table_linux.go).

@@ -1,6 +1,6 @@
 //go:build !purego
 
-package querylist
+package querymatch
 
 import (
 	"slices"
@@ -36,7 +36,7 @@ func pairsAMD64(words *wordOf, nw int, found *uint64, cands *gramCand, filter *u
 // length: only readable (buf's capacity, or readableAfter).
 func (m *Matcher) tokenize(buf []byte, n int, toks []token, _ *matchScratch) int {
 	if n < 0 || len(buf) < n || cap(buf) < n+textPad && !readableAfter(buf, n) || len(toks) < 2*n+2 {
-		panic("querylist: tokenize: short buffers")
+		panic("querymatch: tokenize: short buffers")
 	}
 	return tokenizeAMD64(unsafe.SliceData(buf), n, unsafe.SliceData(toks), &m.tt, m.seed, uint64(m.wordShift))
 }
@@ -45,7 +45,7 @@ func (m *Matcher) tokenize(buf []byte, n int, toks []token, _ *matchScratch) int
 // len(m.words): tokenize takes it from the top bits of a hash.
 func (m *Matcher) resolveWords(toks []token, words []wordOf, slow []int32) int {
 	if len(words) < len(toks) || len(slow) < len(toks) {
-		panic("querylist: resolveWords: short buffers")
+		panic("querymatch: resolveWords: short buffers")
 	}
 	if len(toks) == 0 {
 		return 0
@@ -56,7 +56,7 @@ func (m *Matcher) resolveWords(toks []token, words []wordOf, slow []int32) int {
 // pairs is pass 3 (pairsGo).
 func (m *Matcher) pairs(words []wordOf, found []uint64, cands []gramCand) (nf, nc int) {
 	if len(found) < len(words) || len(cands) < len(words) {
-		panic("querylist: pairs: short buffers")
+		panic("querymatch: pairs: short buffers")
 	}
 	if len(words) == 0 {
 		return 0, 0
@@ -72,7 +72,7 @@ func reportAMD64(found *uint64, n int, words int, out *int32, seen *[4]uint64) (
 // hands the rest to reportShared, with the seen bits so far.
 func (m *Matcher) report(dst []int32, found []uint64, words int) []int32 {
 	if words < 0 || words > len(found) {
-		panic("querylist: report: bad word count")
+		panic("querymatch: report: bad word count")
 	}
 	if len(found) == 0 {
 		return dst
@@ -102,7 +102,7 @@ func (m *Matcher) resolveGrams(words []wordOf, found []uint64, cands []gramCand,
 	words[nt] = wordOf(noWord)
 	for _, cd := range cands {
 		if cd.pos < 0 || int(cd.pos)+level >= nt {
-			panic("querylist: resolveGrams: candidate past the tokens")
+			panic("querymatch: resolveGrams: candidate past the tokens")
 		}
 	}
 	nf := len(found)

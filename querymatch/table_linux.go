@@ -1,4 +1,4 @@
-package querylist
+package querymatch
 
 import (
 	"runtime"

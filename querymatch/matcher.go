@@ -1,11 +1,8 @@
-package querylist
+package querymatch
 
 import (
 	"bytes"
 	"encoding/binary"
-	"errors"
-	"fmt"
-	"io"
 	"math/bits"
 	"math/rand/v2"
 	"runtime"
@@ -23,8 +20,8 @@ type noCopy struct{}
 func (*noCopy) Lock()   {}
 func (*noCopy) Unlock() {}
 
-// MatchOptions controls how text is compared with entries.
-type MatchOptions struct {
+// Options controls how text is compared with entries.
+type Options struct {
 	// FoldCase compares text and entries after Unicode simple case folding
 	// (every rune mapped to the lower-case form of its case-folding orbit), so
 	// "Paris", "PARIS" and "paris" match each other. MetaCLIP is case-sensitive,
@@ -54,7 +51,7 @@ type MatchOptions struct {
 // copylocks check reports copies).
 type Matcher struct {
 	_        noCopy
-	opts     MatchOptions
+	opts     Options
 	entries  []string // as loaded (before spacing/folding), indexed by entry id
 	sources  []string // source per entry id ("" when the list had none)
 	maxWords int
@@ -114,8 +111,11 @@ const (
 	noWord     = ^uint32(0)
 )
 
-// spaceBytes are the characters MetaCLIP surrounds with spaces.
-const spaceBytes = ",.;:?!`"
+// SpacedPunctuation are the characters MetaCLIP surrounds with spaces:
+// each is a word of its own in the text, and ends the word before it. A
+// tokenizer that counts words for a query list (querylist) cuts at them
+// too, so that it only counts what the matcher can find.
+const SpacedPunctuation = ",.;:?!`"
 
 // byteClass for the spacing pass.
 const (
@@ -127,7 +127,7 @@ const (
 )
 
 var byteClass = func() (t [256]uint8) {
-	for _, c := range []byte(spaceBytes) {
+	for _, c := range []byte(SpacedPunctuation) {
 		t[c] = clsWrap
 	}
 	t['\t'], t['\n'], t['\r'] = clsSpace, clsSpace, clsSpace
@@ -233,7 +233,7 @@ func unchanged(e string, fold bool) bool {
 
 // sepClass classifies text bytes for tokenizing: MetaCLIP's spaced text cut
 // at single spaces is the text cut at separators, each punctuation byte of
-// spaceBytes being a separator, a one-byte token and a separator.
+// SpacedPunctuation being a separator, a one-byte token and a separator.
 const (
 	sepNone  = iota // part of a token
 	sepSpace        // ' ', '\t', '\n', '\r'
@@ -242,7 +242,7 @@ const (
 
 var sepClass = func() (t [256]uint8) {
 	t[' '], t['\t'], t['\n'], t['\r'] = sepSpace, sepSpace, sepSpace, sepSpace
-	for _, c := range []byte(spaceBytes) {
+	for _, c := range []byte(SpacedPunctuation) {
 		t[c] = sepPunct
 	}
 	return t
@@ -369,7 +369,7 @@ func (m *Matcher) MatchIDs(text string, dst []int32) []int32 {
 // windows; limit = n otherwise).
 func (m *Matcher) match(buf []byte, n, limit int, dst []int32, sc *matchScratch) []int32 {
 	if len(m.words) == 0 || len(m.grams) == 0 {
-		return dst // not built by NewMatcher
+		return dst // not built by New
 	}
 	// At most one token per byte plus one per punctuation byte, plus the
 	// last one; one more entry for a punctuation record that is written
@@ -852,314 +852,11 @@ func (m *Matcher) Source(id int32) string { return m.sources[id] }
 func (m *Matcher) MaxWords() int { return m.maxWords }
 
 // Options returns the options the matcher was built with.
-func (m *Matcher) Options() MatchOptions { return m.opts }
-
-// NewMatcher builds a matcher for the given entries. sources may be nil or
-// aligned with entries. Entries that cannot match anything after spacing
-// (empty or only spaces) keep their id but are not indexed.
-func NewMatcher(entries, sources []string, opts MatchOptions) (*Matcher, error) {
-	if len(entries) == 0 {
-		return nil, errors.New("querylist: no entries")
-	}
-	if sources != nil && len(sources) != len(entries) {
-		return nil, fmt.Errorf("querylist: %d sources for %d entries", len(sources), len(entries))
-	}
-	if len(entries) >= 1<<30 {
-		return nil, fmt.Errorf("querylist: too many entries (%d)", len(entries))
-	}
-	m := &Matcher{opts: opts, entries: entries, sources: sources, seed: rand.Uint64()}
-	if m.sources == nil {
-		m.sources = make([]string, len(entries))
-	}
-	spaced := make([]string, len(entries))
-	bound := 0 // words of all keys: at most this many distinct words and keys
-	for id, e := range entries {
-		k := spaceEntry(e, opts.FoldCase)
-		spaced[id] = k
-		if k != "" {
-			bound += 1 + strings.Count(k, " ")
-		}
-	}
-	if bound == 0 {
-		return nil, errors.New("querylist: no entry has a word")
-	}
-	// The keys form a trie: a node per key, child = parent + one word.
-	// Words and nodes are deduplicated with temporary open-addressing
-	// tables (faster to build than maps; no pointers).
-	type node struct {
-		parent      int32 // node of the key without its last word, -1 for one word
-		word        int32 // index of the last word in wordList
-		flags       uint32
-		first, last int32 // entry ids with this key (chained by dupNext)
-	}
-	type word struct {
-		s    string
-		hash uint64
-		node int32 // its one-word key node
-	}
-	nodes := make([]node, 0, bound)
-	var wordList []word
-	dedup, shift := makeTable[int32](bound) // index+1 into wordList, 0 = empty
-	mask := uint32(len(dedup) - 1)
-	gramDedup, gramShift := makeTable[int32](bound) // index+1 into nodes
-	gramMask := uint32(len(gramDedup) - 1)
-	var pad []byte
-	m.dupNext = make([]int32, len(entries))
-	for id, k := range spaced {
-		m.dupNext[id] = -1
-		if k == "" {
-			continue
-		}
-		cur := int32(-1)
-		nWords := 0
-		for rest := k; ; {
-			w, tail, more := strings.Cut(rest, " ")
-			nWords++
-			pad = padded(pad, w)
-			h, _, _ := hashWord(m.seed, pad, 0, len(w))
-			j := uint32(h >> shift)
-			for dedup[j] != 0 && (wordList[dedup[j]-1].hash != h || wordList[dedup[j]-1].s != w) {
-				j = (j + 1) & mask
-			}
-			wi := dedup[j] - 1
-			if wi < 0 {
-				if len(w) > metaLen {
-					return nil, fmt.Errorf("querylist: entry %d has a word of %d bytes", id, len(w))
-				}
-				wi = int32(len(wordList))
-				dedup[j] = wi + 1
-				wordList = append(wordList, word{s: w, hash: h, node: int32(len(nodes))})
-				nodes = append(nodes, node{parent: -1, word: wi, first: -1, last: -1})
-			}
-			if cur < 0 {
-				cur = wordList[wi].node
-			} else {
-				nodes[cur].flags |= metaPrefix
-				j := uint32(gramHash(m.seed, uint64(cur)<<32|uint64(wi)) >> gramShift)
-				for gramDedup[j] != 0 && (nodes[gramDedup[j]-1].parent != cur || nodes[gramDedup[j]-1].word != wi) {
-					j = (j + 1) & gramMask
-				}
-				if gramDedup[j] == 0 {
-					nodes = append(nodes, node{parent: cur, word: wi, first: -1, last: -1})
-					gramDedup[j] = int32(len(nodes))
-				}
-				cur = gramDedup[j] - 1
-			}
-			if !more {
-				break
-			}
-			rest = tail
-		}
-		m.maxWords = max(m.maxWords, nWords)
-		m.maxKeyBytes = max(m.maxKeyBytes, len(k))
-		nd := &nodes[cur]
-		if nd.first < 0 {
-			nd.flags |= metaEntry
-			nd.first, nd.last = int32(id), int32(id)
-		} else {
-			nd.flags |= metaDup
-			m.dupNext[nd.last] = int32(id)
-			nd.last = int32(id)
-		}
-	}
-	dedup, gramDedup = nil, nil
-	if uint64(len(entries))+uint64(len(nodes)) >= uint64(noWord) {
-		return nil, errors.New("querylist: list too large")
-	}
-	// Ids: an entry's key has the entry id, other keys come after.
-	ids := make([]uint32, len(nodes))
-	next := uint32(len(entries))
-	for i := range nodes {
-		if nodes[i].flags&metaEntry != 0 {
-			ids[i] = uint32(nodes[i].first)
-		} else {
-			ids[i] = next
-			next++
-		}
-	}
-
-	// Word table (the empty word, from runs of spaces, is a word too),
-	// filled at most 1/3: a token whose home slot holds another word
-	// takes resolveSlow, and at 2/3 that was a quarter of them.
-	size, shift := tableSize(2 * len(wordList))
-	m.words, m.wordShift = allocTable[wordSlot](m, size), shift
-	m.tt.words = uintptr(unsafe.Pointer(&m.words[0]))
-	wmask := uint32(len(m.words) - 1)
-	// Words in more keys first: they take their home slots, and the
-	// words a caption is full of ("the", "of", "a", ...) are in many keys,
-	// so few of a caption's tokens probe on (resolveSlow).
-	uses := make([]int32, len(wordList)) // keys that have the word last or last but one
-	for i := range nodes {
-		uses[nodes[i].word]++
-		if p := nodes[i].parent; p >= 0 {
-			uses[nodes[p].word]++
-		}
-	}
-	order := make([]int32, len(wordList))
-	for i := range order {
-		order[i] = int32(i)
-	}
-	slices.SortStableFunc(order, func(a, b int32) int { return int(uses[b] - uses[a]) })
-	var long strings.Builder
-	for _, wi := range order {
-		w := &wordList[wi]
-		nd := nodes[w.node]
-		pad = padded(pad, w.s)
-		h, v0, v1 := hashWord(m.seed, pad, 0, len(w.s))
-		slot := wordSlot{b: [3]uint64{v0, v1, load8(pad, 16)}, id: ids[w.node], meta: metaUsed | nd.flags | uint32(len(w.s))}
-		if len(w.s) > wordInline {
-			slot.b[2] = uint64(long.Len())
-			long.WriteString(w.s)
-		}
-		j := uint32(h >> m.wordShift)
-		for m.words[j].meta != 0 {
-			j = (j + 1) & wmask
-		}
-		m.words[j] = slot
-	}
-	m.longWords = long.String()
-	m.tt.m1, m.tt.m2, m.tt.heads, m.tt.fbits = hashM1, hashM2, headMasks, filterPatterns
-	for i, c := range []byte{1, 2, 4, '!', ';', '.', '\r', '?', '`', '\n'} {
-		m.tt.seps[i] = [16]byte(bytes.Repeat([]byte{c}, 16))
-	}
-	lo, hi := sepNibbles()
-	m.tt.nibbles = [3][32]byte{[32]byte(append(lo[:], lo[:]...)), [32]byte(append(hi[:], hi[:]...)), [32]byte(bytes.Repeat([]byte{0x0F}, 32))}
-	if haveAVX2() {
-		m.tt.avx2 = 1
-	}
-	for c := range m.tt.punct {
-		m.tt.punct[c] = 0 // not punctuation: no token
-		if sepClass[c] == sepPunct {
-			pad = padded(pad, string(rune(c)))
-			h, _, _ := hashWord(m.seed, pad, 0, 1)
-			m.tt.punct[c] = 1<<32 | uint64(uint32(h>>m.wordShift)&wmask)
-		}
-	}
-
-	// Table of the keys of two or more words, filled at most 1/3 like the
-	// word table: a look-up here is often a cache miss, and each probe
-	// past the home slot may be another (1.04-1.06x over 2/3).
-	nGrams := len(nodes) - len(wordList)
-	size, shift = tableSize(2 * nGrams)
-	m.grams, m.gramShift = allocTable[gramSlot](m, size), shift
-	gmask := uint32(len(m.grams) - 1)
-	filterWords := 1
-	for filterWords*64 < nGrams*6 {
-		filterWords <<= 1
-	}
-	m.gramFilter = allocTable[uint64](m, filterWords)
-	fmask := uint32(filterWords - 1)
-	for i := range nodes {
-		nd := &nodes[i]
-		if nd.parent < 0 {
-			continue
-		}
-		key := uint64(ids[nd.parent])<<32 | uint64(ids[wordList[nd.word].node])
-		h := gramHash(m.seed, key)
-		m.gramFilter[uint32(h)&fmask] |= gramFilterBits(h)
-		j := uint32(h >> m.gramShift)
-		for m.grams[j].meta != 0 {
-			j = (j + 1) & gmask
-		}
-		m.grams[j] = gramSlot{key: key, id: ids[i], meta: metaUsed | nd.flags}
-	}
-	return m, nil
-}
-
-// tableSize is the power-of-two size of a table for n keys, filled at most
-// 2/3 (linear probing stays short), and the shift that takes an index from
-// the top bits of a hash.
-func tableSize(n int) (int, uint8) {
-	size, bits := 1, 0
-	for size < n+n/2+1 {
-		size <<= 1
-		bits++
-	}
-	return size, uint8(64 - bits)
-}
-
-// makeTable allocates a table of tableSize(n) on the Go heap.
-func makeTable[T any](n int) ([]T, uint8) {
-	size, shift := tableSize(n)
-	return make([]T, size), shift
-}
+func (m *Matcher) Options() Options { return m.opts }
 
 // TableBytes is the memory of the matcher's look-up tables (not counting the
 // entry strings).
 func (m *Matcher) TableBytes() int {
 	return len(m.words)*int(unsafe.Sizeof(wordSlot{})) + len(m.grams)*int(unsafe.Sizeof(gramSlot{})) +
 		8*len(m.gramFilter) + len(m.longWords) + 4*len(m.dupNext)
-}
-
-// LoadMatcher reads a query list, one entry a line, optionally followed by a
-// tab and its source ("entry\tsource", as written by Build). Empty lines are
-// skipped. Invalid UTF-8 is an error.
-func LoadMatcher(r io.Reader, opts MatchOptions) (*Matcher, error) {
-	entries, sources, err := readList(r)
-	if err != nil {
-		return nil, err
-	}
-	return NewMatcher(entries, sources, opts)
-}
-
-// LoadMatcherFile is LoadMatcher on a file; a name ending in .gz is gunzipped.
-func LoadMatcherFile(path string, opts MatchOptions) (*Matcher, error) {
-	r, closeList, err := openList(path)
-	if err != nil {
-		return nil, err
-	}
-	defer closeList()
-	m, err := LoadMatcher(r, opts)
-	if err != nil {
-		return nil, fmt.Errorf("query list %s: %w", path, err)
-	}
-	return m, nil
-}
-
-// readList parses "entry[\tsource]" lines.
-func readList(r io.Reader) (entries, sources []string, err error) {
-	data, err := io.ReadAll(r)
-	if err != nil {
-		return nil, nil, fmt.Errorf("read query list: %w", err)
-	}
-	// One string for all entries: substrings share it (fewer allocations,
-	// faster loading).
-	all := string(data)
-	lines := strings.Count(all, "\n") + 1
-	entries = make([]string, 0, lines)
-	sources = make([]string, 0, lines)
-	anySource := false
-	line := 0
-	for len(all) > 0 {
-		line++
-		var l string
-		if i := strings.IndexByte(all, '\n'); i >= 0 {
-			l, all = all[:i], all[i+1:]
-		} else {
-			l, all = all, ""
-		}
-		l = strings.TrimSuffix(l, "\r")
-		if l == "" {
-			continue
-		}
-		if !utf8.ValidString(l) {
-			return nil, nil, fmt.Errorf("query list line %d: invalid UTF-8", line)
-		}
-		entry, source, hasSource := strings.Cut(l, "\t")
-		if entry == "" {
-			return nil, nil, fmt.Errorf("query list line %d: empty entry", line)
-		}
-		if hasSource {
-			anySource = true
-		}
-		entries = append(entries, entry)
-		sources = append(sources, source)
-	}
-	if len(entries) == 0 {
-		return nil, nil, errors.New("query list has no entries")
-	}
-	if !anySource {
-		sources = nil
-	}
-	return entries, sources, nil
 }
