@@ -24,6 +24,7 @@ import (
 	"github.com/witdata/wit/model"
 	"github.com/witdata/wit/shards"
 	"github.com/witdata/wit/tokenizer"
+	"github.com/witdata/wit/train/optim"
 )
 
 // benchShards writes n image samples of side px as JPEG q90 (what fetch stores: imgproc's default
@@ -127,8 +128,8 @@ func BenchmarkTrain(b *testing.B) {
 	b.Run("matmul1024", func(b *testing.B) { matmul = benchMatMul(b, be, 1024) })
 	b.Run("step-clip-tiny-b64", func(b *testing.B) {
 		m, _ := model.New(cfg)
-		sched := gomlxfix.CosineWarmup{Peak: 5e-4, Warmup: 10, Total: 1000}
-		opt, _ := gomlxfix.NewAdamW(gomlxfix.AdamWConfig{LR: &sched, Beta1: 0.9, Beta2: 0.98, Epsilon: 1e-6, WeightDecay: 0.2})
+		sched := optim.CosineWarmup{Peak: 5e-4, Warmup: 10, Total: 1000}
+		opt, _ := optim.NewAdamW(optim.AdamWConfig{LR: &sched, Beta1: 0.9, Beta2: 0.98, Epsilon: 1e-6, WeightDecay: 0.2})
 		vars := context.New()
 		_ = vars.SetRNGStateFromSeed(1)
 		st, err := newStepper(be, vars, m, opt, 1)
