@@ -19,6 +19,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 
+	"github.com/witdata/wit/inference"
 	"github.com/witdata/wit/internal/gomlxfix"
 	"github.com/witdata/wit/internal/procstat"
 	"github.com/witdata/wit/model"
@@ -93,7 +94,7 @@ func emojiSources(n int) ([]image.Image, []string) {
 		if err != nil {
 			continue
 		}
-		img, err := DecodeImage(data, 0)
+		img, err := inference.DecodeImage(data, 0)
 		if err != nil {
 			continue
 		}
@@ -279,8 +280,8 @@ func BenchmarkPreprocess(b *testing.B) {
 			jpgs = append(jpgs, bytes.Clone(col.(interface{ Value(int) []byte }).Value(i)))
 		}
 	}
-	l := &Loader{opts: LoaderOptions{Resolution: 48, ScaleMin: 0.9, ScaleMax: 1, MaxPixels: DefaultMaxPixels}}
-	res := NewResampler(48)
+	l := &Loader{opts: LoaderOptions{Resolution: 48, ScaleMin: 0.9, ScaleMax: 1, MaxPixels: inference.DefaultMaxPixels}}
+	res := inference.NewResampler(48)
 	tile := make([]float32, 48*48*3)
 	i := 0
 	cpu0 := procstat.CPUTime()

@@ -2,6 +2,7 @@ package train
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +19,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"gopkg.in/yaml.v3"
 
+	"github.com/witdata/wit/checkpoint"
 	"github.com/witdata/wit/internal/atomicfile"
 	"github.com/witdata/wit/internal/gomlxfix"
 	"github.com/witdata/wit/model"
@@ -70,7 +72,7 @@ func (t *Trainer) Train(ctx context.Context) (*Result, error) {
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}
-	if err := CleanCheckpointTemp(out); err != nil {
+	if err := checkpoint.CleanTemp(out); err != nil {
 		return nil, err
 	}
 	be := t.Backend
@@ -86,14 +88,14 @@ func (t *Trainer) Train(ctx context.Context) (*Result, error) {
 		cfg   model.Config
 		opts  Options
 		tok   *tokenizer.Tokenizer
-		state State
+		state checkpoint.State
 		vars  *gctx.Context
 	)
-	var ck *Checkpoint
+	var ck *checkpoint.Checkpoint
 	if t.Resume {
 		var err error
-		ck, err = ReadCheckpoint(out)
-		if errors.Is(err, ErrNoCheckpoint) {
+		ck, err = checkpoint.Read(out)
+		if errors.Is(err, checkpoint.ErrNotFound) {
 			slog.Info("no checkpoint to resume from: starting a new run", "out", out)
 			ck = nil
 		} else if err != nil {
@@ -102,7 +104,11 @@ func (t *Trainer) Train(ctx context.Context) (*Result, error) {
 	}
 	if ck != nil {
 		cfg, tok, state, vars = ck.State.Model, ck.Tokenizer, ck.State, ck.Context
-		opts = resumeOptions(ck.State.Options, t.Options)
+		var saved Options
+		if err := json.Unmarshal(ck.State.Options, &saved); err != nil {
+			return nil, fmt.Errorf("resume: %s: options: %w", ck.Dir, err)
+		}
+		opts = resumeOptions(saved, t.Options)
 		slog.Info("resuming", "checkpoint", ck.Dir, "step", state.Step, "position", state.Position, "steps", opts.Steps)
 	} else {
 		cfg = t.Preset.Model.WithDefaults()
@@ -118,7 +124,7 @@ func (t *Trainer) Train(ctx context.Context) (*Result, error) {
 		if err := vars.SetRNGStateFromSeed(int64(opts.Seed)); err != nil {
 			return nil, fmt.Errorf("train: %w", err)
 		}
-		state = State{Options: opts, Model: cfg}
+		state = checkpoint.State{Model: cfg}
 	}
 	if err := opts.Validate(cfg); err != nil {
 		return nil, fmt.Errorf("train: %w", err)
@@ -126,15 +132,18 @@ func (t *Trainer) Train(ctx context.Context) (*Result, error) {
 	if tok.VocabSize() > cfg.VocabSize {
 		return nil, fmt.Errorf("train: tokenizer has %d ids, the model's vocabulary only %d", tok.VocabSize(), cfg.VocabSize)
 	}
-	state.Options = opts
-	if err := tok.Save(filepath.Join(out, TokenizerFile)); err != nil {
+	var err error
+	if state.Options, err = json.Marshal(opts); err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
+	if err := tok.Save(filepath.Join(out, checkpoint.TokenizerFile)); err != nil {
 		return nil, err
 	}
 	cfgYAML, err := yaml.Marshal(model.File{Model: cfg, Train: opts.Hyper()})
 	if err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}
-	if err := atomicfile.WriteFile(filepath.Join(out, ConfigFile), cfgYAML); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(out, checkpoint.ConfigFile), cfgYAML); err != nil {
 		return nil, err
 	}
 
@@ -199,13 +208,13 @@ func (t *Trainer) Train(ctx context.Context) (*Result, error) {
 		corruptAtStart  = state.Corrupt
 		checkpointWrite = func() error {
 			state.Corrupt = corruptAtStart + loader.Stats().Corrupt
-			path, err := SaveCheckpoint(out, state, vars, tok)
+			path, err := checkpoint.Save(out, state, opts.Hyper(), vars, tok)
 			if err != nil {
 				return err
 			}
 			res.Checkpoint = path
 			lastCheckpoint = state.Step
-			if err := PruneCheckpoints(out, opts.Keep); err != nil {
+			if err := checkpoint.Prune(out, opts.Keep); err != nil {
 				return err
 			}
 			slog.Debug("checkpoint", "path", path)

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/witdata/wit/checkpoint"
+	"github.com/witdata/wit/inference"
 	"github.com/witdata/wit/model"
 )
 
@@ -53,13 +55,13 @@ func TestTrainLossFallsAndRunFolder(t *testing.T) {
 		t.Error("corrupt images were not counted")
 	}
 	// Run folder.
-	for _, f := range []string{MetricsFile, LossPlot, ConfigFile, TokenizerFile} {
+	for _, f := range []string{MetricsFile, LossPlot, checkpoint.ConfigFile, checkpoint.TokenizerFile} {
 		if st, err := os.Stat(filepath.Join(run, f)); err != nil || st.Size() == 0 {
 			t.Errorf("%s: %v", f, err)
 		}
 	}
-	cks, _ := ListCheckpoints(run)
-	if len(cks) != 2 || filepath.Base(cks[1]) != CheckpointName(40) || filepath.Base(cks[0]) != CheckpointName(30) {
+	cks, _ := checkpoint.List(run)
+	if len(cks) != 2 || filepath.Base(cks[1]) != checkpoint.Name(40) || filepath.Base(cks[0]) != checkpoint.Name(30) {
 		t.Errorf("checkpoints %v, want steps 30 and 40", cks)
 	}
 	f, _ := os.Open(filepath.Join(run, MetricsFile))
@@ -85,7 +87,7 @@ func TestTrainLossFallsAndRunFolder(t *testing.T) {
 		t.Errorf("%d metrics lines, want 8", lines)
 	}
 	// The checkpoint is self-contained: the embedder loads it.
-	e, err := LoadCheckpointWithBackend(run, testBackend, 4)
+	e, err := inference.LoadCheckpointWithBackend(run, testBackend, 4)
 	if err != nil {
 		t.Fatal(err)
 	}
