@@ -18,6 +18,7 @@ import (
 	"github.com/witdata/wit/build"
 	"github.com/witdata/wit/eval"
 	"github.com/witdata/wit/filter"
+	"github.com/witdata/wit/inference"
 	"github.com/witdata/wit/model"
 	"github.com/witdata/wit/shards"
 	"github.com/witdata/wit/train"
@@ -460,7 +461,7 @@ func evalSet(ctx context.Context, dir string, index map[string]int) (images [][]
 // emoji groups with prompt ensembling.
 func evaluate(ctx context.Context, runDir, trainDir, heldDir string, concepts []Concept) (*EvalInfo, error) {
 	t0 := time.Now()
-	emb, err := train.LoadCheckpoint(runDir)
+	emb, err := inference.LoadCheckpoint(runDir)
 	if err != nil {
 		return nil, err
 	}

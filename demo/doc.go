@@ -27,7 +27,7 @@
 //	  → train.Trainer on the Noto samples (clip-tiny, embedded copy of configs/clip-tiny.yaml):
 //	    a few calibration steps measure this machine's pace, then the run resumes from its
 //	    checkpoint with the step count that fits --train-time, so the cosine schedule completes
-//	  → evaluation with train.LoadCheckpoint and package eval: text↔image retrieval among the
+//	  → evaluation with inference.LoadCheckpoint and package eval: text↔image retrieval among the
 //	    concepts (one image per concept, the CLDR name as its text) on the held-out style and,
 //	    for comparison, on the training style; zero-shot classification of the held-out images
 //	    into the emoji groups with prompt ensembling (eval.EmojiTemplates); each beside chance

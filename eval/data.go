@@ -19,7 +19,7 @@ import (
 	"github.com/witdata/wit/shards"
 )
 
-// Embedder is what a trained checkpoint provides (train.Embedder satisfies it). EmbedImages may
+// Embedder is what a trained checkpoint provides (inference.Embedder satisfies it). EmbedImages may
 // return a row per image with nil rows for unusable images together with a non-nil error: those
 // images are skipped and reported, the others used. Any other error is fatal.
 type Embedder interface {

@@ -9,7 +9,7 @@
 //	images, captions ─ (towers) ─ two Matrix + []Link ─ Retrieval → recall@k both ways
 //
 // The towers are not in this package: anything with EmbedImages/EmbedTexts/Dim (an Embedder;
-// train.Embedder, loaded by train.LoadCheckpoint, is one) feeds the pipelines that `wit eval`,
+// inference.Embedder, loaded by inference.LoadCheckpoint, is one) feeds the pipelines that `wit eval`,
 // `wit embed` and `wit score` (cmd/wit) wire to flags:
 //
 //	ImageDir (class subfolders) | ShardDir (image shards) ─ Record stream ─ EmbedRecords (chunks;

@@ -9,6 +9,7 @@ import (
 
 	"github.com/witdata/wit/internal/gomlxfix"
 	"github.com/witdata/wit/internal/procstat"
+	"github.com/witdata/wit/train/optim"
 )
 
 // BenchmarkTrainStep measures one clip-tiny training step at batch 64 (forward, backward, AdamW,
@@ -36,7 +37,7 @@ func BenchmarkTrainStep(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			adamw, _ := gomlxfix.NewAdamW(gomlxfix.DefaultAdamW())
+			adamw, _ := optim.NewAdamW(optim.DefaultAdamW())
 			ctx := context.New()
 			_ = ctx.SetRNGStateFromSeed(1)
 			step := context.MustNewExec(be, ctx, m.TrainStep(adamw))

@@ -8,7 +8,6 @@ import (
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/gomlx/gomlx/pkg/ml/context"
-	"github.com/gomlx/gomlx/pkg/ml/context/initializers"
 	"github.com/gomlx/gomlx/pkg/ml/train/optimizers"
 
 	_ "github.com/witdata/wit/internal/gomlxfix" // VJP fixes must be registered before any gradient is built.
@@ -120,7 +119,7 @@ func ClampLogitScale(ctx *context.Context, g *Graph) {
 
 // TrainStep returns a graph function for context.NewExec that takes one optimisation step on a batch
 // (images [B,R,R,3] float32, tokens [B,L] int32) and returns {loss, logit scale (ln, before the
-// update)}. It differentiates the loss, applies opt (e.g. gomlxfix.NewAdamW) and clamps the logit
+// update)}. It differentiates the loss, applies opt (e.g. train/optim.NewAdamW) and clamps the logit
 // scale. Variables are created on first use and initialised by context.Exec from the context's RNG
 // (seed it with ctx.SetRNGStateFromSeed for reproducible runs).
 func (m *CLIP) TrainStep(opt optimizers.Interface) func(ctx *context.Context, images, tokens *Node) []*Node {
@@ -135,60 +134,3 @@ func (m *CLIP) TrainStep(opt optimizers.Interface) func(ctx *context.Context, im
 
 // shapesOf is a float32 shape of the given dimensions.
 func shapesOf(dims ...int) shapes.Shape { return shapes.Make(dtypeModel, dims...) }
-
-// AccumulateScope holds gradient accumulation state: "<AccumulateScope>/count" (micro-batches since
-// the last update) and one gradient sum per trainable variable, "<AccumulateScope><var path>".
-const AccumulateScope = "/accumulate"
-
-// TrainStepAccumulated is TrainStep with gradient accumulation: each call takes one micro-batch and
-// adds its gradients to accumulators; every microBatches-th call applies opt with their mean, resets
-// them and clamps the logit scale. One compiled graph serves every call. Returns {loss of this
-// micro-batch, logit scale, applied (bool scalar: whether this call updated the weights)}.
-//
-// Note this averages gradients of per-micro-batch contrastive losses (each micro-batch is its own set
-// of negatives); OpenCLIP's accum_freq instead re-computes features to get whole-batch negatives.
-func (m *CLIP) TrainStepAccumulated(opt ConditionalOptimizer, microBatches int) func(ctx *context.Context, images, tokens *Node) []*Node {
-	if microBatches < 1 {
-		panic(fmt.Sprintf("clip: microBatches must be ≥ 1, got %d", microBatches))
-	}
-	return func(ctx *context.Context, images, tokens *Node) []*Node {
-		g := images.Graph()
-		ctx.SetTraining(g, true)
-		loss, scale := m.Forward(ctx, images, tokens)
-		grads := ctx.BuildTrainableVariablesGradientsGraph(loss)
-
-		acc := ctx.Checked(false).InAbsPath(AccumulateScope)
-		countVar := acc.VariableWithValue("count", int64(0)).SetTrainable(false)
-		count := AddScalar(countVar.ValueGraph(g), 1)
-		apply := GreaterOrEqual(count, Const(g, int64(microBatches)))
-
-		var trainable []*context.Variable
-		for v := range ctx.IterVariables() {
-			if v.Trainable && v.InUseByGraph(g) {
-				trainable = append(trainable, v)
-			}
-		}
-		means := make([]*Node, len(grads))
-		for i, v := range trainable {
-			scope := AccumulateScope
-			if v.Scope() != context.RootScope {
-				scope += v.Scope()
-			}
-			sumVar := acc.InAbsPath(scope).WithInitializer(initializers.Zero).
-				VariableWithShape(v.Name(), v.Shape()).SetTrainable(false)
-			sum := Add(sumVar.ValueGraph(g), grads[i])
-			means[i] = MulScalar(sum, 1/float64(microBatches))
-			sumVar.SetValueGraph(Where(apply, ZerosLike(sum), sum))
-		}
-		countVar.SetValueGraph(Where(apply, ZerosLike(count), count))
-		opt.UpdateGraphWithGradientsIf(ctx, means, loss.DType(), apply)
-		ClampLogitScale(ctx, g)
-		return []*Node{loss, scale, apply}
-	}
-}
-
-// ConditionalOptimizer is an optimizer whose update can be gated by a boolean scalar node
-// (gomlxfix.AdamW implements it).
-type ConditionalOptimizer interface {
-	UpdateGraphWithGradientsIf(ctx *context.Context, grads []*Node, dtype dtypes.DType, apply *Node)
-}

@@ -16,27 +16,26 @@
 // Pad, which the pure-Go backend lacks): the class and EOT tokens are selected by one-hot contractions,
 // q/k/v have separate projections. internal/gomlxfix additionally registers a Pad-free Slice VJP.
 //
-// # For the trainer
+// # Graph functions
+//
+// CLIP holds no variables: each builder takes the context.Context that holds them, so one context
+// (and its checkpoint) carries weights, optimizer state and RNG state together.
 //
 //	f, _ := model.LoadFile("configs/clip-tiny.yaml")       // f.Model (architecture), f.Train (hyper)
 //	m, _ := model.New(f.Model)
-//	backend, _ := gomlxfix.NewBackend()                     // pure Go, deadlock-free on 2 cores
-//	ctx := context.New(); ctx.SetRNGStateFromSeed(seed)
-//	opt, _ := gomlxfix.NewAdamW(gomlxfix.AdamWConfig{LR: &gomlxfix.CosineWarmup{...}, ...})
-//	step := context.MustNewExec(backend, ctx, m.TrainStep(opt))
+//	m.BuildImageEmbeddings(ctx, images)                     // evaluation, `wit embed`, `wit score`
+//	m.BuildTextEmbeddings(ctx, tokens)
+//	m.Forward(ctx, images, tokens)                          // contrastive loss and logit scale
+//	step := context.MustNewExec(backend, ctx, m.TrainStep(opt)) // one optimizer step (opt: train/optim.AdamW)
 //	out := step.MustExec(images, tokens)                   // out[0] loss, out[1] logit scale (ln)
 //
-// Everything that must survive a checkpoint is a context variable, so saving the context (GoMLX's
-// checkpoints package, or any writer over ctx.IterVariables) captures the exact training state:
+// The model's variables, named after OpenAI's model.py:
 //
-//	/visual/…, /text/…, /logit_scale       model weights (names follow OpenAI's model.py)
-//	/adamw/<var path>_m, _v                 AdamW moments; /adamw/step, /adamw/learning_rate
-//	/global_step                            GoMLX's step counter; plus the context RNG state
-//	/accumulate/count, /accumulate/<path>   only with TrainStepAccumulated
+//	/visual/…, /text/…, /logit_scale       model weights
 //
-// Gradient accumulation: context.MustNewExec(backend, ctx, m.TrainStepAccumulated(opt, k)) — every call
-// takes a micro-batch, every k-th applies AdamW to the mean gradient (state in /accumulate/…; out[2]
-// says whether it applied). Variable tensors are donated to the next execution: clone a value
-// (Tensor.LocalClone) before keeping it across steps, e.g. for a background checkpoint write.
-// BuildImageEmbeddings / BuildTextEmbeddings serve evaluation, `wit embed` and `wit score`.
+// The trainer adds its own beside them (optimizer moments, gradient accumulators; see package train
+// and train/optim). Variable tensors are donated to the next execution: clone a value
+// (Tensor.LocalClone) before keeping it across steps. Training (the data loader, gradient
+// accumulation, checkpoints) lives in package train, loading a checkpoint for inference in package
+// inference.
 package model

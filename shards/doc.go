@@ -11,9 +11,12 @@
 // Readers (ReadFile, ReadDir) stream record batches with optional column projection and hold one
 // batch at a time, so memory stays flat for any dataset size.
 //
-// The Loader streams the samples of a shard directory for training: seeded shard and buffer
+// The Loader streams the samples of a shard directory in a seeded, resumable order: shard and buffer
 // shuffles, a split across workers, and a Position from which a resumed stream yields exactly
-// what the uninterrupted one would have.
+// what the uninterrupted one would have. train's Loader (decode, augment, batch) is its only
+// consumer, yet it belongs to the format: it reads the files through this package's internals (row
+// counts from the footers, column projection, every column type), and its Position is saved in every
+// checkpoint's state.json, which package checkpoint (used by inference too) must read without train.
 //
 // Image shards (SampleSchema, samples.go) carry a manifest.json and OpenCLIP's sizes.json beside
 // NNNNN.arrow and NNNNN_stats.json. Verify checks every file (structure, batches, keys, image

@@ -19,11 +19,13 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 
+	"github.com/witdata/wit/inference"
 	"github.com/witdata/wit/internal/gomlxfix"
 	"github.com/witdata/wit/internal/procstat"
 	"github.com/witdata/wit/model"
 	"github.com/witdata/wit/shards"
 	"github.com/witdata/wit/tokenizer"
+	"github.com/witdata/wit/train/optim"
 )
 
 // benchShards writes n image samples of side px as JPEG q90 (what fetch stores: imgproc's default
@@ -92,7 +94,7 @@ func emojiSources(n int) ([]image.Image, []string) {
 		if err != nil {
 			continue
 		}
-		img, err := DecodeImage(data, 0)
+		img, err := inference.DecodeImage(data, 0)
 		if err != nil {
 			continue
 		}
@@ -127,8 +129,8 @@ func BenchmarkTrain(b *testing.B) {
 	b.Run("matmul1024", func(b *testing.B) { matmul = benchMatMul(b, be, 1024) })
 	b.Run("step-clip-tiny-b64", func(b *testing.B) {
 		m, _ := model.New(cfg)
-		sched := gomlxfix.CosineWarmup{Peak: 5e-4, Warmup: 10, Total: 1000}
-		opt, _ := gomlxfix.NewAdamW(gomlxfix.AdamWConfig{LR: &sched, Beta1: 0.9, Beta2: 0.98, Epsilon: 1e-6, WeightDecay: 0.2})
+		sched := optim.CosineWarmup{Peak: 5e-4, Warmup: 10, Total: 1000}
+		opt, _ := optim.NewAdamW(optim.AdamWConfig{LR: &sched, Beta1: 0.9, Beta2: 0.98, Epsilon: 1e-6, WeightDecay: 0.2})
 		vars := context.New()
 		_ = vars.SetRNGStateFromSeed(1)
 		st, err := newStepper(be, vars, m, opt, 1)
@@ -278,8 +280,8 @@ func BenchmarkPreprocess(b *testing.B) {
 			jpgs = append(jpgs, bytes.Clone(col.(interface{ Value(int) []byte }).Value(i)))
 		}
 	}
-	l := &Loader{opts: LoaderOptions{Resolution: 48, ScaleMin: 0.9, ScaleMax: 1, MaxPixels: DefaultMaxPixels}}
-	res := NewResampler(48)
+	l := &Loader{opts: LoaderOptions{Resolution: 48, ScaleMin: 0.9, ScaleMax: 1, MaxPixels: inference.DefaultMaxPixels}}
+	res := inference.NewResampler(48)
 	tile := make([]float32, 48*48*3)
 	i := 0
 	cpu0 := procstat.CPUTime()

@@ -1,12 +1,13 @@
-// Package train trains wit's CLIP (package model) on image shards and serves trained checkpoints to
-// evaluation (Embedder).
+// Package train trains wit's CLIP (package model) on image shards into a run folder of checkpoints
+// (package checkpoint) that package inference loads for evaluation.
 //
 // # Data flow
 //
 //	shards.Loader (seeded shuffle, exact Position) ─ rows {image JPEG, caption}
 //	  → reader goroutine numbers rows → Workers goroutines: decode JPEG (pixel limit), random resized
-//	    crop (scale 0.9–1, ratio 3/4–4/3, seeded per sample), antialiased resize to the model's
-//	    resolution, CLIP mean/std, tokenise (EncodeTo into the batch row)
+//	    crop (RandomResizedCrop: scale 0.9–1, ratio 3/4–4/3, seeded per sample), antialiased resize to
+//	    the model's resolution and CLIP mean/std (inference.Resampler, shared with evaluation),
+//	    tokenise (EncodeTo into the batch row)
 //	  → orderer restores the loader's order, skips and counts corrupt images, fills batches
 //	    [B,R,R,3] float32 (channels-last, what model.BuildImageEmbeddings takes) and [B,L] int32
 //	  → bounded channel of ready batches (Prefetch) → Trainer
@@ -18,10 +19,13 @@
 //
 // # Training
 //
-// Trainer.Train builds model.CLIP with gomlxfix.AdamW (β=(0.9, 0.98), ε=1e-6, decoupled weight decay
-// 0.2 on weight matrices only, cosine schedule with linear warmup) and clamps the logit scale after
-// every update. With Accum > 1 each step runs Accum micro-batch graphs that add their gradients into
-// accumulator variables, then one graph applies AdamW to the mean gradient; the contrastive loss of
+// Trainer.Train builds model.CLIP with optim.AdamW (package train/optim: β=(0.9, 0.98), ε=1e-6,
+// decoupled weight decay 0.2 on weight matrices only, cosine schedule with linear warmup) and clamps
+// the logit scale after every update. A run (run.go) is set up once — state from a checkpoint or
+// fresh, stepper, loader, metrics, progress — then takes steps until Options.Steps; each step fetches
+// Accum micro-batches, runs them through the stepper (step.go), logs and checkpoints on schedule.
+// With Accum > 1 each step runs Accum micro-batch graphs that add their gradients into accumulator
+// variables (AccumScope), then one graph applies AdamW to the mean gradient; the contrastive loss of
 // each micro-batch only sees its own negatives (like OpenCLIP without --accum-freq's feature cache).
 //
 // A run folder holds:
@@ -33,28 +37,18 @@
 //	tok.json           the tokenizer used (also inside every checkpoint)
 //	checkpoints/step-NNNNNNNNN/{state.json, variables.bin, tok.json, config.yaml}
 //
-// Checkpoints are written to a temp folder, fsynced and renamed; the newest Keep are kept. A
-// checkpoint holds every context variable (weights, AdamW moments and step, GoMLX's global step and
-// RNG state) in creation order plus state.json (step, data Position, samples, options, seed), so
-// Trainer.Resume continues exactly: the next step's loss equals an uninterrupted run's
-// (TestResumeExact). Cancelling Train's context writes a checkpoint of the last completed step;
-// a diverged (NaN) loss or a failed graph execution writes none, so the latest stays a good one.
+// Checkpoints (package checkpoint) are written to a temp folder, fsynced and renamed; the newest Keep
+// are kept. A checkpoint holds every context variable (weights, AdamW moments and step, gradient
+// accumulators, GoMLX's global step and RNG state) in creation order plus state.json (step, data
+// Position, samples, these Options, seed), so Trainer.Resume continues exactly: the next step's loss
+// equals an uninterrupted run's (TestResumeExact). How a run ends decides whether it checkpoints:
+// finishing, a cancelled context, a data error or a failed metrics/checkpoint write end through
+// run.finishWithCheckpoint (a checkpoint of the last completed step, the loss plot, the Result); a
+// diverged (NaN) loss or a failed graph execution ends through run.abortWithoutCheckpoint, so the
+// latest checkpoint stays a good one.
 //
 //	tr := &train.Trainer{Preset: preset, Options: train.Options{Shards: dir, Out: run}, Resume: true}
 //	res, err := tr.Train(ctx)
-//
-// # Evaluation API
-//
-//	e, err := train.LoadCheckpoint("runs/tiny")          // a run folder (latest) or a checkpoint folder
-//	e.Config, e.Tokenizer, e.State                        // model config, tokenizer, training state
-//	img, err := e.EmbedImages([][]byte{jpeg1, jpeg2})     // [][]float32, L2-normalised, len Dim()
-//	txt, err := e.EmbedTexts([]string{"a photo of a dog"})
-//	logits = e.LogitScale() · dot(img[i], txt[j])
-//
-// EmbedImages applies CLIP's evaluation transform (central square, antialiased resize, mean/std; no
-// augmentation); an undecodable image gets a nil row and an *ImageErrors, the others still embed.
-// EmbedDecoded takes decoded images, EmbedPixels preprocessed tiles (PreprocessImage). Graphs are
-// compiled once for a fixed batch (DefaultEmbedBatch, padded).
 //
 // # Backends
 //

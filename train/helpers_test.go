@@ -10,10 +10,13 @@ import (
 	"os"
 	"testing"
 
+	"github.com/witdata/wit/internal/gomlxfix"
 	"github.com/witdata/wit/model"
 	"github.com/witdata/wit/shards"
 	"github.com/witdata/wit/tokenizer"
 )
+
+var testBackend = gomlxfix.MustBackend()
 
 func TestMain(m *testing.M) {
 	// Never let GoMLX try to download a PJRT plugin (gomlxfix sets it too; tests must not depend on

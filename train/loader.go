@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/witdata/wit/inference"
 	"github.com/witdata/wit/shards"
 	"github.com/witdata/wit/tokenizer"
 )
@@ -29,7 +30,7 @@ type LoaderOptions struct {
 	ScaleMin      float64 // random resized crop area range (default 0.9–1.0, OpenCLIP's)
 	ScaleMax      float64
 	CenterCrop    bool  // evaluation transform instead of the random crop
-	MaxPixels     int64 // larger images count as corrupt (default DefaultMaxPixels)
+	MaxPixels     int64 // larger images count as corrupt (default inference.DefaultMaxPixels)
 }
 
 func (o LoaderOptions) withDefaults() LoaderOptions {
@@ -49,7 +50,7 @@ func (o LoaderOptions) withDefaults() LoaderOptions {
 		o.ScaleMin, o.ScaleMax = CropScaleMin, CropScaleMax
 	}
 	if o.MaxPixels == 0 {
-		o.MaxPixels = DefaultMaxPixels
+		o.MaxPixels = inference.DefaultMaxPixels
 	}
 	return o
 }
@@ -253,7 +254,7 @@ func (l *Loader) pipeline(ctx context.Context, from shards.Position, out chan<- 
 	var workers sync.WaitGroup
 	for range o.Workers {
 		workers.Go(func() {
-			res := NewResampler(r)
+			res := inference.NewResampler(r)
 			for j := range jobs {
 				rr := result{seq: j.seq, pos: j.pos, tokens: make([]int32, L)}
 				rr.tile = tiles.get()
@@ -348,16 +349,16 @@ func (l *Loader) pipeline(ctx context.Context, from shards.Position, out chan<- 
 }
 
 // prepare decodes a sample and writes its augmented, normalised tile.
-func (l *Loader) prepare(res *Resampler, tile []float32, j job) error {
+func (l *Loader) prepare(res *inference.Resampler, tile []float32, j job) error {
 	if len(j.image) == 0 {
-		return fmt.Errorf("%w: empty", ErrImage)
+		return fmt.Errorf("%w: empty", inference.ErrImage)
 	}
-	img, err := DecodeImage(j.image, l.opts.MaxPixels)
+	img, err := inference.DecodeImage(j.image, l.opts.MaxPixels)
 	if err != nil {
 		return err
 	}
 	b := img.Bounds()
-	var rect = CenterSquare(b.Dx(), b.Dy())
+	var rect = inference.CenterSquare(b.Dx(), b.Dy())
 	if !l.opts.CenterCrop {
 		// The crop depends on the seed and the sample's position only: a resumed run crops alike.
 		rng := rand.New(rand.NewPCG(l.opts.Seed^0xC1F0C1F0, uint64(j.pos.Epoch)<<40^uint64(j.pos.Consumed)))

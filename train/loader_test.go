@@ -3,7 +3,6 @@ package train
 import (
 	"context"
 	"image"
-	"image/color"
 	"math"
 	"math/rand/v2"
 	"runtime"
@@ -11,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/witdata/wit/inference"
 	"github.com/witdata/wit/shards"
 )
 
@@ -168,56 +168,6 @@ func TestRandomResizedCrop(t *testing.T) {
 			}
 		}
 	}
-	if c := CenterSquare(40, 20); c != image.Rect(10, 0, 30, 20) {
-		t.Errorf("center square %v", c)
-	}
-}
-
-func TestResamplerNormalisesAndAntialiases(t *testing.T) {
-	// A constant colour stays that colour, normalised.
-	img := image.NewRGBA(image.Rect(0, 0, 40, 30))
-	for y := range 30 {
-		for x := range 40 {
-			img.Set(x, y, color.RGBA{255, 0, 128, 255})
-		}
-	}
-	tile := make([]float32, 8*8*3)
-	NewResampler(8).Tile(tile, img, image.Rect(0, 0, 40, 30))
-	want := [3]float32{(1 - CLIPMean[0]) / CLIPStd[0], (0 - CLIPMean[1]) / CLIPStd[1], (128.0/255 - CLIPMean[2]) / CLIPStd[2]}
-	for i, v := range tile {
-		if math.Abs(float64(v-want[i%3])) > 1e-4 {
-			t.Fatalf("value %d = %g, want %g", i, v, want[i%3])
-		}
-	}
-	// A 1-pixel checkerboard downscaled 8× is mid-gray everywhere (no aliasing).
-	cb := image.NewGray(image.Rect(0, 0, 64, 64))
-	for y := range 64 {
-		for x := range 64 {
-			cb.SetGray(x, y, color.Gray{uint8(255 * ((x + y) % 2))})
-		}
-	}
-	NewResampler(8).Tile(tile, cb, cb.Bounds())
-	for i, v := range tile {
-		gray := v*CLIPStd[i%3] + CLIPMean[i%3]
-		if math.Abs(float64(gray)-0.5) > 0.03 {
-			t.Fatalf("downscaled checkerboard value %g, want 0.5", gray)
-		}
-	}
-}
-
-func TestDecodeImageRejects(t *testing.T) {
-	for _, b := range [][]byte{nil, []byte("GIF89a"), []byte("\xff\xd8\xff")} {
-		if _, err := DecodeImage(b, 1000); err == nil {
-			t.Errorf("%q decoded", b)
-		}
-	}
-	jpg, _ := synthPair(0, 40, rand.New(rand.NewPCG(1, 1)))
-	if _, err := DecodeImage(jpg, 100); err == nil {
-		t.Error("an image over the pixel limit decoded")
-	}
-	if _, err := DecodeImage(jpg, 0); err != nil {
-		t.Error(err)
-	}
 }
 
 func FuzzDecodeAndTile(f *testing.F) {
@@ -225,35 +175,12 @@ func FuzzDecodeAndTile(f *testing.F) {
 	f.Add(jpg)
 	f.Add([]byte("\xff\xd8\xff\xe0"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		img, err := DecodeImage(data, 1<<20)
+		img, err := inference.DecodeImage(data, 1<<20)
 		if err != nil {
 			return
 		}
 		b := img.Bounds()
 		tile := make([]float32, 4*4*3)
-		NewResampler(4).Tile(tile, img, RandomResizedCrop(b.Dx(), b.Dy(), 0.9, 1, rand.New(rand.NewPCG(1, 1))))
+		inference.NewResampler(4).Tile(tile, img, RandomResizedCrop(b.Dx(), b.Dy(), 0.9, 1, rand.New(rand.NewPCG(1, 1))))
 	})
-}
-
-// TestYCbCrFastPath: the inlined JPEG colour conversion matches image/color's within rounding.
-func TestYCbCrFastPath(t *testing.T) {
-	jpg, _ := synthPair(5, 40, rand.New(rand.NewPCG(3, 3)))
-	img, err := DecodeImage(jpg, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := img.(*image.YCbCr); !ok {
-		t.Fatalf("decoded %T", img)
-	}
-	rect := image.Rect(3, 2, 30, 33)
-	fast := toRGB(nil, img, rect)
-	generic := toRGB(nil, struct{ image.Image }{img}, rect)
-	if len(fast) != len(generic) {
-		t.Fatalf("%d vs %d values", len(fast), len(generic))
-	}
-	for i := range fast {
-		if math.Abs(float64(fast[i]-generic[i])) > 1.5/255 {
-			t.Fatalf("value %d: fast %g generic %g", i, fast[i], generic[i])
-		}
-	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 
+	"github.com/witdata/wit/inference"
 	"github.com/witdata/wit/model"
 )
 
@@ -87,7 +88,7 @@ func (o Options) WithDefaults(h model.Hyper, cfg model.Config) Options {
 	setI(&o.Prefetch, 2)
 	setI(&o.VocabSize, cfg.VocabSize)
 	setI64(&o.TokCaptions, 200_000)
-	setI64(&o.MaxPixels, DefaultMaxPixels)
+	setI64(&o.MaxPixels, inference.DefaultMaxPixels)
 	return o
 }
 

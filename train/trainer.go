@@ -2,34 +2,17 @@ package train
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"iter"
 	"log/slog"
-	"math"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/gomlx/gomlx/backends"
-	"github.com/gomlx/gomlx/pkg/core/dtypes"
-	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive
-	"github.com/gomlx/gomlx/pkg/core/tensors"
-	gctx "github.com/gomlx/gomlx/pkg/ml/context"
-	"github.com/gomlx/gomlx/pkg/ml/context/initializers"
-	"github.com/schollz/progressbar/v3"
-	"gopkg.in/yaml.v3"
 
-	"github.com/witdata/wit/internal/atomicfile"
-	"github.com/witdata/wit/internal/gomlxfix"
 	"github.com/witdata/wit/model"
 	"github.com/witdata/wit/shards"
 	"github.com/witdata/wit/tokenizer"
 )
-
-// AccumScope holds the gradient accumulators (one per trainable variable) when Accum > 1.
-const AccumScope = "/accum"
 
 // StepInfo describes one completed optimizer step (Trainer.OnStep).
 type StepInfo struct {
@@ -65,282 +48,39 @@ type Trainer struct {
 
 // Train runs until Options.Steps steps are completed, writing metrics, checkpoints and the loss plot
 // into Options.Out. When ctx is cancelled it writes a checkpoint of the last completed step and
-// returns an error wrapping ctx's.
+// returns an error wrapping ctx's. Every exit after setup goes through run.finishWithCheckpoint or
+// run.abortWithoutCheckpoint (see run.go), which say whether the run's state is saved.
 func (t *Trainer) Train(ctx context.Context) (*Result, error) {
-	start := time.Now()
-	out := t.Options.Out
-	if out == "" {
-		return nil, errors.New("train: no run folder (Options.Out)")
-	}
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		return nil, fmt.Errorf("train: %w", err)
-	}
-	if err := CleanCheckpointTemp(out); err != nil {
-		return nil, err
-	}
-	be := t.Backend
-	if be == nil {
-		var err error
-		if be, err = gomlxfix.NewBackend(); err != nil {
-			return nil, err
-		}
-	}
-
-	// State: a checkpoint's, or fresh.
-	var (
-		cfg   model.Config
-		opts  Options
-		tok   *tokenizer.Tokenizer
-		state State
-		vars  *gctx.Context
-	)
-	var ck *Checkpoint
-	if t.Resume {
-		var err error
-		ck, err = ReadCheckpoint(out)
-		if errors.Is(err, ErrNoCheckpoint) {
-			slog.Info("no checkpoint to resume from: starting a new run", "out", out)
-			ck = nil
-		} else if err != nil {
-			return nil, fmt.Errorf("resume: %w", err)
-		}
-	}
-	if ck != nil {
-		cfg, tok, state, vars = ck.State.Model, ck.Tokenizer, ck.State, ck.Context
-		opts = resumeOptions(ck.State.Options, t.Options)
-		slog.Info("resuming", "checkpoint", ck.Dir, "step", state.Step, "position", state.Position, "steps", opts.Steps)
-	} else {
-		cfg = t.Preset.Model.WithDefaults()
-		opts = t.Options.WithDefaults(t.Preset.Train, cfg)
-		if err := opts.Validate(cfg); err != nil {
-			return nil, fmt.Errorf("train: %w", err)
-		}
-		var err error
-		if tok, err = t.tokenizer(ctx, opts, cfg); err != nil {
-			return nil, err
-		}
-		vars = gctx.New()
-		if err := vars.SetRNGStateFromSeed(int64(opts.Seed)); err != nil {
-			return nil, fmt.Errorf("train: %w", err)
-		}
-		state = State{Options: opts, Model: cfg}
-	}
-	if err := opts.Validate(cfg); err != nil {
-		return nil, fmt.Errorf("train: %w", err)
-	}
-	if tok.VocabSize() > cfg.VocabSize {
-		return nil, fmt.Errorf("train: tokenizer has %d ids, the model's vocabulary only %d", tok.VocabSize(), cfg.VocabSize)
-	}
-	state.Options = opts
-	if err := tok.Save(filepath.Join(out, TokenizerFile)); err != nil {
-		return nil, err
-	}
-	cfgYAML, err := yaml.Marshal(model.File{Model: cfg, Train: opts.Hyper()})
-	if err != nil {
-		return nil, fmt.Errorf("train: %w", err)
-	}
-	if err := atomicfile.WriteFile(filepath.Join(out, ConfigFile), cfgYAML); err != nil {
-		return nil, err
-	}
-
-	m, err := model.New(cfg)
+	r, err := t.setup(ctx)
 	if err != nil {
 		return nil, err
 	}
-	sched := gomlxfix.CosineWarmup{Peak: opts.LR, Min: opts.MinLR, Warmup: opts.Warmup, Total: opts.Steps}
-	opt, err := gomlxfix.NewAdamW(gomlxfix.AdamWConfig{
-		LR: &sched, Beta1: opts.Beta1, Beta2: opts.Beta2, Epsilon: opts.Epsilon, WeightDecay: opts.WeightDecay,
-	})
-	if err != nil {
-		return nil, err
-	}
-	steps, err := newStepper(be, vars, m, opt, opts.Accum)
-	if err != nil {
-		return nil, err
-	}
-
-	loader, err := NewLoader(LoaderOptions{
-		Shards: opts.Shards, Resolution: cfg.ImageResolution, ContextLength: cfg.ContextLength,
-		BatchSize: opts.MicroBatch(), Workers: opts.Workers, Prefetch: opts.Prefetch, ShuffleBuffer: opts.ShuffleBuffer,
-		Seed: opts.Seed, Epochs: -1, MaxPixels: opts.MaxPixels,
-	}, tok)
-	if err != nil {
-		return nil, err
-	}
-	epochSize := loader.EpochSize()
-	metrics, err := openMetrics(out, state.Step)
-	if err != nil {
-		return nil, err
-	}
-	defer metrics.close()
-	slog.Info("training", "model", cfg.Name, "parameters", cfg.ParameterCount(), "vocab", tok.VocabSize(),
-		"batch", opts.BatchSize, "accum", opts.Accum, "steps", opts.Steps, "from_step", state.Step,
-		"epoch_size", epochSize, "backend", be.Name(), "out", out)
-
-	var bar *progressbar.ProgressBar
-	barOut := t.Progress
-	if barOut == nil {
-		barOut = os.Stderr
-	}
-	if !opts.NoProgress {
-		bar = progressbar.NewOptions64(opts.Steps, progressbar.OptionSetWriter(barOut), progressbar.OptionSetWidth(25),
-			progressbar.OptionShowCount(), progressbar.OptionSetPredictTime(true), progressbar.OptionThrottle(250*time.Millisecond),
-			progressbar.OptionSetDescription("train"), progressbar.OptionSetRenderBlankState(true))
-		_ = bar.Set64(state.Step)
-	}
-
-	next, stop := iter.Pull2(loader.Batches(ctx, state.Position))
-	defer stop()
-	res := &Result{}
-	if ck != nil {
-		res.Checkpoint = ck.Dir
-	}
-	var (
-		wait, logWait   time.Duration
-		logStart        = time.Now()
-		logLoss         float64
-		logSteps        int64
-		lastCheckpoint  = state.Step
-		corruptAtStart  = state.Corrupt
-		checkpointWrite = func() error {
-			state.Corrupt = corruptAtStart + loader.Stats().Corrupt
-			path, err := SaveCheckpoint(out, state, vars, tok)
-			if err != nil {
-				return err
-			}
-			res.Checkpoint = path
-			lastCheckpoint = state.Step
-			if err := PruneCheckpoints(out, opts.Keep); err != nil {
-				return err
-			}
-			slog.Debug("checkpoint", "path", path)
-			return WriteLossPlot(filepath.Join(out, LossPlot), cfg.Name+" — "+filepath.Base(out), metrics.points)
-		}
-	)
-	finish := func(runErr error) (*Result, error) {
-		if state.Step > lastCheckpoint {
-			if err := checkpointWrite(); err != nil {
-				return nil, errors.Join(runErr, err)
-			}
-		} else if err := WriteLossPlot(filepath.Join(out, LossPlot), cfg.Name+" — "+filepath.Base(out), metrics.points); err != nil {
-			return nil, errors.Join(runErr, err)
-		}
-		if bar != nil {
-			_ = bar.Finish()
-			fmt.Fprintln(barOut)
-		}
-		res.Steps, res.Samples = state.Step, state.Samples
-		res.Corrupt = loader.Stats().Corrupt
-		res.Elapsed = time.Since(start)
-		if res.Elapsed > 0 {
-			res.DataWaitFrac = wait.Seconds() / res.Elapsed.Seconds()
-		}
-		slog.Info("training done", "steps", res.Steps, "this_run", res.StepsRun, "loss", res.LastLoss,
-			"elapsed", res.Elapsed.Round(time.Millisecond), "data_wait_frac", res.DataWaitFrac, "corrupt_images", res.Corrupt, "checkpoint", res.Checkpoint)
-		return res, runErr
-	}
-
-	r, l, mb := cfg.ImageResolution, cfg.ContextLength, opts.MicroBatch()
-	for state.Step < opts.Steps {
+	defer r.close()
+	for r.state.Step < r.opts.Steps {
 		if err := ctx.Err(); err != nil {
-			return finish(fmt.Errorf("train interrupted at step %d: %w", state.Step, err))
+			return r.finishWithCheckpoint(fmt.Errorf("train interrupted at step %d: %w", r.state.Step, err))
 		}
-		// Fetch every micro-batch first: an interruption while waiting for data leaves no partial
-		// gradient sums in the accumulators (the checkpoint written on the way out stays exact).
-		var pos shards.Position
-		inputs := make([][2]*tensors.Tensor, 0, opts.Accum)
-		release := func() {
-			for _, in := range inputs {
-				in[0].FinalizeAll()
-				in[1].FinalizeAll()
-			}
+		batches, err := r.fetch(ctx)
+		if err != nil { // no data (or cancelled while waiting): the last completed step is intact
+			return r.finishWithCheckpoint(err)
 		}
-		for range opts.Accum {
-			t0 := time.Now()
-			b, err, ok := next()
-			d := time.Since(t0)
-			wait += d
-			logWait += d
-			if !ok {
-				err = errors.New("data stream ended")
-				if ctx.Err() != nil {
-					err = ctx.Err()
-				}
-			}
-			if err != nil {
-				release()
-				return finish(fmt.Errorf("train at step %d: %w", state.Step, err))
-			}
-			if b.N != mb {
-				b.Release()
-				release()
-				return finish(fmt.Errorf("train at step %d: short batch of %d", state.Step, b.N))
-			}
-			inputs = append(inputs, [2]*tensors.Tensor{
-				tensors.FromFlatDataAndDimensions(b.Images, mb, r, r, 3),
-				tensors.FromFlatDataAndDimensions(b.Tokens, mb, l),
-			})
-			pos = b.Position
-			b.Release()
+		info, err := r.step(batches)
+		if err != nil { // a failed graph or a diverged loss: nothing of this state may be saved
+			return r.abortWithoutCheckpoint(err)
 		}
-		var loss, scale float64
-		for _, in := range inputs {
-			li, si, err := steps.micro(in[0], in[1])
-			if err != nil {
-				release()
-				// The accumulators may hold part of a step: no checkpoint of this state.
-				return nil, fmt.Errorf("train at step %d: %w", state.Step, err)
-			}
-			loss += li / float64(opts.Accum)
-			scale = si
-		}
-		release()
-		if err := steps.apply(); err != nil {
-			return nil, fmt.Errorf("train at step %d: %w", state.Step, err)
-		}
-		lr := sched.LR(state.Step)
-		state.Step++
-		state.Samples += int64(opts.BatchSize)
-		state.Position = pos
-		res.StepsRun++
-		res.LastLoss = loss
-		if math.IsNaN(loss) || math.IsInf(loss, 0) {
-			// Diverged: no checkpoint of these weights; the last good one stays the latest.
-			return nil, fmt.Errorf("train: loss is %v at step %d (diverged; lower --lr or raise --warmup and --resume)", loss, state.Step)
-		}
-		info := StepInfo{Step: state.Step, Loss: loss, LogitScale: math.Exp(scale), LR: lr, Position: pos}
 		if t.OnStep != nil {
 			t.OnStep(info)
 		}
-		logLoss += loss
-		logSteps++
-		if state.Step%opts.LogEvery == 0 || state.Step == opts.Steps {
-			el := time.Since(logStart).Seconds()
-			mt := Metrics{
-				Step: state.Step, Loss: logLoss / float64(logSteps), LR: lr, LogitScale: info.LogitScale,
-				SamplesPerSec: float64(logSteps*int64(opts.BatchSize)) / el,
-				Epoch:         float64(pos.Epoch) + float64(pos.Consumed)/float64(max(epochSize, 1)),
-				DataWaitFrac:  logWait.Seconds() / el, Corrupt: loader.Stats().Corrupt, ElapsedSec: time.Since(start).Seconds(),
-			}
-			if err := metrics.add(mt); err != nil {
-				return finish(err)
-			}
-			if bar != nil {
-				bar.Describe(fmt.Sprintf("loss %.3f | %.0f samples/s | wait %.0f%%", mt.Loss, mt.SamplesPerSec, 100*mt.DataWaitFrac))
-			}
-			slog.Debug("step", "step", mt.Step, "loss", mt.Loss, "lr", lr, "samples_per_sec", mt.SamplesPerSec)
-			logLoss, logSteps, logWait, logStart = 0, 0, 0, time.Now()
+		if err := r.log(info); err != nil {
+			return r.finishWithCheckpoint(err)
 		}
-		if bar != nil {
-			_ = bar.Set64(state.Step)
-		}
-		if state.Step%opts.CheckpointEvery == 0 && state.Step < opts.Steps {
-			if err := checkpointWrite(); err != nil {
-				return finish(err)
+		if r.state.Step%r.opts.CheckpointEvery == 0 && r.state.Step < r.opts.Steps {
+			if err := r.saveCheckpoint(); err != nil {
+				return r.finishWithCheckpoint(err) // which tries the checkpoint once more
 			}
 		}
 	}
-	return finish(nil)
+	return r.finishWithCheckpoint(nil)
 }
 
 // tokenizer loads Options.Tokenizer or trains one on the shards' captions.
@@ -391,110 +131,4 @@ func resumeOptions(saved, cli Options) Options {
 		slog.Warn("resume: batch size, learning rate, accumulation and seed come from the checkpoint; the command line's are ignored")
 	}
 	return o
-}
-
-// stepper runs one optimizer step as either one graph (Accum == 1: model.TrainStep) or Accum
-// micro-batch graphs that add gradients into accumulators plus an apply graph.
-type stepper struct {
-	accum     int
-	microExec *gctx.Exec
-	applyExec *gctx.Exec
-}
-
-func newStepper(be backends.Backend, vars *gctx.Context, m *model.CLIP, opt *gomlxfix.AdamW, accum int) (*stepper, error) {
-	s := &stepper{accum: accum}
-	var err error
-	if accum == 1 {
-		s.microExec, err = gctx.NewExec(be, vars, m.TrainStep(opt))
-		if err != nil {
-			return nil, fmt.Errorf("train step graph: %w", err)
-		}
-		return s, nil
-	}
-	scale := 1 / float64(accum)
-	s.microExec, err = gctx.NewExec(be, vars, func(ctx *gctx.Context, images, tokens *Node) []*Node {
-		g := images.Graph()
-		ctx.SetTraining(g, true)
-		loss, logitScale := m.Forward(ctx, images, tokens)
-		grads := ctx.BuildTrainableVariablesGradientsGraph(loss)
-		var trainable []*gctx.Variable // the order BuildTrainableVariablesGradientsGraph uses
-		for v := range ctx.IterVariables() {
-			if v.Trainable && v.InUseByGraph(g) {
-				trainable = append(trainable, v)
-			}
-		}
-		for i, v := range trainable {
-			acc := accumulator(ctx, v)
-			acc.SetValueGraph(Add(acc.ValueGraph(g), MulScalar(grads[i], scale)))
-		}
-		return []*Node{loss, logitScale}
-	})
-	if err != nil {
-		return nil, fmt.Errorf("micro-batch graph: %w", err)
-	}
-	s.applyExec, err = gctx.NewExec(be, vars, func(ctx *gctx.Context, g *Graph) *Node {
-		var trainable []*gctx.Variable
-		for v := range ctx.IterVariables() {
-			if v.Trainable {
-				trainable = append(trainable, v)
-			}
-		}
-		grads := make([]*Node, len(trainable))
-		for i, v := range trainable {
-			v.ValueGraph(g) // marks it in use, as AdamW expects
-			acc := accumulator(ctx, v)
-			grads[i] = acc.ValueGraph(g)
-			acc.SetValueGraph(ZerosLike(grads[i]))
-		}
-		opt.UpdateGraphWithGradients(ctx, grads, dtypes.Float32)
-		model.ClampLogitScale(ctx, g)
-		return ScalarZero(g, dtypes.Float32)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("apply graph: %w", err)
-	}
-	return s, nil
-}
-
-func accumulator(ctx *gctx.Context, v *gctx.Variable) *gctx.Variable {
-	scope := AccumScope
-	if v.Scope() != gctx.RootScope {
-		scope += v.Scope()
-	}
-	return ctx.InAbsPath(scope).Checked(false).WithInitializer(initializers.Zero).
-		VariableWithShape(v.Name(), v.Shape()).SetTrainable(false)
-}
-
-// micro runs one micro-batch (the whole step when accum == 1) and returns its loss and logit scale (ln).
-func (s *stepper) micro(images, tokens *tensors.Tensor) (loss, scale float64, err error) {
-	out, err := s.microExec.Exec(images, tokens)
-	if err != nil {
-		return 0, 0, err
-	}
-	defer func() {
-		for _, t := range out {
-			t.FinalizeAll()
-		}
-	}()
-	l, ok1 := out[0].Value().(float32)
-	sc, ok2 := out[1].Value().(float32)
-	if !ok1 || !ok2 {
-		return 0, 0, fmt.Errorf("step outputs %s, %s: want float32 scalars", out[0].Shape(), out[1].Shape())
-	}
-	return float64(l), float64(sc), nil
-}
-
-// apply applies the accumulated gradients (no-op when accum == 1: TrainStep already did).
-func (s *stepper) apply() error {
-	if s.applyExec == nil {
-		return nil
-	}
-	out, err := s.applyExec.Exec()
-	if err != nil {
-		return err
-	}
-	for _, t := range out {
-		t.FinalizeAll()
-	}
-	return nil
 }

@@ -7,9 +7,12 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/witdata/wit/checkpoint"
+	"github.com/witdata/wit/inference"
 	"github.com/witdata/wit/model"
 )
 
@@ -53,13 +56,13 @@ func TestTrainLossFallsAndRunFolder(t *testing.T) {
 		t.Error("corrupt images were not counted")
 	}
 	// Run folder.
-	for _, f := range []string{MetricsFile, LossPlot, ConfigFile, TokenizerFile} {
+	for _, f := range []string{MetricsFile, LossPlot, checkpoint.ConfigFile, checkpoint.TokenizerFile} {
 		if st, err := os.Stat(filepath.Join(run, f)); err != nil || st.Size() == 0 {
 			t.Errorf("%s: %v", f, err)
 		}
 	}
-	cks, _ := ListCheckpoints(run)
-	if len(cks) != 2 || filepath.Base(cks[1]) != CheckpointName(40) || filepath.Base(cks[0]) != CheckpointName(30) {
+	cks, _ := checkpoint.List(run)
+	if len(cks) != 2 || filepath.Base(cks[1]) != checkpoint.Name(40) || filepath.Base(cks[0]) != checkpoint.Name(30) {
 		t.Errorf("checkpoints %v, want steps 30 and 40", cks)
 	}
 	f, _ := os.Open(filepath.Join(run, MetricsFile))
@@ -85,7 +88,7 @@ func TestTrainLossFallsAndRunFolder(t *testing.T) {
 		t.Errorf("%d metrics lines, want 8", lines)
 	}
 	// The checkpoint is self-contained: the embedder loads it.
-	e, err := LoadCheckpointWithBackend(run, testBackend, 4)
+	e, err := inference.LoadCheckpointWithBackend(run, testBackend, 4)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,4 +169,35 @@ func TestOptionsValidate(t *testing.T) {
 	if err := (Options{}).WithDefaults(tinyPreset().Train, cfg).Validate(cfg); err != nil {
 		t.Error(err)
 	}
+}
+
+// TestDivergedRunKeepsLastGoodCheckpoint: a loss that turns NaN or infinite ends the run with an
+// error and without a checkpoint of the diverged weights; the latest stays the last good step's.
+func TestDivergedRunKeepsLastGoodCheckpoint(t *testing.T) {
+	shardDir, run := t.TempDir(), t.TempDir()
+	writeShards(t, shardDir, 40, 20, 0, 24)
+	var losses []float64
+	tr := &Trainer{
+		Preset: tinyPreset(),
+		// A learning rate of 1e30 throws the weights out of float32's range after the first update.
+		Options: Options{Shards: shardDir, Out: run, Steps: 10, LR: 1e30, Warmup: 1, CheckpointEvery: 1, LogEvery: 1, Workers: 2, ShuffleBuffer: 16, NoProgress: true},
+		Backend: testBackend,
+		OnStep:  func(s StepInfo) { losses = append(losses, s.Loss) },
+	}
+	res, err := tr.Train(context.Background())
+	if err == nil || res != nil || !strings.Contains(err.Error(), "diverged") {
+		t.Fatalf("diverged run: %v, %+v", err, res)
+	}
+	cks, _ := checkpoint.List(run)
+	if len(cks) == 0 || len(losses) == 0 {
+		t.Fatalf("checkpoints %v after %d good steps (%v)", cks, len(losses), err)
+	}
+	ck, err := checkpoint.Read(run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ck.State.Step != int64(len(losses)) {
+		t.Errorf("latest checkpoint at step %d, last good step %d", ck.State.Step, len(losses))
+	}
+	t.Logf("good steps %v; latest checkpoint %s", losses, ck.Dir)
 }

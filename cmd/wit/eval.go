@@ -12,8 +12,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/witdata/wit/eval"
+	"github.com/witdata/wit/inference"
 	"github.com/witdata/wit/shards"
-	"github.com/witdata/wit/train"
 )
 
 func init() { rootCmd.AddCommand(newEvalCmd()) }
@@ -34,11 +34,11 @@ Every figure is printed beside its chance level, so an untrained model is easy t
 }
 
 // loadEmbedder opens a run folder (its latest checkpoint) or one checkpoint folder.
-func loadEmbedder(cmd *cobra.Command, dir string) (*train.Embedder, error) {
+func loadEmbedder(cmd *cobra.Command, dir string) (*inference.Embedder, error) {
 	if dir == "" {
 		return nil, errors.New("--checkpoint is required (a run folder such as runs/tiny, or one of its checkpoints/step-N folders)")
 	}
-	e, err := train.LoadCheckpoint(dir)
+	e, err := inference.LoadCheckpoint(dir)
 	if err != nil {
 		return nil, fmt.Errorf("load checkpoint %s: %w", dir, err)
 	}
@@ -53,7 +53,7 @@ type checkpointInfo struct {
 	Step  int64  `json:"step"`
 }
 
-func infoOf(e *train.Embedder) checkpointInfo {
+func infoOf(e *inference.Embedder) checkpointInfo {
 	return checkpointInfo{Dir: e.Dir, Model: e.Config.Name, Step: e.State.Step}
 }
 

@@ -20,11 +20,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/witdata/wit/checkpoint"
 	"github.com/witdata/wit/internal/gomlxfix"
 	"github.com/witdata/wit/model"
 	"github.com/witdata/wit/shards"
 	"github.com/witdata/wit/tokenizer"
-	"github.com/witdata/wit/train"
 )
 
 // GoMLX must never try to download a PJRT plugin in tests (gomlxfix sets this too; a TestMain
@@ -68,8 +68,7 @@ func tinyCheckpoint(t *testing.T) string {
 	e.MustExec(tensors.FromFlatDataAndDimensions(make([]float32, r*r*3), 1, r, r, 3),
 		tensors.FromFlatDataAndDimensions(tok.Encode("x", cfg.ContextLength), 1, cfg.ContextLength))
 	run := t.TempDir()
-	opts := train.Options{Seed: 1}.WithDefaults(model.Hyper{}, cfg)
-	if _, err := train.SaveCheckpoint(run, train.State{Options: opts, Model: cfg}, ctx, tok); err != nil {
+	if _, err := checkpoint.Save(run, checkpoint.State{Model: cfg}, model.Hyper{}, ctx, tok); err != nil {
 		t.Fatal(err)
 	}
 	return run

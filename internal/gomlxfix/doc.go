@@ -13,9 +13,6 @@
 //   - Backend: NewBackend returns the pure-Go backend with SimpleGoConfig ("ops_sequential"), which
 //     does not deadlock on 2 cores. The XLA backend exists only with the `xla` build tag (NewXLA,
 //     loading a PJRT plugin by absolute path), so default builds and tests never load or download one.
-//   - AdamW: GoMLX's Adam().WeightDecay decays every variable; AdamW here follows OpenCLIP (β=(0.9,
-//     0.98), ε=1e-6, decoupled decay 0.2 only on weight matrices), with its state in context variables
-//     so checkpoints capture it, and a cosine-with-warmup schedule.
 //
 // # Backends
 //

@@ -1,4 +1,4 @@
-package train
+package checkpoint
 
 import (
 	"bufio"
@@ -26,19 +26,19 @@ import (
 	"github.com/witdata/wit/tokenizer"
 )
 
-// Checkpoint layout: <run>/checkpoints/step-NNNNNNNNN/{state.json, variables.bin, tok.json, config.yaml}.
+// Layout: <run>/checkpoints/step-NNNNNNNNN/{state.json, variables.bin, tok.json, config.yaml}.
 const (
-	CheckpointsDir   = "checkpoints"
-	checkpointPrefix = "step-"
-	StateFile        = "state.json"
-	VariablesFile    = "variables.bin"
-	TokenizerFile    = "tok.json"
-	ConfigFile       = "config.yaml"
-	checkpointFormat = 1
+	Subdir        = "checkpoints" // the folder of a run folder that holds its checkpoints
+	namePrefix    = "step-"
+	StateFile     = "state.json"
+	VariablesFile = "variables.bin"
+	TokenizerFile = "tok.json"
+	ConfigFile    = "config.yaml"
+	formatVersion = 1
 )
 
-// ErrNoCheckpoint is returned when a run folder holds no checkpoint.
-var ErrNoCheckpoint = errors.New("no checkpoint")
+// ErrNotFound is returned when a folder is neither a checkpoint nor a run folder holding one.
+var ErrNotFound = errors.New("no checkpoint")
 
 // State is a checkpoint's state.json: everything but the tensors needed to continue training exactly.
 type State struct {
@@ -47,9 +47,11 @@ type State struct {
 	Samples  int64           `json:"samples"`  // training pairs consumed (corrupt images excluded)
 	Position shards.Position `json:"position"` // data position after the last pair of the last step
 	Corrupt  int64           `json:"corrupt_images"`
-	Options  Options         `json:"options"` // trainer options in effect (seed included)
-	Model    model.Config    `json:"model"`
-	Saved    time.Time       `json:"saved"`
+	// Options are the trainer's options in effect (train.Options, seed included) as JSON: only the
+	// trainer reads them back, so the format does not depend on the trainer.
+	Options json.RawMessage `json:"options"`
+	Model   model.Config    `json:"model"`
+	Saved   time.Time       `json:"saved"`
 	// Variables indexes variables.bin: every context variable (weights, AdamW moments and step, GoMLX's
 	// global step and RNG state), in the context's creation order.
 	Variables []VarEntry `json:"variables"`
@@ -67,19 +69,20 @@ type VarEntry struct {
 	CRC32     uint32       `json:"crc32"`
 }
 
-// CheckpointName is the folder name of the checkpoint after step steps.
-func CheckpointName(step int64) string { return fmt.Sprintf("%s%09d", checkpointPrefix, step) }
+// Name is the folder name of the checkpoint after step steps.
+func Name(step int64) string { return fmt.Sprintf("%s%09d", namePrefix, step) }
 
-// SaveCheckpoint writes a checkpoint of ctx into <runDir>/checkpoints atomically: everything goes into
-// a temp folder that is fsynced and renamed into place, so a crash leaves the previous checkpoints
-// and at worst a ".tmp-*" folder (removed by CleanCheckpointTemp). It returns the checkpoint's path.
-func SaveCheckpoint(runDir string, st State, ctx *context.Context, tok *tokenizer.Tokenizer) (path string, err error) {
-	root := filepath.Join(runDir, CheckpointsDir)
+// Save writes a checkpoint of ctx's variables, st, tok and config.yaml (st.Model with the training
+// hyperparameters hyper) into <runDir>/checkpoints atomically: everything goes into a temp folder that
+// is fsynced and renamed into place, so a crash leaves the previous checkpoints and at worst a
+// ".tmp-*" folder (removed by CleanTemp). It returns the checkpoint's path.
+func Save(runDir string, st State, hyper model.Hyper, ctx *context.Context, tok *tokenizer.Tokenizer) (path string, err error) {
+	root := filepath.Join(runDir, Subdir)
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return "", fmt.Errorf("checkpoint: %w", err)
 	}
-	final := filepath.Join(root, CheckpointName(st.Step))
-	tmp, err := os.MkdirTemp(root, ".tmp-"+CheckpointName(st.Step)+"-*")
+	final := filepath.Join(root, Name(st.Step))
+	tmp, err := os.MkdirTemp(root, ".tmp-"+Name(st.Step)+"-*")
 	if err != nil {
 		return "", fmt.Errorf("checkpoint: %w", err)
 	}
@@ -88,7 +91,7 @@ func SaveCheckpoint(runDir string, st State, ctx *context.Context, tok *tokenize
 			os.RemoveAll(tmp)
 		}
 	}()
-	st.Format = checkpointFormat
+	st.Format = formatVersion
 	st.Saved = time.Now().UTC()
 	st.Variables, err = writeVariables(filepath.Join(tmp, VariablesFile), ctx)
 	if err != nil {
@@ -102,7 +105,7 @@ func SaveCheckpoint(runDir string, st State, ctx *context.Context, tok *tokenize
 	if err != nil {
 		return "", fmt.Errorf("checkpoint tokenizer: %w", err)
 	}
-	cfgYAML, err := yaml.Marshal(model.File{Model: st.Model, Train: st.Options.Hyper()})
+	cfgYAML, err := yaml.Marshal(model.File{Model: st.Model, Train: hyper})
 	if err != nil {
 		return "", fmt.Errorf("checkpoint config: %w", err)
 	}
@@ -206,9 +209,9 @@ type Checkpoint struct {
 	Context   *context.Context // holds every saved variable, in the saved order
 }
 
-// ListCheckpoints returns the committed checkpoints of a run folder, oldest first.
-func ListCheckpoints(runDir string) ([]string, error) {
-	entries, err := os.ReadDir(filepath.Join(runDir, CheckpointsDir))
+// List returns the committed checkpoints of a run folder, oldest first.
+func List(runDir string) ([]string, error) {
+	entries, err := os.ReadDir(filepath.Join(runDir, Subdir))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
@@ -221,7 +224,7 @@ func ListCheckpoints(runDir string) ([]string, error) {
 	}
 	var cks []ck
 	for _, e := range entries {
-		rest, ok := strings.CutPrefix(e.Name(), checkpointPrefix)
+		rest, ok := strings.CutPrefix(e.Name(), namePrefix)
 		if !ok || !e.IsDir() {
 			continue
 		}
@@ -229,7 +232,7 @@ func ListCheckpoints(runDir string) ([]string, error) {
 		if err != nil {
 			continue
 		}
-		cks = append(cks, ck{step, filepath.Join(runDir, CheckpointsDir, e.Name())})
+		cks = append(cks, ck{step, filepath.Join(runDir, Subdir, e.Name())})
 	}
 	slices.SortFunc(cks, func(a, b ck) int { return int(a.step - b.step) })
 	paths := make([]string, len(cks))
@@ -239,27 +242,27 @@ func ListCheckpoints(runDir string) ([]string, error) {
 	return paths, nil
 }
 
-// ResolveCheckpoint accepts a checkpoint folder or a run folder (its latest checkpoint).
-func ResolveCheckpoint(dir string) (string, error) {
+// Resolve accepts a checkpoint folder or a run folder (its latest checkpoint).
+func Resolve(dir string) (string, error) {
 	if _, err := os.Stat(filepath.Join(dir, StateFile)); err == nil {
 		return dir, nil
 	}
-	cks, err := ListCheckpoints(dir)
+	cks, err := List(dir)
 	if err != nil {
 		return "", err
 	}
 	if len(cks) == 0 {
-		return "", fmt.Errorf("%s: %w (neither a checkpoint nor a run folder with one)", dir, ErrNoCheckpoint)
+		return "", fmt.Errorf("%s: %w (neither a checkpoint nor a run folder with one)", dir, ErrNotFound)
 	}
 	return cks[len(cks)-1], nil
 }
 
-// PruneCheckpoints keeps the newest keep checkpoints (keep ≤ 0 keeps all).
-func PruneCheckpoints(runDir string, keep int) error {
+// Prune keeps the newest keep checkpoints of a run folder (keep ≤ 0 keeps all).
+func Prune(runDir string, keep int) error {
 	if keep <= 0 {
 		return nil
 	}
-	cks, err := ListCheckpoints(runDir)
+	cks, err := List(runDir)
 	if err != nil {
 		return err
 	}
@@ -272,9 +275,9 @@ func PruneCheckpoints(runDir string, keep int) error {
 	return nil
 }
 
-// CleanCheckpointTemp removes temp folders left by an interrupted SaveCheckpoint.
-func CleanCheckpointTemp(runDir string) error {
-	root := filepath.Join(runDir, CheckpointsDir)
+// CleanTemp removes the temp folders an interrupted Save left in a run folder.
+func CleanTemp(runDir string) error {
+	root := filepath.Join(runDir, Subdir)
 	entries, err := os.ReadDir(root)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -292,10 +295,10 @@ func CleanCheckpointTemp(runDir string) error {
 	return nil
 }
 
-// ReadCheckpoint loads a checkpoint folder (or a run folder's latest checkpoint): state, tokenizer and
-// a fresh context holding every variable with its saved value, trainability and order.
-func ReadCheckpoint(dir string) (*Checkpoint, error) {
-	dir, err := ResolveCheckpoint(dir)
+// Read loads a checkpoint folder (or a run folder's latest checkpoint): state, tokenizer and a fresh
+// context holding every variable with its saved value, trainability and order.
+func Read(dir string) (*Checkpoint, error) {
+	dir, err := Resolve(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -307,8 +310,8 @@ func ReadCheckpoint(dir string) (*Checkpoint, error) {
 	if err := json.Unmarshal(data, &ck.State); err != nil {
 		return nil, fmt.Errorf("checkpoint %s: state: %w", dir, err)
 	}
-	if ck.State.Format != checkpointFormat {
-		return nil, fmt.Errorf("checkpoint %s: format %d, want %d", dir, ck.State.Format, checkpointFormat)
+	if ck.State.Format != formatVersion {
+		return nil, fmt.Errorf("checkpoint %s: format %d, want %d", dir, ck.State.Format, formatVersion)
 	}
 	if _, err := model.New(ck.State.Model); err != nil {
 		return nil, fmt.Errorf("checkpoint %s: %w", dir, err)
@@ -336,13 +339,33 @@ func readVariables(path string, entries []VarEntry) (*context.Context, error) {
 		return nil, err
 	}
 	ctx := context.New()
+	seen := make(map[[2]string]bool, len(entries))
 	for _, e := range entries {
+		switch {
+		case !strings.HasPrefix(e.Scope, context.ScopeSeparator) || e.Name == "":
+			return nil, fmt.Errorf("variable %q in scope %q: want an absolute scope and a name", e.Name, e.Scope)
+		case seen[[2]string{e.Scope, e.Name}]:
+			return nil, fmt.Errorf("variable %s/%s: listed twice", e.Scope, e.Name)
+		}
+		seen[[2]string{e.Scope, e.Name}] = true
 		if !e.DType.IsADType() || e.DType == dtypes.InvalidDType {
 			return nil, fmt.Errorf("variable %s/%s: bad dtype %v", e.Scope, e.Name, e.DType)
 		}
+		if e.Bytes < 0 || e.Offset < 0 || e.Bytes > info.Size() || e.Offset > info.Size()-e.Bytes {
+			return nil, fmt.Errorf("variable %s/%s: %d bytes at %d do not fit the file of %d bytes", e.Scope, e.Name, e.Bytes, e.Offset, info.Size())
+		}
+		// Dimensions are checked before shapes.Make (which panics on a negative one) and bounded by
+		// the entry's byte count (at least one bit an element), so their product cannot overflow.
+		elems := int64(1)
+		for _, d := range e.Dims {
+			if d < 0 || d > 0 && elems > 8*e.Bytes/int64(d) {
+				return nil, fmt.Errorf("variable %s/%s: dimensions %v do not fit %d bytes", e.Scope, e.Name, e.Dims, e.Bytes)
+			}
+			elems *= int64(d)
+		}
 		shape := shapes.Make(e.DType, e.Dims...)
-		if int64(shape.Memory()) != e.Bytes || e.Offset < 0 || e.Offset+e.Bytes > info.Size() {
-			return nil, fmt.Errorf("variable %s/%s: %d bytes at %d do not fit shape %s / file of %d bytes", e.Scope, e.Name, e.Bytes, e.Offset, shape, info.Size())
+		if int64(shape.Memory()) != e.Bytes {
+			return nil, fmt.Errorf("variable %s/%s: %d bytes do not fit shape %s", e.Scope, e.Name, e.Bytes, shape)
 		}
 		t := tensors.FromShape(shape)
 		var rerr error

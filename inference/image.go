@@ -1,4 +1,4 @@
-package train
+package inference
 
 import (
 	"bytes"
@@ -9,7 +9,6 @@ import (
 	"image/jpeg"
 	_ "image/png"
 	"math"
-	"math/rand/v2"
 	"slices"
 )
 
@@ -19,17 +18,8 @@ var (
 	CLIPStd  = [3]float32{0.26862954, 0.26130258, 0.27577711}
 )
 
-// Random resized crop ranges (OpenCLIP's training transform: RandomResizedCrop(scale=(0.9, 1.0)) with
-// torchvision's default aspect ratios 3/4–4/3).
-const (
-	CropScaleMin = 0.9
-	CropScaleMax = 1.0
-	CropRatioMin = 3.0 / 4.0
-	CropRatioMax = 4.0 / 3.0
-)
-
-// DefaultMaxPixels bounds the decoded size of one image (a hostile header cannot make the loader
-// allocate gigabytes): 40 megapixels.
+// DefaultMaxPixels bounds the decoded size of one image (a hostile header cannot make the embedder
+// or the training loader allocate gigabytes): 40 megapixels.
 const DefaultMaxPixels = 40_000_000
 
 // ErrImage marks an image that cannot be used (undecodable, empty, too large).
@@ -57,35 +47,6 @@ func DecodeImage(data []byte, maxPixels int64) (image.Image, error) {
 		return nil, fmt.Errorf("%w: decode %s: %v", ErrImage, format, err)
 	}
 	return img, nil
-}
-
-// RandomResizedCrop picks a crop of an w×h image as torchvision's RandomResizedCrop.get_params does:
-// up to 10 tries of an area fraction in [scaleMin, scaleMax] and a log-uniform aspect ratio in
-// [CropRatioMin, CropRatioMax], else a center crop clamped to those ratios.
-func RandomResizedCrop(w, h int, scaleMin, scaleMax float64, rng *rand.Rand) image.Rectangle {
-	area := float64(w * h)
-	logMin, logMax := math.Log(CropRatioMin), math.Log(CropRatioMax)
-	for range 10 {
-		target := area * (scaleMin + rng.Float64()*(scaleMax-scaleMin))
-		ratio := math.Exp(logMin + rng.Float64()*(logMax-logMin))
-		cw := int(math.Round(math.Sqrt(target * ratio)))
-		ch := int(math.Round(math.Sqrt(target / ratio)))
-		if cw > 0 && cw <= w && ch > 0 && ch <= h {
-			x := rng.IntN(w - cw + 1)
-			y := rng.IntN(h - ch + 1)
-			return image.Rect(x, y, x+cw, y+ch)
-		}
-	}
-	in := float64(w) / float64(h)
-	cw, ch := w, h
-	switch {
-	case in < CropRatioMin:
-		ch = int(math.Round(float64(cw) / CropRatioMin))
-	case in > CropRatioMax:
-		cw = int(math.Round(float64(ch) * CropRatioMax))
-	}
-	x, y := (w-cw)/2, (h-ch)/2
-	return image.Rect(x, y, x+cw, y+ch)
 }
 
 // CenterSquare is the evaluation crop: the central square of side min(w, h) (resizing it to R×R

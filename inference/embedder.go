@@ -1,7 +1,6 @@
-package train
+package inference
 
 import (
-	"errors"
 	"fmt"
 	"image"
 	"math"
@@ -14,6 +13,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 
+	"github.com/witdata/wit/checkpoint"
 	"github.com/witdata/wit/internal/gomlxfix"
 	"github.com/witdata/wit/model"
 	"github.com/witdata/wit/tokenizer"
@@ -31,7 +31,7 @@ const DefaultEmbedBatch = 64
 type Embedder struct {
 	Config    model.Config
 	Tokenizer *tokenizer.Tokenizer
-	State     State // the checkpoint's state (step, options, data position)
+	State     checkpoint.State // the checkpoint's state (step, options, data position)
 	Dir       string
 	MaxPixels int64 // images larger than this are rejected (default DefaultMaxPixels)
 
@@ -56,7 +56,7 @@ func LoadCheckpoint(dir string) (*Embedder, error) {
 
 // LoadCheckpointWithBackend is LoadCheckpoint on a given backend with a given compiled batch size.
 func LoadCheckpointWithBackend(dir string, be backends.Backend, batch int) (*Embedder, error) {
-	ck, err := ReadCheckpoint(dir)
+	ck, err := checkpoint.Read(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -64,7 +64,7 @@ func LoadCheckpointWithBackend(dir string, be backends.Backend, batch int) (*Emb
 }
 
 // NewEmbedder builds the embedding graphs over a loaded checkpoint's context.
-func NewEmbedder(ck *Checkpoint, be backends.Backend, batch int) (*Embedder, error) {
+func NewEmbedder(ck *checkpoint.Checkpoint, be backends.Backend, batch int) (*Embedder, error) {
 	if batch <= 0 {
 		batch = DefaultEmbedBatch
 	}
@@ -305,5 +305,3 @@ func parallel(n int, fn func(i int)) {
 	close(next)
 	wg.Wait()
 }
-
-var _ = errors.New

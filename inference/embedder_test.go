@@ -1,17 +1,16 @@
-package train
+package inference
 
 import (
 	"errors"
 	"math"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"testing"
 
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 
+	"github.com/witdata/wit/checkpoint"
 	"github.com/witdata/wit/internal/gomlxfix"
 	"github.com/witdata/wit/model"
 )
@@ -43,13 +42,8 @@ func TestEmbedderFromCheckpoint(t *testing.T) {
 	cfg := tinyConfig(tok.VocabSize())
 	ctx := initContext(t, cfg)
 	run := t.TempDir()
-	opts := Options{Seed: 3}.WithDefaults(model.Hyper{}, cfg)
-	path, err := SaveCheckpoint(run, State{Step: 7, Options: opts, Model: cfg}, ctx, tok)
-	if err != nil {
+	if _, err := checkpoint.Save(run, checkpoint.State{Step: 7, Model: cfg}, model.Hyper{}, ctx, tok); err != nil {
 		t.Fatal(err)
-	}
-	if filepath.Base(path) != CheckpointName(7) {
-		t.Errorf("checkpoint at %s", path)
 	}
 	e, err := LoadCheckpointWithBackend(run, testBackend, 4) // run folder → latest checkpoint
 	if err != nil {
@@ -66,7 +60,7 @@ func TestEmbedderFromCheckpoint(t *testing.T) {
 	var imgs [][]byte
 	var caps []string
 	for k := range 6 { // 6 > batch 4: two compiled-batch calls, the second padded
-		img, c := synthPair(k, 24, rng)
+		img, c := testImage(k, 24, rng)
 		imgs = append(imgs, img)
 		caps = append(caps, c)
 	}
@@ -129,56 +123,4 @@ func maxDiff(a, b []float32) float64 {
 		d = max(d, math.Abs(float64(a[i]-b[i])))
 	}
 	return d
-}
-
-func TestCheckpointCorruptionDetected(t *testing.T) {
-	tok := testTokenizer(t)
-	cfg := tinyConfig(tok.VocabSize())
-	ctx := initContext(t, cfg)
-	run := t.TempDir()
-	path, err := SaveCheckpoint(run, State{Step: 1, Model: cfg}, ctx, tok)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(path, VariablesFile)
-	data, _ := os.ReadFile(bin)
-	data[len(data)/2] ^= 0xff
-	os.WriteFile(bin, data, 0o644)
-	if _, err := ReadCheckpoint(path); err == nil {
-		t.Error("a flipped byte in variables.bin went unnoticed")
-	}
-	if _, err := ReadCheckpoint(t.TempDir()); !errors.Is(err, ErrNoCheckpoint) {
-		t.Errorf("empty folder: %v", err)
-	}
-}
-
-func TestCheckpointKeepAndTemp(t *testing.T) {
-	tok := testTokenizer(t)
-	cfg := tinyConfig(tok.VocabSize())
-	ctx := initContext(t, cfg)
-	run := t.TempDir()
-	for step := int64(1); step <= 5; step++ {
-		if _, err := SaveCheckpoint(run, State{Step: step * 10, Model: cfg}, ctx, tok); err != nil {
-			t.Fatal(err)
-		}
-		if err := PruneCheckpoints(run, 2); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// Re-saving an existing step replaces it.
-	if _, err := SaveCheckpoint(run, State{Step: 50, Model: cfg}, ctx, tok); err != nil {
-		t.Fatal(err)
-	}
-	os.MkdirAll(filepath.Join(run, CheckpointsDir, ".tmp-step-000000060-123"), 0o755)
-	if err := CleanCheckpointTemp(run); err != nil {
-		t.Fatal(err)
-	}
-	entries, _ := os.ReadDir(filepath.Join(run, CheckpointsDir))
-	var names []string
-	for _, e := range entries {
-		names = append(names, e.Name())
-	}
-	if len(names) != 2 || names[0] != CheckpointName(40) || names[1] != CheckpointName(50) {
-		t.Errorf("checkpoints %v, want steps 40 and 50", names)
-	}
 }

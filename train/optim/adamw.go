@@ -1,8 +1,7 @@
-package gomlxfix
+package optim
 
 import (
 	"fmt"
-	"math"
 	"strings"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
@@ -12,33 +11,6 @@ import (
 	"github.com/gomlx/gomlx/pkg/ml/context/initializers"
 	"github.com/gomlx/gomlx/pkg/ml/train/optimizers"
 )
-
-// CosineWarmup is OpenCLIP's learning-rate schedule (training/scheduler.py cosine_lr): linear warmup
-// from Peak/Warmup to Peak over Warmup steps, then a half cosine from Peak down to Min at Total steps.
-// Steps are 0-based: the step about to be taken.
-type CosineWarmup struct {
-	Peak, Min     float64
-	Warmup, Total int64
-}
-
-// LR returns the learning rate for 0-based step (host-side; the trainer logs it).
-func (s CosineWarmup) LR(step int64) float64 {
-	if step < s.Warmup {
-		return s.Peak * float64(step+1) / float64(s.Warmup)
-	}
-	span := max(s.Total-s.Warmup, 1)
-	e := min(step-s.Warmup, span)
-	return s.Min + 0.5*(1+math.Cos(math.Pi*float64(e)/float64(span)))*(s.Peak-s.Min)
-}
-
-// Graph is LR in the graph: step is a 0-based scalar of any float dtype.
-func (s CosineWarmup) Graph(step *Node) *Node {
-	warm := MulScalar(AddScalar(step, 1), s.Peak/float64(max(s.Warmup, 1)))
-	span := float64(max(s.Total-s.Warmup, 1))
-	e := ClipScalar(AddScalar(step, -float64(s.Warmup)), 0, span)
-	cos := AddScalar(MulScalar(AddScalar(Cos(MulScalar(e, math.Pi/span)), 1), 0.5*(s.Peak-s.Min)), s.Min)
-	return Where(LessThan(step, ConstAsDType(step.Graph(), step.DType(), float64(s.Warmup))), warm, cos)
-}
 
 // AdamWConfig configures AdamW. Zero values are not defaults: start from DefaultAdamW.
 type AdamWConfig struct {
@@ -119,33 +91,19 @@ func (o *AdamW) UpdateGraph(ctx *context.Context, g *Graph, loss *Node) {
 
 // UpdateGraphWithGradients applies one step from gradients given in the order of
 // ctx.BuildTrainableVariablesGradientsGraph (trainable variables in use by the graph, in
-// ctx.IterVariables order): the entry point for gradient accumulation.
+// ctx.IterVariables order): the entry point for gradient accumulation (train's apply graph).
 func (o *AdamW) UpdateGraphWithGradients(ctx *context.Context, grads []*Node, dtype dtypes.DType) {
-	o.UpdateGraphWithGradientsIf(ctx, grads, dtype, nil)
-}
-
-// UpdateGraphWithGradientsIf is UpdateGraphWithGradients whose every state change (parameters,
-// moments, step counters, learning rate) takes effect only where the boolean scalar apply is true;
-// otherwise all variables keep their values. apply == nil means always. It lets one graph serve every
-// micro-batch of gradient accumulation.
-func (o *AdamW) UpdateGraphWithGradientsIf(ctx *context.Context, grads []*Node, dtype dtypes.DType, apply *Node) {
 	if len(grads) == 0 {
 		panic("adamw: no gradients (no trainable variables in use?)")
 	}
 	g := grads[0].Graph()
-	set := func(v *context.Variable, value *Node) {
-		if apply != nil {
-			value = Where(apply, value, v.ValueGraph(g))
-		}
-		v.SetValueGraph(value)
-	}
 	globalStep := optimizers.GetGlobalStepVar(ctx)
-	set(globalStep, AddScalar(globalStep.ValueGraph(g), 1))
+	globalStep.SetValueGraph(AddScalar(globalStep.ValueGraph(g), 1))
 	state := ctx.Checked(false).InAbsPath(AdamWScope)
 	stepVar := state.VariableWithValue("step", int64(0)).SetTrainable(false)
 	step0 := stepVar.ValueGraph(g) // updates applied so far: 0-based index of this one.
 	step1 := AddScalar(step0, 1)
-	set(stepVar, step1)
+	stepVar.SetValueGraph(step1)
 	t := ConvertDType(step1, dtype)
 
 	var lr *Node
@@ -154,7 +112,7 @@ func (o *AdamW) UpdateGraphWithGradientsIf(ctx *context.Context, grads []*Node, 
 	} else {
 		lr = Scalar(g, dtype, o.cfg.LearningRate)
 	}
-	set(state.VariableWithValue("learning_rate", shapes.CastAsDType(0.0, dtype)).SetTrainable(false), lr)
+	state.VariableWithValue("learning_rate", shapes.CastAsDType(0.0, dtype)).SetTrainable(false).SetValueGraph(lr)
 
 	one := ScalarOne(g, dtype)
 	b1, b2 := Scalar(g, dtype, o.cfg.Beta1), Scalar(g, dtype, o.cfg.Beta2)
@@ -188,8 +146,8 @@ func (o *AdamW) UpdateGraphWithGradientsIf(ctx *context.Context, grads []*Node, 
 		vVar := mom.VariableWithShape(v.Name()+"_v", shape).SetTrainable(false)
 		m := Add(Mul(b1, mVar.ValueGraph(g)), Mul(Sub(one, b1), grad))
 		s := Add(Mul(b2, vVar.ValueGraph(g)), Mul(Sub(one, b2), Square(grad)))
-		set(mVar, m)
-		set(vVar, s)
+		mVar.SetValueGraph(m)
+		vVar.SetValueGraph(s)
 
 		p := v.ValueGraph(g)
 		if p.DType() != dtype {
@@ -203,7 +161,7 @@ func (o *AdamW) UpdateGraphWithGradientsIf(ctx *context.Context, grads []*Node, 
 		if p.DType() != v.DType() {
 			p = ConvertDType(p, v.DType())
 		}
-		set(v, p)
+		v.SetValueGraph(p)
 	}
 }
 
