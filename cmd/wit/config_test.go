@@ -90,6 +90,20 @@ func TestConfigFiles(t *testing.T) {
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("got  %+v\nwant %+v", got, want)
 			}
+			// The input keys are commented out (fetch.LoadConfig has none); wit fetch takes them.
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			text, n := string(data), 0
+			for _, key := range []string{"in", "url_col", "caption_col", "input_format"} {
+				if strings.Contains(text, "\n# "+key+": ") {
+					text, n = strings.Replace(text, "\n# "+key+": ", "\n"+key+": ", 1), n+1
+				}
+			}
+			if got := resolve(t, fetchCommand, "--config", writeConfig(t, text)); n != 4 || !reflect.DeepEqual(got, want) {
+				t.Errorf("%d input keys; with them: %+v", n, got)
+			}
 		},
 		"filter.yaml": func(t *testing.T, path string) {
 			got, want := resolve(t, filterCommand, "--config", path), resolve(t, filterCommand)
