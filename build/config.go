@@ -3,18 +3,14 @@ package build
 import (
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"time"
-
-	"gopkg.in/yaml.v3"
 
 	"github.com/witdata/wit/crawl"
 	"github.com/witdata/wit/fetch"
 	"github.com/witdata/wit/filter"
-	"github.com/witdata/wit/querymatch"
+	"github.com/witdata/wit/internal/cliconfig"
 )
 
 // Layout of the output directory (relative to Config.Out).
@@ -29,77 +25,22 @@ const (
 	defaultPending = 256
 )
 
-// FilterOptions are the filter stage's settings in a form that YAML and flags can hold;
-// Stages turns them into filter.Stages.
+// FilterOptions are the filter stage's settings (the filter section of configs/build.yaml): the
+// per-caption stages, as `wit filter` takes them, plus dedup and online balancing.
 type FilterOptions struct {
-	Queries        string `yaml:"queries"`          // query list file (.gz ok), "default" (embedded list) or "" (no query filter)
-	FoldCase       bool   `yaml:"fold_case"`        // match the query list case-insensitively
-	NoLanguage     bool   `yaml:"no_language"`      // switch the language filter off
-	Languages      string `yaml:"languages"`        // languages kept (ISO 639-1 codes or names, comma-separated)
-	DetectLangs    string `yaml:"detect_languages"` // lingua's candidate set ("" = filter.DefaultDetectLanguages, "all")
-	LowAccuracy    bool   `yaml:"low_accuracy"`     // lingua's low accuracy mode
-	LangCache      int    `yaml:"lang_cache"`       // LRU entries of language results (-1 = off)
-	MinChars       int    `yaml:"min_chars"`
-	MinWords       int    `yaml:"min_words"`
-	MaxChars       int    `yaml:"max_chars"`
-	NoJunk         bool   `yaml:"no_junk"`
-	DropInvalidUTF bool   `yaml:"drop_invalid_utf8"`
-	NoDedup        bool   `yaml:"no_dedup"`
-	Balance        int    `yaml:"balance"` // MetaCLIP's t (online mode); 0 = no balancing
-	Seed           uint64 `yaml:"seed"`    // seed of the balancing coins
+	filter.StageOptions `yaml:",inline"` // turned into filter.Stages by its Stages method
+
+	NoDedup bool   `yaml:"no_dedup"` // keep duplicate (image URL, caption) pairs
+	Balance int    `yaml:"balance"`  // MetaCLIP's t (online mode); 0 = no balancing
+	Seed    uint64 `yaml:"seed"`     // seed of the balancing coins
 }
 
-// DefaultFilterOptions are `wit filter`'s defaults: the embedded query list, English only, the
-// LAION/DataComp text rules, dedup on, t = 20,000.
+// DefaultFilterOptions are `wit filter`'s defaults with the embedded query list: English only,
+// the LAION/DataComp text rules, dedup on, t = 20,000.
 func DefaultFilterOptions() FilterOptions {
-	r := filter.DefaultTextRules()
-	return FilterOptions{Queries: "default", Languages: "en", LangCache: 100_000,
-		MinChars: r.MinChars, MinWords: r.MinWords, MaxChars: r.MaxChars, Balance: filter.DefaultThreshold}
-}
-
-// Stages builds the per-caption filter stages (loading the query list and lingua's models).
-func (o FilterOptions) Stages(log *slog.Logger) (filter.Stages, error) {
-	st := filter.Stages{
-		Text:            filter.TextRules{MinChars: o.MinChars, MinWords: o.MinWords, MaxChars: o.MaxChars, NoJunk: o.NoJunk},
-		DropInvalidUTF8: o.DropInvalidUTF,
-	}
-	mopts := querymatch.Options{FoldCase: o.FoldCase}
-	switch o.Queries {
-	case "":
-	case "default":
-		m, err := querymatch.Default(mopts)
-		if err != nil {
-			return st, fmt.Errorf("default query list: %w", err)
-		}
-		st.Matcher = m
-	default:
-		m, err := querymatch.LoadFile(o.Queries, mopts)
-		if err != nil {
-			return st, fmt.Errorf("query list: %w", err)
-		}
-		st.Matcher = m
-	}
-	if !o.NoLanguage {
-		keep, err := filter.ParseLanguages(o.Languages)
-		if err != nil {
-			return st, fmt.Errorf("languages: %w", err)
-		}
-		lopts := filter.LanguageOptions{Keep: keep, CacheSize: o.LangCache, LowAccuracy: o.LowAccuracy}
-		if o.DetectLangs != "" {
-			if lopts.Detect, err = filter.ParseLanguages(o.DetectLangs); err != nil {
-				return st, fmt.Errorf("detect languages: %w", err)
-			}
-		}
-		if log != nil {
-			log.Info("build: loading language models", "keep", o.Languages)
-		}
-		lf, err := filter.NewLanguageFilter(lopts)
-		if err != nil {
-			return st, err
-		}
-		st.Language = lf
-	}
-	return st, nil
+	st := filter.DefaultStageOptions()
+	st.Queries = "default"
+	return FilterOptions{StageOptions: st, Balance: filter.DefaultThreshold}
 }
 
 // Config holds every option of a build. Start from DefaultConfig (or LoadConfig).
@@ -152,17 +93,8 @@ func (c *Config) SetNetwork(allowPrivate bool, delay time.Duration, perHost int)
 // error, so that a misspelt option is not silently ignored.
 func LoadConfig(file string) (Config, error) {
 	cfg := DefaultConfig()
-	f, err := os.Open(file)
-	if err != nil {
-		return cfg, fmt.Errorf("build config: %w", err)
-	}
-	defer f.Close()
-	dec := yaml.NewDecoder(f)
-	dec.KnownFields(true)
-	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
-		return cfg, fmt.Errorf("build config %s: %w", file, err)
-	}
-	return cfg, nil
+	err := cliconfig.LoadFile(file, &cfg)
+	return cfg, err
 }
 
 // Validate checks the options that belong to the build itself; the stages check their own.

@@ -3,15 +3,12 @@ package crawl
 import (
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"os"
 	"path"
 	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
+	"github.com/witdata/wit/internal/cliconfig"
 	"github.com/witdata/wit/internal/httpx"
 	"github.com/witdata/wit/internal/netguard"
 	"github.com/witdata/wit/shards"
@@ -104,15 +101,8 @@ func DefaultConfig() Config {
 // Unknown keys are an error, so that a misspelt option is not silently ignored.
 func LoadConfig(file string) (Config, error) {
 	cfg := DefaultConfig()
-	f, err := os.Open(file)
-	if err != nil {
+	if err := cliconfig.LoadFile(file, &cfg); err != nil {
 		return cfg, fmt.Errorf("crawl config: %w", err)
-	}
-	defer f.Close()
-	dec := yaml.NewDecoder(f)
-	dec.KnownFields(true)
-	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
-		return cfg, fmt.Errorf("crawl config %s: %w", file, err)
 	}
 	return cfg, nil
 }

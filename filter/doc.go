@@ -1,6 +1,7 @@
 // Package filter decides which (image URL, caption) pairs are worth training on, the way CLIP
 // and MetaCLIP built their data: clean captions, English, matching a query list, deduplicated
-// and balanced per query entry. `wit filter` is a thin command over Run.
+// and balanced per query entry. `wit filter` is a thin command over Run. StageOptions (the
+// settings flags and YAML files hold) builds the Stages, for `wit filter` and `wit build` alike.
 //
 // # Data flow
 //

@@ -41,26 +41,27 @@ const (
 	ModeOnline = "online" // one pass with running counts (see OnlineBalancer for the bias)
 )
 
-// Options configures Run.
+// Options configures Run. The yaml keys are those of configs/filter.yaml (`wit filter --config`),
+// which also holds the StageOptions that become Stages.
 type Options struct {
-	In         string   // pairs directory of Arrow files, an .arrow file, or txt/csv/tsv/jsonl/json/parquet (.gz)
-	Out        string   // output directory; must not exist or be empty
-	CaptionCol string   // default "caption"
-	URLCol     string   // default "image_url" for Arrow input, "url" otherwise
-	ExtraCols  []string // non-Arrow inputs: further columns to carry to the output
+	In         string   `yaml:"in"`          // pairs directory of Arrow files, an .arrow file, or txt/csv/tsv/jsonl/json/parquet (.gz)
+	Out        string   `yaml:"out"`         // output directory; must not exist or be empty
+	CaptionCol string   `yaml:"caption_col"` // default "caption"
+	URLCol     string   `yaml:"url_col"`     // default "image_url" for Arrow input, "url" otherwise
+	ExtraCols  []string `yaml:"columns"`     // non-Arrow inputs: further columns to carry to the output
 
-	Stages  Stages
-	NoDedup bool
+	Stages  Stages `yaml:"-"`
+	NoDedup bool   `yaml:"no_dedup"`
 
-	Threshold   int    // balancing t; 0 = no balancing
-	Seed        uint64 // seed of the balancing coins
-	Mode        string // ModeExact (default) or ModeOnline
-	StateDir    string // online mode: pebble dir of running counts (default: a temp dir, not kept)
-	KeepAll     bool   // write dropped rows too, with decision and drop_reason columns
-	StatsJSON   string // also write the stats JSON here
-	RowsPerFile int    // output rotation (default shards' 10,000)
-	Workers     int    // caption evaluation goroutines (default GOMAXPROCS)
-	TopEntries  int    // entries listed in the stats (default 20)
+	Threshold   int    `yaml:"balance"`       // balancing t; 0 = no balancing
+	Seed        uint64 `yaml:"seed"`          // seed of the balancing coins
+	Mode        string `yaml:"mode"`          // ModeExact (default) or ModeOnline
+	StateDir    string `yaml:"state_dir"`     // online mode: pebble dir of running counts (default: a temp dir, not kept)
+	KeepAll     bool   `yaml:"keep_all"`      // write dropped rows too, with decision and drop_reason columns
+	StatsJSON   string `yaml:"stats_json"`    // also write the stats JSON here
+	RowsPerFile int    `yaml:"rows_per_file"` // output rotation (default shards' 10,000)
+	Workers     int    `yaml:"workers"`       // caption evaluation goroutines (default GOMAXPROCS)
+	TopEntries  int    `yaml:"top_entries"`   // entries listed in the stats (default 20)
 }
 
 // Run filters opts.In into opts.Out. The output appears only when everything succeeded: files

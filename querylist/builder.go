@@ -13,30 +13,31 @@ import (
 )
 
 // BuildOptions are the thresholds of MetaCLIP's recipe. Zero values take
-// the defaults of DefaultBuildOptions.
+// the defaults of DefaultBuildOptions. The yaml keys are those of
+// `wit querylist build --config`.
 type BuildOptions struct {
 	// MinUnigramCount: a corpus word becomes an entry when it occurs at
 	// least this often (MetaCLIP: 100 in English Wikipedia).
-	MinUnigramCount int
+	MinUnigramCount int `yaml:"min_unigram"`
 	// MinBigramPMI: a bigram "a b" becomes an entry when
 	// ln(count(a b)·N / (count(a)·count(b))) is at least this (N = tokens
 	// counted). MetaCLIP's "PMI ≥ 30" can only be a ratio (a natural-log
 	// PMI of 30 is impossible with N ≈ 4·10⁹), so the default is ln 30.
-	MinBigramPMI float64
+	MinBigramPMI float64 `yaml:"min_pmi"`
 	// MinBigramCount: bigrams seen fewer times are not considered (PMI is
 	// unreliable for rare pairs).
-	MinBigramCount int
+	MinBigramCount int `yaml:"min_bigram_count"`
 	// MinTitleCount: a Wikipedia title becomes an entry when its count is at
 	// least this (MetaCLIP: 70 pageviews; from a dump the count is the
 	// number of links to the title, see AddWikipediaDump).
-	MinTitleCount int
+	MinTitleCount int `yaml:"min_title_count"`
 	// MaxEntries caps the list (MetaCLIP: 500,000).
-	MaxEntries int
+	MaxEntries int `yaml:"max"`
 	// WordNetMode is WordNetLemmas (default) or WordNetSynsets.
-	WordNetMode string
+	WordNetMode string `yaml:"wordnet_mode"`
 	// MaxCountKeys bounds each count table (unigrams, bigrams, titles);
 	// beyond it rare keys are pruned (see counter). 0 = default.
-	MaxCountKeys int
+	MaxCountKeys int `yaml:"max_count_keys"`
 }
 
 // DefaultBuildOptions are MetaCLIP's thresholds, meant for a full English

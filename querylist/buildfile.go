@@ -15,12 +15,12 @@ import (
 
 // BuildConfig names the inputs and output of BuildFile.
 type BuildConfig struct {
-	Out           string   // output list ("entry\tsource" lines; .gz compresses)
-	WordNetDir    string   // directory with data.{adj,adv,noun,verb}; "" = none
-	Corpora       []string // plain-text files (.gz ok)
-	WikipediaDump string   // pages-articles XML (.bz2 or plain); "" = none
-	Titles        []string // "title<TAB>count" files (.gz ok)
-	Options       BuildOptions
+	Out           string       `yaml:"out"`            // output list ("entry\tsource" lines; .gz compresses)
+	WordNetDir    string       `yaml:"wordnet"`        // directory with data.{adj,adv,noun,verb}; "" = none
+	Corpora       []string     `yaml:"corpus"`         // plain-text files (.gz ok)
+	WikipediaDump string       `yaml:"wikipedia_dump"` // pages-articles XML (.bz2 or plain); "" = none
+	Titles        []string     `yaml:"titles"`         // "title<TAB>count" files (.gz ok)
+	Options       BuildOptions `yaml:",inline"`
 }
 
 // BuildFile builds a query list from files and writes it atomically to

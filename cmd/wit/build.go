@@ -11,21 +11,23 @@ import (
 	"golang.org/x/term"
 
 	"github.com/witdata/wit/build"
+	"github.com/witdata/wit/internal/cliconfig"
 )
 
 func init() { rootCmd.AddCommand(newBuildCmd()) }
 
-func newBuildCmd() *cobra.Command {
-	var (
-		configFile string
-		jsonOut    bool
-		quiet      bool
-	)
-	def := build.DefaultConfig()
-	fl := def // flag values; applied over the config file only when given
-	var allowPrivate bool
-	var delay time.Duration
-	var perHost int
+// buildOptions is what `wit build` reads from its flags and --config (the YAML holds Config).
+type buildOptions struct {
+	Config      build.Config
+	JSON, Quiet bool
+}
+
+func newBuildCmd() *cobra.Command { return buildCommand(runBuild) }
+
+// buildCommand declares the flags; run gets the resolved options (tests pass their own).
+func buildCommand(run func(*cobra.Command, *buildOptions) error) *cobra.Command {
+	o := &buildOptions{Config: build.DefaultConfig()}
+	var b *cliconfig.Binder
 	cmd := &cobra.Command{
 		Use:   "build --seeds FILE --queries FILE|default --out DIR [flags]",
 		Short: "Crawl, filter and fetch in one streaming process (resumable)",
@@ -53,85 +55,62 @@ to stderr.`,
   wit build --seeds sites.csv --queries queries.txt --out data --delay 1s --per-host 1
   wit build --config configs/build.yaml --seeds seeds.txt --out data --json > stats.json`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg := def
-			if configFile != "" {
-				var err error
-				if cfg, err = build.LoadConfig(configFile); err != nil {
-					return err
-				}
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := b.Resolve(); err != nil {
+				return err
 			}
-			f := cmd.Flags()
-			set := func(name string, apply func()) {
-				if f.Changed(name) {
-					apply()
-				}
-			}
-			set("seeds", func() { cfg.Seeds = fl.Seeds })
-			set("seeds-col", func() { cfg.SeedsCol = fl.SeedsCol })
-			set("out", func() { cfg.Out = fl.Out })
-			set("keep-pairs", func() { cfg.KeepPairs = fl.KeepPairs })
-			set("max-lag", func() { cfg.MaxLag = fl.MaxLag })
-			set("queries", func() { cfg.Filter.Queries = fl.Filter.Queries })
-			set("languages", func() { cfg.Filter.Languages = fl.Filter.Languages })
-			set("no-language", func() { cfg.Filter.NoLanguage = fl.Filter.NoLanguage })
-			set("balance", func() { cfg.Filter.Balance = fl.Filter.Balance })
-			set("seed", func() { cfg.Filter.Seed = fl.Filter.Seed })
-			set("max-depth", func() { cfg.Crawl.MaxDepth = fl.Crawl.MaxDepth })
-			set("max-pages", func() { cfg.Crawl.MaxPages = fl.Crawl.MaxPages })
-			set("scope", func() { cfg.Crawl.Scope = fl.Crawl.Scope })
-			set("size", func() { cfg.Fetch.Size = fl.Fetch.Size })
-			set("samples-per-shard", func() { cfg.Fetch.SamplesPerShard = fl.Fetch.SamplesPerShard })
-			set("fetch-workers", func() { cfg.Fetch.Workers = fl.Fetch.Workers })
-			set("allow-private", func() { cfg.Crawl.AllowPrivate, cfg.Fetch.AllowPrivate = allowPrivate, allowPrivate })
-			set("delay", func() { cfg.Crawl.Delay, cfg.Fetch.Delay = delay, delay })
-			set("per-host", func() { cfg.Crawl.PerHost, cfg.Fetch.PerHost = perHost, perHost })
-			if cfg.Seeds == "" || cfg.Out == "" {
-				return fmt.Errorf("build: --seeds and --out are required (flags or config)")
-			}
-			cfg.Logger = slog.Default()
-			finish := func() {}
-			if !quiet {
-				cfg.Progress, finish = buildProgress(os.Stderr)
-			}
-			stats, err := build.Run(cmd.Context(), cfg)
-			finish()
-			if jsonOut {
-				enc := json.NewEncoder(os.Stdout)
-				enc.SetIndent("", "  ")
-				if e := enc.Encode(stats); e != nil && err == nil {
-					err = e
-				}
-			} else if stats.Out != "" {
-				stats.WriteSummary(os.Stderr)
-			}
-			return err
+			return run(cmd, o)
 		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&configFile, "config", "", "YAML file of build options (see configs/build.yaml); flags override it")
-	f.StringVar(&fl.Seeds, "seeds", "", "seed list: .txt (one URL a line, # comments), .csv/.tsv/.jsonl with a url column; .gz ok")
-	f.StringVar(&fl.SeedsCol, "seeds-col", def.SeedsCol, "column holding the URL in csv/tsv/jsonl seed files")
-	f.StringVar(&fl.Out, "out", "", "data directory: shards/, state/, build-stats.json; reuse it to resume")
-	f.BoolVar(&fl.KeepPairs, "keep-pairs", false, "also keep the crawl's raw pairs as Arrow files in --out/pairs")
-	f.IntVar(&fl.MaxLag, "max-lag", def.MaxLag, "kept pairs the downloader may fall behind before the crawl pauses")
-	f.StringVar(&fl.Filter.Queries, "queries", def.Filter.Queries, `query list file (one entry a line, .gz ok), "default" for the embedded list, "" for no query filter`)
-	f.StringVar(&fl.Filter.Languages, "languages", def.Filter.Languages, "caption languages kept, ISO 639-1 codes or names, comma-separated")
-	f.BoolVar(&fl.Filter.NoLanguage, "no-language", false, "switch the language filter off")
-	f.IntVar(&fl.Filter.Balance, "balance", def.Filter.Balance, "balancing threshold t per query entry (online mode); 0 = no balancing")
-	f.Uint64Var(&fl.Filter.Seed, "seed", 0, "seed of the balancing coin flips")
-	f.IntVar(&fl.Crawl.MaxDepth, "max-depth", def.Crawl.MaxDepth, "link hops followed from a seed (0 = seeds only, -1 = unlimited)")
-	f.Int64Var(&fl.Crawl.MaxPages, "max-pages", 0, "pages crawled in total at most, seeds included (0 = unlimited)")
-	f.StringVar(&fl.Crawl.Scope, "scope", def.Crawl.Scope, "links followed: host, domain (same registered domain) or glob (config allow_hosts)")
-	f.IntVar(&fl.Fetch.Size, "size", def.Fetch.Size, "image size in pixels after resizing")
-	f.IntVar(&fl.Fetch.SamplesPerShard, "samples-per-shard", def.Fetch.SamplesPerShard, "samples per shard file")
-	f.IntVar(&fl.Fetch.Workers, "fetch-workers", def.Fetch.Workers, "image downloads in flight over all hosts")
-	f.BoolVar(&allowPrivate, "allow-private", false, "crawl and download from loopback, private, link-local and metadata addresses (testing, intranets)")
-	f.DurationVar(&delay, "delay", def.Crawl.Delay, "minimum time between requests to one host, crawler and downloader each (Go duration; 0 allowed)")
-	f.IntVar(&perHost, "per-host", def.Crawl.PerHost, "concurrent requests per host, crawler and downloader each")
-	f.BoolVar(&jsonOut, "json", false, "print the final stats as JSON on stdout instead of a summary on stderr")
-	f.BoolVar(&quiet, "quiet", false, "no progress line")
+	c := &o.Config
+	b = cliconfig.New(cmd.Flags(), c, "YAML file of build options (see configs/build.yaml: sections crawl, filter, fetch); flags set on the command line override it")
+	b.String(&c.Seeds, "seeds", "seed list: .txt (one URL a line, # comments), .csv/.tsv/.jsonl with a url column; .gz ok")
+	b.String(&c.SeedsCol, "seeds-col", "column holding the URL in csv/tsv/jsonl seed files")
+	b.String(&c.Out, "out", "data directory: shards/, state/, build-stats.json; reuse it to resume")
+	b.Bool(&c.KeepPairs, "keep-pairs", "also keep the crawl's raw pairs as Arrow files in --out/pairs")
+	b.Int(&c.MaxLag, "max-lag", "kept pairs the downloader may fall behind before the crawl pauses")
+	b.String(&c.Filter.Queries, "queries", `query list file (one entry a line, .gz ok), "default" for the embedded list, "" for no query filter`)
+	b.String(&c.Filter.Languages, "languages", "caption languages kept, ISO 639-1 codes or names, comma-separated")
+	b.Bool(&c.Filter.NoLanguage, "no-language", "switch the language filter off")
+	b.Int(&c.Filter.Balance, "balance", "balancing threshold t per query entry (online mode); 0 = no balancing")
+	b.Uint64(&c.Filter.Seed, "seed", "seed of the balancing coin flips")
+	b.Int(&c.Crawl.MaxDepth, "max-depth", "link hops followed from a seed (0 = seeds only, -1 = unlimited)")
+	b.Int64(&c.Crawl.MaxPages, "max-pages", "pages crawled in total at most, seeds included (0 = unlimited)")
+	b.String(&c.Crawl.Scope, "scope", "links followed: host, domain (same registered domain) or glob (config allow_hosts)")
+	b.Int(&c.Fetch.Size, "size", "image size in pixels after resizing")
+	b.Int(&c.Fetch.SamplesPerShard, "samples-per-shard", "samples per shard file")
+	b.Int(&c.Fetch.Workers, "fetch-workers", "image downloads in flight over all hosts")
+	b.Bool(&c.Crawl.AllowPrivate, "allow-private", "crawl and download from loopback, private, link-local and metadata addresses (testing, intranets)", &c.Fetch.AllowPrivate)
+	b.Duration(&c.Crawl.Delay, "delay", "minimum time between requests to one host, crawler and downloader each (Go duration; 0 allowed)", &c.Fetch.Delay)
+	b.Int(&c.Crawl.PerHost, "per-host", "concurrent requests per host, crawler and downloader each", &c.Fetch.PerHost)
+	b.Bool(&o.JSON, "json", "print the final stats as JSON on stdout instead of a summary on stderr")
+	b.Bool(&o.Quiet, "quiet", "no progress line")
 	return cmd
+}
+
+// runBuild runs the build with resolved options.
+func runBuild(cmd *cobra.Command, o *buildOptions) error {
+	cfg := o.Config
+	if cfg.Seeds == "" || cfg.Out == "" {
+		return fmt.Errorf("build: --seeds and --out are required (flags or config)")
+	}
+	cfg.Logger = slog.Default()
+	finish := func() {}
+	if !o.Quiet {
+		cfg.Progress, finish = buildProgress(os.Stderr)
+	}
+	stats, err := build.Run(cmd.Context(), cfg)
+	finish()
+	if o.JSON {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		if e := enc.Encode(stats); e != nil && err == nil {
+			err = e
+		}
+	} else if stats.Out != "" {
+		stats.WriteSummary(os.Stderr)
+	}
+	return err
 }
 
 // buildProgress shows the combined progress line: rewritten in place on a terminal, one log

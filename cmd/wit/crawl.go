@@ -5,25 +5,27 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/witdata/wit/crawl"
+	"github.com/witdata/wit/internal/cliconfig"
 )
 
 func init() { rootCmd.AddCommand(newCrawlCmd()) }
 
-func newCrawlCmd() *cobra.Command {
-	var (
-		configFile string
-		allowHosts string
-		allowAddrs string
-		jsonOut    bool
-		quiet      bool
-	)
-	def := crawl.DefaultConfig()
-	flagCfg := def
+// crawlOptions is what `wit crawl` reads from its flags and --config (the YAML holds Config).
+type crawlOptions struct {
+	Config      crawl.Config
+	JSON, Quiet bool
+}
+
+func newCrawlCmd() *cobra.Command { return crawlCommand(runCrawl) }
+
+// crawlCommand declares the flags; run gets the resolved options (tests pass their own).
+func crawlCommand(run func(*cobra.Command, *crawlOptions) error) *cobra.Command {
+	o := &crawlOptions{Config: crawl.DefaultConfig()}
+	var b *cliconfig.Binder
 	cmd := &cobra.Command{
 		Use:   "crawl --seeds FILE --out DIR --state DIR [flags]",
 		Short: "Crawl seed sites politely into candidate (image URL, caption) pairs",
@@ -50,99 +52,62 @@ Flags override --config (YAML, see configs/crawl.yaml), which overrides the defa
   wit crawl --config configs/crawl.yaml --seeds sites.csv --scope domain --max-depth 2
   wit crawl --seeds s.txt --out o --state st --scope glob --allow-hosts '*.wikipedia.org,*.wikimedia.org'`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg := def
-			if configFile != "" {
-				var err error
-				if cfg, err = crawl.LoadConfig(configFile); err != nil {
-					return err
-				}
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := b.Resolve(); err != nil {
+				return err
 			}
-			// Flags given on the command line win over the config file.
-			fl := cmd.Flags()
-			set := func(name string, apply func()) {
-				if fl.Changed(name) {
-					apply()
-				}
-			}
-			set("seeds", func() { cfg.Seeds = flagCfg.Seeds })
-			set("seeds-col", func() { cfg.SeedsCol = flagCfg.SeedsCol })
-			set("out", func() { cfg.Out = flagCfg.Out })
-			set("state", func() { cfg.State = flagCfg.State })
-			set("max-depth", func() { cfg.MaxDepth = flagCfg.MaxDepth })
-			set("max-pages-per-host", func() { cfg.MaxPagesPerHost = flagCfg.MaxPagesPerHost })
-			set("max-pages", func() { cfg.MaxPages = flagCfg.MaxPages })
-			set("scope", func() { cfg.Scope = flagCfg.Scope })
-			set("allow-hosts", func() { cfg.AllowHosts = splitList(allowHosts) })
-			set("workers", func() { cfg.Workers = flagCfg.Workers })
-			set("per-host", func() { cfg.PerHost = flagCfg.PerHost })
-			set("delay", func() { cfg.Delay = flagCfg.Delay })
-			set("user-agent", func() { cfg.UserAgent = flagCfg.UserAgent })
-			set("timeout", func() { cfg.Timeout = flagCfg.Timeout })
-			set("max-body", func() { cfg.MaxBody = flagCfg.MaxBody })
-			set("retries", func() { cfg.Retries = flagCfg.Retries })
-			set("max-crawl-delay", func() { cfg.MaxCrawlDelay = flagCfg.MaxCrawlDelay })
-			set("allow-private", func() { cfg.AllowPrivate = flagCfg.AllowPrivate })
-			set("allow-addr", func() { cfg.AllowAddrs = splitList(allowAddrs) })
-			set("rows-per-file", func() { cfg.RowsPerFile = flagCfg.RowsPerFile })
-			set("shutdown-grace", func() { cfg.ShutdownGrace = flagCfg.ShutdownGrace })
-			if cfg.Seeds == "" || cfg.Out == "" || cfg.State == "" {
-				return fmt.Errorf("crawl: --seeds, --out and --state are required (flags or config)")
-			}
-			cfg.Logger = slog.Default()
-			finishProgress := func() {}
-			if !quiet {
-				cfg.Progress, finishProgress = crawl.NewProgress(os.Stderr, slog.Default())
-			}
-			stats, err := crawl.Run(cmd.Context(), cfg)
-			finishProgress()
-			if jsonOut {
-				enc := json.NewEncoder(os.Stdout)
-				enc.SetIndent("", "  ")
-				if e := enc.Encode(stats); e != nil && err == nil {
-					err = e
-				}
-			} else if stats.Runs > 0 {
-				fmt.Fprintln(os.Stderr, stats.Summary())
-			}
-			return err
+			return run(cmd, o)
 		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&configFile, "config", "", "YAML file of crawl options (keys as in configs/crawl.yaml); flags override it")
-	f.StringVar(&flagCfg.Seeds, "seeds", "", "seed list: .txt (one URL a line, # comments), .csv/.tsv/.jsonl with a url column; .gz ok")
-	f.StringVar(&flagCfg.SeedsCol, "seeds-col", def.SeedsCol, "column holding the URL in csv/tsv/jsonl seed files")
-	f.StringVar(&flagCfg.Out, "out", "", "output directory for pair files (NNNNN.arrow) and stats.json")
-	f.StringVar(&flagCfg.State, "state", "", "state directory (pebble: visited set, frontier, pending pairs); reuse it to resume")
-	f.IntVar(&flagCfg.MaxDepth, "max-depth", def.MaxDepth, "link hops followed from a seed (0 = seeds only, -1 = unlimited)")
-	f.Int64Var(&flagCfg.MaxPagesPerHost, "max-pages-per-host", 0, "pages fetched per host at most (0 = unlimited)")
-	f.Int64Var(&flagCfg.MaxPages, "max-pages", 0, "pages fetched in total at most, seeds included (0 = unlimited)")
-	f.StringVar(&flagCfg.Scope, "scope", def.Scope, "links followed: host (same host as the seed), domain (same registered domain, e.g. *.example.co.uk), glob (only --allow-hosts)")
-	f.StringVar(&allowHosts, "allow-hosts", "", "comma-separated host globs always in scope, e.g. '*.wikimedia.org' (required with --scope glob)")
-	f.IntVar(&flagCfg.Workers, "workers", def.Workers, "pages fetched at once over all hosts")
-	f.IntVar(&flagCfg.PerHost, "per-host", def.PerHost, "concurrent requests per host")
-	f.DurationVar(&flagCfg.Delay, "delay", def.Delay, "minimum time between requests to one host, a Go duration (250ms, 1s; 0 allowed)")
-	f.StringVar(&flagCfg.UserAgent, "user-agent", def.UserAgent, "User-Agent header; include a contact URL. robots.txt groups match its first word")
-	f.DurationVar(&flagCfg.Timeout, "timeout", def.Timeout, "per request attempt: connect, headers and whole body")
-	f.Int64Var(&flagCfg.MaxBody, "max-body", def.MaxBody, "largest page in bytes; larger ones fail as too_large")
-	f.IntVar(&flagCfg.Retries, "retries", def.Retries, "retries on 429, 5xx and timeouts (exponential backoff, Retry-After honoured)")
-	f.DurationVar(&flagCfg.MaxCrawlDelay, "max-crawl-delay", def.MaxCrawlDelay, "cap on a robots.txt Crawl-delay")
-	f.BoolVar(&flagCfg.AllowPrivate, "allow-private", false, "allow loopback, private, link-local and metadata addresses (testing, intranets)")
-	f.StringVar(&allowAddrs, "allow-addr", "", "comma-separated private destinations allowed one by one (ip:port, ip or CIDR), e.g. an intranet mirror; all others stay refused")
-	f.IntVar(&flagCfg.RowsPerFile, "rows-per-file", def.RowsPerFile, "pairs per output file (a file ends at the first page boundary past this)")
-	f.DurationVar(&flagCfg.ShutdownGrace, "shutdown-grace", def.ShutdownGrace, "after Ctrl-C, how long pages in flight may take to finish")
-	f.BoolVar(&jsonOut, "json", false, "print the final stats as JSON on stdout instead of a summary on stderr")
-	f.BoolVar(&quiet, "quiet", false, "no progress line")
+	c := &o.Config
+	b = cliconfig.New(cmd.Flags(), c, "YAML file of crawl options (keys as in configs/crawl.yaml); flags set on the command line override it")
+	b.String(&c.Seeds, "seeds", "seed list: .txt (one URL a line, # comments), .csv/.tsv/.jsonl with a url column; .gz ok")
+	b.String(&c.SeedsCol, "seeds-col", "column holding the URL in csv/tsv/jsonl seed files")
+	b.String(&c.Out, "out", "output directory for pair files (NNNNN.arrow) and stats.json")
+	b.String(&c.State, "state", "state directory (pebble: visited set, frontier, pending pairs); reuse it to resume")
+	b.Int(&c.MaxDepth, "max-depth", "link hops followed from a seed (0 = seeds only, -1 = unlimited)")
+	b.Int64(&c.MaxPagesPerHost, "max-pages-per-host", "pages fetched per host at most (0 = unlimited)")
+	b.Int64(&c.MaxPages, "max-pages", "pages fetched in total at most, seeds included (0 = unlimited)")
+	b.String(&c.Scope, "scope", "links followed: host (same host as the seed), domain (same registered domain, e.g. *.example.co.uk), glob (only --allow-hosts)")
+	b.List(&c.AllowHosts, "allow-hosts", "comma-separated host globs always in scope, e.g. '*.wikimedia.org' (required with --scope glob)")
+	b.Int(&c.Workers, "workers", "pages fetched at once over all hosts")
+	b.Int(&c.PerHost, "per-host", "concurrent requests per host")
+	b.Duration(&c.Delay, "delay", "minimum time between requests to one host, a Go duration (250ms, 1s; 0 allowed)")
+	b.String(&c.UserAgent, "user-agent", "User-Agent header; include a contact URL. robots.txt groups match its first word")
+	b.Duration(&c.Timeout, "timeout", "per request attempt: connect, headers and whole body")
+	b.Int64(&c.MaxBody, "max-body", "largest page in bytes; larger ones fail as too_large")
+	b.Int(&c.Retries, "retries", "retries on 429, 5xx and timeouts (exponential backoff, Retry-After honoured)")
+	b.Duration(&c.MaxCrawlDelay, "max-crawl-delay", "cap on a robots.txt Crawl-delay")
+	b.Bool(&c.AllowPrivate, "allow-private", "allow loopback, private, link-local and metadata addresses (testing, intranets)")
+	b.List(&c.AllowAddrs, "allow-addr", "comma-separated private destinations allowed one by one (ip:port, ip or CIDR), e.g. an intranet mirror; all others stay refused")
+	b.Int(&c.RowsPerFile, "rows-per-file", "pairs per output file (a file ends at the first page boundary past this)")
+	b.Duration(&c.ShutdownGrace, "shutdown-grace", "after Ctrl-C, how long pages in flight may take to finish")
+	b.Bool(&o.JSON, "json", "print the final stats as JSON on stdout instead of a summary on stderr")
+	b.Bool(&o.Quiet, "quiet", "no progress line")
 	return cmd
 }
 
-// splitList is a comma-separated flag's items, trimmed, empty ones left out.
-func splitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
+// runCrawl runs the crawl with resolved options.
+func runCrawl(cmd *cobra.Command, o *crawlOptions) error {
+	cfg := o.Config
+	if cfg.Seeds == "" || cfg.Out == "" || cfg.State == "" {
+		return fmt.Errorf("crawl: --seeds, --out and --state are required (flags or config)")
 	}
-	return out
+	cfg.Logger = slog.Default()
+	finishProgress := func() {}
+	if !o.Quiet {
+		cfg.Progress, finishProgress = crawl.NewProgress(os.Stderr, slog.Default())
+	}
+	stats, err := crawl.Run(cmd.Context(), cfg)
+	finishProgress()
+	if o.JSON {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		if e := enc.Encode(stats); e != nil && err == nil {
+			err = e
+		}
+	} else if stats.Runs > 0 {
+		fmt.Fprintln(os.Stderr, stats.Summary())
+	}
+	return err
 }

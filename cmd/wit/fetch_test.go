@@ -9,23 +9,6 @@ import (
 	"github.com/witdata/wit/shards"
 )
 
-func TestParseByteSize(t *testing.T) {
-	for in, want := range map[string]int64{
-		"1048576": 1 << 20, "20MiB": 20 << 20, "20mib": 20 << 20, "500KB": 500_000, "1.5GB": 1_500_000_000,
-		"2g": 2 << 30, "0": 0, " 64 KiB ": 64 << 10, "10b": 10,
-	} {
-		got, err := parseByteSize(in)
-		if err != nil || got != want {
-			t.Errorf("parseByteSize(%q) = %d, %v; want %d", in, got, err, want)
-		}
-	}
-	for _, bad := range []string{"", "MiB", "-5", "ten", "5 parsecs"} {
-		if _, err := parseByteSize(bad); err == nil {
-			t.Errorf("parseByteSize(%q): no error", bad)
-		}
-	}
-}
-
 func TestFetchCommandFlags(t *testing.T) {
 	cmd := newFetchCmd()
 	for _, name := range []string{"in", "out", "url-col", "caption-col", "allow-private", "delay", "per-host", "workers", "timeout",

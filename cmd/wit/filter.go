@@ -1,34 +1,34 @@
 package main
 
 import (
-	"fmt"
+	"errors"
 	"log/slog"
 	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/witdata/wit/filter"
-	"github.com/witdata/wit/querymatch"
+	"github.com/witdata/wit/internal/cliconfig"
 )
 
 func init() { rootCmd.AddCommand(newFilterCmd()) }
 
-func newFilterCmd() *cobra.Command {
-	var (
-		opts        filter.Options
-		queries     string
-		foldCase    bool
-		noLanguage  bool
-		languages   string
-		detectLangs string
-		lowAccuracy bool
-		noLexical   bool
-		cacheSize   int
-		noJunk      bool
-		extraCols   string
-	)
-	rules := filter.DefaultTextRules()
+// filterOptions is what `wit filter` reads from its flags and --config (configs/filter.yaml):
+// the run's options and the stages' options side by side in one YAML mapping.
+type filterOptions struct {
+	Run    filter.Options      `yaml:",inline"`
+	Stages filter.StageOptions `yaml:",inline"`
+}
+
+func newFilterCmd() *cobra.Command { return filterCommand(runFilter) }
+
+// filterCommand declares the flags; run gets the resolved options (tests pass their own).
+func filterCommand(run func(*cobra.Command, *filterOptions) error) *cobra.Command {
+	o := &filterOptions{
+		Run:    filter.Options{CaptionCol: "caption", Threshold: filter.DefaultThreshold, Mode: filter.ModeExact, RowsPerFile: 10000},
+		Stages: filter.DefaultStageOptions(),
+	}
+	var b *cliconfig.Binder
 	cmd := &cobra.Command{
 		Use:   "filter --in PAIRS --out DIR [--queries FILE|default]",
 		Short: "Keep English pairs that match the query list, deduplicated and balanced per query",
@@ -61,92 +61,83 @@ replaced by its normalised form) plus matched_queries (list<utf8>) and language 
 "und" when undecided, "und-Cyrl" etc. when the script pre-check decided). Only kept rows are
 written, unless --keep-all adds every row with decision ("keep"/"drop") and drop_reason columns.
 The directory appears only when the run succeeded (written to a temp directory, then renamed);
-filter-stats.json inside it (and --stats-json) holds the counts printed at the end.`,
+filter-stats.json inside it (and --stats-json) holds the counts printed at the end.
+
+Options may also come from --config (YAML, keys as in configs/filter.yaml); flags set on the
+command line override it.`,
 		Example: `  wit filter --in work/pairs --queries default --out work/filtered
   wit filter --in urls.csv.gz --caption-col alt --url-col src --queries queries.txt --out work/f
-  wit filter --in captions.txt --no-language --balance 0 --queries default --out work/q --keep-all`,
+  wit filter --in captions.txt --no-language --balance 0 --queries default --out work/q --keep-all
+  wit filter --config configs/filter.yaml --in work/pairs --out work/filtered --mode online`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			rules.NoJunk = noJunk
-			opts.Stages.Text = rules
-			if extraCols != "" {
-				opts.ExtraCols = strings.Split(extraCols, ",")
-			}
-			mopts := querymatch.Options{FoldCase: foldCase}
-			switch queries {
-			case "":
-				if cmd.Flags().Changed("balance") && opts.Threshold > 0 {
-					return fmt.Errorf("--balance needs --queries")
-				}
-				opts.Threshold = 0
-			case "default":
-				m, err := querymatch.Default(mopts)
-				if err != nil {
-					return fmt.Errorf("default query list: %w", err)
-				}
-				opts.Stages.Matcher = m
-			default:
-				m, err := querymatch.LoadFile(queries, mopts)
-				if err != nil {
-					return fmt.Errorf("--queries: %w", err)
-				}
-				opts.Stages.Matcher = m
-			}
-			if !noLanguage {
-				keep, err := filter.ParseLanguages(languages)
-				if err != nil {
-					return fmt.Errorf("--languages: %w", err)
-				}
-				lopts := filter.LanguageOptions{Keep: keep, CacheSize: cacheSize, LowAccuracy: lowAccuracy, NoLexical: noLexical}
-				if detectLangs != "" {
-					if lopts.Detect, err = filter.ParseLanguages(detectLangs); err != nil {
-						return fmt.Errorf("--detect-languages: %w", err)
-					}
-				}
-				slog.Info("loading language models", "keep", languages, "candidates", len(lopts.Detect))
-				lf, err := filter.NewLanguageFilter(lopts)
-				if err != nil {
-					return err
-				}
-				opts.Stages.Language = lf
-			}
-			stats, err := filter.Run(cmd.Context(), opts)
-			if err != nil {
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := b.Resolve(); err != nil {
 				return err
 			}
-			stats.WriteSummary(os.Stdout)
-			return nil
+			return run(cmd, o)
 		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&opts.In, "in", "", "input: Arrow pairs directory or file, or txt/csv/tsv/jsonl/json/parquet (optionally .gz)")
-	f.StringVar(&opts.Out, "out", "", "output directory of Arrow files (must not exist or be empty)")
-	f.StringVar(&opts.CaptionCol, "caption-col", "caption", "caption column")
-	f.StringVar(&opts.URLCol, "url-col", "", `image URL column (default "image_url" for Arrow input, "url" otherwise)`)
-	f.StringVar(&extraCols, "columns", "", "non-Arrow input: comma-separated further columns to carry to the output")
-	f.StringVar(&queries, "queries", "", `query list file (one entry a line, .gz ok) or "default" for the embedded list; empty: no query filter`)
-	f.BoolVar(&foldCase, "fold-case", false, "match queries case-insensitively (MetaCLIP is case-sensitive)")
-	f.BoolVar(&noLanguage, "no-language", false, "switch the language filter off")
-	f.StringVar(&languages, "languages", "en", "languages to keep, ISO 639-1 codes or names, comma-separated")
-	f.StringVar(&detectLangs, "detect-languages", "", `candidate languages lingua chooses among ("all" for 75; default: 20 common web languages)`)
-	f.BoolVar(&lowAccuracy, "low-accuracy", false, "lingua's low accuracy mode: faster, less recall on short captions")
-	f.BoolVar(&noLexical, "no-lexical", false, "English only: skip the function-word pre-check and ask lingua about every Latin-script caption")
-	f.IntVar(&cacheSize, "lang-cache", 100_000, "language results cached for repeated captions (LRU entries; -1 = off)")
-	f.IntVar(&rules.MinChars, "min-chars", rules.MinChars, "minimum caption length in characters (0 = off)")
-	f.IntVar(&rules.MinWords, "min-words", rules.MinWords, "minimum words per caption (0 = off)")
-	f.IntVar(&rules.MaxChars, "max-chars", rules.MaxChars, "maximum caption length in characters (0 = no limit)")
-	f.BoolVar(&noJunk, "no-junk", false, "switch the junk rules (URLs, file names, boilerplate, symbols) off")
-	f.BoolVar(&opts.Stages.DropInvalidUTF8, "drop-invalid-utf8", false, "drop captions with invalid UTF-8 instead of removing the bad bytes")
-	f.BoolVar(&opts.NoDedup, "no-dedup", false, "keep duplicate (image URL, caption) pairs")
-	f.IntVar(&opts.Threshold, "balance", filter.DefaultThreshold, "balancing threshold t (pairs per query entry); 0 = no balancing")
-	f.Uint64Var(&opts.Seed, "seed", 0, "seed of the balancing coin flips")
-	f.StringVar(&opts.Mode, "mode", filter.ModeExact, "balancing mode: exact (two passes) or online (running counts)")
-	f.StringVar(&opts.StateDir, "state-dir", "", "online mode: directory keeping the running counts across runs (default: temporary)")
-	f.BoolVar(&opts.KeepAll, "keep-all", false, "write dropped rows too, with decision and drop_reason columns")
-	f.StringVar(&opts.StatsJSON, "stats-json", "", "also write the stats JSON to this path")
-	f.IntVar(&opts.RowsPerFile, "rows-per-file", 10000, "rows per output Arrow file")
-	f.IntVar(&opts.Workers, "workers", 0, "caption evaluation goroutines (default: number of CPUs)")
-	_ = cmd.MarkFlagRequired("in")
-	_ = cmd.MarkFlagRequired("out")
+	r, st := &o.Run, &o.Stages
+	b = cliconfig.New(cmd.Flags(), o, "YAML file of filter options (keys as in configs/filter.yaml); flags set on the command line override it")
+	b.String(&r.In, "in", "input: Arrow pairs directory or file, or txt/csv/tsv/jsonl/json/parquet (optionally .gz) (required)")
+	b.String(&r.Out, "out", "output directory of Arrow files (must not exist or be empty) (required)")
+	b.String(&r.CaptionCol, "caption-col", "caption column")
+	b.String(&r.URLCol, "url-col", `image URL column (default "image_url" for Arrow input, "url" otherwise)`)
+	b.List(&r.ExtraCols, "columns", "non-Arrow input: comma-separated further columns to carry to the output")
+	b.String(&st.Queries, "queries", `query list file (one entry a line, .gz ok) or "default" for the embedded list; empty: no query filter`)
+	b.Bool(&st.FoldCase, "fold-case", "match queries case-insensitively (MetaCLIP is case-sensitive)")
+	b.Bool(&st.NoLanguage, "no-language", "switch the language filter off")
+	b.String(&st.Languages, "languages", "languages to keep, ISO 639-1 codes or names, comma-separated")
+	b.String(&st.DetectLanguages, "detect-languages", `candidate languages lingua chooses among ("all" for 75; default: 20 common web languages)`)
+	b.Bool(&st.LowAccuracy, "low-accuracy", "lingua's low accuracy mode: faster, less recall on short captions")
+	b.Bool(&st.NoLexical, "no-lexical", "English only: skip the function-word pre-check and ask lingua about every Latin-script caption")
+	b.Int(&st.LangCache, "lang-cache", "language results cached for repeated captions (LRU entries; -1 = off)")
+	b.Int(&st.MinChars, "min-chars", "minimum caption length in characters (0 = off)")
+	b.Int(&st.MinWords, "min-words", "minimum words per caption (0 = off)")
+	b.Int(&st.MaxChars, "max-chars", "maximum caption length in characters (0 = no limit)")
+	b.Bool(&st.NoJunk, "no-junk", "switch the junk rules (URLs, file names, boilerplate, symbols) off")
+	b.Bool(&st.DropInvalidUTF8, "drop-invalid-utf8", "drop captions with invalid UTF-8 instead of removing the bad bytes")
+	b.Bool(&r.NoDedup, "no-dedup", "keep duplicate (image URL, caption) pairs")
+	b.Int(&r.Threshold, "balance", "balancing threshold t (pairs per query entry); 0 = no balancing")
+	b.Uint64(&r.Seed, "seed", "seed of the balancing coin flips")
+	b.String(&r.Mode, "mode", "balancing mode: exact (two passes) or online (running counts)")
+	b.String(&r.StateDir, "state-dir", "online mode: directory keeping the running counts across runs (default: temporary)")
+	b.Bool(&r.KeepAll, "keep-all", "write dropped rows too, with decision and drop_reason columns")
+	b.String(&r.StatsJSON, "stats-json", "also write the stats JSON to this path")
+	b.Int(&r.RowsPerFile, "rows-per-file", "rows per output Arrow file")
+	b.Int(&r.Workers, "workers", "caption evaluation goroutines (default: number of CPUs)")
 	return cmd
+}
+
+// runFilter filters with resolved options.
+func runFilter(cmd *cobra.Command, o *filterOptions) error {
+	opts, err := o.options(cmd.Flags().Changed("balance"))
+	if err != nil {
+		return err
+	}
+	stats, err := filter.Run(cmd.Context(), opts)
+	if err != nil {
+		return err
+	}
+	stats.WriteSummary(os.Stdout)
+	return nil
+}
+
+// options are Run's options with the stages built. Without a query list there is nothing to
+// balance: the default threshold is dropped, a threshold asked for (balanceSet, or a non-default
+// one from the file) is an error.
+func (o *filterOptions) options(balanceSet bool) (filter.Options, error) {
+	opts := o.Run
+	if opts.In == "" || opts.Out == "" {
+		return opts, errors.New("filter: --in and --out are required (flags or config)")
+	}
+	if o.Stages.Queries == "" && opts.Threshold > 0 {
+		if balanceSet || opts.Threshold != filter.DefaultThreshold {
+			return opts, errors.New("filter: --balance needs --queries")
+		}
+		opts.Threshold = 0
+	}
+	var err error
+	opts.Stages, err = o.Stages.Stages(slog.Default())
+	return opts, err
 }

@@ -2,6 +2,9 @@
 //
 // Each stage is a subcommand (crawl, filter, fetch, build, train, eval, ...) registered by its own
 // file in this package; the files hold only flags and wiring, the logic lives in the stage packages.
+// Every stage command declares its flags once through internal/cliconfig, which also reads its
+// --config YAML file (defaults < file < flags set on the command line); xCommand(run) builds the
+// command and hands run the resolved options, so tests can check them without running the stage.
 package main
 
 import (

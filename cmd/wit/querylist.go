@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/witdata/wit/internal/cliconfig"
 	"github.com/witdata/wit/querylist"
 	"github.com/witdata/wit/querymatch"
 )
@@ -25,9 +26,9 @@ func newQuerylistCmd() *cobra.Command {
 }
 
 func newQuerylistBuildCmd() *cobra.Command {
-	var cfg querylist.BuildConfig
-	def := querylist.DefaultBuildOptions()
+	cfg := querylist.BuildConfig{Options: querylist.DefaultBuildOptions()}
 	var minPMIRatio float64
+	var b *cliconfig.Binder
 	cmd := &cobra.Command{
 		Use:   "build --out FILE [sources...]",
 		Short: "Build a query list with MetaCLIP's recipe",
@@ -58,7 +59,13 @@ under-counted by the logged bound).`,
       --wikipedia-dump enwiki-latest-pages-articles.xml.bz2 --titles pageviews.tsv`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if cmd.Flags().Changed("min-pmi-ratio") {
+			if err := b.Resolve(); err != nil {
+				return err
+			}
+			if cfg.Out == "" {
+				return fmt.Errorf("--out is required (flag or config)")
+			}
+			if b.Changed("min-pmi-ratio") {
 				if minPMIRatio <= 0 {
 					return fmt.Errorf("--min-pmi-ratio must be > 0")
 				}
@@ -87,21 +94,21 @@ under-counted by the logged bound).`,
 			return nil
 		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&cfg.Out, "out", "", "output list file, \"entry<TAB>source\" lines (.gz to compress) (required)")
-	f.StringVar(&cfg.WordNetDir, "wordnet", "", "directory with WordNet 3.0 data.{adj,adv,noun,verb} (e.g. /usr/share/wordnet from Debian wordnet-base)")
-	f.StringVar(&cfg.Options.WordNetMode, "wordnet-mode", def.WordNetMode, "\"lemmas\": every lemma of every synset; \"synsets\": one lower-cased head lemma per synset (MetaCLIP's 86k)")
-	f.StringArrayVar(&cfg.Corpora, "corpus", nil, "plain UTF-8 text file for unigram/bigram counts (.gz ok; repeatable)")
-	f.StringVar(&cfg.WikipediaDump, "wikipedia-dump", "", "MediaWiki pages-articles XML dump (.bz2 or plain), streamed: text feeds the counts, links the title counts")
-	f.StringArrayVar(&cfg.Titles, "titles", nil, "\"title<TAB>count\" file, e.g. aggregated pageviews (.gz ok; repeatable)")
-	f.IntVar(&cfg.Options.MinUnigramCount, "min-unigram", def.MinUnigramCount, "minimum count of a corpus word to become an entry (MetaCLIP: 100 on Wikipedia)")
-	f.Float64Var(&cfg.Options.MinBigramPMI, "min-pmi", def.MinBigramPMI, "minimum PMI of a bigram, natural log: ln(count(ab)*N/(count(a)*count(b))), default = ln 30")
-	f.Float64Var(&minPMIRatio, "min-pmi-ratio", 0, "alternative to --min-pmi: minimum count(ab)*N/(count(a)*count(b)) (MetaCLIP's \"PMI 30\")")
-	f.IntVar(&cfg.Options.MinBigramCount, "min-bigram-count", def.MinBigramCount, "minimum count of a bigram to be considered")
-	f.IntVar(&cfg.Options.MinTitleCount, "min-title-count", def.MinTitleCount, "minimum count of a title (pageviews from --titles, inbound links from a dump; MetaCLIP: 70 pageviews)")
-	f.IntVar(&cfg.Options.MaxEntries, "max", def.MaxEntries, "maximum number of entries (MetaCLIP: 500000)")
-	f.IntVar(&cfg.Options.MaxCountKeys, "max-count-keys", def.MaxCountKeys, "keys per count table before rare ones are pruned (~60 bytes each)")
-	cmd.MarkFlagRequired("out")
+	q := &cfg.Options
+	b = cliconfig.New(cmd.Flags(), &cfg, "YAML file of build options, keys as the flags with _ for - (out, wordnet, corpus: [...], min_unigram, ...); flags set on the command line override it")
+	b.String(&cfg.Out, "out", "output list file, \"entry<TAB>source\" lines (.gz to compress) (required)")
+	b.String(&cfg.WordNetDir, "wordnet", "directory with WordNet 3.0 data.{adj,adv,noun,verb} (e.g. /usr/share/wordnet from Debian wordnet-base)")
+	b.String(&q.WordNetMode, "wordnet-mode", "\"lemmas\": every lemma of every synset; \"synsets\": one lower-cased head lemma per synset (MetaCLIP's 86k)")
+	b.Repeated(&cfg.Corpora, "corpus", "plain UTF-8 text file for unigram/bigram counts (.gz ok; repeatable)")
+	b.String(&cfg.WikipediaDump, "wikipedia-dump", "MediaWiki pages-articles XML dump (.bz2 or plain), streamed: text feeds the counts, links the title counts")
+	b.Repeated(&cfg.Titles, "titles", "\"title<TAB>count\" file, e.g. aggregated pageviews (.gz ok; repeatable)")
+	b.Int(&q.MinUnigramCount, "min-unigram", "minimum count of a corpus word to become an entry (MetaCLIP: 100 on Wikipedia)")
+	b.Float64(&q.MinBigramPMI, "min-pmi", "minimum PMI of a bigram, natural log: ln(count(ab)*N/(count(a)*count(b))), default = ln 30")
+	b.Float64(&minPMIRatio, "min-pmi-ratio", "alternative to --min-pmi: minimum count(ab)*N/(count(a)*count(b)) (MetaCLIP's \"PMI 30\")")
+	b.Int(&q.MinBigramCount, "min-bigram-count", "minimum count of a bigram to be considered")
+	b.Int(&q.MinTitleCount, "min-title-count", "minimum count of a title (pageviews from --titles, inbound links from a dump; MetaCLIP: 70 pageviews)")
+	b.Int(&q.MaxEntries, "max", "maximum number of entries (MetaCLIP: 500000)")
+	b.Int(&q.MaxCountKeys, "max-count-keys", "keys per count table before rare ones are pruned (~60 bytes each)")
 	return cmd
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/witdata/wit/internal/cliconfig"
 	"github.com/witdata/wit/tokenizer"
 )
 
@@ -21,14 +22,18 @@ func newTokenizerCmd() *cobra.Command {
 	return cmd
 }
 
+// tokenizerTrainOptions is what `wit tokenizer train` reads from its flags and --config.
+type tokenizerTrainOptions struct {
+	Shards       string `yaml:"shards"`
+	Out          string `yaml:"out"`
+	Vocab        int    `yaml:"vocab"`
+	MaxCaptions  int64  `yaml:"max_captions"`
+	MinFrequency int    `yaml:"min_frequency"`
+}
+
 func newTokenizerTrainCmd() *cobra.Command {
-	var (
-		shardsDir   string
-		out         string
-		vocab       int
-		maxCaptions int64
-		minFreq     int
-	)
+	o := tokenizerTrainOptions{Vocab: tokenizer.DefaultVocabSize, MinFrequency: 2}
+	var b *cliconfig.Binder
 	cmd := &cobra.Command{
 		Use:   "train --shards DIR --out tok.json [--vocab 8192]",
 		Short: "Learn BPE merges from the captions of image shards",
@@ -42,16 +47,20 @@ first until the vocabulary holds --vocab ids: 256 bytes, the merges, then <start
 takes, and is copied into every checkpoint.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := b.Resolve(); err != nil {
+				return err
+			}
+			shardsDir, out, vocab := o.Shards, o.Out, o.Vocab
 			if shardsDir == "" || out == "" {
 				return fmt.Errorf("--shards and --out are required")
 			}
 			start := time.Now()
 			c := tokenizer.NewCounter()
-			if err := c.CountShards(cmd.Context(), shardsDir, maxCaptions); err != nil {
+			if err := c.CountShards(cmd.Context(), shardsDir, o.MaxCaptions); err != nil {
 				return err
 			}
 			counted := time.Since(start)
-			tok, err := c.Train(tokenizer.TrainOptions{VocabSize: vocab, MinFrequency: minFreq})
+			tok, err := c.Train(tokenizer.TrainOptions{VocabSize: vocab, MinFrequency: o.MinFrequency})
 			if err != nil {
 				return fmt.Errorf("train tokenizer on %s: %w", shardsDir, err)
 			}
@@ -66,12 +75,12 @@ takes, and is copied into every checkpoint.`,
 			return nil
 		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&shardsDir, "shards", "", "image shard folder (its *.arrow files' caption column is read)")
-	f.StringVar(&out, "out", "", "tokenizer file to write (JSON)")
-	f.IntVar(&vocab, "vocab", tokenizer.DefaultVocabSize, "vocabulary size including the 256 bytes and 2 special tokens; must not exceed the model's vocab_size")
-	f.Int64Var(&maxCaptions, "max-captions", 0, "read at most this many captions (0: all)")
-	f.IntVar(&minFreq, "min-frequency", 2, "never merge a pair seen fewer times than this")
+	b = cliconfig.New(cmd.Flags(), &o, "YAML file of these options, keys as the flags with _ for - (shards, out, vocab, max_captions, min_frequency); flags set on the command line override it")
+	b.String(&o.Shards, "shards", "image shard folder (its *.arrow files' caption column is read)")
+	b.String(&o.Out, "out", "tokenizer file to write (JSON)")
+	b.Int(&o.Vocab, "vocab", "vocabulary size including the 256 bytes and 2 special tokens; must not exceed the model's vocab_size")
+	b.Int64(&o.MaxCaptions, "max-captions", "read at most this many captions (0: all)")
+	b.Int(&o.MinFrequency, "min-frequency", "never merge a pair seen fewer times than this")
 	return cmd
 }
 

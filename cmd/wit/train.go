@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/witdata/wit/internal/cliconfig"
 	"github.com/witdata/wit/internal/gomlxfix"
 	"github.com/witdata/wit/model"
 	"github.com/witdata/wit/train"
@@ -14,13 +15,22 @@ import (
 
 func init() { rootCmd.AddCommand(newTrainCmd()) }
 
-func newTrainCmd() *cobra.Command {
-	var (
-		opts      train.Options
-		config    string
-		resume    bool
-		xlaPlugin string
-	)
+// trainOptions is what `wit train` reads from its flags and --config. The YAML file is the model
+// preset (configs/clip-*.yaml: sections model and train); the hyperparameter flags override its
+// train section, so a flag that is set wins whatever its value (--weight-decay 0 is no decay).
+type trainOptions struct {
+	Preset    model.File
+	Run       train.Options // zero fields: train's defaults (Options.WithDefaults)
+	Resume    bool
+	XLAPlugin string
+}
+
+func newTrainCmd() *cobra.Command { return trainCommand(runTrain) }
+
+// trainCommand declares the flags; run gets the resolved options (tests pass their own).
+func trainCommand(run func(*cobra.Command, *trainOptions) error) *cobra.Command {
+	o := &trainOptions{Run: train.Options{CheckpointEvery: 500, Keep: 3, LogEvery: 10, Prefetch: 2, ShuffleBuffer: 2048}}
+	var b *cliconfig.Binder
 	cmd := &cobra.Command{
 		Use:   "train --shards DIR --config configs/clip-tiny.yaml --out RUN [flags]",
 		Short: "Train CLIP on image shards",
@@ -34,8 +44,11 @@ counted. --prefetch batches are prepared ahead so the model does not wait.
 
 Optimisation: AdamW (beta1 0.9, beta2 0.98, eps 1e-6, weight decay 0.2 on weight matrices only:
 not on gains, biases or the logit scale) with a linear warmup then a cosine down to the preset's
-min_learning_rate; the logit scale is clamped to ln(100). Values not given as flags come from the
-preset's train section.
+min_learning_rate; the logit scale is clamped to ln(100). The preset (--config) gives the
+architecture (model section) and the hyperparameters (train section); a hyperparameter flag that
+is set overrides the train section whatever its value (--weight-decay 0: no decay; a negative
+decay, the old spelling, also means none), except that 0 for --steps, --batch-size and --lr keeps
+the preset's.
 
 Run folder (--out): config.yaml, tok.json, metrics.jsonl (one JSON object per --log-every steps:
 step, loss, lr, logit_scale, samples_per_sec, epoch, data_wait_frac, corrupt_images, elapsed_s),
@@ -48,54 +61,65 @@ Backend: GoMLX's pure-Go backend (no cgo). Binaries built with -tags xla can use
 given by absolute path (--xla-plugin or $WIT_PJRT_PLUGIN), e.g. xla_cuda_plugin.so for GPUs.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if opts.Shards == "" || opts.Out == "" {
-				return fmt.Errorf("--shards and --out are required")
-			}
-			preset, err := model.LoadFile(config)
-			if err != nil {
+			if err := b.Resolve(); err != nil {
 				return err
 			}
-			tr := &train.Trainer{Preset: preset, Options: opts, Resume: resume}
-			if xlaPlugin != "" || (gomlxfix.HasXLA && os.Getenv(gomlxfix.EnvPJRTPlugin) != "") {
-				be, err := gomlxfix.NewXLA(xlaPlugin)
-				if err != nil {
-					return err
-				}
-				tr.Backend = be
+			o.Preset.Model = o.Preset.Model.WithDefaults()
+			if err := o.Preset.Model.Validate(); err != nil {
+				return fmt.Errorf("model config %s: %w", b.File(), err)
 			}
-			res, err := tr.Train(cmd.Context())
-			if res != nil {
-				fmt.Fprintf(cmd.OutOrStdout(), "steps %d (this run %d), samples %d, last loss %.4f, corrupt images %d, data wait %.1f%%, %s\ncheckpoint %s\n",
-					res.Steps, res.StepsRun, res.Samples, res.LastLoss, res.Corrupt, 100*res.DataWaitFrac, res.Elapsed.Round(1e6), res.Checkpoint)
-			}
-			if err != nil {
-				slog.Error("train", "err", err)
-			}
-			return err
+			return run(cmd, o)
 		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&opts.Shards, "shards", "", "image shard folder to train on (required)")
-	f.StringVar(&config, "config", "configs/clip-tiny.yaml", "model preset: architecture and suggested hyperparameters")
-	f.StringVar(&opts.Out, "out", "", "run folder for metrics, plot and checkpoints (required)")
-	f.Int64Var(&opts.Steps, "steps", 0, "optimizer steps in total (0: the preset's); with --resume, the total to reach")
-	f.IntVar(&opts.BatchSize, "batch-size", 0, "image-caption pairs per optimizer step, i.e. the contrastive batch (0: the preset's)")
-	f.Float64Var(&opts.LR, "lr", 0, "peak learning rate after warmup (0: the preset's)")
-	f.Float64Var(&opts.MinLR, "min-lr", 0, "learning rate at the end of the cosine (0: the preset's)")
-	f.Int64Var(&opts.Warmup, "warmup", 0, "linear warmup steps (0: the preset's)")
-	f.Float64Var(&opts.WeightDecay, "weight-decay", 0, "AdamW decoupled weight decay on weight matrices (0: the preset's, 0.2; negative: none)")
-	f.IntVar(&opts.Accum, "accum", 0, "(0: 1) split each batch into this many micro-batches whose gradients are averaged (less memory; each micro-batch's contrastive loss sees only its own negatives)")
-	f.Int64Var(&opts.CheckpointEvery, "checkpoint-every", 500, "write a checkpoint every N steps")
-	f.IntVar(&opts.Keep, "keep", 3, "keep the newest K checkpoints (older ones are deleted)")
-	f.Int64Var(&opts.LogEvery, "log-every", 10, "append a metrics.jsonl line every N steps (loss averaged over them)")
-	f.StringVar(&opts.Tokenizer, "tokenizer", "", "tok.json from 'wit tokenizer train' (default: train one on the fly from the shards' captions)")
-	f.IntVar(&opts.VocabSize, "vocab", 0, "vocabulary of a tokenizer trained on the fly (0: the preset's vocab_size)")
-	f.BoolVar(&resume, "resume", false, "continue from the latest checkpoint in --out (starts fresh when there is none)")
-	f.Uint64Var(&opts.Seed, "seed", 0, "(0: 1) seed of the weight initialisation, data shuffle and crops")
-	f.IntVar(&opts.Workers, "workers", 0, "JPEG decode goroutines (0: the number of CPUs)")
-	f.IntVar(&opts.Prefetch, "prefetch", 2, "batches prepared ahead of the model")
-	f.IntVar(&opts.ShuffleBuffer, "shuffle-buffer", 2048, "samples in the shuffle buffer (with shard order shuffled every epoch)")
-	f.BoolVar(&opts.NoProgress, "no-progress", false, "no progress bar (logs and metrics only)")
-	f.StringVar(&xlaPlugin, "xla-plugin", "", "absolute path of a PJRT plugin for the XLA backend (binaries built with -tags xla only)")
+	h, r := &o.Preset.Train, &o.Run
+	b = cliconfig.New(cmd.Flags(), &o.Preset, "model preset (YAML, sections model and train): architecture and hyperparameters; the flags below override its train section")
+	b.SetDefaultFile("configs/clip-tiny.yaml")
+	b.String(&r.Shards, "shards", "image shard folder to train on (required)")
+	b.String(&r.Out, "out", "run folder for metrics, plot and checkpoints (required)")
+	// --steps, --batch-size and --lr also go to the run's options: on --resume those are what may
+	// change a checkpoint's values. Their 0 has always meant "the preset's".
+	b.Int64(&h.Steps, "steps", "optimizer steps in total (default and 0: the preset's train.steps); with --resume, the total to reach", &r.Steps).ZeroMeansUnset()
+	b.Int(&h.BatchSize, "batch-size", "image-caption pairs per optimizer step, i.e. the contrastive batch (default and 0: the preset's train.batch_size)", &r.BatchSize).ZeroMeansUnset()
+	b.Float64(&h.LearningRate, "lr", "peak learning rate after warmup (default and 0: the preset's train.learning_rate)", &r.LR).ZeroMeansUnset()
+	b.Float64(&h.MinLR, "min-lr", "learning rate at the end of the cosine (default: the preset's train.min_learning_rate)")
+	b.Int64(&h.WarmupSteps, "warmup", "linear warmup steps (default: the preset's train.warmup_steps)")
+	b.Float64(&h.WeightDecay, "weight-decay", "AdamW decoupled weight decay on weight matrices (default: the preset's train.weight_decay, 0.2; 0 or negative: none)")
+	b.Int(&r.Accum, "accum", "(0: 1) split each batch into this many micro-batches whose gradients are averaged (less memory; each micro-batch's contrastive loss sees only its own negatives)")
+	b.Int64(&r.CheckpointEvery, "checkpoint-every", "write a checkpoint every N steps")
+	b.Int(&r.Keep, "keep", "keep the newest K checkpoints (older ones are deleted)")
+	b.Int64(&r.LogEvery, "log-every", "append a metrics.jsonl line every N steps (loss averaged over them)")
+	b.String(&r.Tokenizer, "tokenizer", "tok.json from 'wit tokenizer train' (default: train one on the fly from the shards' captions)")
+	b.Int(&r.VocabSize, "vocab", "vocabulary of a tokenizer trained on the fly (0: the preset's vocab_size)")
+	b.Bool(&o.Resume, "resume", "continue from the latest checkpoint in --out (starts fresh when there is none)")
+	b.Uint64(&r.Seed, "seed", "(0: 1) seed of the weight initialisation, data shuffle and crops")
+	b.Int(&r.Workers, "workers", "JPEG decode goroutines (0: the number of CPUs)")
+	b.Int(&r.Prefetch, "prefetch", "batches prepared ahead of the model")
+	b.Int(&r.ShuffleBuffer, "shuffle-buffer", "samples in the shuffle buffer (with shard order shuffled every epoch)")
+	b.Bool(&r.NoProgress, "no-progress", "no progress bar (logs and metrics only)")
+	b.String(&o.XLAPlugin, "xla-plugin", "absolute path of a PJRT plugin for the XLA backend (binaries built with -tags xla only)")
 	return cmd
+}
+
+// runTrain trains with resolved options.
+func runTrain(cmd *cobra.Command, o *trainOptions) error {
+	if o.Run.Shards == "" || o.Run.Out == "" {
+		return fmt.Errorf("--shards and --out are required")
+	}
+	tr := &train.Trainer{Preset: o.Preset, Options: o.Run, Resume: o.Resume}
+	if o.XLAPlugin != "" || (gomlxfix.HasXLA && os.Getenv(gomlxfix.EnvPJRTPlugin) != "") {
+		be, err := gomlxfix.NewXLA(o.XLAPlugin)
+		if err != nil {
+			return err
+		}
+		tr.Backend = be
+	}
+	res, err := tr.Train(cmd.Context())
+	if res != nil {
+		fmt.Fprintf(cmd.OutOrStdout(), "steps %d (this run %d), samples %d, last loss %.4f, corrupt images %d, data wait %.1f%%, %s\ncheckpoint %s\n",
+			res.Steps, res.StepsRun, res.Samples, res.LastLoss, res.Corrupt, 100*res.DataWaitFrac, res.Elapsed.Round(1e6), res.Checkpoint)
+	}
+	if err != nil {
+		slog.Error("train", "err", err)
+	}
+	return err
 }
