@@ -21,6 +21,7 @@ import (
 
 	"github.com/witdata/wit/crawl/extract"
 	"github.com/witdata/wit/crawl/robots"
+	"github.com/witdata/wit/internal/atomicfile"
 	"github.com/witdata/wit/internal/httpx"
 	"github.com/witdata/wit/internal/input"
 	"github.com/witdata/wit/internal/netguard"
@@ -371,8 +372,8 @@ func recoverFiles(st *store, dir string, log *slog.Logger) (int, error) {
 		renamed = true
 	}
 	if renamed {
-		if err := shards.SyncDir(dir); err != nil {
-			return 0, err
+		if err := atomicfile.SyncDir(dir); err != nil {
+			return 0, fmt.Errorf("crawl: %w", err)
 		}
 	}
 	// Never overwrite a file this state does not know about (e.g. a state directory reset).

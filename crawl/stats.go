@@ -142,16 +142,12 @@ func formatCounts(m map[string]int64) string {
 	return strings.Join(parts, " ")
 }
 
-// writeStatsFile writes stats as JSON to dir/stats.json atomically (temp file, fsync, rename).
+// writeStatsFile writes stats as JSON to dir/stats.json atomically.
 func writeStatsFile(dir string, s Stats) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("stats: %w", err)
 	}
-	data, err := json.MarshalIndent(s, "", "  ")
-	if err != nil {
-		return fmt.Errorf("stats: %w", err)
-	}
-	if err := atomicfile.WriteFile(filepath.Join(dir, "stats.json"), append(data, '\n')); err != nil {
+	if err := atomicfile.WriteJSON(filepath.Join(dir, "stats.json"), s); err != nil {
 		return fmt.Errorf("stats: %w", err)
 	}
 	return nil

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/witdata/wit/eval"
+	"github.com/witdata/wit/internal/atomicfile"
 	"github.com/witdata/wit/shards"
 	"github.com/witdata/wit/train"
 )
@@ -70,7 +71,7 @@ func emitReport(cmd *cobra.Command, report any, asJSON bool, outFile string, hum
 	}
 	data = append(data, '\n')
 	if outFile != "" {
-		if err := shards.WriteFileAtomic(outFile, data); err != nil {
+		if err := atomicfile.WriteFile(outFile, data); err != nil {
 			return fmt.Errorf("write report: %w", err)
 		}
 	}

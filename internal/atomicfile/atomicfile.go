@@ -47,7 +47,9 @@ func WriteJSON(path string, v any) error {
 }
 
 // File is a file being written under a temporary name; Commit renames it over its final path.
-// Writes are buffered. A File is not safe for concurrent use.
+// Writes are buffered. It has deliberately no Close: handed as the sink of a library that closes
+// its sink when done (pqarrow does), it is neither committed nor dropped behind the caller's back.
+// A File is not safe for concurrent use.
 type File struct {
 	f        *os.File
 	buf      *bufio.Writer

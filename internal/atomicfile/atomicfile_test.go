@@ -2,6 +2,7 @@ package atomicfile
 
 import (
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -71,6 +72,9 @@ func TestFileStreaming(t *testing.T) {
 	f, err := Create(path)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if _, ok := any(f).(io.Closer); ok {
+		t.Fatal("File is an io.Closer: a library closing its sink would end it")
 	}
 	if f.Path() != path || filepath.Dir(f.TempPath()) != dir || !strings.HasPrefix(filepath.Base(f.TempPath()), "00000.arrow"+TempMarker) {
 		t.Fatalf("paths %q, %q", f.Path(), f.TempPath())
