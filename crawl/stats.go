@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/witdata/wit/internal/atomicfile"
+	"github.com/witdata/wit/internal/httpx"
 )
 
 // Counter names in the state store (accumulated over resumed runs).
@@ -27,21 +28,25 @@ const (
 	cSeedsBad     = "seeds_invalid"
 )
 
-// Failure reasons of pages (keys of Stats.PagesFailed).
+// Failure reasons of pages (keys of Stats.PagesFailed). Transport failures have the names
+// internal/httpx gives them, the same as in fetch's stats.
 const (
 	ReasonHTTP3xx           = "http_3xx"
 	ReasonHTTP4xx           = "http_4xx"
 	ReasonHTTP5xx           = "http_5xx"
-	ReasonTimeout           = "timeout"
-	ReasonTooLarge          = "too_large"
+	ReasonTimeout           = httpx.ReasonTimeout
+	ReasonTooLarge          = httpx.ReasonTooLarge
 	ReasonNotHTML           = "not_html"
-	ReasonBlockedAddress    = "blocked_address"
-	ReasonRedirectLoop      = "redirect_loop"
+	ReasonBlockedAddress    = httpx.ReasonBlocked
+	ReasonRedirects         = httpx.ReasonRedirects // more than MaxRedirects, or to a non-http(s) URL
 	ReasonRedirectScope     = "redirect_out_of_scope"
 	ReasonRobots            = "robots"
 	ReasonRobotsUnavailable = "robots_unavailable"
-	ReasonDNS               = "dns"
-	ReasonNetwork           = "network"
+	ReasonDNS               = httpx.ReasonDNS
+	ReasonRefused           = httpx.ReasonRefused
+	ReasonReset             = httpx.ReasonReset
+	ReasonTLS               = httpx.ReasonTLS
+	ReasonNetwork           = httpx.ReasonNetwork
 	ReasonParse             = "parse"
 	ReasonBadState          = "bad_state"
 )
