@@ -433,7 +433,7 @@ func (cr *crawler) addSeeds(ctx context.Context) error {
 		batch = batch[:0]
 		return err
 	}
-	for row, err := range input.Read(ctx, cr.cfg.Seeds, input.Options{Columns: []string{cr.cfg.SeedsCol}, Required: []string{cr.cfg.SeedsCol}}) {
+	for row, err := range input.Read(ctx, cr.cfg.Seeds, input.Options{Columns: []string{cr.cfg.SeedsCol}, Required: []string{cr.cfg.SeedsCol}, Arrow: shards.ReadPath}) {
 		if err != nil {
 			return fmt.Errorf("seeds %s: %w", cr.cfg.Seeds, err)
 		}

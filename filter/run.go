@@ -171,20 +171,11 @@ func openSource(ctx context.Context, opts Options) (*source, error) {
 		if url == "" {
 			url = shards.ColImageURL
 		}
-		s := &source{caption: opts.CaptionCol, url: url, isArrow: true, describe: "arrow"}
-		if st.IsDir() {
-			files, err := shards.ListFiles(opts.In)
-			if err != nil {
-				return nil, fmt.Errorf("filter: input: %w", err)
-			}
-			if len(files) == 0 {
-				return nil, fmt.Errorf("filter: input %s: no committed .arrow files", opts.In)
-			}
-			s.records = shards.ReadDir(ctx, opts.In, nil)
-		} else {
-			s.records = shards.ReadFile(opts.In, nil)
+		records, err := shards.ReadPath(ctx, opts.In, nil)
+		if err != nil {
+			return nil, fmt.Errorf("filter: input: %w", err)
 		}
-		return s, nil
+		return &source{caption: opts.CaptionCol, url: url, isArrow: true, describe: "arrow", records: records}, nil
 	}
 	if ferr != nil {
 		return nil, fmt.Errorf("filter: %w", ferr)

@@ -219,6 +219,52 @@ func ReadDir(ctx context.Context, dir string, columns []string) iter.Seq2[arrow.
 	}
 }
 
+// ReadPath streams the record batches of path: one Arrow IPC file, or the committed shard files
+// of a directory in file order (ReadDir). It checks first that path exists and, for a directory,
+// that it holds shard files, so that a wrong input fails before any output is started.
+func ReadPath(ctx context.Context, path string, columns []string) (iter.Seq2[arrow.RecordBatch, error], error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("shards: %w", err)
+	}
+	if !st.IsDir() {
+		return ReadFile(path, columns), nil
+	}
+	files, err := ListFiles(path)
+	if err != nil {
+		return nil, err
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("shards: directory %s holds no shard files (*%s)", path, Ext)
+	}
+	return ReadDir(ctx, path, columns), nil
+}
+
+// Captions streams the non-null captions (ColCaption) of the shard files of dir, in file order.
+// The sequence ends at the first read error, which err then returns.
+func Captions(ctx context.Context, dir string) (captions iter.Seq[string], err func() error) {
+	var readErr error
+	captions = func(yield func(string) bool) {
+		for rec, err := range ReadDir(ctx, dir, []string{ColCaption}) {
+			if err != nil {
+				readErr = fmt.Errorf("read captions from %s: %w", dir, err)
+				return
+			}
+			col, ok := rec.Column(0).(*array.String)
+			if !ok {
+				readErr = fmt.Errorf("read captions from %s: column %q is %s, want utf8", dir, ColCaption, rec.Column(0).DataType())
+				return
+			}
+			for i := range col.Len() {
+				if col.IsValid(i) && !yield(col.Value(i)) {
+					return
+				}
+			}
+		}
+	}
+	return captions, func() error { return readErr }
+}
+
 // validate checks what a corrupt file could break before values are read: buffer sizes
 // (array.ValidateRecord) and, in O(rows), that variable-length offsets rise and stay inside
 // their data. array.ValidateRecordFull does this too but also rescans every byte of every

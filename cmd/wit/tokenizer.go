@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/witdata/wit/shards"
 	"github.com/witdata/wit/tokenizer"
 )
 
@@ -46,8 +47,10 @@ takes, and is copied into every checkpoint.`,
 				return fmt.Errorf("--shards and --out are required")
 			}
 			start := time.Now()
+			captions, readErr := shards.Captions(cmd.Context(), shardsDir)
 			c := tokenizer.NewCounter()
-			if err := c.CountShards(cmd.Context(), shardsDir, maxCaptions); err != nil {
+			c.AddAll(captions, maxCaptions)
+			if err := readErr(); err != nil {
 				return err
 			}
 			counted := time.Since(start)
