@@ -680,7 +680,7 @@ func (e *exporter) writeParquet(path, name string) error {
 			pw.Close()
 			return fail(err)
 		}
-		rec, err := f.ownedBatch(b)
+		rec, err := f.Batch(b)
 		if err != nil {
 			pw.Close()
 			return fail(fmt.Errorf("export: %w", err))
@@ -711,26 +711,6 @@ func (e *exporter) writeParquet(path, name string) error {
 	}
 	e.res.SourceBytes += fileSize(path)
 	return e.record(ShardInfo{File: name, Count: rows, Bytes: n})
-}
-
-// ownedBatch reads batch i like Batch, but the batch belongs to the caller alone and stays valid
-// across later reads (File.Batch returns the ipc reader's current batch, which the reader
-// releases on its next read), so that several batches can be held for one row group.
-func (f *File) ownedBatch(i int) (rec arrow.RecordBatch, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			rec, err = nil, fmt.Errorf("shards: %s batch %d: %w: %v", f.path, i, ErrCorrupt, p)
-		}
-	}()
-	rec, err = f.r.RecordBatchAt(i)
-	if err != nil {
-		return nil, fmt.Errorf("shards: %s batch %d: %w: %v", f.path, i, ErrCorrupt, err)
-	}
-	if err := validate(rec); err != nil {
-		rec.Release()
-		return nil, fmt.Errorf("shards: %s batch %d: %w: %v", f.path, i, ErrCorrupt, err)
-	}
-	return rec, nil
 }
 
 func batchBytes(rec arrow.RecordBatch) int64 {

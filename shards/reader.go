@@ -87,7 +87,8 @@ func (f *File) Schema() *arrow.Schema { return f.schema }
 // NumBatches returns the number of record batches in the file.
 func (f *File) NumBatches() int { return f.r.NumRecords() }
 
-// Batch reads record batch i. The caller releases it.
+// Batch reads record batch i. The batch is the caller's (it stays valid across later reads), and
+// the caller releases it.
 func (f *File) Batch(i int) (rec arrow.RecordBatch, err error) {
 	defer func() {
 		// The IPC reader trusts offsets in the file; a corrupt body can make it panic.
