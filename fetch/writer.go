@@ -28,7 +28,7 @@ type sampleWriter struct {
 	failures map[string]int64
 	nFailed  int64
 	failed   *atomicfile.File // NNNNN_failed.jsonl of shard cur, until its record is written
-	start    time.Time // first item of the current record
+	start    time.Time        // first item of the current record
 
 	onCommit  func(c shards.Commit, st *shards.ShardStats) // stats hook (may be nil)
 	sample    shards.Sample                                // reused row
