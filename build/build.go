@@ -13,6 +13,7 @@ import (
 	"github.com/witdata/wit/crawl"
 	"github.com/witdata/wit/fetch"
 	"github.com/witdata/wit/filter"
+	"github.com/witdata/wit/internal/atomicfile"
 	"github.com/witdata/wit/internal/httpx"
 	"github.com/witdata/wit/shards"
 )
@@ -190,8 +191,8 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 	if runErr != nil {
 		stats.Error = runErr.Error()
 	}
-	if err := shards.WriteJSONAtomic(filepath.Join(cfg.Out, StatsFile), &stats); err != nil && runErr == nil {
-		runErr = err
+	if err := atomicfile.WriteJSON(filepath.Join(cfg.Out, StatsFile), &stats); err != nil && runErr == nil {
+		runErr = fmt.Errorf("build: %w", err)
 	}
 	return stats, runErr
 }

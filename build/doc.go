@@ -48,9 +48,13 @@
 //
 // # Limits
 //
-// The crawler and the downloader each apply the per-host limits (PerHost, Delay) with their own
-// client, so one host may see up to twice PerHost connections while both run (crawl.Config has
-// no way to take a shared client). Balancing is MetaCLIP's online approximation (head entries
+// The crawler and the downloader share one per-host budget: Run makes one httpx client from
+// Crawl.PerHost and Crawl.Delay and hands it to both stages (ShareLimitsWith), whose own clients
+// then use its per-host limiter and DNS cache. A host serving both pages and images sees at most
+// Crawl.PerHost requests in flight and Crawl.Delay between request starts in all, and a
+// robots.txt Crawl-delay the crawler applies to a host slows the downloader's requests to it too.
+// Fetch.PerHost and Fetch.Delay play no part (DefaultConfig and SetNetwork keep them equal to the
+// crawler's); timeouts, retries and body limits stay each stage's own. Balancing is MetaCLIP's online approximation (head entries
 // are damped logarithmically, see filter.OnlineBalancer); its counts are flushed every few
 // seconds, so a kill -9 forgets the last seconds of counts. Fetch stats in Stats are the last
 // run's; the shard directory's per-shard stats hold the totals.

@@ -21,6 +21,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/ml/context"
 	"gopkg.in/yaml.v3"
 
+	"github.com/witdata/wit/internal/atomicfile"
 	"github.com/witdata/wit/model"
 	"github.com/witdata/wit/shards"
 	"github.com/witdata/wit/tokenizer"
@@ -82,15 +83,12 @@ func Save(runDir string, st State, hyper model.Hyper, ctx *context.Context, tok 
 		return "", fmt.Errorf("checkpoint: %w", err)
 	}
 	final := filepath.Join(root, Name(st.Step))
-	tmp, err := os.MkdirTemp(root, ".tmp-"+Name(st.Step)+"-*")
+	dir, err := atomicfile.CreateDir(final)
 	if err != nil {
 		return "", fmt.Errorf("checkpoint: %w", err)
 	}
-	defer func() {
-		if err != nil {
-			os.RemoveAll(tmp)
-		}
-	}()
+	defer dir.Abort() // nothing after Replace
+	tmp := dir.TempPath()
 	st.Format = formatVersion
 	st.Saved = time.Now().UTC()
 	st.Variables, err = writeVariables(filepath.Join(tmp, VariablesFile), ctx)
@@ -110,27 +108,13 @@ func Save(runDir string, st State, hyper model.Hyper, ctx *context.Context, tok 
 		return "", fmt.Errorf("checkpoint config: %w", err)
 	}
 	for name, data := range map[string][]byte{StateFile: stateJSON, TokenizerFile: tokJSON, ConfigFile: cfgYAML} {
-		if err := writeSynced(filepath.Join(tmp, name), data); err != nil {
-			return "", err
-		}
-	}
-	if err := syncDir(tmp); err != nil {
-		return "", err
-	}
-	// Replacing an existing checkpoint of the same step (a resumed run re-saving it): move the old
-	// one aside first; rename cannot replace a non-empty folder.
-	if _, err := os.Stat(final); err == nil {
-		old := final + ".old-" + strconv.FormatInt(time.Now().UnixNano(), 36)
-		if err := os.Rename(final, old); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(tmp, name), data); err != nil {
 			return "", fmt.Errorf("checkpoint: %w", err)
 		}
-		defer os.RemoveAll(old)
 	}
-	if err := os.Rename(tmp, final); err != nil {
+	// A resumed run may save the same step again: Replace moves the old folder aside first.
+	if err := dir.Replace(); err != nil {
 		return "", fmt.Errorf("checkpoint: %w", err)
-	}
-	if err := syncDir(root); err != nil {
-		return "", err
 	}
 	return final, nil
 }
@@ -171,34 +155,6 @@ func writeVariables(path string, ctx *context.Context) ([]VarEntry, error) {
 		return nil, fmt.Errorf("checkpoint: sync %s: %w", path, err)
 	}
 	return entries, f.Close()
-}
-
-func writeSynced(path string, data []byte) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("checkpoint: write %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("checkpoint: sync %s: %w", path, err)
-	}
-	return f.Close()
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("checkpoint: sync %s: %w", dir, err)
-	}
-	return nil
 }
 
 // Checkpoint is a loaded checkpoint.
@@ -286,8 +242,10 @@ func CleanTemp(runDir string) error {
 		return fmt.Errorf("clean checkpoints: %w", err)
 	}
 	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), ".tmp-") || strings.Contains(e.Name(), ".old-") {
-			if err := os.RemoveAll(filepath.Join(root, e.Name())); err != nil {
+		// atomicfile's temp and aside names, and ".tmp-*" folders of checkpoints saved before it.
+		name := e.Name()
+		if strings.HasPrefix(name, ".tmp-") || strings.Contains(name, atomicfile.TempMarker) || strings.Contains(name, atomicfile.OldMarker) {
+			if err := os.RemoveAll(filepath.Join(root, name)); err != nil {
 				return fmt.Errorf("clean checkpoints: %w", err)
 			}
 		}

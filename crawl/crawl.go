@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"mime"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -21,9 +20,9 @@ import (
 
 	"github.com/witdata/wit/crawl/extract"
 	"github.com/witdata/wit/crawl/robots"
+	"github.com/witdata/wit/internal/atomicfile"
 	"github.com/witdata/wit/internal/httpx"
 	"github.com/witdata/wit/internal/input"
-	"github.com/witdata/wit/internal/netguard"
 	"github.com/witdata/wit/internal/urlnorm"
 	"github.com/witdata/wit/shards"
 )
@@ -371,8 +370,8 @@ func recoverFiles(st *store, dir string, log *slog.Logger) (int, error) {
 		renamed = true
 	}
 	if renamed {
-		if err := shards.SyncDir(dir); err != nil {
-			return 0, err
+		if err := atomicfile.SyncDir(dir); err != nil {
+			return 0, fmt.Errorf("crawl: %w", err)
 		}
 	}
 	// Never overwrite a file this state does not know about (e.g. a state directory reset).
@@ -434,7 +433,7 @@ func (cr *crawler) addSeeds(ctx context.Context) error {
 		batch = batch[:0]
 		return err
 	}
-	for row, err := range input.Read(ctx, cr.cfg.Seeds, input.Options{Columns: []string{cr.cfg.SeedsCol}, Required: []string{cr.cfg.SeedsCol}}) {
+	for row, err := range input.Read(ctx, cr.cfg.Seeds, input.Options{Columns: []string{cr.cfg.SeedsCol}, Required: []string{cr.cfg.SeedsCol}, Arrow: shards.ReadPath}) {
 		if err != nil {
 			return fmt.Errorf("seeds %s: %w", cr.cfg.Seeds, err)
 		}
@@ -683,31 +682,11 @@ func (cr *crawler) process(j job) (o *outcome, abandoned bool) {
 	return o, false
 }
 
-// classify names the failure reason of a fetch error or HTTP status.
+// classify names the failure reason of a fetch error or HTTP status: the transport's reason
+// (httpx.Reason) when it has a specific one, else the status class.
 func classify(err error, status int) string {
-	switch {
-	case err == nil:
-	case errors.Is(err, httpx.ErrTooManyRedirects):
-		return ReasonRedirectLoop
-	case errors.Is(err, netguard.ErrBlocked):
-		return ReasonBlockedAddress
-	case errors.Is(err, httpx.ErrBodyTooLarge):
-		return ReasonTooLarge
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
-		return ReasonTimeout
-	}
-	if err != nil {
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
-			return ReasonTimeout
-		}
-		var de *net.DNSError
-		if errors.As(err, &de) {
-			return ReasonDNS
-		}
-		if strings.Contains(err.Error(), "stopped after") && strings.Contains(err.Error(), "redirects") {
-			return ReasonRedirectLoop
-		}
+	if r := httpx.Reason(err); r != "" && r != ReasonNetwork {
+		return r
 	}
 	switch {
 	case status >= 500:

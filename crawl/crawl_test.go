@@ -247,7 +247,7 @@ func TestFailures(t *testing.T) {
 	if el := time.Since(start); el > 10*time.Second {
 		t.Fatalf("crawl took %v", el)
 	}
-	want := map[string]int64{ReasonRedirectLoop: 1, ReasonHTTP4xx: 1, ReasonHTTP5xx: 1, ReasonNotHTML: 1, ReasonTooLarge: 1, ReasonTimeout: 1}
+	want := map[string]int64{ReasonRedirects: 1, ReasonHTTP4xx: 1, ReasonHTTP5xx: 1, ReasonNotHTML: 1, ReasonTooLarge: 1, ReasonTimeout: 1}
 	for r, n := range want {
 		if stats.PagesFailed[r] != n {
 			t.Errorf("failed[%s] = %d, want %d (all: %v)", r, stats.PagesFailed[r], n, stats.PagesFailed)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/witdata/wit/internal/atomicfile"
+	"github.com/witdata/wit/internal/httpx"
 )
 
 // Counter names in the state store (accumulated over resumed runs).
@@ -27,21 +28,25 @@ const (
 	cSeedsBad     = "seeds_invalid"
 )
 
-// Failure reasons of pages (keys of Stats.PagesFailed).
+// Failure reasons of pages (keys of Stats.PagesFailed). Transport failures have the names
+// internal/httpx gives them, the same as in fetch's stats.
 const (
 	ReasonHTTP3xx           = "http_3xx"
 	ReasonHTTP4xx           = "http_4xx"
 	ReasonHTTP5xx           = "http_5xx"
-	ReasonTimeout           = "timeout"
-	ReasonTooLarge          = "too_large"
+	ReasonTimeout           = httpx.ReasonTimeout
+	ReasonTooLarge          = httpx.ReasonTooLarge
 	ReasonNotHTML           = "not_html"
-	ReasonBlockedAddress    = "blocked_address"
-	ReasonRedirectLoop      = "redirect_loop"
+	ReasonBlockedAddress    = httpx.ReasonBlocked
+	ReasonRedirects         = httpx.ReasonRedirects // more than MaxRedirects, or to a non-http(s) URL
 	ReasonRedirectScope     = "redirect_out_of_scope"
 	ReasonRobots            = "robots"
 	ReasonRobotsUnavailable = "robots_unavailable"
-	ReasonDNS               = "dns"
-	ReasonNetwork           = "network"
+	ReasonDNS               = httpx.ReasonDNS
+	ReasonRefused           = httpx.ReasonRefused
+	ReasonReset             = httpx.ReasonReset
+	ReasonTLS               = httpx.ReasonTLS
+	ReasonNetwork           = httpx.ReasonNetwork
 	ReasonParse             = "parse"
 	ReasonBadState          = "bad_state"
 )
@@ -142,16 +147,12 @@ func formatCounts(m map[string]int64) string {
 	return strings.Join(parts, " ")
 }
 
-// writeStatsFile writes stats as JSON to dir/stats.json atomically (temp file, fsync, rename).
+// writeStatsFile writes stats as JSON to dir/stats.json atomically.
 func writeStatsFile(dir string, s Stats) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("stats: %w", err)
 	}
-	data, err := json.MarshalIndent(s, "", "  ")
-	if err != nil {
-		return fmt.Errorf("stats: %w", err)
-	}
-	if err := atomicfile.WriteFile(filepath.Join(dir, "stats.json"), append(data, '\n')); err != nil {
+	if err := atomicfile.WriteJSON(filepath.Join(dir, "stats.json"), s); err != nil {
 		return fmt.Errorf("stats: %w", err)
 	}
 	return nil

@@ -19,6 +19,7 @@ import (
 	"github.com/witdata/wit/eval"
 	"github.com/witdata/wit/filter"
 	"github.com/witdata/wit/inference"
+	"github.com/witdata/wit/internal/atomicfile"
 	"github.com/witdata/wit/model"
 	"github.com/witdata/wit/shards"
 	"github.com/witdata/wit/train"
@@ -252,7 +253,7 @@ func finish(rep *Report, start time.Time, opts Options) (*Report, error) {
 	rep.DurationS = time.Since(start).Seconds()
 	path := filepath.Join(opts.Out, ReportFile)
 	rep.Outputs = append(rep.Outputs, [2]string{"this report as JSON", path})
-	if err := shards.WriteJSONAtomic(path, rep); err != nil {
+	if err := atomicfile.WriteJSON(path, rep); err != nil {
 		return rep, err
 	}
 	rep.Print(opts.Stdout)

@@ -66,12 +66,17 @@ func embeddingType(dim int) arrow.DataType {
 	return arrow.FixedSizeListOfNonNullable(int32(dim), arrow.PrimitiveTypes.Float32)
 }
 
-func metadata(kind string, dim int, extra map[string]string) map[string]string {
-	md := map[string]string{shards.MetaKind: kind, MetaEmbeddingDim: strconv.Itoa(dim)}
-	for k, v := range extra {
-		md[k] = v
+// newOutWriter starts the shard writer of an embedding or score output: out must hold no shard
+// files yet, and every file's metadata says kind and the embedding dimension, plus extra.
+func newOutWriter(out string, schema *arrow.Schema, kind string, dim int, extra map[string]string, wopts shards.WriterOptions) (*shards.Writer, error) {
+	if err := checkOutDir(out); err != nil {
+		return nil, err
 	}
-	return md
+	wopts.Metadata = map[string]string{shards.MetaKind: kind, MetaEmbeddingDim: strconv.Itoa(dim)}
+	for k, v := range extra {
+		wopts.Metadata[k] = v
+	}
+	return shards.NewWriter(out, schema, wopts)
 }
 
 func appendEmbedding(b array.Builder, v []float32) {
@@ -84,9 +89,6 @@ func appendEmbedding(b array.Builder, v []float32) {
 // shards in out: key, caption, [label], image_embedding, [text_embedding]. Unusable images are
 // left out and listed.
 func WriteImageEmbeddings(ctx context.Context, e Embedder, src iter.Seq2[Record, error], out string, opts EmbedWriteOptions) (*EmbedSummary, error) {
-	if err := checkOutDir(out); err != nil {
-		return nil, err
-	}
 	fields := []arrow.Field{
 		{Name: shards.ColKey, Type: arrow.BinaryTypes.String},
 		{Name: shards.ColCaption, Type: arrow.BinaryTypes.String},
@@ -98,10 +100,7 @@ func WriteImageEmbeddings(ctx context.Context, e Embedder, src iter.Seq2[Record,
 	if opts.Texts {
 		fields = append(fields, arrow.Field{Name: ColTextEmbedding, Type: embeddingType(e.Dim())})
 	}
-	schema := arrow.NewSchema(fields, nil)
-	wopts := opts.Writer
-	wopts.Metadata = metadata(MetaKindEmbedding, e.Dim(), opts.Metadata)
-	w, err := shards.NewWriter(out, schema, wopts)
+	w, err := newOutWriter(out, arrow.NewSchema(fields, nil), MetaKindEmbedding, e.Dim(), opts.Metadata, opts.Writer)
 	if err != nil {
 		return nil, err
 	}
@@ -150,17 +149,12 @@ type TextRecord struct {
 
 // WriteTextEmbeddings embeds texts into Arrow shards in out: key, text, text_embedding.
 func WriteTextEmbeddings(ctx context.Context, e Embedder, src iter.Seq2[TextRecord, error], out string, opts EmbedWriteOptions) (*EmbedSummary, error) {
-	if err := checkOutDir(out); err != nil {
-		return nil, err
-	}
 	schema := arrow.NewSchema([]arrow.Field{
 		{Name: shards.ColKey, Type: arrow.BinaryTypes.String},
 		{Name: ColText, Type: arrow.BinaryTypes.String},
 		{Name: ColTextEmbedding, Type: embeddingType(e.Dim())},
 	}, nil)
-	wopts := opts.Writer
-	wopts.Metadata = metadata(MetaKindEmbedding, e.Dim(), opts.Metadata)
-	w, err := shards.NewWriter(out, schema, wopts)
+	w, err := newOutWriter(out, schema, MetaKindEmbedding, e.Dim(), opts.Metadata, opts.Writer)
 	if err != nil {
 		return nil, err
 	}
@@ -261,12 +255,9 @@ func Score(ctx context.Context, e Embedder, in, out string, opts ScoreOptions) (
 	if err := checkOutDir(out); err != nil {
 		return nil, err
 	}
-	files, err := shards.ListFiles(in)
+	batches, err := shards.ReadPath(ctx, in, nil)
 	if err != nil {
-		return nil, err
-	}
-	if len(files) == 0 {
-		return nil, fmt.Errorf("score: %s holds no shard files", in)
+		return nil, fmt.Errorf("score: %w", err)
 	}
 	filter := !math.IsNaN(opts.MinScore)
 	sum := &ScoreSummary{EmbedSummary: EmbedSummary{Out: out}}
@@ -283,7 +274,7 @@ func Score(ctx context.Context, e Embedder, in, out string, opts ScoreOptions) (
 		}
 		return nil, err
 	}
-	for rec, err := range shards.ReadDir(ctx, in, nil) {
+	for rec, err := range batches {
 		if err != nil {
 			return fail(err)
 		}
@@ -504,18 +495,13 @@ func distribution(v []float64) (mean float64, q map[string]float64) {
 // files listed with captions) and writes key, url (the record's ID), caption, clip_score to out.
 // Unusable images are not written; they are counted and listed.
 func ScoreRecords(ctx context.Context, e Embedder, src iter.Seq2[Record, error], out string, opts ScoreOptions) (*ScoreSummary, error) {
-	if err := checkOutDir(out); err != nil {
-		return nil, err
-	}
 	schema := arrow.NewSchema([]arrow.Field{
 		{Name: shards.ColKey, Type: arrow.BinaryTypes.String},
 		{Name: shards.ColURL, Type: arrow.BinaryTypes.String},
 		{Name: shards.ColCaption, Type: arrow.BinaryTypes.String},
 		{Name: ColCLIPScore, Type: arrow.PrimitiveTypes.Float32},
 	}, nil)
-	wopts := opts.Writer
-	wopts.Metadata = metadata("scores", e.Dim(), opts.Metadata)
-	w, err := shards.NewWriter(out, schema, wopts)
+	w, err := newOutWriter(out, schema, "scores", e.Dim(), opts.Metadata, opts.Writer)
 	if err != nil {
 		return nil, err
 	}

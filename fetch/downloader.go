@@ -2,46 +2,40 @@ package fetch
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
-	"errors"
 	"fmt"
 	"io"
 	"mime"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"github.com/witdata/wit/imgproc"
 	"github.com/witdata/wit/internal/httpx"
-	"github.com/witdata/wit/internal/netguard"
 )
 
 // Failure reasons counted in the stats and written to NNNNN_failed.jsonl. HTTP statuses other than
 // these read "http_<code>" (4xx) or "http_5xx".
 const (
-	ReasonBadURL         = "bad_url"         // empty, unparsable, or a scheme other than http(s)/file
-	ReasonLocalFiles     = "local_disabled"  // a local path or file:// URL while LocalFiles is off
-	ReasonNotFound       = "http_404"        // 404 and 410
-	ReasonServerError    = "http_5xx"        // 5xx after the retries
-	ReasonTimeout        = "timeout"         // no response, or body not complete, within the timeout
-	ReasonDNS            = "dns"             // name does not resolve
-	ReasonBlocked        = "blocked_address" // the SSRF guard refused the address (private, loopback, ...)
-	ReasonRefused        = "connection_refused"
-	ReasonReset          = "connection_reset" // connection dropped mid-response
-	ReasonTLS            = "tls"              // handshake or certificate failure
-	ReasonRedirects      = "redirects"        // too many redirects, or a redirect to a non-http(s) URL
-	ReasonNetwork        = "network"          // any other transport failure
-	ReasonTooLarge       = "too_large"        // body (or local file) over MaxBytes
-	ReasonNotImage       = "not_image"        // Content-Type or sniffed content is not an image
-	ReasonOptedOut       = "opted_out"        // X-Robots-Tag noai/noimageai/noindex/noimageindex
-	ReasonLocalRead      = "local_read"       // a local file could not be read
-	ReasonDecode         = "decode"           // corrupt or truncated image data
+	ReasonBadURL         = "bad_url"             // empty, unparsable, or a scheme other than http(s)/file
+	ReasonLocalFiles     = "local_disabled"      // a local path or file:// URL while LocalFiles is off
+	ReasonNotFound       = "http_404"            // 404 and 410
+	ReasonServerError    = "http_5xx"            // 5xx after the retries
+	ReasonTimeout        = httpx.ReasonTimeout   // no response, or body not complete, within the timeout
+	ReasonDNS            = httpx.ReasonDNS       // name does not resolve
+	ReasonBlocked        = httpx.ReasonBlocked   // the SSRF guard refused the address (private, loopback, ...)
+	ReasonRefused        = httpx.ReasonRefused   // nothing listens
+	ReasonReset          = httpx.ReasonReset     // connection dropped mid-response
+	ReasonTLS            = httpx.ReasonTLS       // handshake or certificate failure
+	ReasonRedirects      = httpx.ReasonRedirects // too many redirects, or a redirect to a non-http(s) URL
+	ReasonNetwork        = httpx.ReasonNetwork   // any other transport failure
+	ReasonTooLarge       = httpx.ReasonTooLarge  // body (or local file) over MaxBytes
+	ReasonNotImage       = "not_image"           // Content-Type or sniffed content is not an image
+	ReasonOptedOut       = "opted_out"           // X-Robots-Tag noai/noimageai/noindex/noimageindex
+	ReasonLocalRead      = "local_read"          // a local file could not be read
+	ReasonDecode         = "decode"              // corrupt or truncated image data
 	ReasonFormat         = "unsupported_format"
 	ReasonTooManyPixels  = "too_many_pixels" // declared dimensions over MaxPixels (decompression bomb guard)
 	ReasonTooSmall       = "too_small"       // shorter side under MinSize
@@ -198,7 +192,7 @@ func (d *downloader) getHTTP(ctx context.Context, u *url.URL) ([]byte, error) {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, &Failure{Reason: classify(err), Err: err}
+		return nil, &Failure{Reason: httpx.Reason(err), Err: err}
 	}
 	// Everything that can be decided from the headers is decided before a byte of the body is
 	// read; Close without reading drops the connection instead of downloading the rest.
@@ -233,7 +227,7 @@ func (d *downloader) getHTTP(ctx context.Context, u *url.URL) ([]byte, error) {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, &Failure{Reason: classify(err), Err: err}
+		return nil, &Failure{Reason: httpx.Reason(err), Err: err}
 	}
 	if sniff {
 		if got := http.DetectContentType(data[:min(len(data), 512)]); !strings.HasPrefix(got, "image/") {
@@ -252,40 +246,6 @@ func statusReason(code int) string {
 	default:
 		return "http_" + strconv.Itoa(code)
 	}
-}
-
-// classify maps a transport or body error to a failure reason.
-func classify(err error) string {
-	var (
-		dnsErr   *net.DNSError
-		netErr   net.Error
-		certErr  *tls.CertificateVerificationError
-		unkAuth  x509.UnknownAuthorityError
-		hostErr  x509.HostnameError
-		recErr   tls.RecordHeaderError
-		alertErr tls.AlertError
-	)
-	switch {
-	case errors.Is(err, httpx.ErrBodyTooLarge):
-		return ReasonTooLarge
-	case errors.Is(err, netguard.ErrBlocked):
-		return ReasonBlocked
-	case errors.Is(err, httpx.ErrTooManyRedirects), errors.Is(err, httpx.ErrBadRedirect):
-		return ReasonRedirects
-	case errors.As(err, &dnsErr) && !dnsErr.IsTimeout:
-		return ReasonDNS
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded),
-		errors.As(err, &netErr) && netErr.Timeout():
-		return ReasonTimeout
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return ReasonRefused
-	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.EPIPE):
-		return ReasonReset
-	case errors.As(err, &certErr), errors.As(err, &unkAuth), errors.As(err, &hostErr),
-		errors.As(err, &recErr), errors.As(err, &alertErr):
-		return ReasonTLS
-	}
-	return ReasonNetwork
 }
 
 // processReason maps imgproc's reasons to fetch's.

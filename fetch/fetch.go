@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/witdata/wit/imgproc"
+	"github.com/witdata/wit/internal/atomicfile"
 	"github.com/witdata/wit/internal/httpx"
 	"github.com/witdata/wit/shards"
 )
@@ -206,8 +207,8 @@ loop:
 	if runErr != nil {
 		final.Error = runErr.Error()
 	}
-	if err := shards.WriteJSONAtomic(filepath.Join(out, StatsFile), &final); err != nil && runErr == nil {
-		runErr = err
+	if err := atomicfile.WriteJSON(filepath.Join(out, StatsFile), &final); err != nil && runErr == nil {
+		runErr = fmt.Errorf("fetch: %w", err)
 	}
 	return final, runErr
 }
@@ -312,5 +313,8 @@ func checkInput(dir, name string) error {
 	if !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("fetch: %w", err)
 	}
-	return shards.WriteJSONAtomic(path, &inputRecord{Input: name})
+	if err := atomicfile.WriteJSON(path, &inputRecord{Input: name}); err != nil {
+		return fmt.Errorf("fetch: %w", err)
+	}
+	return nil
 }

@@ -27,6 +27,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/witdata/wit/internal/atomicfile"
 	"github.com/witdata/wit/shards"
 )
 
@@ -733,7 +734,7 @@ func TestFailuresOnlyRecordAndLedgerCleanup(t *testing.T) {
 	// Simulate a kill between writing a shard's records and renaming the shard: the records must
 	// be dropped and the items redone.
 	orphan := &shards.ShardStats{File: shards.FileName(1), Count: 1, Successes: 1, InputRanges: [][2]int64{{2, 3}}}
-	shards.WriteJSONAtomic(filepath.Join(out, shards.StatsName(1)), orphan)
+	atomicfile.WriteJSON(filepath.Join(out, shards.StatsName(1)), orphan)
 	os.WriteFile(filepath.Join(out, shards.FailedName(7)), []byte("{}\n"), 0o644) // failed list without stats
 	os.WriteFile(filepath.Join(out, "00001.arrow.tmp-123"), []byte("partial"), 0o644)
 	items = append(items, Item{URL: srv.URL + "/img/1.jpg"})

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"iter"
-	"os"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -109,25 +108,10 @@ func parseQueries(s string) []string {
 // that the list column matched_queries comes through.
 func readArrowInput(ctx context.Context, path string, opts InputOptions) iter.Seq2[Item, error] {
 	return func(yield func(Item, error) bool) {
-		st, err := os.Stat(path)
+		batches, err := shards.ReadPath(ctx, path, nil)
 		if err != nil {
 			yield(Item{}, fmt.Errorf("fetch input: %w", err))
 			return
-		}
-		var batches iter.Seq2[arrow.RecordBatch, error]
-		if st.IsDir() {
-			files, err := shards.ListFiles(path)
-			if err != nil {
-				yield(Item{}, fmt.Errorf("fetch input: %w", err))
-				return
-			}
-			if len(files) == 0 {
-				yield(Item{}, fmt.Errorf("fetch input %s: directory holds no shard files (*.arrow)", path))
-				return
-			}
-			batches = shards.ReadDir(ctx, path, nil)
-		} else {
-			batches = shards.ReadFile(path, nil)
 		}
 		for rec, err := range batches {
 			if err != nil {

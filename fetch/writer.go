@@ -1,16 +1,15 @@
 package fetch
 
 import (
-	"bufio"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/witdata/wit/imgproc"
+	"github.com/witdata/wit/internal/atomicfile"
 	"github.com/witdata/wit/shards"
 )
 
@@ -28,9 +27,8 @@ type sampleWriter struct {
 	seqs     []int64 // input positions accounted for since the last record
 	failures map[string]int64
 	nFailed  int64
-	failTmp  *os.File
-	failBuf  *bufio.Writer
-	start    time.Time // first item of the current record
+	failed   *atomicfile.File // NNNNN_failed.jsonl of shard cur, until its record is written
+	start    time.Time        // first item of the current record
 
 	onCommit  func(c shards.Commit, st *shards.ShardStats) // stats hook (may be nil)
 	sample    shards.Sample                                // reused row
@@ -102,12 +100,12 @@ func (sw *sampleWriter) add(seq int64, it *Item, res *imgproc.Result) error {
 // fail records a failed item in the pending failed list.
 func (sw *sampleWriter) fail(seq int64, it *Item, reason string, err error) error {
 	sw.touch()
-	if sw.failTmp == nil {
-		f, err := os.CreateTemp(sw.dir, "failed.jsonl.tmp-*")
+	if sw.failed == nil {
+		f, err := atomicfile.Create(filepath.Join(sw.dir, shards.FailedName(sw.cur)))
 		if err != nil {
 			return fmt.Errorf("fetch: %w", err)
 		}
-		sw.failTmp, sw.failBuf = f, bufio.NewWriterSize(f, 64<<10)
+		sw.failed = f
 	}
 	rec := failedRecord{Seq: seq, Reason: reason, Item: *it}
 	if err != nil {
@@ -117,9 +115,8 @@ func (sw *sampleWriter) fail(seq int64, it *Item, reason string, err error) erro
 	if jerr != nil {
 		return fmt.Errorf("fetch: encode failed item: %w", jerr)
 	}
-	sw.failBuf.Write(line)
-	if werr := sw.failBuf.WriteByte('\n'); werr != nil {
-		return fmt.Errorf("fetch: write %s: %w", sw.failTmp.Name(), werr)
+	if _, werr := sw.failed.Write(append(line, '\n')); werr != nil {
+		return fmt.Errorf("fetch: %w", werr)
 	}
 	sw.seqs = append(sw.seqs, seq)
 	sw.failures[reason]++
@@ -146,24 +143,18 @@ func (sw *sampleWriter) writeRecord(index int, c *shards.Commit) (*shards.ShardS
 		st.Successes = int64(c.Rows)
 		st.Bytes = c.Bytes
 	}
-	if sw.failTmp != nil {
-		if err := sw.failBuf.Flush(); err != nil {
-			return nil, fmt.Errorf("fetch: write %s: %w", sw.failTmp.Name(), err)
-		}
-		if err := sw.failTmp.Sync(); err != nil {
-			return nil, fmt.Errorf("fetch: sync %s: %w", sw.failTmp.Name(), err)
-		}
-		if err := sw.failTmp.Close(); err != nil {
-			return nil, fmt.Errorf("fetch: close %s: %w", sw.failTmp.Name(), err)
-		}
+	if sw.failed != nil {
 		st.FailedFile = shards.FailedName(index)
-		if err := os.Rename(sw.failTmp.Name(), filepath.Join(sw.dir, st.FailedFile)); err != nil {
+		if got := filepath.Base(sw.failed.Path()); got != st.FailedFile {
+			return nil, fmt.Errorf("fetch: internal error: failed list %s recorded as %s", got, st.FailedFile)
+		}
+		if err := sw.failed.Commit(); err != nil {
 			return nil, fmt.Errorf("fetch: %w", err)
 		}
-		sw.failTmp, sw.failBuf = nil, nil
+		sw.failed = nil
 	}
-	if err := shards.WriteJSONAtomic(filepath.Join(sw.dir, shards.StatsName(index)), st); err != nil {
-		return nil, err
+	if err := atomicfile.WriteJSON(filepath.Join(sw.dir, shards.StatsName(index)), st); err != nil {
+		return nil, fmt.Errorf("fetch: %w", err)
 	}
 	sw.seqs = sw.seqs[:0]
 	sw.failures = map[string]int64{}
@@ -237,10 +228,9 @@ func (sw *sampleWriter) close() error {
 // abort drops everything not committed (a resumed run redoes those items).
 func (sw *sampleWriter) abort() error {
 	err := sw.w.Abort()
-	if sw.failTmp != nil {
-		sw.failTmp.Close()
-		os.Remove(sw.failTmp.Name())
-		sw.failTmp = nil
+	if sw.failed != nil {
+		sw.failed.Abort()
+		sw.failed = nil
 	}
 	return errors.Join(err)
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
+	"github.com/witdata/wit/internal/atomicfile"
 	"github.com/witdata/wit/internal/input"
 	"github.com/witdata/wit/shards"
 )
@@ -76,28 +77,22 @@ func Run(ctx context.Context, opts Options) (*Stats, error) {
 	if err != nil {
 		return nil, err
 	}
-	tmp, err := prepareOut(opts.Out)
+	out, err := prepareOut(opts.Out)
 	if err != nil {
 		return nil, err
 	}
-	ok := false
-	defer func() {
-		if !ok {
-			os.RemoveAll(tmp)
-		}
-	}()
+	defer out.Abort() // nothing after Commit
 	r := &runner{opts: opts, src: src, stats: newStats(opts)}
-	if err := r.run(ctx, tmp); err != nil {
+	if err := r.run(ctx, out.TempPath()); err != nil {
 		return nil, err
 	}
 	r.stats.finish(time.Since(start), r.counts, opts.Stages.Matcher, opts.TopEntries)
-	if err := writeJSONAtomic(filepath.Join(tmp, StatsFile), r.stats); err != nil {
+	if err := writeJSONAtomic(filepath.Join(out.TempPath(), StatsFile), r.stats); err != nil {
 		return nil, err
 	}
-	if err := commitOut(tmp, opts.Out); err != nil {
-		return nil, err
+	if err := out.Commit(); err != nil {
+		return nil, fmt.Errorf("filter: commit output: %w", err)
 	}
-	ok = true
 	if opts.StatsJSON != "" {
 		if err := writeJSONAtomic(opts.StatsJSON, r.stats); err != nil {
 			return r.stats, err
@@ -139,36 +134,21 @@ func (o *Options) validate() error {
 	return nil
 }
 
-// prepareOut checks that out is absent or empty and makes the temp directory beside it.
-func prepareOut(out string) (string, error) {
+// prepareOut checks that out is absent or empty and starts the output directory beside it.
+func prepareOut(out string) (*atomicfile.Dir, error) {
 	if entries, err := os.ReadDir(out); err == nil && len(entries) > 0 {
-		return "", fmt.Errorf("filter: output %s exists and is not empty", out)
+		return nil, fmt.Errorf("filter: output %s exists and is not empty", out)
 	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return "", fmt.Errorf("filter: output %s: %w", out, err)
+		return nil, fmt.Errorf("filter: output %s: %w", out, err)
 	}
-	parent := filepath.Dir(filepath.Clean(out))
-	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return "", fmt.Errorf("filter: %w", err)
+	if err := os.MkdirAll(filepath.Dir(filepath.Clean(out)), 0o755); err != nil {
+		return nil, fmt.Errorf("filter: %w", err)
 	}
-	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(out)+".tmp-")
+	d, err := atomicfile.CreateDir(out)
 	if err != nil {
-		return "", fmt.Errorf("filter: %w", err)
+		return nil, fmt.Errorf("filter: %w", err)
 	}
-	if err := os.Chmod(tmp, 0o755); err != nil { // MkdirTemp makes it private
-		os.RemoveAll(tmp)
-		return "", fmt.Errorf("filter: %w", err)
-	}
-	return tmp, nil
-}
-
-func commitOut(tmp, out string) error {
-	if err := os.Remove(out); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("filter: replace empty %s: %w", out, err)
-	}
-	if err := os.Rename(tmp, out); err != nil {
-		return fmt.Errorf("filter: commit output: %w", err)
-	}
-	return shards.SyncDir(filepath.Dir(filepath.Clean(out)))
+	return d, nil
 }
 
 // source yields record batches with at least the caption column (and the URL column when the
@@ -192,20 +172,11 @@ func openSource(ctx context.Context, opts Options) (*source, error) {
 		if url == "" {
 			url = shards.ColImageURL
 		}
-		s := &source{caption: opts.CaptionCol, url: url, isArrow: true, describe: "arrow"}
-		if st.IsDir() {
-			files, err := shards.ListFiles(opts.In)
-			if err != nil {
-				return nil, fmt.Errorf("filter: input: %w", err)
-			}
-			if len(files) == 0 {
-				return nil, fmt.Errorf("filter: input %s: no committed .arrow files", opts.In)
-			}
-			s.records = shards.ReadDir(ctx, opts.In, nil)
-		} else {
-			s.records = shards.ReadFile(opts.In, nil)
+		records, err := shards.ReadPath(ctx, opts.In, nil)
+		if err != nil {
+			return nil, fmt.Errorf("filter: input: %w", err)
 		}
-		return s, nil
+		return &source{caption: opts.CaptionCol, url: url, isArrow: true, describe: "arrow", records: records}, nil
 	}
 	if ferr != nil {
 		return nil, fmt.Errorf("filter: %w", ferr)

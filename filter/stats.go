@@ -1,7 +1,6 @@
 package filter
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -153,16 +152,12 @@ func (s *Stats) finish(d time.Duration, counts []int32, m QueryMatcher, topN int
 	}
 }
 
-// writeJSONAtomic writes v as indented JSON to path via a temp file and rename.
+// writeJSONAtomic writes v as indented JSON to path atomically, making its directory if needed.
 func writeJSONAtomic(path string, v any) error {
-	data, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return fmt.Errorf("stats: %w", err)
-	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("stats: %w", err)
 	}
-	if err := atomicfile.WriteFile(path, append(data, '\n')); err != nil {
+	if err := atomicfile.WriteJSON(path, v); err != nil {
 		return fmt.Errorf("stats: %w", err)
 	}
 	return nil

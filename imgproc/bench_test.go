@@ -215,7 +215,7 @@ func BenchmarkResizePlane(b *testing.B) {
 	cpu0 := procstat.CPUTime()
 	for b.Loop() {
 		out := resizePlane(src, 256, 144)
-		putBytes(out.pix)
+		bytePool.put(out.pix)
 	}
 	b.ReportMetric(float64(b.N)*1920*1080/1e6/b.Elapsed().Seconds(), "MP/s")
 	b.ReportMetric(float64(b.N)*1920*1080/1e6/(procstat.CPUTime()-cpu0).Seconds(), "MP/cpu-s")

@@ -43,7 +43,7 @@ func phashPlane(y plane) uint64 {
 		return 0
 	}
 	small := resizePlane(y, phashN, phashN)
-	defer putBytes(small.pix)
+	defer bytePool.put(small.pix)
 	c := dctTable()
 
 	// Only coefficients 1..8 in each direction are needed: rows first

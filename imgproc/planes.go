@@ -30,39 +30,44 @@ type ycc struct {
 func (s *ycc) release() {
 	for _, p := range []*plane{&s.y, &s.cb, &s.cr} {
 		if p.fromPool {
-			putBytes(p.pix)
+			bytePool.put(p.pix)
 		}
 		*p = plane{}
 	}
 }
 
-// bytePool recycles the large per-image buffers (converted planes, box
-// reductions, resized planes). Slices of any size go in; get returns one
-// whose capacity is enough, or allocates.
-var bytePool sync.Pool
+// slicePool recycles the large per-image buffers (converted planes, box reductions, resized
+// planes, resampling rows). Slices of any size go in; get returns one of length n whose capacity
+// is enough, or allocates. Contents are not cleared.
+type slicePool[T any] struct{ p sync.Pool }
 
-func getBytes(n int) []uint8 {
-	if v := bytePool.Get(); v != nil {
-		b := *(v.(*[]uint8))
-		if cap(b) >= n {
+func (s *slicePool[T]) get(n int) []T {
+	if v := s.p.Get(); v != nil {
+		if b := *(v.(*[]T)); cap(b) >= n {
 			return b[:n]
 		}
 		// Too small: let it go; the next image may be smaller, but keeping
 		// many sizes around is not worth the bookkeeping.
 	}
-	return make([]uint8, n)
+	return make([]T, n)
 }
 
-func putBytes(b []uint8) {
+func (s *slicePool[T]) put(b []T) {
 	if cap(b) == 0 {
 		return
 	}
 	b = b[:0]
-	bytePool.Put(&b)
+	s.p.Put(&b)
 }
 
+var (
+	bytePool  slicePool[uint8] // plane pixels
+	int16Pool slicePool[int16] // resizePlane's intermediate rows
+	int32Pool slicePool[int32] // resizePlane's accumulators
+)
+
 func newPlane(w, h int) plane {
-	return plane{pix: getBytes(w * h), w: w, h: h, stride: w, fromPool: true}
+	return plane{pix: bytePool.get(w * h), w: w, h: h, stride: w, fromPool: true}
 }
 
 func constPlane(w, h int, v uint8) plane { return plane{w: w, h: h, val: v} }

@@ -50,9 +50,9 @@ func render(src ycc, orient int, o Options) (*Result, error) {
 	blit(canvas.Cb, canvas.CStride, canvasW, canvasH, content.cb, offX, offY, 128)
 	blit(canvas.Cr, canvas.CStride, canvasW, canvasH, content.cr, offX, offY, 128)
 	defer func() {
-		putBytes(canvas.Y)
-		putBytes(canvas.Cb)
-		putBytes(canvas.Cr)
+		bytePool.put(canvas.Y)
+		bytePool.put(canvas.Cb)
+		bytePool.put(canvas.Cr)
 	}()
 
 	var buf bytes.Buffer
@@ -73,7 +73,7 @@ func (flushBuffer) Flush() error { return nil }
 func newYCbCr444(w, h int) *image.YCbCr {
 	n := w * h
 	return &image.YCbCr{
-		Y: getBytes(n), Cb: getBytes(n), Cr: getBytes(n),
+		Y: bytePool.get(n), Cb: bytePool.get(n), Cr: bytePool.get(n),
 		YStride: w, CStride: w,
 		SubsampleRatio: image.YCbCrSubsampleRatio444,
 		Rect:           image.Rect(0, 0, w, h),

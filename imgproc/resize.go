@@ -120,31 +120,6 @@ func abs(x int) int {
 	return x
 }
 
-// int16Pool and int32Pool hold the intermediate buffers of resizePlane.
-var int16Pool, int32Pool sync.Pool
-
-func getInt16(n int) []int16 {
-	if v := int16Pool.Get(); v != nil {
-		if b := *(v.(*[]int16)); cap(b) >= n {
-			return b[:n]
-		}
-	}
-	return make([]int16, n)
-}
-
-func putInt16(b []int16) { int16Pool.Put(&b) }
-
-func getInt32(n int) []int32 {
-	if v := int32Pool.Get(); v != nil {
-		if b := *(v.(*[]int32)); cap(b) >= n {
-			return b[:n]
-		}
-	}
-	return make([]int32, n)
-}
-
-func putInt32(b []int32) { int32Pool.Put(&b) }
-
 // resizePlane resamples src to a new dw×dh plane (from the pool).
 func resizePlane(src plane, dw, dh int) plane {
 	if src.constant() {
@@ -163,7 +138,7 @@ func resizePlane(src plane, dw, dh int) plane {
 	work := src
 	if kx > 1 || ky > 1 {
 		work = boxReduce(src, kx, ky)
-		defer putBytes(work.pix)
+		defer bytePool.put(work.pix)
 	}
 	resample(work, dst)
 	return dst
@@ -177,8 +152,8 @@ const maxBox = 255
 func boxReduce(src plane, kx, ky int) plane {
 	bw, bh := src.w/kx, src.h/ky
 	out := newPlane(bw, bh)
-	colSum := getInt32(src.w)
-	defer putInt32(colSum)
+	colSum := int32Pool.get(src.w)
+	defer int32Pool.put(colSum)
 	n := uint32(kx * ky)
 	// Multiply by a reciprocal instead of dividing. With n ≤ 255² the
 	// rounded sums are < 2^24, and ceil(2^40/n) gives exact quotients there.
@@ -222,8 +197,8 @@ func resample(src, dst plane) {
 	// Horizontal pass, only over the source rows the vertical pass reads.
 	rowLo := int(vk.starts[0])
 	rowHi := int(vk.starts[len(vk.starts)-1]) + vk.taps
-	tmp := getInt16((rowHi - rowLo) * dw)
-	defer putInt16(tmp)
+	tmp := int16Pool.get((rowHi - rowLo) * dw)
+	defer int16Pool.put(tmp)
 	taps := hk.taps
 	for y := rowLo; y < rowHi; y++ {
 		row := src.row(y)
@@ -242,8 +217,8 @@ func resample(src, dst plane) {
 	}
 
 	// Vertical pass: accumulate whole rows (sequential memory access).
-	acc := getInt32(dw)
-	defer putInt32(acc)
+	acc := int32Pool.get(dw)
+	defer int32Pool.put(acc)
 	const shift = weightBits + 6
 	for y := 0; y < dst.h; y++ {
 		for x := range acc {

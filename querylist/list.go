@@ -5,11 +5,11 @@ import (
 	"compress/gzip"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/witdata/wit/querymatch"
+
+	"github.com/witdata/wit/internal/atomicfile"
 )
 
 // Sources of entries, in MetaCLIP's order.
@@ -57,46 +57,30 @@ func WriteEntries(w io.Writer, entries []Entry) error {
 	return bw.Flush()
 }
 
-// WriteEntriesFile writes the list atomically: to a temporary file in the
-// same directory, fsynced, then renamed over path. A name ending in .gz is
-// gzip-compressed.
-func WriteEntriesFile(path string, entries []Entry) (err error) {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, filepath.Base(path)+".tmp-*")
+// WriteEntriesFile writes the list atomically (internal/atomicfile): readers see the old list or
+// the whole new one. A name ending in .gz is gzip-compressed.
+func WriteEntriesFile(path string, entries []Entry) error {
+	f, err := atomicfile.Create(path)
 	if err != nil {
 		return fmt.Errorf("write query list: %w", err)
 	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	var w io.Writer = tmp
+	defer f.Abort() // nothing after Commit
+	var w io.Writer = f
 	var zw *gzip.Writer
 	if strings.HasSuffix(path, ".gz") {
-		zw, _ = gzip.NewWriterLevel(tmp, gzip.BestCompression)
+		zw, _ = gzip.NewWriterLevel(f, gzip.BestCompression)
 		w = zw
 	}
-	if err = WriteEntries(w, entries); err != nil {
+	if err := WriteEntries(w, entries); err != nil {
 		return fmt.Errorf("write query list %s: %w", path, err)
 	}
 	if zw != nil {
-		if err = zw.Close(); err != nil {
+		if err := zw.Close(); err != nil {
 			return fmt.Errorf("write query list %s: %w", path, err)
 		}
 	}
-	if err = tmp.Chmod(0o644); err != nil {
-		return fmt.Errorf("write query list %s: %w", path, err)
-	}
-	if err = tmp.Sync(); err != nil {
-		return fmt.Errorf("write query list %s: %w", path, err)
-	}
-	if err = tmp.Close(); err != nil {
-		return fmt.Errorf("write query list %s: %w", path, err)
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write query list %s: %w", path, err)
+	if err := f.Commit(); err != nil {
+		return fmt.Errorf("write query list: %w", err)
 	}
 	return nil
 }

@@ -2,14 +2,12 @@ package shards
 
 import (
 	"archive/tar"
-	"bufio"
 	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math"
 	"os"
@@ -25,6 +23,8 @@ import (
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/compress"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+
+	"github.com/witdata/wit/internal/atomicfile"
 )
 
 // Export formats.
@@ -265,28 +265,10 @@ func (e *exporter) writeManifest() error {
 		m.TotalBytes += s.Bytes
 		sizes[s.File] = s.Count
 	}
-	if err := writeJSONShared(filepath.Join(e.out, ManifestName), m); err != nil {
+	if err := writeJSON(filepath.Join(e.out, ManifestName), m); err != nil {
 		return err
 	}
-	return writeJSONShared(filepath.Join(e.out, SizesName), sizes)
-}
-
-// writeJSONShared writes v as indented JSON atomically, readable by all (mode 0644).
-func writeJSONShared(path string, v any) error {
-	data, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return fmt.Errorf("export: encode %s: %w", path, err)
-	}
-	o, err := createAtomic(filepath.Dir(path), filepath.Base(path))
-	if err != nil {
-		return err
-	}
-	if _, err := o.Write(append(data, '\n')); err != nil {
-		o.abort()
-		return fmt.Errorf("export: write %s: %w", path, err)
-	}
-	_, err = o.commit()
-	return err
+	return writeJSON(filepath.Join(e.out, SizesName), sizes)
 }
 
 func sortShardInfos(s []ShardInfo) {
@@ -331,65 +313,29 @@ func (e *exporter) perShard(files []string) error {
 	return nil
 }
 
-// atomicOut is an output file written under a temporary name.
-type atomicOut struct {
-	f    *os.File
-	buf  *bufio.Writer
-	path string
-}
-
-func createAtomic(dir, name string) (*atomicOut, error) {
-	f, err := os.CreateTemp(dir, name+tempMarker+"*")
+// createOut starts the output file dir/name under a temporary name. An atomicfile.File has no
+// Close, so a library that closes its sink (pqarrow does) leaves the commit to us.
+func createOut(dir, name string) (*atomicfile.File, error) {
+	o, err := atomicfile.Create(filepath.Join(dir, name))
 	if err != nil {
 		return nil, fmt.Errorf("export: %w", err)
 	}
-	return &atomicOut{f: f, buf: bufio.NewWriterSize(f, 1<<20), path: filepath.Join(dir, name)}, nil
+	return o, nil
 }
 
-// Write goes through the buffer; atomicOut is deliberately not an io.Closer, so that a library
-// that closes its sink (pqarrow does) leaves the commit to us.
-func (o *atomicOut) Write(p []byte) (int, error) { return o.buf.Write(p) }
-
-func (o *atomicOut) commit() (int64, error) {
-	if err := o.buf.Flush(); err != nil {
-		o.abort()
-		return 0, fmt.Errorf("export: write %s: %w", o.path, err)
-	}
-	if err := o.f.Sync(); err != nil {
-		o.abort()
-		return 0, fmt.Errorf("export: sync %s: %w", o.path, err)
-	}
-	// os.CreateTemp makes the file 0600; exports are meant to be shared with readers.
-	if err := o.f.Chmod(0o644); err != nil {
-		o.abort()
-		return 0, fmt.Errorf("export: chmod %s: %w", o.path, err)
-	}
-	st, err := o.f.Stat()
-	if err != nil {
-		o.abort()
+// commitOut puts an output file in place and returns its size.
+func commitOut(o *atomicfile.File) (int64, error) {
+	if err := o.Commit(); err != nil {
 		return 0, fmt.Errorf("export: %w", err)
 	}
-	if err := o.f.Close(); err != nil {
-		os.Remove(o.f.Name())
-		return 0, fmt.Errorf("export: close %s: %w", o.path, err)
-	}
-	if err := os.Rename(o.f.Name(), o.path); err != nil {
-		os.Remove(o.f.Name())
-		return 0, fmt.Errorf("export: rename %s: %w", o.path, err)
-	}
-	return st.Size(), SyncDir(filepath.Dir(o.path))
-}
-
-func (o *atomicOut) abort() {
-	o.f.Close()
-	os.Remove(o.f.Name())
+	return o.Size(), nil
 }
 
 // ---- webdataset ----
 
 // tarOut writes webdataset samples into one tar.
 type tarOut struct {
-	out     *atomicOut
+	out     *atomicfile.File
 	tw      *tar.Writer
 	mtime   time.Time
 	count   int64
@@ -398,7 +344,7 @@ type tarOut struct {
 }
 
 func newTarOut(dir, name string, mtime time.Time) (*tarOut, error) {
-	o, err := createAtomic(dir, name)
+	o, err := createOut(dir, name)
 	if err != nil {
 		return nil, err
 	}
@@ -445,10 +391,10 @@ func (t *tarOut) add(c *wdsColumns, i int) error {
 
 func (t *tarOut) commit() (int64, error) {
 	if err := t.tw.Close(); err != nil {
-		t.out.abort()
-		return 0, fmt.Errorf("export: finish %s: %w", t.out.path, err)
+		t.out.Abort()
+		return 0, fmt.Errorf("export: finish %s: %w", t.out.Path(), err)
 	}
-	return t.out.commit()
+	return commitOut(t.out)
 }
 
 // CheckWebDatasetKey reports whether key can name a webdataset sample: not empty, and no dot
@@ -518,11 +464,11 @@ func (e *exporter) writeTarShard(path, name string) error {
 	}
 	for b := 0; b < f.NumBatches(); b++ {
 		if err := e.ctx.Err(); err != nil {
-			t.out.abort()
+			t.out.Abort()
 			return err
 		}
 		if err := e.tarBatch(f, b, func(c *wdsColumns, i int) error { return t.add(c, i) }); err != nil {
-			t.out.abort()
+			t.out.Abort()
 			return err
 		}
 	}
@@ -583,7 +529,7 @@ func (e *exporter) rechunked(files []string) error {
 	curIdx := int64(-1)
 	defer func() {
 		if cur != nil {
-			cur.out.abort()
+			cur.out.Abort()
 		}
 	}()
 	flush := func() error {
@@ -691,12 +637,12 @@ func (e *exporter) writeParquet(path, name string) error {
 		return fmt.Errorf("export: %w", err)
 	}
 	defer f.Close()
-	out, err := createAtomic(e.out, name)
+	out, err := createOut(e.out, name)
 	if err != nil {
 		return err
 	}
 	fail := func(err error) error {
-		out.abort()
+		out.Abort()
 		return err
 	}
 	schema := f.Schema()
@@ -725,7 +671,7 @@ func (e *exporter) writeParquet(path, name string) error {
 		tbl.Release()
 		release()
 		if err != nil {
-			return fmt.Errorf("export: write %s: %w", out.path, err)
+			return fmt.Errorf("export: write %s: %w", out.Path(), err)
 		}
 		return nil
 	}
@@ -734,7 +680,7 @@ func (e *exporter) writeParquet(path, name string) error {
 			pw.Close()
 			return fail(err)
 		}
-		rec, err := f.ownedBatch(b)
+		rec, err := f.Batch(b)
 		if err != nil {
 			pw.Close()
 			return fail(fmt.Errorf("export: %w", err))
@@ -757,34 +703,14 @@ func (e *exporter) writeParquet(path, name string) error {
 		return fail(err)
 	}
 	if err := pw.Close(); err != nil {
-		return fail(fmt.Errorf("export: finish %s: %w", out.path, err))
+		return fail(fmt.Errorf("export: finish %s: %w", out.Path(), err))
 	}
-	n, err := out.commit()
+	n, err := commitOut(out)
 	if err != nil {
 		return err
 	}
 	e.res.SourceBytes += fileSize(path)
 	return e.record(ShardInfo{File: name, Count: rows, Bytes: n})
-}
-
-// ownedBatch reads batch i like Batch, but the batch belongs to the caller alone and stays valid
-// across later reads (File.Batch returns the ipc reader's current batch, which the reader
-// releases on its next read), so that several batches can be held for one row group.
-func (f *File) ownedBatch(i int) (rec arrow.RecordBatch, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			rec, err = nil, fmt.Errorf("shards: %s batch %d: %w: %v", f.path, i, ErrCorrupt, p)
-		}
-	}()
-	rec, err = f.r.RecordBatchAt(i)
-	if err != nil {
-		return nil, fmt.Errorf("shards: %s batch %d: %w: %v", f.path, i, ErrCorrupt, err)
-	}
-	if err := validate(rec); err != nil {
-		rec.Release()
-		return nil, fmt.Errorf("shards: %s batch %d: %w: %v", f.path, i, ErrCorrupt, err)
-	}
-	return rec, nil
 }
 
 func batchBytes(rec arrow.RecordBatch) int64 {
@@ -934,5 +860,3 @@ func appendJSONString(dst []byte, s string) []byte {
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
 }
-
-var _ io.Writer = (*atomicOut)(nil)

@@ -88,7 +88,7 @@ func writeExpShards(t testing.TB, dir string, o expOptions) *expDataset {
 			if o.noMeta {
 				return nil
 			}
-			return WriteJSONAtomic(filepath.Join(dir, StatsName(c.Index)), &ShardStats{
+			return writeJSON(filepath.Join(dir, StatsName(c.Index)), &ShardStats{
 				File: filepath.Base(c.Path), Count: int64(c.Rows) + 1, Successes: int64(c.Rows),
 				Failures: map[string]int64{"decode": 1}, Bytes: c.Bytes, StartTime: time.Unix(0, 0).UTC(), EndTime: time.Unix(1, 0).UTC(), DurationS: 1,
 			})

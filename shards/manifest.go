@@ -102,10 +102,10 @@ func WriteManifest(dir string, m *Manifest) error {
 	}
 	slices.SortFunc(m.Shards, func(a, b ShardInfo) int { return compareShardNames(a.File, b.File) })
 	m.recount()
-	if err := WriteJSONAtomic(filepath.Join(dir, ManifestName), m); err != nil {
+	if err := writeJSON(filepath.Join(dir, ManifestName), m); err != nil {
 		return err
 	}
-	return WriteJSONAtomic(filepath.Join(dir, SizesName), m.Sizes())
+	return writeJSON(filepath.Join(dir, SizesName), m.Sizes())
 }
 
 // BuildManifest scans the committed shard files of dir. A file's row count comes from its
@@ -200,26 +200,15 @@ func ReadShardStats(path string) (*ShardStats, error) {
 	return &s, nil
 }
 
-// WriteJSONAtomic writes v as indented JSON to path atomically (temp file, fsync, rename).
-func WriteJSONAtomic(path string, v any) error {
-	data, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return fmt.Errorf("shards: encode %s: %w", path, err)
-	}
-	return WriteFileAtomic(path, append(data, '\n'))
-}
-
-// WriteFileAtomic writes data to path through a temporary file in the same directory that is
-// fsynced and renamed, so readers see the old content or the new one, never a mix.
-func WriteFileAtomic(path string, data []byte) (err error) {
-	if err := atomicfile.WriteFile(path, data); err != nil {
+func writeJSON(path string, v any) error {
+	if err := atomicfile.WriteJSON(path, v); err != nil {
 		return fmt.Errorf("shards: %w", err)
 	}
 	return nil
 }
 
-// CleanAtomicTemp removes temporary files left by WriteFileAtomic (and other "*.tmp-*" files that
-// are not shard temp files) in dir, after a killed run.
+// CleanAtomicTemp removes the temporary files of JSON and JSONL files (stats records, manifests,
+// failed-item lists: "*.json.tmp-*", "*.jsonl.tmp-*") that a killed run left in dir.
 func CleanAtomicTemp(dir string) error {
 	return removeStale(dir, func(name string) bool {
 		return strings.Contains(name, ".json"+tempMarker) || strings.Contains(name, ".jsonl"+tempMarker)

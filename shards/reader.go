@@ -87,7 +87,8 @@ func (f *File) Schema() *arrow.Schema { return f.schema }
 // NumBatches returns the number of record batches in the file.
 func (f *File) NumBatches() int { return f.r.NumRecords() }
 
-// Batch reads record batch i. The caller releases it.
+// Batch reads record batch i. The batch is the caller's (it stays valid across later reads), and
+// the caller releases it.
 func (f *File) Batch(i int) (rec arrow.RecordBatch, err error) {
 	defer func() {
 		// The IPC reader trusts offsets in the file; a corrupt body can make it panic.
@@ -217,6 +218,52 @@ func ReadDir(ctx context.Context, dir string, columns []string) iter.Seq2[arrow.
 			}
 		}
 	}
+}
+
+// ReadPath streams the record batches of path: one Arrow IPC file, or the committed shard files
+// of a directory in file order (ReadDir). It checks first that path exists and, for a directory,
+// that it holds shard files, so that a wrong input fails before any output is started.
+func ReadPath(ctx context.Context, path string, columns []string) (iter.Seq2[arrow.RecordBatch, error], error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("shards: %w", err)
+	}
+	if !st.IsDir() {
+		return ReadFile(path, columns), nil
+	}
+	files, err := ListFiles(path)
+	if err != nil {
+		return nil, err
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("shards: directory %s holds no shard files (*%s)", path, Ext)
+	}
+	return ReadDir(ctx, path, columns), nil
+}
+
+// Captions streams the non-null captions (ColCaption) of the shard files of dir, in file order.
+// The sequence ends at the first read error, which err then returns.
+func Captions(ctx context.Context, dir string) (captions iter.Seq[string], err func() error) {
+	var readErr error
+	captions = func(yield func(string) bool) {
+		for rec, err := range ReadDir(ctx, dir, []string{ColCaption}) {
+			if err != nil {
+				readErr = fmt.Errorf("read captions from %s: %w", dir, err)
+				return
+			}
+			col, ok := rec.Column(0).(*array.String)
+			if !ok {
+				readErr = fmt.Errorf("read captions from %s: column %q is %s, want utf8", dir, ColCaption, rec.Column(0).DataType())
+				return
+			}
+			for i := range col.Len() {
+				if col.IsValid(i) && !yield(col.Value(i)) {
+					return
+				}
+			}
+		}
+	}
+	return captions, func() error { return readErr }
 }
 
 // validate checks what a corrupt file could break before values are read: buffer sizes

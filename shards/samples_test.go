@@ -166,7 +166,7 @@ func TestManifestBuildWriteRead(t *testing.T) {
 	}
 	// Stats for file 0 only (with the right size); files 1 and 2 are counted by reading.
 	c0 := w.Committed()[0]
-	if err := WriteJSONAtomic(filepath.Join(dir, StatsName(0)), &ShardStats{File: FileName(0), Successes: 30, Count: 31, Bytes: c0.Bytes}); err != nil {
+	if err := writeJSON(filepath.Join(dir, StatsName(0)), &ShardStats{File: FileName(0), Successes: 30, Count: 31, Bytes: c0.Bytes}); err != nil {
 		t.Fatal(err)
 	}
 	m, err := BuildManifest(dir)

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 )
 
@@ -256,6 +257,87 @@ func TestReadDirStopsOnCancel(t *testing.T) {
 	}
 	if !errors.Is(lastErr, context.Canceled) || batches > 2 {
 		t.Fatalf("batches=%d err=%v", batches, lastErr)
+	}
+}
+
+func TestReadPath(t *testing.T) {
+	dir := t.TempDir()
+	w := writePairs(t, dir, 25, WriterOptions{RowsPerFile: 10})
+	w.Close()
+	count := func(path string) (int64, error) {
+		batches, err := ReadPath(context.Background(), path, []string{ColCaption})
+		if err != nil {
+			return 0, err
+		}
+		var n int64
+		for rec, err := range batches {
+			if err != nil {
+				return n, err
+			}
+			n += rec.NumRows()
+		}
+		return n, nil
+	}
+	tests := []struct {
+		name    string
+		path    string
+		rows    int64
+		wantErr string
+	}{
+		{"directory", dir, 25, ""},
+		{"one file", filepath.Join(dir, FileName(1)), 10, ""},
+		{"empty directory", t.TempDir(), 0, "holds no shard files"},
+		{"missing", filepath.Join(dir, "missing"), 0, "no such file"},
+	}
+	for _, tt := range tests {
+		n, err := count(tt.path)
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("%s: err %v, want %q", tt.name, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil || n != tt.rows {
+			t.Errorf("%s: %d rows, %v; want %d", tt.name, n, err, tt.rows)
+		}
+	}
+}
+
+func TestCaptions(t *testing.T) {
+	dir := t.TempDir()
+	w := writePairs(t, dir, 25, WriterOptions{RowsPerFile: 10, BatchRows: 4})
+	w.Close()
+	captions, readErr := Captions(context.Background(), dir)
+	var got []string
+	for c := range captions {
+		got = append(got, c)
+	}
+	if err := readErr(); err != nil || len(got) != 25 || got[24] != testPair(24).Caption {
+		t.Fatalf("%d captions (last %q), %v", len(got), got[len(got)-1], err)
+	}
+	// Stopping early is fine, and a second pass reads again.
+	for range captions {
+		break
+	}
+	// A caption column that is not utf8, or a missing folder, is an error, not an empty sequence.
+	bad := t.TempDir()
+	bw, err := NewWriter(bad, arrow.NewSchema([]arrow.Field{{Name: ColCaption, Type: arrow.PrimitiveTypes.Int64}}, nil), WriterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bw.Builder().Field(0).(*array.Int64Builder).Append(7)
+	if err := bw.EndRow(); err != nil {
+		t.Fatal(err)
+	}
+	bw.Close()
+	for _, d := range []string{bad, filepath.Join(bad, "missing")} {
+		captions, readErr := Captions(context.Background(), d)
+		for c := range captions {
+			t.Errorf("%s: caption %q", d, c)
+		}
+		if readErr() == nil {
+			t.Errorf("%s: read without error", d)
+		}
 	}
 }
 

@@ -105,12 +105,12 @@ func TestVerify(t *testing.T) {
 		{name: "manifest lists a missing file", mutate: func(s setup) {
 			m, _ := ReadManifest(s.ds.dir)
 			m.Shards = append(m.Shards, ShardInfo{File: "00007.arrow", Count: 3, Bytes: 10})
-			WriteJSONAtomic(path(s, ManifestName), m)
+			writeJSON(path(s, ManifestName), m)
 		}, want: []string{"manifest.json: lists 00007.arrow, which does not exist", "manifest.json: total_count"}},
 		{name: "stats successes", mutate: func(s setup) {
 			ss, _ := ReadShardStats(path(s, StatsName(2)))
 			ss.Successes = 9
-			WriteJSONAtomic(path(s, StatsName(2)), ss)
+			writeJSON(path(s, StatsName(2)), ss)
 		}, want: []string{"00002_stats.json: count 6 != successes 9 + failures 1", "00002_stats.json: records 9 successes, 00002.arrow has 5 rows"}},
 		{name: "bad manifest json", mutate: func(s setup) {
 			os.WriteFile(path(s, ManifestName), []byte("{not json"), 0o644)

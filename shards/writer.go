@@ -20,7 +20,7 @@ import (
 const Ext = ".arrow"
 
 // tempMarker separates a file's final name from the random suffix of its temporary name.
-const tempMarker = ".tmp-"
+const tempMarker = atomicfile.TempMarker
 
 // WriterOptions controls file rotation and the commit protocol of a Writer.
 type WriterOptions struct {
@@ -54,8 +54,7 @@ type Writer struct {
 	builder *array.RecordBuilder
 	pending int // rows in builder
 
-	file      *os.File
-	counter   *countingWriter
+	file      *atomicfile.File
 	ipcw      *ipc.FileWriter
 	index     int // number of the open file (or the next one when file == nil)
 	fileRows  int
@@ -203,12 +202,8 @@ func (w *Writer) Abort() error {
 	if w.file == nil {
 		return nil
 	}
-	tmp := w.file.Name()
-	w.file.Close()
+	w.file.Abort()
 	w.file, w.ipcw = nil, nil
-	if err := os.Remove(tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("shards: remove %s: %w", tmp, err)
-	}
 	return nil
 }
 
@@ -231,14 +226,14 @@ func (w *Writer) flush() error {
 
 func (w *Writer) writeBatch(rec arrow.RecordBatch) error {
 	if err := w.ipcw.Write(rec); err != nil {
-		return fmt.Errorf("shards: write %s: %w", w.file.Name(), err)
+		return fmt.Errorf("shards: write %s: %w", w.file.TempPath(), err)
 	}
 	w.fileRows += int(rec.NumRows())
 	return nil
 }
 
 func (w *Writer) maybeRotate() error {
-	if w.fileRows >= w.opts.RowsPerFile || (w.opts.MaxFileBytes > 0 && w.counter.n >= w.opts.MaxFileBytes) {
+	if w.fileRows >= w.opts.RowsPerFile || (w.opts.MaxFileBytes > 0 && w.file.Size() >= w.opts.MaxFileBytes) {
 		return w.commit()
 	}
 	return nil
@@ -248,61 +243,43 @@ func (w *Writer) open() error {
 	if w.file != nil {
 		return nil
 	}
-	f, err := os.CreateTemp(w.dir, FileName(w.index)+tempMarker+"*")
+	f, err := atomicfile.Create(filepath.Join(w.dir, FileName(w.index)))
 	if err != nil {
-		return fmt.Errorf("shards: create temp file in %s: %w", w.dir, err)
+		return fmt.Errorf("shards: %w", err)
 	}
 	w.file = f
-	w.counter = &countingWriter{w: f}
-	w.ipcw, err = ipc.NewFileWriter(w.counter, ipc.WithSchema(w.schema), ipc.WithAllocator(memory.DefaultAllocator))
+	w.ipcw, err = ipc.NewFileWriter(f, ipc.WithSchema(w.schema), ipc.WithAllocator(memory.DefaultAllocator))
 	if err != nil {
-		f.Close()
-		os.Remove(f.Name())
+		f.Abort()
 		w.file = nil
-		return fmt.Errorf("shards: start %s: %w", f.Name(), err)
+		return fmt.Errorf("shards: start %s: %w", f.TempPath(), err)
 	}
 	w.fileRows = 0
 	return nil
 }
 
 // commit finishes the open file: footer, fsync, BeforeCommit hook, rename, directory fsync.
-func (w *Writer) commit() (err error) {
+func (w *Writer) commit() error {
 	if w.file == nil {
 		return nil
 	}
 	f := w.file
-	tmp := f.Name()
 	w.file = nil
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
+	defer f.Abort() // removes the temporary file unless it was committed
 	if err := w.ipcw.Close(); err != nil {
-		return fmt.Errorf("shards: finish %s: %w", tmp, err)
+		return fmt.Errorf("shards: finish %s: %w", f.TempPath(), err)
 	}
-	// os.CreateTemp makes 0600 files; shards are data for other users and tools too.
-	if err := f.Chmod(0o644); err != nil {
-		return fmt.Errorf("shards: chmod %s: %w", tmp, err)
+	if err := f.Finish(); err != nil {
+		return fmt.Errorf("shards: %w", err)
 	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("shards: sync %s: %w", tmp, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("shards: close %s: %w", tmp, err)
-	}
-	c := Commit{Index: w.index, Path: filepath.Join(w.dir, FileName(w.index)), TempPath: tmp, Rows: w.fileRows, Bytes: w.counter.n}
+	c := Commit{Index: w.index, Path: f.Path(), TempPath: f.TempPath(), Rows: w.fileRows, Bytes: f.Size()}
 	if w.opts.BeforeCommit != nil {
 		if err := w.opts.BeforeCommit(c); err != nil {
 			return fmt.Errorf("shards: commit %s: %w", c.Path, err)
 		}
 	}
-	if err := os.Rename(tmp, c.Path); err != nil {
-		return fmt.Errorf("shards: rename %s: %w", tmp, err)
-	}
-	if err := SyncDir(w.dir); err != nil {
-		return err
+	if err := f.Commit(); err != nil {
+		return fmt.Errorf("shards: %w", err)
 	}
 	w.committed = append(w.committed, c)
 	w.index++
@@ -311,14 +288,6 @@ func (w *Writer) commit() (err error) {
 		if err := w.opts.AfterCommit(c); err != nil {
 			return fmt.Errorf("shards: after commit %s: %w", c.Path, err)
 		}
-	}
-	return nil
-}
-
-// SyncDir fsyncs a directory so that renames in it survive a crash.
-func SyncDir(dir string) error {
-	if err := atomicfile.SyncDir(dir); err != nil {
-		return fmt.Errorf("shards: %w", err)
 	}
 	return nil
 }
@@ -378,15 +347,4 @@ func FileIndex(path string) (int, bool) {
 		return 0, false
 	}
 	return n, true
-}
-
-type countingWriter struct {
-	w *os.File
-	n int64
-}
-
-func (c *countingWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
 }

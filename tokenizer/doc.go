@@ -15,9 +15,11 @@
 // GPT-2 keeps it: a leading space belongs to the next word), which makes the round trip exact; text
 // that looks like a special token is encoded as plain bytes, never as the special token.
 //
-// Train learns the merges from a stream of captions (e.g. the "caption" column of image shards, see
-// TrainShards): pieces are counted once, then each merge updates pair counts only in the words that
-// contain the merged pair (a lazy max-heap picks the next pair), so 100k captions train in seconds.
+// Train learns the merges from captions: Counter.AddAll takes any iter.Seq[string] (the caller
+// builds it; shards.Captions streams the "caption" column of a shard folder), so the package
+// depends on no data format. Pieces are counted once, then each merge updates pair counts only
+// in the words that contain the merged pair (a lazy max-heap picks the next pair), so 100k
+// captions train in seconds.
 // Ties between equally frequent pairs go to the smaller pair of ids, so training is deterministic.
 //
 // Save/Load use a JSON file (tok.json): the merges in GPT-2's printable byte alphabet (bytes mapped

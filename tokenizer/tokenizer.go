@@ -452,12 +452,6 @@ func (t *Tokenizer) Save(path string) error {
 	if err != nil {
 		return err
 	}
-	return WriteFileAtomic(path, data)
-}
-
-// WriteFileAtomic writes data to path through a synced temp file and a rename, so readers see the
-// old file or the new one, never a partial one.
-func WriteFileAtomic(path string, data []byte) (err error) {
 	return atomicfile.WriteFile(path, data)
 }
 

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -196,6 +197,58 @@ func TestVocabSizeRespected(t *testing.T) {
 	}
 }
 
+// TestAddAll counts a caption sequence and honours max, also across calls.
+func TestAddAll(t *testing.T) {
+	tests := []struct {
+		max   int64
+		calls int
+		want  int64
+	}{
+		{0, 1, int64(len(corpus))},
+		{0, 2, int64(2 * len(corpus))},
+		{5, 1, 5},
+		{5, 2, 5},
+		{int64(len(corpus)) + 3, 2, int64(len(corpus)) + 3},
+	}
+	for _, tt := range tests {
+		c := NewCounter()
+		for range tt.calls {
+			c.AddAll(slices.Values(corpus), tt.max)
+		}
+		if c.Captions() != tt.want {
+			t.Errorf("max %d, %d calls: %d captions, want %d", tt.max, tt.calls, c.Captions(), tt.want)
+		}
+	}
+	// Stopping early stops the sequence: nothing past max is read.
+	read := 0
+	c := NewCounter()
+	c.AddAll(func(yield func(string) bool) {
+		for _, s := range corpus {
+			read++
+			if !yield(s) {
+				return
+			}
+		}
+	}, 3)
+	if read != 3 {
+		t.Errorf("read %d captions for max 3", read)
+	}
+	// Train on a sequence equals Train on the slice.
+	a, err := Train(corpus, TrainOptions{VocabSize: 300})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c = NewCounter()
+	c.AddAll(slices.Values(corpus), 0)
+	b, err := c.Train(TrainOptions{VocabSize: 300})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(a.merges, b.merges) {
+		t.Error("a counter fed a sequence learned other merges than Train")
+	}
+}
+
 func TestSaveLoad(t *testing.T) {
 	tok := trained(t, 600)
 	path := filepath.Join(t.TempDir(), "tok.json")
@@ -325,4 +378,29 @@ func BenchmarkTrain(b *testing.B) {
 		}
 	}
 	b.ReportMetric(100_000*float64(b.N)/b.Elapsed().Seconds(), "captions/s")
+}
+
+// TestConcurrentEncode: the encode cache is shared by loader workers.
+func TestConcurrentEncode(t *testing.T) {
+	tok := trained(t, 500)
+	want := make([][]int32, len(corpus))
+	for i, s := range corpus {
+		want[i] = tok.Encode(s, 32)
+	}
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for k := range 2000 {
+				i := (k + g) % len(corpus)
+				got := tok.Encode(corpus[i], 32)
+				for j := range got {
+					if got[j] != want[i][j] {
+						t.Errorf("concurrent encode of %q differs", corpus[i])
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
 }

@@ -2,14 +2,10 @@ package tokenizer
 
 import (
 	"container/heap"
-	"context"
 	"fmt"
+	"iter"
 	"slices"
 	"strings"
-
-	"github.com/apache/arrow-go/v18/arrow/array"
-
-	"github.com/witdata/wit/shards"
 )
 
 // DefaultVocabSize is the vocabulary size `wit tokenizer train` aims for (clip-tiny's vocab_size).
@@ -29,6 +25,20 @@ func (c *Counter) Add(caption string) {
 	c.captions++
 	for p := range pieces(strings.ToLower(caption)) {
 		c.counts[p]++
+	}
+}
+
+// AddAll counts the captions of a sequence (the caller builds it: shards.Captions reads a shard
+// folder's), stopping once max captions have been counted in all when max > 0.
+func (c *Counter) AddAll(captions iter.Seq[string], max int64) {
+	if max > 0 && c.captions >= max {
+		return
+	}
+	for s := range captions {
+		c.Add(s)
+		if max > 0 && c.captions >= max {
+			return
+		}
 	}
 }
 
@@ -217,46 +227,6 @@ func (h *pairHeap) Pop() any {
 // Train learns a tokenizer from captions.
 func Train(captions []string, opts TrainOptions) (*Tokenizer, error) {
 	c := NewCounter()
-	for _, s := range captions {
-		c.Add(s)
-	}
+	c.AddAll(slices.Values(captions), 0)
 	return c.Train(opts)
-}
-
-// CountShards adds the "caption" column of every shard in dir to c, stopping after maxCaptions
-// captions when maxCaptions > 0. Null captions are skipped.
-func (c *Counter) CountShards(ctx context.Context, dir string, maxCaptions int64) error {
-	for rec, err := range shards.ReadDir(ctx, dir, []string{shards.ColCaption}) {
-		if err != nil {
-			return fmt.Errorf("read captions from %s: %w", dir, err)
-		}
-		col, ok := rec.Column(0).(*array.String)
-		if !ok {
-			return fmt.Errorf("read captions from %s: column %q is %s, want utf8", dir, shards.ColCaption, rec.Column(0).DataType())
-		}
-		for i := range col.Len() {
-			if col.IsNull(i) {
-				continue
-			}
-			c.Add(col.Value(i))
-			if maxCaptions > 0 && c.captions >= maxCaptions {
-				return nil
-			}
-		}
-	}
-	return nil
-}
-
-// TrainShards learns a tokenizer from the captions of the shards in dir (all of them when
-// maxCaptions ≤ 0).
-func TrainShards(ctx context.Context, dir string, maxCaptions int64, opts TrainOptions) (*Tokenizer, error) {
-	c := NewCounter()
-	if err := c.CountShards(ctx, dir, maxCaptions); err != nil {
-		return nil, err
-	}
-	t, err := c.Train(opts)
-	if err != nil {
-		return nil, fmt.Errorf("train tokenizer on %s: %w", dir, err)
-	}
-	return t, nil
 }

@@ -89,9 +89,15 @@ func (t *Trainer) tokenizer(ctx context.Context, opts Options, cfg model.Config)
 		return tokenizer.Load(opts.Tokenizer)
 	}
 	t0 := time.Now()
-	tok, err := tokenizer.TrainShards(ctx, opts.Shards, opts.TokCaptions, tokenizer.TrainOptions{VocabSize: min(opts.VocabSize, cfg.VocabSize)})
-	if err != nil {
+	captions, readErr := shards.Captions(ctx, opts.Shards)
+	c := tokenizer.NewCounter()
+	c.AddAll(captions, opts.TokCaptions)
+	if err := readErr(); err != nil {
 		return nil, err
+	}
+	tok, err := c.Train(tokenizer.TrainOptions{VocabSize: min(opts.VocabSize, cfg.VocabSize)})
+	if err != nil {
+		return nil, fmt.Errorf("train tokenizer on %s: %w", opts.Shards, err)
 	}
 	slog.Info("trained tokenizer on the shards' captions", "vocab", tok.VocabSize(), "elapsed", time.Since(t0).Round(time.Millisecond))
 	return tok, nil

@@ -66,7 +66,7 @@ folder.`,
 			var sum *eval.EmbedSummary
 			if texts != "" {
 				src := func(yield func(eval.TextRecord, error) bool) {
-					for row, err := range input.Read(ctx, texts, input.Options{Columns: []string{textCol}, Format: format}) {
+					for row, err := range input.Read(ctx, texts, input.Options{Columns: []string{textCol}, Format: format, Arrow: shards.ReadPath}) {
 						if err != nil {
 							yield(eval.TextRecord{}, fmt.Errorf("--texts: %w", err))
 							return

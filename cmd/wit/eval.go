@@ -13,6 +13,7 @@ import (
 
 	"github.com/witdata/wit/eval"
 	"github.com/witdata/wit/inference"
+	"github.com/witdata/wit/internal/atomicfile"
 	"github.com/witdata/wit/shards"
 )
 
@@ -70,7 +71,7 @@ func emitReport(cmd *cobra.Command, report any, asJSON bool, outFile string, hum
 	}
 	data = append(data, '\n')
 	if outFile != "" {
-		if err := shards.WriteFileAtomic(outFile, data); err != nil {
+		if err := atomicfile.WriteFile(outFile, data); err != nil {
 			return fmt.Errorf("write report: %w", err)
 		}
 	}

@@ -116,7 +116,7 @@ first).
 func pairRecords(cmd *cobra.Command, in, urlCol, captionCol, format string) func(yield func(eval.Record, error) bool) {
 	base := filepath.Dir(in)
 	return func(yield func(eval.Record, error) bool) {
-		for row, err := range input.Read(cmd.Context(), in, input.Options{Columns: []string{urlCol, captionCol}, Format: format}) {
+		for row, err := range input.Read(cmd.Context(), in, input.Options{Columns: []string{urlCol, captionCol}, Format: format, Arrow: shards.ReadPath}) {
 			if err != nil {
 				yield(eval.Record{}, fmt.Errorf("--in: %w", err))
 				return

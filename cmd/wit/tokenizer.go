@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/witdata/wit/internal/cliconfig"
+	"github.com/witdata/wit/shards"
 	"github.com/witdata/wit/tokenizer"
 )
 
@@ -55,8 +56,10 @@ takes, and is copied into every checkpoint.`,
 				return fmt.Errorf("--shards and --out are required")
 			}
 			start := time.Now()
+			captions, readErr := shards.Captions(cmd.Context(), shardsDir)
 			c := tokenizer.NewCounter()
-			if err := c.CountShards(cmd.Context(), shardsDir, o.MaxCaptions); err != nil {
+			c.AddAll(captions, o.MaxCaptions)
+			if err := readErr(); err != nil {
 				return err
 			}
 			counted := time.Since(start)

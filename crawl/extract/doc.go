@@ -55,12 +55,14 @@
 //
 // # URL normalisation
 //
-// Lower-case scheme and host (IDN hosts to punycode), default port and
-// fragment dropped, dot segments removed, %-escapes normalised (unreserved
-// characters decoded, hex upper-cased, characters that must be escaped
-// escaped, backslashes read as slashes as browsers do), empty path "/".
-// URLs with user info are dropped. This is a private copy of the rules of
-// internal/urlnorm, which was written concurrently.
+// Output URLs are in internal/urlnorm's canonical form: lower-case scheme and
+// host (IDN hosts to punycode), default port and fragment dropped, dot segments
+// removed, %-escapes normalised (unreserved characters decoded, hex
+// upper-cased, characters that must be escaped escaped), empty path "/".
+// Backslashes are read as slashes, as browsers do. The host rules, and which
+// hosts are invalid, are urlnorm.Host's: a reference to an invalid host is
+// dropped. URLs with user info are dropped too. The resolution itself is done
+// here, on strings, so that a relative link costs no url.Parse.
 //
 // # Limits
 //

@@ -1,24 +1,19 @@
 package extract
 
 import (
-	"net/netip"
 	"net/url"
-	"strconv"
 	"strings"
-
-	"golang.org/x/net/idna"
 
 	"github.com/witdata/wit/internal/urlnorm"
 )
 
-// URL normalisation is done here, fused with reference resolution so the
+// URL normalisation is assembled here, fused with reference resolution so the
 // common relative link costs no url.Parse (the extraction budget is 80% of a
-// bare parse). The output is internal/urlnorm's canonical form, which the
-// tests check on every URL they see (urlnorm.String(out) == out). Rules: lower-case
-// scheme and host (IDN hosts to punycode), default port and fragment dropped,
-// dot segments removed, %-escapes normalised (unreserved characters decoded,
-// hex upper-cased, bytes that must be escaped escaped), empty path = "/".
-// URLs with user info are refused: they leak credentials into a data set.
+// bare parse), from internal/urlnorm's parts: urlnorm.Host (which also refuses
+// invalid hosts), RemoveDotSegments and WriteEscaped. The output is urlnorm's
+// canonical form, which the tests check on every URL they see
+// (urlnorm.String(out) == out). URLs with user info are refused: they leak
+// credentials into a data set.
 
 // normalizeURL returns the normalised string form of an absolute http(s) URL,
 // or "" when u is not one.
@@ -35,7 +30,7 @@ func normalizeParts(scheme, hostport, path, query string) string {
 	if scheme != "http" && scheme != "https" {
 		return ""
 	}
-	host, ok := normalizeHost(hostport, scheme)
+	host, ok := urlnorm.Host(scheme, hostport)
 	if !ok {
 		return ""
 	}
@@ -50,116 +45,13 @@ func normalizeParts(scheme, hostport, path, query string) string {
 		if path[0] != '/' {
 			path = "/" + path
 		}
-		writeEscaped(&b, urlnorm.RemoveDotSegments(path), false)
+		urlnorm.WriteEscaped(&b, urlnorm.RemoveDotSegments(path), false)
 	}
 	if query != "" {
 		b.WriteByte('?')
-		writeEscaped(&b, query, true)
+		urlnorm.WriteEscaped(&b, query, true)
 	}
 	return b.String()
-}
-
-// normalizeHost lower-cases host, converts an internationalised name to
-// punycode and drops the scheme's default port. It refuses empty hosts and
-// characters no host name can have.
-func normalizeHost(hostport, scheme string) (string, bool) {
-	host, port := hostport, ""
-	if i := strings.LastIndexByte(hostport, ':'); i >= 0 && !strings.Contains(hostport[i:], "]") {
-		host, port = hostport[:i], hostport[i+1:]
-	}
-	if host == "" {
-		return "", false
-	}
-	if port != "" {
-		n := 0
-		for i := 0; i < len(port); i++ {
-			if port[i] < '0' || port[i] > '9' || n > 65535 {
-				return "", false
-			}
-			n = n*10 + int(port[i]-'0')
-		}
-		if n == 0 || n > 65535 {
-			return "", false
-		}
-		switch {
-		case scheme == "http" && n == 80, scheme == "https" && n == 443:
-			port = ""
-		default:
-			port = strconv.Itoa(n)
-		}
-	}
-	if host[0] == '[' {
-		// IPv6 literal, in canonical form; zones have no place in a web URL.
-		if host[len(host)-1] != ']' {
-			return "", false
-		}
-		a, err := netip.ParseAddr(host[1 : len(host)-1])
-		if err != nil || !a.Is6() || a.Zone() != "" {
-			return "", false
-		}
-		host = "[" + a.String() + "]"
-	} else {
-		ascii := true
-		for i := 0; i < len(host); i++ {
-			c := host[i]
-			if c >= 0x80 {
-				ascii = false
-				break
-			}
-			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_') {
-				return "", false
-			}
-		}
-		if ascii {
-			host = strings.ToLower(host)
-		} else {
-			h, err := idna.Lookup.ToASCII(host)
-			if err != nil || h == "" {
-				return "", false
-			}
-			host = h
-		}
-	}
-	if port != "" {
-		return host + ":" + port, true
-	}
-	return host, true
-}
-
-// writeEscaped writes s with its %-escapes normalised: an escaped unreserved
-// character is decoded, other escapes get upper-case hex, a stray '%' becomes
-// "%25" and bytes that may not stand raw are escaped.
-func writeEscaped(b *strings.Builder, s string, query bool) {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c == '%' {
-			if i+2 < len(s) {
-				hi, ok1 := urlnorm.Unhex(s[i+1])
-				lo, ok2 := urlnorm.Unhex(s[i+2])
-				if ok1 && ok2 {
-					d := hi<<4 | lo
-					if urlnorm.IsUnreserved(d) {
-						b.WriteByte(d)
-					} else {
-						b.WriteByte('%')
-						b.WriteByte(urlnorm.UpperHex[d>>4])
-						b.WriteByte(urlnorm.UpperHex[d&15])
-					}
-					i += 2
-					continue
-				}
-			}
-			b.WriteString("%25")
-			continue
-		}
-		if urlnorm.IsLiteralOK(c, query) {
-			b.WriteByte(c)
-			continue
-		}
-		b.WriteByte('%')
-		b.WriteByte(urlnorm.UpperHex[c>>4])
-		b.WriteByte(urlnorm.UpperHex[c&15])
-	}
 }
 
 // resolver turns URL references found in one page into normalised absolute

@@ -325,9 +325,12 @@ func TestBodyLimit(t *testing.T) {
 	}
 }
 
-func TestPerHostConcurrency(t *testing.T) {
-	var cur, peak atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+// peakServer answers "ok" after holding each request for hold, and records the largest number of
+// requests it had in flight at once in peak.
+func peakServer(t testing.TB, hold time.Duration) (srv *httptest.Server, peak *atomic.Int32) {
+	var cur atomic.Int32
+	peak = new(atomic.Int32)
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n := cur.Add(1)
 		for {
 			p := peak.Load()
@@ -335,11 +338,16 @@ func TestPerHostConcurrency(t *testing.T) {
 				break
 			}
 		}
-		time.Sleep(30 * time.Millisecond)
+		time.Sleep(hold)
 		cur.Add(-1)
 		io.WriteString(w, "ok")
 	}))
-	defer srv.Close()
+	t.Cleanup(srv.Close)
+	return srv, peak
+}
+
+func TestPerHostConcurrency(t *testing.T) {
+	srv, peak := peakServer(t, 30*time.Millisecond)
 	for _, perHost := range []int{1, 2, 3} {
 		peak.Store(0)
 		c := testClient(t, func(o *Options) { o.PerHost = perHost })

@@ -39,6 +39,13 @@
 // limit. Compressed responses are decoded by the transport, so the limit
 // applies to decoded bytes (no gzip bombs).
 //
+// # Errors
+//
+// Failures are told apart by type and sentinel, never by message: ErrTooManyRedirects,
+// ErrBadRedirect and ErrBodyTooLarge are wrapped into the errors the client returns, and
+// netguard.ErrBlocked into a refused dial. Reason names any such error with one of the Reason*
+// constants; the crawler and the downloader count their failures under those names.
+//
 // Host keys are URL.Host lower-cased, with ":80" and ":443" dropped.
 // Proxies from the environment are not used: a proxy would dial on our
 // behalf and bypass the SSRF guard.

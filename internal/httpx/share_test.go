@@ -3,30 +3,14 @@ package httpx
 import (
 	"context"
 	"io"
-	"net/http"
-	"net/http/httptest"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 )
 
 // Two clients with different request options but ShareLimits keep one per-host budget.
 func TestShareLimitsAcrossClients(t *testing.T) {
-	var inFlight, peak atomic.Int64
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n := inFlight.Add(1)
-		for {
-			p := peak.Load()
-			if n <= p || peak.CompareAndSwap(p, n) {
-				break
-			}
-		}
-		time.Sleep(20 * time.Millisecond)
-		inFlight.Add(-1)
-		io.WriteString(w, "ok")
-	}))
-	defer srv.Close()
+	srv, peak := peakServer(t, 20*time.Millisecond)
 
 	pages := NewClient(Options{AllowPrivate: true, PerHost: 2, MaxBodyBytes: 1 << 20})
 	images := NewClient(Options{AllowPrivate: true, PerHost: 2, MaxBodyBytes: 8 << 20, ShareLimits: pages})

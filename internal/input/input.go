@@ -3,9 +3,9 @@
 //
 // Formats are chosen by extension (or Options.Format): txt (one value a line, '#' comments), csv
 // and tsv (header row), jsonl / json (objects; a .json file may also hold one array of objects),
-// parquet, and arrow (an Arrow IPC file or a directory of shard files). Any of them may be gzipped
-// (".gz"). Rows come out with Values aligned to Options.Columns, read lazily so memory stays flat
-// for inputs of any size.
+// parquet, and arrow (an Arrow IPC file or a directory of shard files, through Options.Arrow).
+// Any of them may be gzipped (".gz"). Rows come out with Values aligned to Options.Columns, read
+// lazily so memory stays flat for inputs of any size.
 package input
 
 import (
@@ -30,8 +30,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
-
-	"github.com/witdata/wit/shards"
 )
 
 // Options says which columns to read.
@@ -42,6 +40,10 @@ type Options struct {
 	Required []string
 	// Format overrides detection: txt, csv, tsv, jsonl, json, parquet or arrow.
 	Format string
+	// Arrow reads the "arrow" format (an Arrow IPC file or a directory of shard files); callers
+	// pass shards.ReadPath. It is not read here directly so that this package depends on no
+	// stage's data package. Without it, arrow inputs are refused.
+	Arrow func(ctx context.Context, path string, columns []string) (iter.Seq2[arrow.RecordBatch, error], error)
 }
 
 // Row is one input record.
@@ -361,25 +363,14 @@ func jsonString(v any) string {
 }
 
 func (r *reader) readArrow() {
-	st, err := os.Stat(r.path)
+	if r.opts.Arrow == nil {
+		r.failf("arrow inputs are not read here (no Options.Arrow)")
+		return
+	}
+	batches, err := r.opts.Arrow(r.ctx, r.path, nil)
 	if err != nil {
 		r.fail(fmt.Errorf("input: %w", err))
 		return
-	}
-	var batches iter.Seq2[arrow.RecordBatch, error]
-	if st.IsDir() {
-		files, err := shards.ListFiles(r.path)
-		if err != nil {
-			r.fail(err)
-			return
-		}
-		if len(files) == 0 {
-			r.failf("directory holds no shard files (*.arrow)")
-			return
-		}
-		batches = shards.ReadDir(r.ctx, r.path, nil)
-	} else {
-		batches = shards.ReadFile(r.path, nil)
 	}
 	for rec, err := range batches {
 		if err != nil {

@@ -122,7 +122,7 @@ func TestReadArrowDirAndParquet(t *testing.T) {
 		w.EndRow()
 	}
 	w.Close()
-	got, err := collect(t, dir, Options{Columns: []string{"image_url", "caption", "absent"}, Required: []string{"image_url"}})
+	got, err := collect(t, dir, Options{Columns: []string{"image_url", "caption", "absent"}, Required: []string{"image_url"}, Arrow: shards.ReadPath})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,8 +157,11 @@ func TestReadArrowDirAndParquet(t *testing.T) {
 	if _, err := collect(t, write(t, "bad.parquet", []byte("PAR1 garbage")), Options{Columns: []string{"url"}}); err == nil {
 		t.Fatal("corrupt parquet gave no error")
 	}
-	if _, err := collect(t, t.TempDir(), Options{Columns: []string{"url"}}); err == nil || !strings.Contains(err.Error(), "no shard files") {
-		t.Fatalf("empty dir error = %v", err)
+	if _, err := collect(t, t.TempDir(), Options{Columns: []string{"url"}, Arrow: shards.ReadPath}); err == nil || !strings.Contains(err.Error(), "no shard files") {
+		t.Fatalf("empty dir: %v", err)
+	}
+	if _, err := collect(t, dir, Options{Columns: []string{"url"}}); err == nil || !strings.Contains(err.Error(), "no Options.Arrow") {
+		t.Fatalf("arrow without a reader: %v", err)
 	}
 }
 

@@ -21,7 +21,10 @@
 // servers. Normalize is idempotent: Normalize(Normalize(u)) equals Normalize(u),
 // which the fuzz test checks.
 //
-// String parses, checks that the URL is absolute http or https with a host,
-// and returns the normalised string; it is the entry point for untrusted input
-// such as seed lists and extracted links.
+// String parses, checks that the URL is absolute http or https with a valid
+// host, and returns the normalised string; it is the entry point for untrusted
+// input such as seed lists. Host says which hosts are valid, and is what the
+// crawler's link extraction (crawl/extract, which assembles URLs on strings
+// with Host, RemoveDotSegments and WriteEscaped) uses too, so both refuse the
+// same hosts. Normalize never fails: an invalid host is only lower-cased.
 package urlnorm

@@ -17,6 +17,9 @@ var ErrUnsupportedScheme = errors.New("unsupported URL scheme (only http and htt
 // ErrNoHost is returned by String for http(s) URLs without a host.
 var ErrNoHost = errors.New("URL has no host")
 
+// ErrBadHost is returned by String for hosts no web URL can have (see Host).
+var ErrBadHost = errors.New("invalid host")
+
 // String parses raw (surrounding white space ignored), checks that it is an
 // absolute http or https URL with a host, and returns its normalised form.
 func String(raw string) (string, error) {
@@ -33,6 +36,9 @@ func String(raw string) (string, error) {
 	}
 	if u.Opaque != "" || u.Hostname() == "" {
 		return "", fmt.Errorf("urlnorm: %q: %w", raw, ErrNoHost)
+	}
+	if _, ok := Host(u.Scheme, u.Host); !ok {
+		return "", fmt.Errorf("urlnorm: %q: host %q: %w", raw, u.Host, ErrBadHost)
 	}
 	return Normalize(u).String(), nil
 }
@@ -55,7 +61,13 @@ func Normalize(u *url.URL) *url.URL {
 		// "mailto:x" and friends have no hierarchical parts to normalise.
 		return &n
 	}
-	n.Host = normalizeHost(n.Scheme, n.Host)
+	if h, ok := Host(n.Scheme, n.Host); ok {
+		n.Host = h
+	} else {
+		// Not a host a web URL can have (String refuses it); a deterministic form all the same,
+		// so that the URL still gets one key.
+		n.Host = strings.ToLower(n.Host)
+	}
 
 	p := normalizeEscapes(n.EscapedPath(), false)
 	if n.Host != "" || n.Scheme != "" || strings.HasPrefix(p, "/") {
@@ -79,90 +91,106 @@ func Normalize(u *url.URL) *url.URL {
 	return &n
 }
 
-// defaultPorts maps schemes to the port that is implied when none is given.
-var defaultPorts = map[string]string{"http": "80", "https": "443", "ws": "80", "wss": "443", "ftp": "21"}
-
-func normalizeHost(scheme, hostport string) string {
-	if hostport == "" {
-		return ""
+// defaultPort is the port implied when a URL of scheme gives none (0: none known).
+func defaultPort(scheme string) int {
+	switch scheme {
+	case "http", "ws":
+		return 80
+	case "https", "wss":
+		return 443
+	case "ftp":
+		return 21
 	}
-	host, port := splitHostPort(hostport)
-	if port != "" {
-		if p, err := strconv.Atoi(port); err == nil && p >= 0 {
-			port = strconv.Itoa(p)
-		}
-		if port == defaultPorts[scheme] {
-			port = ""
-		}
-	}
-	ipv6 := false
-	if strings.IndexByte(host, ':') >= 0 {
-		ipv6 = true
-		if a, err := netip.ParseAddr(host); err == nil {
-			host = a.String()
-		} else {
-			host = strings.ToLower(host)
-		}
-	} else {
-		host = normalizeHostname(host)
-	}
-	if ipv6 {
-		host = "[" + host + "]"
-	}
-	if port != "" {
-		host += ":" + port
-	}
-	return host
+	return 0
 }
 
-// splitHostPort is net.SplitHostPort without its errors: url.Parse has
-// already validated the syntax, and a trailing ":" gives an empty port.
-func splitHostPort(hostport string) (host, port string) {
-	if strings.HasPrefix(hostport, "[") {
-		end := strings.LastIndexByte(hostport, ']')
-		if end < 0 {
-			return hostport[1:], ""
-		}
-		host = hostport[1:end]
-		if rest := hostport[end+1:]; strings.HasPrefix(rest, ":") {
-			port = rest[1:]
-		}
-		return host, port
+// Host returns the canonical form of a URL's host[:port] (url.URL.Host) for scheme: the name
+// lower-cased, an internationalised name in punycode (IDNA lookup rules), an IPv6 literal in its
+// canonical form, the port without leading zeros and dropped when it is the scheme's default or
+// empty. ok is false for a host no web URL can have: empty; a port that is not a number from 1 to
+// 65535; a bracketed literal that is not an IPv6 address, or has a zone; ASCII characters other
+// than letters, digits, '-', '.' and '_'; a name IDNA refuses. The crawler's link extraction and
+// String refuse such URLs. A host already canonical is returned without allocating.
+func Host(scheme, hostport string) (string, bool) {
+	host, port := hostport, ""
+	if i := strings.LastIndexByte(hostport, ':'); i >= 0 && !strings.Contains(hostport[i:], "]") {
+		host, port = hostport[:i], hostport[i+1:]
 	}
-	if i := strings.LastIndexByte(hostport, ':'); i >= 0 {
-		return hostport[:i], hostport[i+1:]
+	if host == "" {
+		return "", false
 	}
-	return hostport, ""
+	portChanged := false
+	if port != "" {
+		n := 0
+		for i := 0; i < len(port); i++ {
+			if port[i] < '0' || port[i] > '9' || n > 65535 {
+				return "", false
+			}
+			n = n*10 + int(port[i]-'0')
+		}
+		if n == 0 || n > 65535 {
+			return "", false
+		}
+		switch {
+		case n == defaultPort(strings.ToLower(scheme)):
+			port, portChanged = "", true
+		case port[0] == '0':
+			port, portChanged = strconv.Itoa(n), true
+		}
+	} else if len(host) < len(hostport) {
+		portChanged = true // "host:" with an empty port
+	}
+	canon, ok := canonicalHost(host)
+	if !ok {
+		return "", false
+	}
+	if canon == host && !portChanged {
+		return hostport, true
+	}
+	if port != "" {
+		return canon + ":" + port, true
+	}
+	return canon, true
 }
 
-func normalizeHostname(host string) string {
-	ascii := true
+// canonicalHost is Host for the part before the port.
+func canonicalHost(host string) (string, bool) {
+	if host[0] == '[' {
+		// IPv6 literal, in canonical form; zones have no place in a web URL.
+		if host[len(host)-1] != ']' {
+			return "", false
+		}
+		a, err := netip.ParseAddr(host[1 : len(host)-1])
+		if err != nil || !a.Is6() || a.Zone() != "" {
+			return "", false
+		}
+		var buf [64]byte
+		canon := a.AppendTo(buf[:0])
+		if string(canon) == host[1:len(host)-1] {
+			return host, true
+		}
+		return "[" + string(canon) + "]", true
+	}
 	upper := false
 	for i := 0; i < len(host); i++ {
 		c := host[i]
 		if c >= 0x80 {
-			ascii = false
-			break
+			h, err := idna.Lookup.ToASCII(host)
+			if err != nil || h == "" {
+				return "", false
+			}
+			return h, true
 		}
 		if 'A' <= c && c <= 'Z' {
 			upper = true
+		} else if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_') {
+			return "", false
 		}
 	}
-	if ascii {
-		if upper {
-			return strings.ToLower(host)
-		}
-		return host
+	if upper {
+		return strings.ToLower(host), true
 	}
-	if a, err := idna.Lookup.ToASCII(host); err == nil {
-		return a
-	}
-	// Not a valid IDN (e.g. contains characters that UTS #46 rejects): keep a
-	// deterministic form rather than failing, so the URL still gets one key.
-	if a, err := idna.Punycode.ToASCII(strings.ToLower(host)); err == nil {
-		return strings.ToLower(a)
-	}
-	return strings.ToLower(host)
+	return host, true
 }
 
 // RemoveDotSegments implements RFC 3986 section 5.2.4 for paths that start
@@ -276,6 +304,14 @@ func normalizeEscapes(s string, query bool) string {
 	}
 	var b strings.Builder
 	b.Grow(len(s) + 8)
+	WriteEscaped(&b, s, query)
+	return b.String()
+}
+
+// WriteEscaped writes s, a path (query=false) or query (query=true), to b with its %-escapes
+// normalised: an escaped unreserved character is decoded, other escapes get upper-case hex, a
+// '%' that starts no valid escape becomes "%25" and bytes that may not stand raw are escaped.
+func WriteEscaped(b *strings.Builder, s string, query bool) {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if c == '%' {
@@ -306,5 +342,4 @@ func normalizeEscapes(s string, query bool) string {
 		b.WriteByte(UpperHex[c>>4])
 		b.WriteByte(UpperHex[c&15])
 	}
-	return b.String()
 }

@@ -99,6 +99,79 @@ func TestStringErrors(t *testing.T) {
 	}
 }
 
+func TestHost(t *testing.T) {
+	tests := []struct {
+		scheme, in, want string // want "" means invalid
+	}{
+		{"http", "example.com", "example.com"},
+		{"http", "Example.COM", "example.com"},
+		{"HTTP", "example.com:80", "example.com"},
+		{"https", "example.com:443", "example.com"},
+		{"https", "example.com:80", "example.com:80"},
+		{"http", "example.com:", "example.com"},
+		{"http", "example.com:0080", "example.com"},
+		{"http", "example.com:08080", "example.com:8080"},
+		{"http", "example.com:65535", "example.com:65535"},
+		{"ws", "example.com:80", "example.com"},
+		{"http", "my_host.example.", "my_host.example."},
+		{"http", "192.168.0.1:80", "192.168.0.1"},
+		{"http", "[2001:DB8:0:0::1]:8080", "[2001:db8::1]:8080"},
+		{"https", "[::1]:443", "[::1]"},
+		{"http", "[::ffff:1.2.3.4]", "[::ffff:1.2.3.4]"},
+		{"http", "Bücher.example", "xn--bcher-kva.example"},
+		{"http", "MÜNCHEN.de:8080", "xn--mnchen-3ya.de:8080"},
+		{"http", "xn--bcher-kva.example", "xn--bcher-kva.example"},
+
+		// Invalid: what no web URL can have.
+		{"http", "", ""},
+		{"http", ":80", ""},
+		{"http", "example.com:0", ""},
+		{"http", "example.com:65536", ""},
+		{"http", "example.com:99999999999999999999", ""},
+		{"http", "example.com:8a", ""},
+		{"http", "example.com:-1", ""},
+		{"http", "exa mple.com", ""},
+		{"http", "exa!mple.com", ""},
+		{"http", "a~b.example", ""},
+		{"http", "a%41.example", ""},
+		{"http", "a:b:80", ""},
+		{"http", "a\x00b.example", ""},
+		{"http", "[::1", ""},
+		{"http", "[1.2.3.4]", ""},
+		{"http", "[not-an-address]", ""},
+		{"http", "[fe80::1%en0]", ""},
+		{"http", "[fe80::1%en0]:8080", ""},
+		{"http", "bad\u00a0space.example", ""}, // IDNA refuses a no-break space
+		{"http", "a\u2488b.example", ""},       // "⒈": disallowed by IDNA's STD3 rules
+	}
+	for _, tt := range tests {
+		got, ok := Host(tt.scheme, tt.in)
+		if ok != (tt.want != "") || got != tt.want {
+			t.Errorf("Host(%q, %q) = %q, %v; want %q", tt.scheme, tt.in, got, ok, tt.want)
+			continue
+		}
+		if ok {
+			if again, ok := Host(tt.scheme, got); !ok || again != got {
+				t.Errorf("Host not idempotent: %q -> %q -> %q, %v", tt.in, got, again, ok)
+			}
+		}
+	}
+	// String refuses the URLs of invalid hosts that url.Parse lets through.
+	for _, raw := range []string{"http://exa!mple.com/", "http://[fe80::1%25en0]/", "http://example.com:0/", "http://a~b.example/"} {
+		if _, err := String(raw); !errors.Is(err, ErrBadHost) {
+			t.Errorf("String(%q) = %v, want ErrBadHost", raw, err)
+		}
+	}
+}
+
+func TestHostDoesNotAllocate(t *testing.T) {
+	for _, hp := range []string{"www.example.com", "example.com:8080", "[2001:db8::1]:8080"} {
+		if n := testing.AllocsPerRun(100, func() { Host("https", hp) }); n != 0 {
+			t.Errorf("Host(%q): %v allocations", hp, n)
+		}
+	}
+}
+
 func TestNormalizeDoesNotModifyInput(t *testing.T) {
 	u, _ := url.Parse("HTTP://User@Example.com:80/a/../b#f")
 	before := *u
