@@ -22,6 +22,10 @@ import (
 	"github.com/witdata/wit/warc"
 )
 
+// DefaultHTTPTimeout bounds the download of one http(s) input (a Common Crawl WARC file is
+// about 1 GB).
+const DefaultHTTPTimeout = time.Hour
+
 // StatsFile is the name of the stats JSON written in Out.
 const StatsFile = "cc-stats.json"
 
@@ -79,7 +83,7 @@ func (o *Options) validate() error {
 		o.MaxBody = 5 << 20
 	}
 	if o.HTTPTimeout <= 0 {
-		o.HTTPTimeout = time.Hour
+		o.HTTPTimeout = DefaultHTTPTimeout
 	}
 	if o.Open == nil {
 		o.Open = NewOpener(o.AllowPrivate, o.Workers, o.HTTPTimeout)

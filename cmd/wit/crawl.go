@@ -45,6 +45,10 @@ Output: --out/NNNNN.arrow (a file appears only when complete) and --out/stats.js
 failed by reason, robots-blocked, pairs by caption source, bytes, duration), accumulated over
 resumed runs. A progress line goes to stderr while it runs.
 
+With --warc-out DIR every request and response (robots.txt and each redirect hop too) is also
+archived as WARC/1.1 files, gzip per record, each renamed into place when complete; wit cc reads
+the archive back into the same pairs.
+
 Flags override --config (YAML, see configs/crawl.yaml), which overrides the defaults.`,
 		Example: `  wit crawl --seeds seeds.txt --out work/pairs --state work/state
   wit crawl --config configs/crawl.yaml --seeds sites.csv --scope domain --max-depth 2
@@ -86,6 +90,8 @@ Flags override --config (YAML, see configs/crawl.yaml), which overrides the defa
 			set("allow-addr", func() { cfg.AllowAddrs = splitList(allowAddrs) })
 			set("rows-per-file", func() { cfg.RowsPerFile = flagCfg.RowsPerFile })
 			set("shutdown-grace", func() { cfg.ShutdownGrace = flagCfg.ShutdownGrace })
+			set("warc-out", func() { cfg.WARCOut = flagCfg.WARCOut })
+			set("warc-file-bytes", func() { cfg.WARCFileBytes = flagCfg.WARCFileBytes })
 			if cfg.Seeds == "" || cfg.Out == "" || cfg.State == "" {
 				return fmt.Errorf("crawl: --seeds, --out and --state are required (flags or config)")
 			}
@@ -131,6 +137,8 @@ Flags override --config (YAML, see configs/crawl.yaml), which overrides the defa
 	f.StringVar(&allowAddrs, "allow-addr", "", "comma-separated private destinations allowed one by one (ip:port, ip or CIDR), e.g. an intranet mirror; all others stay refused")
 	f.IntVar(&flagCfg.RowsPerFile, "rows-per-file", def.RowsPerFile, "pairs per output file (a file ends at the first page boundary past this)")
 	f.DurationVar(&flagCfg.ShutdownGrace, "shutdown-grace", def.ShutdownGrace, "after Ctrl-C, how long pages in flight may take to finish")
+	f.StringVar(&flagCfg.WARCOut, "warc-out", "", "also archive every request and response (robots.txt and redirects too) in this directory as WARC/1.1 files, gzip per record; read them back with wit cc")
+	f.Int64Var(&flagCfg.WARCFileBytes, "warc-file-bytes", 1<<30, "size at which a WARC file is closed and the next one started")
 	f.BoolVar(&jsonOut, "json", false, "print the final stats as JSON on stdout instead of a summary on stderr")
 	f.BoolVar(&quiet, "quiet", false, "no progress line")
 	return cmd

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/witdata/wit/cc"
+)
+
+func init() { rootCmd.AddCommand(newCCCmd()) }
+
+func newCCCmd() *cobra.Command {
+	var (
+		opts    cc.Options
+		in      []string
+		base    string
+		jsonOut bool
+		quiet   bool
+	)
+	cmd := &cobra.Command{
+		Use:   "cc --in FILE|DIR|URL|LIST [--in ...] --out DIR [flags]",
+		Short: "Extract (image URL, caption) pairs from Common Crawl WARC/WAT files or a crawl archive",
+		Long: `Read web archives and write the candidate (image URL, caption) pairs they hold as Arrow pair
+files with the crawl's columns (page_url, image_url, caption, caption_source, page_lang,
+fetched_at), so that wit filter, fetch and build take them as they take wit crawl's output.
+
+Inputs (--in, repeatable, in order):
+  a .warc(.gz) or .wat(.gz) file; a directory (its .warc(.gz) and .wat(.gz) files, recursively,
+  in name order); an http(s) URL of such a file; or a Common Crawl file list (*.paths or
+  *.paths.gz, local or a URL) whose entries are resolved against --base.
+  Files are streamed (gzip per record, as Common Crawl ships them, or uncompressed), never held
+  whole. URLs are fetched with retries; loopback and private addresses are refused unless
+  --allow-private.
+
+Records (--format auto tells them apart record by record):
+  WARC response records: the HTTP response is parsed and, when it is a 2xx HTML page without a
+    noindex/noai directive, read by the crawler's extractor (<img> alt/title, srcset, lazy-load
+    attributes, <picture>, <figure>/<figcaption>, og:image); caption_source as in wit crawl.
+  WAT metadata records (application/json): the links of HTML-Metadata whose path is IMG@/src
+    and that have an alt text, as cc2dataset reads them; relative URLs are resolved against the
+    page URL and its <base>; caption_source is "alt".
+  page_url is the record's WARC-Target-URI (normalised), fetched_at its WARC-Date.
+
+Damage is counted, not fatal: a corrupt gzip member loses its record only, a record whose
+header cannot be parsed is skipped, a file that ends early keeps every record before the cut
+(and is listed as truncated). An input that cannot be read (404, network) is logged and left
+for the next run.
+
+Output: --out/NNNNN.arrow, one per input that gave pairs (NNNNN = the input's position in the
+expanded input list), each appearing only when its input has been read to the end, and
+--out/cc-stats.json (records by outcome, damage, WAT links by kind, pairs by source, over all
+runs). Done markers live in --state. Run the same command again after an interruption (Ctrl-C,
+kill, crash): inputs already done are skipped, inputs cut off are read again from the start;
+no pair is lost or written twice. A run over another input list needs another --out.`,
+		Example: `  wit cc --in crawl-data/CC-MAIN-2024-10/wat.paths.gz --base https://data.commoncrawl.org/ --out work/cc --limit-files 100 --workers 8
+  wit cc --in ./warcs/ --out work/pairs
+  wit cc --in work/warc --out work/archive-pairs          # the archive of wit crawl --warc-out`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(in) == 0 || opts.Out == "" {
+				return fmt.Errorf("cc: --in and --out are required")
+			}
+			opts.Logger = slog.Default()
+			opts.Open = cc.NewOpener(opts.AllowPrivate, opts.Workers, opts.HTTPTimeout)
+			finishProgress := func() {}
+			if !quiet {
+				opts.Progress, finishProgress = cc.NewProgress(os.Stderr, slog.Default())
+			}
+			ctx := cmd.Context()
+			stats, err := cc.Run(ctx, opts, cc.Inputs(ctx, in, base, opts.Open))
+			finishProgress()
+			if stats != nil {
+				if jsonOut {
+					enc := json.NewEncoder(os.Stdout)
+					enc.SetIndent("", "  ")
+					if e := enc.Encode(stats); e != nil && err == nil {
+						err = e
+					}
+				} else {
+					fmt.Fprintln(os.Stderr, stats.Summary())
+				}
+			}
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVar(&in, "in", nil, "input: a .warc(.gz)/.wat(.gz) file, a directory of them, an http(s) URL, or a *.paths(.gz) list (repeatable; order matters for resume)")
+	f.StringVar(&base, "base", cc.DefaultBase, "URL (or local directory) that the relative entries of *.paths lists are resolved against")
+	f.StringVar(&opts.Out, "out", "", "output directory: NNNNN.arrow pair files (one per input) and cc-stats.json")
+	f.StringVar(&opts.State, "state", "", "directory of per-input done markers for resume (default OUT/.cc-state)")
+	f.StringVar(&opts.Format, "format", cc.FormatAuto, "records to read: auto (WARC response and WAT metadata records, each by its type), warc (responses only) or wat (WAT records only)")
+	f.IntVar(&opts.LimitFiles, "limit-files", 0, "read only the first N inputs of the expanded list (0 = all); inputs already done count")
+	f.IntVar(&opts.Workers, "workers", 1, "input files read at once (one core each)")
+	f.Int64Var(&opts.MaxBody, "max-body", 5<<20, "largest record block read in bytes; larger records are counted as too_large (Common Crawl cuts payloads at 1 MiB)")
+	f.BoolVar(&opts.AllowPrivate, "allow-private", false, "allow http(s) inputs on loopback, private and link-local addresses (testing, intranet mirrors)")
+	f.DurationVar(&opts.HTTPTimeout, "http-timeout", cc.DefaultHTTPTimeout, "longest time one http(s) input may take to download (retried on failure)")
+	f.BoolVar(&jsonOut, "json", false, "print the final stats as JSON on stdout instead of a summary on stderr")
+	f.BoolVar(&quiet, "quiet", false, "no progress line")
+	return cmd
+}
