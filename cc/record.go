@@ -170,7 +170,7 @@ func (p *processor) warcRecord(rec *warc.Record, c *Counters, emit func(shards.P
 		c.outcome(OutcomeNotHTML)
 		return nil
 	}
-	pg, err := extract.Extract(u, body, ct)
+	pg, err := extract.Candidates(u, body, ct) // the extractor without links: cc follows none
 	if err != nil {
 		if errors.Is(err, extract.ErrNotHTML) {
 			c.outcome(OutcomeNotHTML)
