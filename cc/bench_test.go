@@ -179,7 +179,7 @@ func watOf(b *testing.B, pages []benchPage, linkCopies int) (path string, record
 			"Block-Digest": "sha1:3I42H3S6NNFQ2MSVX7XZKYAYSCX5QBYJ", "Actual-Content-Length": "300", "WARC-Header-Metadata": hdr("request"),
 			"Payload-Metadata": map[string]any{"Actual-Content-Type": "application/http; msgtype=request", "HTTP-Request-Metadata": map[string]any{
 				"Request-Message": map[string]any{"Method": "GET", "Path": p.url.RequestURI(), "Version": "HTTP/1.1"}, "Headers-Length": "250",
-				"Headers": map[string]any{"Host": p.url.Host, "User-Agent": "CCBot/2.0 (https://commoncrawl.org/faq/)", "Accept": "text/html", "Accept-Encoding": "br,gzip"},
+				"Headers":       map[string]any{"Host": p.url.Host, "User-Agent": "CCBot/2.0 (https://commoncrawl.org/faq/)", "Accept": "text/html", "Accept-Encoding": "br,gzip"},
 				"Entity-Length": "0", "Entity-Digest": "sha1:3I42H3S6NNFQ2MSVX7XZKYAYSCX5QBYJ", "Entity-Trailing-Slop-Length": "0"}}}})
 		head, links := watHTMLMetadata(p.body)
 		one := links
@@ -190,7 +190,7 @@ func watOf(b *testing.B, pages []benchPage, linkCopies int) (path string, record
 			"Block-Digest": "sha1:3I42H3S6NNFQ2MSVX7XZKYAYSCX5QBYJ", "Actual-Content-Length": fmt.Sprint(len(p.body) + 300), "WARC-Header-Metadata": hdr("response"),
 			"Payload-Metadata": map[string]any{"Actual-Content-Type": "application/http; msgtype=response", "HTTP-Response-Metadata": map[string]any{
 				"Response-Message": map[string]any{"Status": "200", "Version": "HTTP/1.1", "Reason": "OK"}, "Headers-Length": "300",
-				"Headers": map[string]any{"Content-Type": "text/html", "Server": "nginx", "Date": "Fri, 01 Mar 2024 10:00:00 GMT", "Last-Modified": "Thu, 01 Feb 2024 10:00:00 GMT"},
+				"Headers":         map[string]any{"Content-Type": "text/html", "Server": "nginx", "Date": "Fri, 01 Mar 2024 10:00:00 GMT", "Last-Modified": "Thu, 01 Feb 2024 10:00:00 GMT"},
 				"Entity-Metadata": map[string]any{"Content-Type": "text/html", "Actual-Content-Length": fmt.Sprint(len(p.body)), "Trailing-Slop-Length": "0"},
 				"HTML-Metadata":   map[string]any{"Head": head, "Links": links}, "Entity-Length": fmt.Sprint(len(p.body)), "Entity-Digest": "sha1:3I42H3S6NNFQ2MSVX7XZKYAYSCX5QBYJ", "Entity-Trailing-Slop-Length": "0"}}}})
 		write(uri, map[string]any{"Container": container, "Envelope": map[string]any{"Format": "WARC", "WARC-Header-Length": "400",

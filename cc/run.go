@@ -210,6 +210,7 @@ feed:
 	wg.Wait()
 	close(progressDone)
 	progressWG.Wait()
+	os.Remove(filepath.Join(opts.Out, tmpDirName)) // empty unless an input failed midway
 
 	total, err := sumMarkers(opts.State)
 	if err != nil {

@@ -128,8 +128,10 @@ func (b *recordedBody) Close() error {
 }
 
 func (b *recordedBody) truncation() string {
+	noBody := b.req.Method == http.MethodHead || b.resp.StatusCode == http.StatusNoContent ||
+		b.resp.StatusCode == http.StatusNotModified || b.resp.StatusCode < 200 || b.resp.ContentLength == 0
 	switch {
-	case b.eof && !b.over:
+	case b.eof && !b.over, noBody && b.buf.Len() == 0 && b.readErr == nil:
 		return ""
 	case b.over || b.readErr != nil && b.rec.TooLarge != nil && b.rec.TooLarge(b.readErr):
 		return "length"
