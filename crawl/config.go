@@ -53,6 +53,10 @@ type Config struct {
 	AllowAddrs       []string      `yaml:"allow_addrs"`    // private destinations allowed one by one: "ip:port", "ip" or CIDR
 	RowsPerFile      int           `yaml:"rows_per_file"`  // pairs per Arrow file (files end at a page boundary)
 	ShutdownGrace    time.Duration `yaml:"shutdown_grace"` // after cancel, how long in-flight pages may take
+	// WARCOut, when set, is a directory where every request and response (robots.txt and
+	// redirects too) is archived as WARC/1.1 files, gzip per record, WARCFileBytes each.
+	WARCOut       string `yaml:"warc_out"`
+	WARCFileBytes int64  `yaml:"warc_file_bytes"` // default 1 GiB
 
 	// ShareLimitsWith, when set, shares that client's per-host limiter and DNS cache (wit build
 	// gives the crawler and the downloader one politeness budget per host).
@@ -93,6 +97,7 @@ func DefaultConfig() Config {
 		RobotsRetryDelay: time.Minute,
 		RowsPerFile:      10000,
 		ShutdownGrace:    30 * time.Second,
+		WARCFileBytes:    1 << 30,
 		ProgressEvery:    time.Second,
 	}
 }

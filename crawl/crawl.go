@@ -25,6 +25,7 @@ import (
 	"github.com/witdata/wit/internal/input"
 	"github.com/witdata/wit/internal/urlnorm"
 	"github.com/witdata/wit/shards"
+	"github.com/witdata/wit/warc"
 )
 
 // Keys of the values a frontier request carries in its colly context.
@@ -80,6 +81,7 @@ type crawler struct {
 	client *httpx.Client
 	robots *robots.Cache
 	c      *colly.Collector
+	warc   *warc.Archive // nil without Config.WARCOut
 
 	hardCtx context.Context // requests; cancelled ShutdownGrace after the crawl is cancelled
 	runCtx  context.Context // dispatching; cancelled by the caller or by a fatal error
@@ -131,6 +133,13 @@ func (cr *crawler) run(parent context.Context) (Stats, error) {
 	}
 	if err := cr.bumpCounter(cRuns, 1); err != nil {
 		return Stats{}, err
+	}
+	if cfg.WARCOut != "" {
+		a, err := openArchive(cfg, cr.log)
+		if err != nil {
+			return Stats{}, err
+		}
+		cr.warc = a
 	}
 
 	runCtx, abort := context.WithCancelCause(parent)
@@ -194,6 +203,11 @@ func (cr *crawler) run(parent context.Context) (Stats, error) {
 		}
 		cr.st.mu.Unlock()
 	}
+	if cr.warc != nil {
+		if err := cr.warc.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if err := cr.st.addDuration(int64(time.Since(cr.start)) - cr.persisted.Load()); err != nil {
 		errs = append(errs, err)
 	}
@@ -239,8 +253,12 @@ func (cr *crawler) setupHTTP() {
 	o.AllowAddrs = cfg.AllowAddrs
 	o.ShareLimits = cfg.ShareLimitsWith
 	cr.client = httpx.NewClient(o)
+	httpClient := cr.client.HTTP
+	if cr.warc != nil {
+		httpClient = archivingClient(httpClient, cr.warc, cfg.MaxBody, cr.log)
+	}
 	if !cfg.IgnoreRobots {
-		cr.robots = robots.NewCache(cr.client.HTTP, cfg.UserAgent, robots.Options{
+		cr.robots = robots.NewCache(httpClient, cfg.UserAgent, robots.Options{
 			TTL: cfg.RobotsTTL, MaxCrawlDelay: cfg.MaxCrawlDelay, MaxEntries: 10000,
 			RetryTTL: cfg.RobotsRetryDelay, FetchTimeout: cfg.Timeout * time.Duration(cfg.Retries+2),
 		})
@@ -260,7 +278,7 @@ func (cr *crawler) setupHTTP() {
 	}
 	// httpx's client: SSRF guard at dial time, per-host limits, retries, redirect cap. Set after
 	// SetStorage so that no cookie jar is attached: the crawl is stateless.
-	c.SetClient(cr.client.HTTP)
+	c.SetClient(httpClient)
 	c.OnResponseHeaders(cr.onHeaders)
 	c.OnResponse(func(r *colly.Response) {
 		res := resultOf(r.Ctx)

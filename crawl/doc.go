@@ -59,6 +59,18 @@
 // after the completion batch, can see such a page's pairs twice after a kill -9 (never after a
 // clean cancel).
 //
+// # WARC archive
+//
+// With Config.WARCOut the crawl also archives what it fetched (warcout.go): the httpx client is
+// wrapped in a warc.Recorder, so every exchange — robots.txt, each redirect hop, pages that were
+// then refused as not HTML or too large — is written as request and response records (WARC/1.1,
+// gzip per record, rotated at WARCFileBytes) when colly closes the response body. The payload is
+// what was read, up to MaxBody+1 bytes, marked WARC-Truncated when cut. Files appear under their
+// final names when complete; a file left by a killed run is cut after its last complete record
+// and published on the next start. `wit cc` reads the archive back into the pairs the crawl
+// wrote (TestWARCRoundTrip); pages fetched twice (a redirect onto an admitted URL) give their
+// pairs twice there.
+//
 // # Output
 //
 // Out/NNNNN.arrow pair files (readers never see partial files) and Out/stats.json (atomic),

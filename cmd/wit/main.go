@@ -33,6 +33,7 @@ CLIP model on them.
 
 Stages (each runs alone from files, or chained by "wit build"):
   crawl      seed list -> candidate (image URL, caption) pairs (Arrow files)
+  cc         Common Crawl WARC/WAT files (or a crawl's WARC archive) -> the same pair files
   filter     pairs -> English pairs that match the query list, balanced per query
   fetch      filtered pairs or URL lists -> image shards (Arrow IPC)
   build      crawl -> filter -> fetch in one streaming process

@@ -69,6 +69,16 @@ type Page struct {
 // document nested too deeply for the tree parser is read with a streaming
 // tokenizer instead. An empty HTML body gives an empty Page.
 func Extract(pageURL *url.URL, body []byte, contentType string) (*Page, error) {
+	return extractPage(pageURL, body, contentType, true)
+}
+
+// Candidates is Extract without the links (Page.Links stays empty), for readers of archives
+// that follow no links: the same candidates, language and robots flags, less work.
+func Candidates(pageURL *url.URL, body []byte, contentType string) (*Page, error) {
+	return extractPage(pageURL, body, contentType, false)
+}
+
+func extractPage(pageURL *url.URL, body []byte, contentType string, links bool) (*Page, error) {
 	if err := checkPageURL(pageURL); err != nil {
 		return nil, err
 	}
@@ -79,6 +89,7 @@ func Extract(pageURL *url.URL, body []byte, contentType string) (*Page, error) {
 
 	x := getExtractor(pageURL)
 	defer putExtractor(x)
+	x.skipLinks = !links
 	// Scripting off: <noscript> content is parsed as markup, which is how a
 	// crawler without JavaScript sees the page (and where lazy-loading sites
 	// put their plain <img>).
@@ -88,7 +99,7 @@ func Extract(pageURL *url.URL, body []byte, contentType string) (*Page, error) {
 		// tokenizer has no such limit.
 		slog.Debug("extract: tree parse failed, using tokenizer", "url", pageURL.Redacted(), "err", err)
 		x.reset()
-		x.pageURL = pageURL
+		x.pageURL, x.skipLinks = pageURL, !links
 		x.tokenize(body)
 	} else {
 		x.walk(root)

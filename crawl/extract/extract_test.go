@@ -3,6 +3,8 @@ package extract
 import (
 	"errors"
 	"net/url"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
@@ -499,3 +501,32 @@ func TestHugePages(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// TestCandidatesMatchesExtract: Candidates is Extract less the links, on real pages and on one
+// deep enough for the tokenizer fallback.
+func TestCandidatesMatchesExtract(t *testing.T) {
+	files, _ := filepath.Glob("testdata/*.html")
+	deep := "<html lang=de><body>" + strings.Repeat("<div>", 600) + `<img src=/x.jpg alt="tief"><a href=/y>y</a>` + "</body></html>"
+	bodies := map[string][]byte{"deep": []byte(deep)}
+	for _, f := range files {
+		bodies[f], _ = os.ReadFile(f)
+	}
+	u, _ := url.Parse("https://example.org/dir/page.html")
+	for name, body := range bodies {
+		full, err := Extract(u, body, "text/html")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lean, err := Candidates(u, body, "text/html")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(lean.Links) != 0 || len(full.Links) == 0 {
+			t.Fatalf("%s: links %d / %d", name, len(lean.Links), len(full.Links))
+		}
+		full.Links = nil
+		if !reflect.DeepEqual(full, lean) {
+			t.Fatalf("%s: Candidates differs from Extract:\n%+v\n%+v", name, lean, full)
+		}
+	}
+}

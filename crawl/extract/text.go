@@ -93,3 +93,8 @@ func dropRune(r rune) bool {
 	}
 	return false
 }
+
+// CleanCaption cleans caption text the way Extract does (white space collapsed, control and
+// invisible characters and invalid UTF-8 removed, cut to MaxCaptionRunes), for captions read
+// from elsewhere than a parsed page.
+func CleanCaption(s string) string { return cleanText(s, MaxCaptionRunes) }

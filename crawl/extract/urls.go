@@ -340,3 +340,19 @@ func needsPreEscape(s string) bool {
 	}
 	return false
 }
+
+// Resolver resolves the URL references of one page to the normalised absolute http(s) URLs
+// Extract gives, for callers that read references from elsewhere (Common Crawl's WAT link
+// lists). It is not safe for concurrent use.
+type Resolver struct{ r resolver }
+
+// NewResolver returns a Resolver for references on a page whose base URL is base (the page URL,
+// or its <base href> resolved against it).
+func NewResolver(base *url.URL) *Resolver {
+	x := &Resolver{}
+	x.r.init(base)
+	return x
+}
+
+// Resolve returns the normalised absolute form of ref, or "" when it is not an http(s) URL.
+func (x *Resolver) Resolve(ref string) string { return x.r.resolve(ref) }

@@ -54,6 +54,7 @@ type extractor struct {
 	noIndex        bool
 	noFollow       bool
 	noImageIndex   bool
+	skipLinks      bool // Candidates: the caller wants no links
 
 	images   []imageRef
 	og       []ogImage
@@ -596,7 +597,7 @@ func (x *extractor) link(attrs []html.Attribute) {
 			}
 		}
 	}
-	if !has || len(x.rawLinks) >= 4*MaxLinks {
+	if !has || x.skipLinks || len(x.rawLinks) >= 4*MaxLinks {
 		return
 	}
 	href = trimURLSpace(href)

@@ -1,0 +1,51 @@
+// Package cc turns web archives — Common Crawl's WARC and WAT files, or the archive `wit crawl
+// --warc-out` keeps — into candidate (image URL, caption) pairs with the crawl's schema
+// (shards.PairSchema), so filter, fetch and build take them unchanged. `wit cc` is a thin
+// command over Run.
+//
+// # Data flow
+//
+//	--in values -> Inputs: files; directories (their *.warc(.gz), *.wat(.gz)); http(s) URLs;
+//	               *.paths(.gz) lists, entries resolved against --base  -> Input{Name, Index}
+//	Run: Workers goroutines, one input each -> ProcessFile:
+//	  Opener (local file, or http(s) through internal/httpx: SSRF guard, retries)
+//	  -> warc.Reader (streamed; gzip per record; damage counted and skipped)
+//	  -> per record, by type (Format auto) or as forced:
+//	     response          -> HTTP message parsed (chunked, gzip/deflate decoded) -> 2xx, not
+//	                          noindex, HTML -> crawl/extract, the crawler's extractor: <img>,
+//	                          srcset, lazy-load, <picture>, <figure>, og:image
+//	     metadata + JSON   -> WAT: Envelope.Payload-Metadata.HTTP-Response-Metadata.HTML-Metadata
+//	                          Links with path IMG@/src and a non-empty alt (as cc2dataset reads
+//	                          them), resolved against the page URL and Head.Base, cleaned and
+//	                          normalised like the extractor's; page_lang from the HTML@/lang meta
+//	  -> pairs: page_url = the normalised WARC-Target-URI, fetched_at = the record's WARC-Date
+//	  -> shards.Writer in Out/.cc-tmp/NNNNN/ -> renamed to Out/NNNNN.arrow -> done marker
+//
+// Every record read is counted under one outcome (Counters.Outcomes: pairs, no_candidates,
+// no_links, not_html, http_status, noindex, not_response, other_format, too_large, bad_http,
+// bad_json, bad_url, read_error); WAT links by kind; damage (bad gzip members, malformed
+// records, truncated files) from the reader. Records marked WARC-Truncated (Common Crawl cuts
+// payloads at 1 MiB) are used as far as they go.
+//
+// # Resume
+//
+// An input's pairs become visible all at once: its file NNNNN.arrow (NNNNN = its index in the
+// expanded input list) is renamed into Out when the input has been read to its end, and its done
+// marker State/done/NNNNN.json (input name, counters) is written after that. A rerun skips the
+// inputs with a marker and reads the others from the start; a file renamed by a run that died
+// before writing its marker is written again over itself. So each input's pairs are in Out
+// exactly once, whatever stopped the last run. The index must mean the same input in every run:
+// a marker naming another input stops Run (use a new Out for another input list).
+//
+// # Memory
+//
+// Per worker: the reader's 64 KiB buffer, the compressed bytes of the current gzip member (for
+// rescans after damage; Common Crawl's members are small), one record block (at most MaxBody),
+// the extractor's parse tree of one page, and the pair writer's current batch.
+//
+// # Plugging in object storage
+//
+// Inputs are opened through Options.Open (an Opener: name -> io.ReadCloser) and pairs are
+// written by shards.Writer into Out; a blob layer replaces the Opener and the writer's file
+// system, and ProcessFile (one input, its own index) is the unit a distributed worker runs.
+package cc

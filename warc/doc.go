@@ -1,0 +1,49 @@
+// Package warc reads and writes WARC files (ISO 28500; WARC/1.0 and 1.1): the archive format of
+// web crawls, Common Crawl's WARC and WAT files included.
+//
+// # Reading
+//
+// Reader streams records from any io.Reader: the header fields are parsed, the block is an
+// io.Reader of exactly Content-Length bytes, so memory holds one header, a 64 KiB read buffer
+// and, for compressed input, the compressed bytes of the current gzip member (see below) —
+// never a whole file or a whole block.
+//
+//	input -> rawReader (buffer; marks the start of the current gzip member)
+//	      -> compress/gzip, one member at a time (Multistream off)   [skipped when uncompressed]
+//	      -> line reader: version line, fields -> Record{Header, Offset, Length, Body}
+//
+// Compression is detected from the first bytes. Common Crawl compresses each record as a gzip
+// member of its own; whole-file gzip and other member layouts read the same way.
+//
+// Damage is counted and skipped (Counts, ReaderOptions.OnSkip), never fatal:
+//   - A gzip member that fails (bad header, bad deflate data, CRC or length mismatch) loses the
+//     record(s) in it. The search for the next member header starts one byte after the bad
+//     member's start — not where the broken deflate stream stopped, which may be inside the next
+//     member — so every intact member after it is read. A record's last body Read checks its
+//     member's CRC first, so a block read to io.EOF is intact.
+//   - A record whose header cannot be parsed (no version line, a field without a name, a
+//     missing or bad Content-Length, over MaxHeaderBytes) is skipped up to the next "WARC/"
+//     version line.
+//   - An input that ends inside a member or record ends with an error wrapping ErrTruncated,
+//     after every complete record before it. A corrupt member after which no member header
+//     follows is counted as bad; one that ends early for lack of input is a truncation.
+//   - Errors of the underlying reader (a network failure) are returned as they are.
+//
+// This is a small own reader rather than github.com/nlnwa/gowarc: what `wit cc` needs is
+// control at the gzip-member level (rescan from the bad member's start, CRC checked before a
+// body reports io.EOF, truncation told apart from corruption, all counted), in about the size
+// of a wrapper around a general-purpose library, and without its dependencies.
+//
+// # Writing
+//
+// Writer writes records to a stream (WARC/1.1, gzip per record). Archive adds what a crawler
+// needs: files that rotate at MaxFileBytes, each opening with a warcinfo record that every
+// record names in WARC-Warcinfo-ID; WriteExchange writes an HTTP request and response as two
+// records linked by WARC-Concurrent-To with SHA-1 block and payload digests (base32, as Common
+// Crawl writes them). Files go through Output: DirOutput writes NAME.tmp-* and renames it when
+// the file is complete; after a crash it cuts a leftover temp file after its last complete
+// record and publishes it. An object store plugs in as another Output.
+//
+// Recorder is an http.RoundTripper that archives every exchange passing through it — what the
+// transport wrote and what the server sent — when the caller closes the response body.
+package warc

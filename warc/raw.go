@@ -1,0 +1,172 @@
+package warc
+
+import (
+	"bytes"
+	"errors"
+	"io"
+)
+
+// rawReader buffers the input (the compressed bytes of a .warc.gz) and can go back to a mark:
+// the start of the gzip member being decoded is marked, so that when the member turns out to be
+// corrupt the scan for the next member header starts right after the bad member's start, not
+// wherever the broken deflate stream happened to stop (which may be deep inside the next
+// member). Bytes are retained from the mark up to maxKeep; a longer member drops its mark and
+// the scan starts from the current position instead.
+//
+// It implements io.ByteReader, so compress/flate reads from it directly and never past the end
+// of a member.
+type rawReader struct {
+	src     io.Reader
+	buf     []byte
+	r, w    int   // read and write positions in buf
+	mark    int   // retained start in buf, -1 for none
+	base    int64 // input offset of buf[0]
+	err     error // sticky error of src
+	maxKeep int
+}
+
+func newRawReader(src io.Reader, maxKeep int) *rawReader {
+	return &rawReader{src: src, buf: make([]byte, 64<<10), mark: -1, maxKeep: maxKeep}
+}
+
+// offset is the input offset of the next byte to be read.
+func (b *rawReader) offset() int64 { return b.base + int64(b.r) }
+
+func (b *rawReader) setMark() { b.mark = b.r }
+
+// rewind moves the read position back to input offset off, if it is still retained.
+func (b *rawReader) rewind(off int64) bool {
+	if b.mark < 0 || off < b.base+int64(b.mark) || off > b.base+int64(b.w) {
+		return false
+	}
+	b.r = int(off - b.base)
+	return true
+}
+
+// fill reads more input into buf. It returns src's error (io.EOF at the end) only when no byte
+// was added.
+func (b *rawReader) fill() error {
+	if b.err != nil {
+		return b.err
+	}
+	keep := b.r
+	if b.mark >= 0 {
+		keep = b.mark
+	}
+	if b.w == len(b.buf) && keep > 0 {
+		// Slide the retained bytes to the front.
+		n := copy(b.buf, b.buf[keep:b.w])
+		b.base += int64(keep)
+		b.r -= keep
+		if b.mark >= 0 {
+			b.mark -= keep
+		}
+		b.w = n
+	}
+	if b.w == len(b.buf) {
+		// Full of retained bytes: grow up to maxKeep, then give the mark up.
+		if len(b.buf) < b.maxKeep {
+			nb := make([]byte, min(2*len(b.buf), b.maxKeep))
+			copy(nb, b.buf[:b.w])
+			b.buf = nb
+		} else if b.mark >= 0 {
+			b.mark = -1
+			return b.fill()
+		} else {
+			return nil // full of unread bytes
+		}
+	}
+	for range 100 {
+		n, err := b.src.Read(b.buf[b.w:])
+		b.w += n
+		if err != nil {
+			b.err = err
+			if n > 0 {
+				return nil
+			}
+			return err
+		}
+		if n > 0 {
+			return nil
+		}
+	}
+	b.err = io.ErrNoProgress
+	return b.err
+}
+
+func (b *rawReader) ReadByte() (byte, error) {
+	if b.r == b.w {
+		if err := b.fill(); err != nil {
+			return 0, err
+		}
+	}
+	c := b.buf[b.r]
+	b.r++
+	return c, nil
+}
+
+func (b *rawReader) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if b.r == b.w {
+		if err := b.fill(); err != nil {
+			return 0, err
+		}
+	}
+	n := copy(p, b.buf[b.r:b.w])
+	b.r += n
+	return n, nil
+}
+
+// peek returns up to n buffered bytes, reading more if needed; fewer only at the end of input.
+func (b *rawReader) peek(n int) ([]byte, error) {
+	for b.w-b.r < n {
+		if err := b.fill(); err != nil {
+			if errors.Is(err, io.EOF) {
+				return b.buf[b.r:b.w], nil
+			}
+			return b.buf[b.r:b.w], err
+		}
+	}
+	return b.buf[b.r : b.r+n], nil
+}
+
+// gzipMagic starts every gzip member: ID1, ID2 and CM = deflate.
+var gzipMagic = []byte{0x1f, 0x8b, 0x08}
+
+// seekGzipHeader moves the read position to the next plausible gzip member header (magic and a
+// flag byte without reserved bits) and reports whether it found one before the end of input.
+// The bytes passed over are not retained.
+func (b *rawReader) seekGzipHeader() (bool, error) {
+	b.mark = -1
+	for {
+		if i := bytes.Index(b.buf[b.r:b.w], gzipMagic); i >= 0 {
+			b.r += i
+			hdr, err := b.peek(4)
+			if err != nil {
+				return false, err
+			}
+			if len(hdr) < 4 {
+				b.r = b.w
+				return false, nil
+			}
+			if hdr[3]&0xe0 == 0 {
+				return true, nil
+			}
+			b.r++
+			continue
+		}
+		// Keep the last two bytes: they may be the start of a magic split across reads.
+		if b.w-b.r > 2 {
+			b.r = b.w - 2
+		}
+		if err := b.fill(); err != nil {
+			b.r = b.w
+			if errors.Is(err, io.EOF) {
+				return false, nil
+			}
+			return false, err
+		}
+	}
+}
