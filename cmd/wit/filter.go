@@ -54,7 +54,10 @@ Stages, cheapest first; each dropped pair is counted under the first stage that 
      keeps about t*(1+ln(count/t)) pairs per head entry instead of t).
 
 Input: a directory of Arrow pair files (wit crawl's output), an .arrow file, or a
-txt/csv/tsv/jsonl/json/parquet file, optionally .gz (txt: one caption a line).
+txt/csv/tsv/jsonl/json/parquet file, optionally .gz (txt: one caption a line). CSV is read
+as RFC 4180, TSV as tab-separated values without quoting (\t \n \\ escapes). A malformed
+row (bad quoting, wrong field count, invalid UTF-8 outside the caption, NUL bytes) is skipped,
+counted and listed in bad-rows.jsonl in --out; --bad-rows error stops at the first instead.
 
 Output (--out, must not exist or be empty): Arrow files with the input's columns (the caption
 replaced by its normalised form) plus matched_queries (list<utf8>) and language (utf8: ISO 639-1,
@@ -137,6 +140,7 @@ filter-stats.json inside it (and --stats-json) holds the counts printed at the e
 	f.IntVar(&rules.MaxChars, "max-chars", rules.MaxChars, "maximum caption length in characters (0 = no limit)")
 	f.BoolVar(&noJunk, "no-junk", false, "switch the junk rules (URLs, file names, boilerplate, symbols) off")
 	f.BoolVar(&opts.Stages.DropInvalidUTF8, "drop-invalid-utf8", false, "drop captions with invalid UTF-8 instead of removing the bad bytes")
+	f.StringVar(&opts.BadRows, "bad-rows", "skip", "malformed input rows: skip (count them and list them in bad-rows.jsonl in --out) or error (stop at the first)")
 	f.BoolVar(&opts.NoDedup, "no-dedup", false, "keep duplicate (image URL, caption) pairs")
 	f.IntVar(&opts.Threshold, "balance", filter.DefaultThreshold, "balancing threshold t (pairs per query entry); 0 = no balancing")
 	f.Uint64Var(&opts.Seed, "seed", 0, "seed of the balancing coin flips")
