@@ -47,7 +47,9 @@ const (
 // language when present) or a URL list in any format internal/input reads (txt, csv, tsv, jsonl,
 // json, parquet; optionally gzipped). Items come out in file order, the same order on every run,
 // which is what resuming relies on. Rows with an empty URL are passed on (they fail as bad_url)
-// so that positions stay stable.
+// so that positions stay stable. A malformed row is reported as an error that wraps an
+// *input.BadRowError, and the stream goes on if the consumer goes on (Run skips and logs it under
+// Config.BadRows "skip"); it takes no position, and is malformed again on every run.
 func ReadInput(ctx context.Context, path string, opts InputOptions) iter.Seq2[Item, error] {
 	if opts.CaptionCol == "" {
 		opts.CaptionCol = shards.ColCaption
@@ -75,8 +77,10 @@ func ReadInput(ctx context.Context, path string, opts InputOptions) iter.Seq2[It
 	return func(yield func(Item, error) bool) {
 		for row, err := range input.Read(ctx, path, input.Options{Columns: cols, Required: []string{opts.URLCol}, Format: opts.Format}) {
 			if err != nil {
-				yield(Item{}, fmt.Errorf("fetch input: %w", err))
-				return
+				if _, bad := input.AsBadRow(err); !yield(Item{}, fmt.Errorf("fetch input: %w", err)) || !bad {
+					return
+				}
+				continue
 			}
 			v := row.Values
 			it := Item{URL: strings.TrimSpace(v[0]), Caption: v[1], PageURL: v[2], CaptionSource: v[3], Language: v[4]}

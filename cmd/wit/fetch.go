@@ -128,6 +128,7 @@ command line override it.`,
 	f.StringVar(&cfg.Out, "out", "", "output directory for shards, per-shard stats, failed lists, manifest.json, sizes.json, stats.json")
 	f.StringVar(&urlCol, "url-col", "", `input column holding the image URL (default "image_url" for Arrow pairs, else "url")`)
 	f.StringVar(&captionCol, "caption-col", "caption", "input column holding the caption (absent column = empty captions)")
+	f.StringVar(&cfg.BadRows, "bad-rows", cfg.BadRows, "malformed input rows (bad quoting, wrong field count, invalid UTF-8, NUL bytes): skip (counted, listed in --out/bad-rows.jsonl) or error (stop at the first)")
 	f.StringVar(&format, "input-format", "", "input format when the extension does not say: txt, csv, tsv, jsonl, json, parquet or arrow")
 
 	f.IntVar(&cfg.Workers, "workers", cfg.Workers, "downloads in flight over all hosts")
