@@ -67,6 +67,7 @@ Flags override --config (YAML, see configs/crawl.yaml), which overrides the defa
 			}
 			set("seeds", func() { cfg.Seeds = flagCfg.Seeds })
 			set("seeds-col", func() { cfg.SeedsCol = flagCfg.SeedsCol })
+			set("bad-rows", func() { cfg.BadRows = flagCfg.BadRows })
 			set("out", func() { cfg.Out = flagCfg.Out })
 			set("state", func() { cfg.State = flagCfg.State })
 			set("max-depth", func() { cfg.MaxDepth = flagCfg.MaxDepth })
@@ -112,6 +113,7 @@ Flags override --config (YAML, see configs/crawl.yaml), which overrides the defa
 	f.StringVar(&configFile, "config", "", "YAML file of crawl options (keys as in configs/crawl.yaml); flags override it")
 	f.StringVar(&flagCfg.Seeds, "seeds", "", "seed list: .txt (one URL a line, # comments), .csv/.tsv/.jsonl with a url column; .gz ok")
 	f.StringVar(&flagCfg.SeedsCol, "seeds-col", def.SeedsCol, "column holding the URL in csv/tsv/jsonl seed files")
+	f.StringVar(&flagCfg.BadRows, "bad-rows", def.BadRows, "malformed seed rows (bad quoting, wrong field count, invalid UTF-8, NUL bytes): skip (counted, listed in --out/bad-rows.jsonl) or error (stop at the first)")
 	f.StringVar(&flagCfg.Out, "out", "", "output directory for pair files (NNNNN.arrow) and stats.json")
 	f.StringVar(&flagCfg.State, "state", "", "state directory (pebble: visited set, frontier, pending pairs); reuse it to resume")
 	f.IntVar(&flagCfg.MaxDepth, "max-depth", def.MaxDepth, "link hops followed from a seed (0 = seeds only, -1 = unlimited)")
