@@ -61,7 +61,7 @@ type Stats struct {
 	SeedsInvalid  int64            `json:"seeds_invalid"`   // empty or not a URL
 	SeedBadRows   map[string]int64 `json:"seed_bad_rows"`   // malformed seed rows skipped, by reason (bad-rows.jsonl)
 	Pairs         int64            `json:"pairs"`           // pairs found on committed pages
-	PairsBySource map[string]int64 `json:"pairs_by_source"` // alt, title, figcaption, og
+	PairsBySource map[string]int64 `json:"pairs_by_source"` // alt, title, figcaption, og, mediawiki, wordpress, doc_figure, aria_label, aria_describedby (extract.Sources)
 	PairsWritten  int64            `json:"pairs_written"`   // pairs in committed files
 	Files         int64            `json:"files"`
 	Bytes         int64            `json:"bytes"` // page body bytes downloaded

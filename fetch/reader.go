@@ -20,7 +20,7 @@ type Item struct {
 	URL            string   `json:"url"`                       // http(s) URL, file:// URL or local path
 	Caption        string   `json:"caption,omitempty"`         // stored as the sample's caption
 	PageURL        string   `json:"page_url,omitempty"`        // page the image was found on
-	CaptionSource  string   `json:"caption_source,omitempty"`  // alt, title, figcaption, og
+	CaptionSource  string   `json:"caption_source,omitempty"`  // extract.Sources: alt, title, figcaption, og, mediawiki, …
 	Language       string   `json:"language,omitempty"`        // caption language from the filter
 	MatchedQueries []string `json:"matched_queries,omitempty"` // query-list entries the caption matched
 }

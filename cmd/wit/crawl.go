@@ -29,7 +29,8 @@ func newCrawlCmd() *cobra.Command {
 		Short: "Crawl seed sites politely into candidate (image URL, caption) pairs",
 		Long: `Crawl the sites of a seed list and write every candidate (image URL, caption) pair found on
 their HTML pages as Arrow IPC files (columns page_url, image_url, caption, caption_source,
-page_lang, fetched_at; caption_source is alt, title, figcaption or og).
+page_lang, fetched_at; caption_source is alt, title, figcaption, og, mediawiki,
+wordpress, doc_figure, aria_label or aria_describedby).
 
 Politeness is on by default: robots.txt obeyed (Crawl-delay honoured up to a cap), 2 connections
 and 250ms between requests per host, retries with backoff on 429/5xx honouring Retry-After, a

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/url"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -352,9 +353,7 @@ func checkPage(t testing.TB, p *Page) {
 		if cd.Caption == "" || !utf8.ValidString(cd.Caption) || cd.Caption != cleanText(cd.Caption, MaxCaptionRunes) {
 			t.Errorf("caption not clean: %q", cd.Caption)
 		}
-		switch cd.Source {
-		case SourceAlt, SourceTitle, SourceFigcaption, SourceOG:
-		default:
+		if !slices.Contains(Sources, cd.Source) {
 			t.Errorf("bad source %q", cd.Source)
 		}
 	}
