@@ -119,7 +119,7 @@ func (l *BadRowLog) Handle(err error) error {
 		return err
 	}
 	if l.policy == BadRowsError {
-		return fmt.Errorf("%w (bad rows policy %s; %s skips and logs such rows)", err, BadRowsError, BadRowsSkip)
+		return fmt.Errorf("%w (bad rows policy %q; %q would skip the row and log it)", err, BadRowsError, BadRowsSkip)
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
