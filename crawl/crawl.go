@@ -429,7 +429,8 @@ func (cr *crawler) bumpCounter(name string, d int64) error {
 func (cr *crawler) addSeeds(ctx context.Context) (err error) {
 	var batch []link
 	bad, ok := int64(0), int64(0)
-	logPath := ""
+	// Beside the pair files, or, when pairs are only streamed (wit build), beside the state.
+	logPath := filepath.Join(filepath.Dir(filepath.Clean(cr.cfg.State)), input.BadRowsFile)
 	if cr.cfg.Out != "" {
 		logPath = filepath.Join(cr.cfg.Out, input.BadRowsFile)
 	}
