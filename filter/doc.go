@@ -5,7 +5,9 @@
 // # Data flow
 //
 // Run reads record batches (a pairs directory via shards.ReadDir, an .arrow file, or any
-// internal/input format turned into utf8 batches) and, per batch:
+// internal/input format turned into utf8 batches; malformed rows of the latter are skipped and
+// listed in bad-rows.jsonl inside Out, or stop the run with Options.BadRows "error") and, per
+// batch:
 //
 //  1. Stages.Evaluate, in parallel over the rows, cheapest first, stopping at the first failure:
 //     Normalize (entities, white space, invalid UTF-8) → TextRules (junk URLs / file names /
