@@ -133,11 +133,11 @@ type LanguageFilter struct {
 	fastMin     float64
 	cache       *lruCache[lingua.Language]
 
-	ngram        *fastModel // nil when off
-	ngramKeep    []bool     // per ngram language: kept
-	ngramKeepAt  []int32    // by letters (the last entry for longer texts): margin to decide "kept", quantised units per letter times fastMarginDiv
-	ngramDropAt  []int32    // the same to decide "not kept"
-	ngramMin     int        // fewest letters the scorer decides on
+	ngram       *fastModel // nil when off
+	ngramKeep   []bool     // per ngram language: kept
+	ngramKeepAt []int32    // by letters (the last entry for longer texts): margin to decide "kept", quantised units per letter times fastMarginDiv
+	ngramDropAt []int32    // the same to decide "not kept"
+	ngramMin    int        // fewest letters the scorer decides on
 }
 
 // DefaultFastMargin is the n-gram scorer's decision margin in nats per letter for long texts;
