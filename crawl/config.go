@@ -10,6 +10,7 @@ import (
 
 	"github.com/witdata/wit/internal/cliconfig"
 	"github.com/witdata/wit/internal/httpx"
+	"github.com/witdata/wit/internal/input"
 	"github.com/witdata/wit/internal/netguard"
 	"github.com/witdata/wit/shards"
 )
@@ -26,6 +27,7 @@ const (
 type Config struct {
 	Seeds           string   `yaml:"seeds"`              // seed list: txt (# comments), csv/tsv/jsonl with a url column; .gz ok
 	SeedsCol        string   `yaml:"seeds_col"`          // column holding the URL in csv/tsv/jsonl seeds (default "url")
+	BadRows         string   `yaml:"bad_rows"`           // malformed seed rows: "skip" (counted, listed in bad-rows.jsonl in Out, or beside State without Out) or "error"
 	Out             string   `yaml:"out"`                // directory of pair files (NNNNN.arrow) and stats.json; "" = stream only (OnPair)
 	State           string   `yaml:"state"`              // pebble directory: visited set, frontier, pending pairs, counters
 	MaxDepth        int      `yaml:"max_depth"`          // link hops followed from a seed: 0 = seeds only, <0 = unlimited
@@ -79,6 +81,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		SeedsCol:         "url",
+		BadRows:          "skip",
 		MaxDepth:         3,
 		Scope:            ScopeHost,
 		Workers:          32,
@@ -125,6 +128,9 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("no output directory (and no OnPair consumer)"))
 	}
 	if _, err := netguard.ParseAllowList(c.AllowAddrs); err != nil {
+		errs = append(errs, err)
+	}
+	if err := input.CheckBadRowsPolicy(c.BadRows); err != nil {
 		errs = append(errs, err)
 	}
 	switch c.Scope {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -439,10 +440,40 @@ func (cr *crawler) bumpCounter(name string, d int64) error {
 	return st.db.Set(keyStr(ksCounter, name), u64(uint64(st.counters[name])), pebble.NoSync)
 }
 
-// addSeeds admits the seeds (those already admitted by an earlier run are skipped).
-func (cr *crawler) addSeeds(ctx context.Context) error {
+// addSeeds admits the seeds (those already admitted by an earlier run are skipped). Malformed
+// rows of the seed list are skipped and listed in Out/bad-rows.jsonl, or stop the crawl
+// (Config.BadRows); the seed counters add up: rows = ok + invalid + malformed.
+func (cr *crawler) addSeeds(ctx context.Context) (err error) {
 	var batch []link
-	bad := int64(0)
+	bad, ok := int64(0), int64(0)
+	// Beside the pair files, or, when pairs are only streamed (wit build), beside the state.
+	logPath := filepath.Join(filepath.Dir(filepath.Clean(cr.cfg.State)), input.BadRowsFile)
+	if cr.cfg.Out != "" {
+		logPath = filepath.Join(cr.cfg.Out, input.BadRowsFile)
+	}
+	badRows, err := input.NewBadRowLog(logPath, cr.cfg.BadRows)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			badRows.Abort()
+			return
+		}
+		if err = badRows.Close(); err != nil {
+			return
+		}
+		counts := badRows.Counts()
+		for reason, n := range counts {
+			cr.log.Warn("crawl: skipped malformed seed rows", "reason", reason, "rows", n, "list", logPath)
+			if err = cr.bumpCounter(cSeedBadPrefix+reason, n); err != nil {
+				return
+			}
+		}
+		if err = cr.bumpCounter(cSeedsOK, ok); err == nil && bad > 0 {
+			err = cr.bumpCounter(cSeedsBad, bad)
+		}
+	}()
 	flush := func() error {
 		if len(batch) == 0 {
 			return nil
@@ -453,10 +484,14 @@ func (cr *crawler) addSeeds(ctx context.Context) error {
 	}
 	for row, err := range input.Read(ctx, cr.cfg.Seeds, input.Options{Columns: []string{cr.cfg.SeedsCol}, Required: []string{cr.cfg.SeedsCol}, Arrow: shards.ReadPath}) {
 		if err != nil {
-			return fmt.Errorf("seeds %s: %w", cr.cfg.Seeds, err)
+			if err = badRows.Handle(err); err != nil {
+				return fmt.Errorf("seeds %s: %w", cr.cfg.Seeds, err)
+			}
+			continue
 		}
 		raw := strings.TrimSpace(row.Values[0])
 		if raw == "" {
+			bad++ // an empty URL field
 			continue
 		}
 		if !strings.Contains(raw, "://") {
@@ -470,6 +505,7 @@ func (cr *crawler) addSeeds(ctx context.Context) error {
 		}
 		u, _ := url.Parse(norm)
 		host := strings.ToLower(u.Host)
+		ok++
 		batch = append(batch, link{url: norm, host: host, root: host, depth: 0})
 		if len(batch) >= 512 {
 			if err := flush(); err != nil {
@@ -477,13 +513,7 @@ func (cr *crawler) addSeeds(ctx context.Context) error {
 			}
 		}
 	}
-	if err := flush(); err != nil {
-		return err
-	}
-	if bad > 0 {
-		return cr.bumpCounter(cSeedsBad, bad)
-	}
-	return nil
+	return flush()
 }
 
 // dispatch pops frontier items and hands them to workers until the crawl is done or ctx ends.

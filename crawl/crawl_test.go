@@ -562,3 +562,42 @@ func TestProgressLogLine(t *testing.T) {
 		t.Fatal(ProgressLine(Stats{}, 0))
 	}
 }
+
+// Malformed seed rows are skipped and listed in bad-rows.jsonl; the seed counts add up. Under
+// BadRows "error" the first one stops the crawl.
+func TestSeedsMalformedRows(t *testing.T) {
+	s := newSite(3)
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	cfg := testConfig(t)
+	cfg.MaxDepth = 0
+	cfg.Seeds = filepath.Join(t.TempDir(), "seeds.csv")
+	os.WriteFile(cfg.Seeds, []byte("url,name\n"+
+		srv.URL+"/p/0,first\n"+
+		srv.URL+"/p/1,\"never closed\n"+ // line 3: bad quoting
+		srv.URL+"/p/2,two,extra\n"+ // line 4: field count
+		"not a url at all,x\n"+ // invalid seed
+		",empty\n"+ // invalid seed
+		srv.URL+"/p/2,\"quoted, fine\"\n"), 0o644)
+	st, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.PagesOK != 2 || st.SeedRows != 6 || st.SeedsOK != 2 || st.SeedsInvalid != 2 ||
+		st.SeedBadRows["bad_quoting"] != 1 || st.SeedBadRows["field_count"] != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+	if !strings.Contains(st.Summary(), "seeds: 6 rows read, 2 ok, 2 invalid, 2 malformed") {
+		t.Fatalf("summary:\n%s", st.Summary())
+	}
+	logged, err := os.ReadFile(filepath.Join(cfg.Out, "bad-rows.jsonl"))
+	if err != nil || !strings.Contains(string(logged), `"line":3`) || !strings.Contains(string(logged), `"line":4`) {
+		t.Fatalf("bad-rows.jsonl %q %v", logged, err)
+	}
+
+	cfg2 := testConfig(t)
+	cfg2.Seeds, cfg2.BadRows = cfg.Seeds, "error"
+	if _, err := Run(context.Background(), cfg2); err == nil || !strings.Contains(err.Error(), "line 3") {
+		t.Fatalf("error policy: %v", err)
+	}
+}

@@ -75,5 +75,9 @@
 //
 // Out/NNNNN.arrow pair files (readers never see partial files) and Out/stats.json (atomic),
 // whose counters accumulate over resumed runs: pages ok / failed by reason, robots-blocked,
-// noindex pages, pairs by caption source, bytes, duration, pages/s.
+// noindex pages, pairs by caption source, bytes, duration, pages/s, and the seed rows read
+// (seed_rows = seeds_ok + seeds_invalid + seed_bad_rows, counted on every run since seeds are
+// re-read). Out/bad-rows.jsonl lists the malformed seed rows the latest run skipped (file,
+// line, reason; beside State when pairs are only streamed); Config.BadRows "error" stops the
+// crawl at the first instead.
 package crawl

@@ -15,17 +15,19 @@ import (
 
 // Counter names in the state store (accumulated over resumed runs).
 const (
-	cPagesOK      = "pages_ok"
-	cFailPrefix   = "fail/"
-	cSourcePrefix = "src/"
-	cPairs        = "pairs"
-	cPairsWritten = "pairs_written"
-	cFiles        = "files"
-	cBytes        = "bytes"
-	cNoIndex      = "noindex"
-	cRuns         = "runs"
-	cDuration     = "duration_ns"
-	cSeedsBad     = "seeds_invalid"
+	cPagesOK       = "pages_ok"
+	cFailPrefix    = "fail/"
+	cSourcePrefix  = "src/"
+	cPairs         = "pairs"
+	cPairsWritten  = "pairs_written"
+	cFiles         = "files"
+	cBytes         = "bytes"
+	cNoIndex       = "noindex"
+	cRuns          = "runs"
+	cDuration      = "duration_ns"
+	cSeedsBad      = "seeds_invalid"
+	cSeedsOK       = "seeds_ok"
+	cSeedBadPrefix = "seed_bad_rows/"
 )
 
 // Failure reasons of pages (keys of Stats.PagesFailed). Transport failures have the names
@@ -55,13 +57,16 @@ const (
 // directory; Duration and PagesPerSec too (time spent crawling, not wall time between runs).
 type Stats struct {
 	PagesOK       int64            `json:"pages_ok"`
-	PagesFailed   map[string]int64 `json:"pages_failed"`   // by reason (see Reason*)
-	RobotsBlocked int64            `json:"robots_blocked"` // also counted in PagesFailed["robots"]
-	PagesNoIndex  int64            `json:"pages_noindex"`  // fetched, but noindex/noimageindex/noai: no pairs
-	PagesAdmitted int64            `json:"pages_admitted"` // URLs accepted into the frontier, seeds included
-	SeedsInvalid  int64            `json:"seeds_invalid"`
+	PagesFailed   map[string]int64 `json:"pages_failed"`    // by reason (see Reason*)
+	RobotsBlocked int64            `json:"robots_blocked"`  // also counted in PagesFailed["robots"]
+	PagesNoIndex  int64            `json:"pages_noindex"`   // fetched, but noindex/noimageindex/noai: no pairs
+	PagesAdmitted int64            `json:"pages_admitted"`  // URLs accepted into the frontier, seeds included
+	SeedRows      int64            `json:"seed_rows"`       // seed rows read: ok + invalid + malformed
+	SeedsOK       int64            `json:"seeds_ok"`        // valid seed URLs (admitted now or by an earlier run)
+	SeedsInvalid  int64            `json:"seeds_invalid"`   // empty or not a URL
+	SeedBadRows   map[string]int64 `json:"seed_bad_rows"`   // malformed seed rows skipped, by reason (bad-rows.jsonl)
 	Pairs         int64            `json:"pairs"`           // pairs found on committed pages
-	PairsBySource map[string]int64 `json:"pairs_by_source"` // alt, title, figcaption, og
+	PairsBySource map[string]int64 `json:"pairs_by_source"` // alt, title, figcaption, og, mediawiki, wordpress, doc_figure, aria_label, aria_describedby (extract.Sources)
 	PairsWritten  int64            `json:"pairs_written"`   // pairs in committed files
 	Files         int64            `json:"files"`
 	Bytes         int64            `json:"bytes"` // page body bytes downloaded
@@ -88,9 +93,12 @@ func (s Stats) Pages() int64 {
 func (s Stats) Failed() int64 { return s.Pages() - s.PagesOK }
 
 func statsFrom(counters map[string]int64, admitted int64) Stats {
-	s := Stats{PagesFailed: map[string]int64{}, PairsBySource: map[string]int64{}, PagesAdmitted: admitted}
+	s := Stats{PagesFailed: map[string]int64{}, PairsBySource: map[string]int64{}, PagesAdmitted: admitted, SeedBadRows: map[string]int64{}}
 	for k, v := range counters {
 		switch {
+		case strings.HasPrefix(k, cSeedBadPrefix):
+			s.SeedBadRows[k[len(cSeedBadPrefix):]] = v
+			s.SeedRows += v
 		case strings.HasPrefix(k, cFailPrefix):
 			s.PagesFailed[k[len(cFailPrefix):]] = v
 		case strings.HasPrefix(k, cSourcePrefix):
@@ -101,6 +109,8 @@ func statsFrom(counters map[string]int64, admitted int64) Stats {
 	s.RobotsBlocked = s.PagesFailed[ReasonRobots]
 	s.PagesNoIndex = counters[cNoIndex]
 	s.SeedsInvalid = counters[cSeedsBad]
+	s.SeedsOK = counters[cSeedsOK]
+	s.SeedRows += s.SeedsOK + s.SeedsInvalid
 	s.Pairs = counters[cPairs]
 	s.PairsWritten = counters[cPairsWritten]
 	s.Files = counters[cFiles]
@@ -121,6 +131,11 @@ func (s *Stats) finish(elapsed time.Duration) {
 // Summary renders the stats as a few human-readable lines.
 func (s Stats) Summary() string {
 	var b strings.Builder
+	fmt.Fprintf(&b, "seeds: %d rows read, %d ok, %d invalid, %d malformed", s.SeedRows, s.SeedsOK, s.SeedsInvalid, s.SeedRows-s.SeedsOK-s.SeedsInvalid)
+	if len(s.SeedBadRows) > 0 {
+		fmt.Fprintf(&b, " (%s; see bad-rows.jsonl)", formatCounts(s.SeedBadRows))
+	}
+	b.WriteString("\n")
 	fmt.Fprintf(&b, "pages: %d ok, %d failed, %d robots-blocked, %d noindex (%.0f pages/s over %s, %d run(s))\n",
 		s.PagesOK, s.Failed(), s.RobotsBlocked, s.PagesNoIndex, s.PagesPerSec, s.Duration.Round(time.Millisecond), s.Runs)
 	if len(s.PagesFailed) > 0 {

@@ -10,6 +10,7 @@ import (
 	"github.com/witdata/wit/imgproc"
 	"github.com/witdata/wit/internal/cliconfig"
 	"github.com/witdata/wit/internal/httpx"
+	"github.com/witdata/wit/internal/input"
 )
 
 // DefaultUserAgent identifies the image downloader. Its first product token ("wit-fetch") is the
@@ -51,6 +52,10 @@ type Config struct {
 	RetryFailed  bool     `yaml:"retry_failed"`
 	RetryReasons []string `yaml:"retry_reasons"`
 
+	// BadRows is the policy for malformed input rows (see internal/input): "skip" (default:
+	// skipped, counted by reason in Stats.BadRows, listed in Out/bad-rows.jsonl) or "error".
+	BadRows string `yaml:"bad_rows"`
+
 	// InputName names the source in stats.json and in Out's fetch.json. A rerun into the same Out
 	// with a different InputName is refused: resuming counts input positions, which only mean the
 	// same items when the input is the same.
@@ -74,6 +79,7 @@ type Config struct {
 // backoff honouring Retry-After, 20 MiB per image, the SSRF guard on.
 func DefaultConfig() Config {
 	return Config{
+		BadRows:         "skip",
 		Workers:         64,
 		PerHost:         4,
 		Delay:           0,
@@ -128,6 +134,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Size <= 0 {
 		errs = append(errs, fmt.Errorf("size %d: want > 0", c.Size))
+	}
+	if err := input.CheckBadRowsPolicy(c.BadRows); err != nil {
+		errs = append(errs, err)
 	}
 	if _, err := imgproc.ParseResizeMode(c.ResizeMode); err != nil {
 		errs = append(errs, err)

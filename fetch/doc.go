@@ -26,6 +26,8 @@
 //	manifest.json          schema version, per-shard counts and bytes, totals (atomic)
 //	sizes.json             OpenCLIP's {"00000.arrow": count} (atomic)
 //	stats.json             the latest run's Stats
+//	bad-rows.jsonl         the malformed input rows the latest run skipped (file, line, reason);
+//	                       absent when there were none (Config.BadRows "error" stops instead)
 //	fetch.json             the input the directory was made from
 //
 // Resume. Shards are filled in completion order, so every shard but the last of a run is full.

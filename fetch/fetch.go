@@ -16,6 +16,7 @@ import (
 	"github.com/witdata/wit/imgproc"
 	"github.com/witdata/wit/internal/atomicfile"
 	"github.com/witdata/wit/internal/httpx"
+	"github.com/witdata/wit/internal/input"
 	"github.com/witdata/wit/shards"
 )
 
@@ -95,6 +96,13 @@ func Run(ctx context.Context, cfg Config, source iter.Seq2[Item, error]) (Stats,
 
 	st := Stats{Input: cfg.InputName, Out: out, RetryFailed: cfg.RetryFailed, StartTime: time.Now().UTC(),
 		Failures: map[string]int64{}}
+	var bad *input.BadRowLog // malformed input rows; none when retrying recorded items
+	if !cfg.RetryFailed {
+		if bad, err = input.NewBadRowLog(filepath.Join(out, input.BadRowsFile), cfg.BadRows); err != nil {
+			return Stats{}, fmt.Errorf("fetch: %w", err)
+		}
+		defer bad.Abort()
+	}
 	var seen, skipped, downloaded atomic.Int64
 	sw.onCommit = func(c shards.Commit, _ *shards.ShardStats) {
 		st.ShardsWritten++
@@ -119,7 +127,7 @@ func Run(ctx context.Context, cfg Config, source iter.Seq2[Item, error]) (Stats,
 		if cfg.RetryFailed {
 			feed = led.retrySource(out, cfg.RetryReasons)
 		} else {
-			feed = numbered(source, &led.done, &skipped)
+			feed = numbered(source, &led.done, &skipped, bad)
 		}
 		srcErr = schedule(runCtx, feed, jobs, hostDone, cfg.PerHost, window, func() { seen.Add(1) })
 	}()
@@ -147,6 +155,9 @@ func Run(ctx context.Context, cfg Config, source iter.Seq2[Item, error]) (Stats,
 	snapshot := func() Stats {
 		s := st.clone()
 		s.Seen, s.Skipped, s.DownloadedBytes = seen.Load(), skipped.Load(), downloaded.Load()
+		if bad != nil {
+			s.BadRows = bad.Counts()
+		}
 		s.finish(time.Now())
 		return s
 	}
@@ -196,6 +207,9 @@ loop:
 	} else {
 		writeErr = sw.close()
 	}
+	if err := bad.Close(); err != nil && writeErr == nil {
+		writeErr = fmt.Errorf("fetch: %w", err)
+	}
 	final := snapshot()
 	final.DatasetShards = len(led.manifest.Shards)
 	final.DatasetCount = led.manifest.TotalCount
@@ -213,14 +227,18 @@ loop:
 	return final, runErr
 }
 
-// numbered numbers the source's items and drops those an earlier run has done.
-func numbered(source iter.Seq2[Item, error], done *bitset, skipped *atomic.Int64) iter.Seq2[job, error] {
+// numbered numbers the source's items and drops those an earlier run has done. Malformed rows
+// go to bad (skipped and logged, or the error that ends the run); they take no number.
+func numbered(source iter.Seq2[Item, error], done *bitset, skipped *atomic.Int64, bad *input.BadRowLog) iter.Seq2[job, error] {
 	return func(yield func(job, error) bool) {
 		var seq int64
 		for it, err := range source {
 			if err != nil {
-				yield(job{}, err)
-				return
+				if err = bad.Handle(err); err != nil {
+					yield(job{}, err)
+					return
+				}
+				continue
 			}
 			s := seq
 			seq++

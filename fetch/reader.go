@@ -19,7 +19,7 @@ type Item struct {
 	URL            string   `json:"url"`                       // http(s) URL, file:// URL or local path
 	Caption        string   `json:"caption,omitempty"`         // stored as the sample's caption
 	PageURL        string   `json:"page_url,omitempty"`        // page the image was found on
-	CaptionSource  string   `json:"caption_source,omitempty"`  // alt, title, figcaption, og
+	CaptionSource  string   `json:"caption_source,omitempty"`  // extract.Sources: alt, title, figcaption, og, mediawiki, …
 	Language       string   `json:"language,omitempty"`        // caption language from the filter
 	MatchedQueries []string `json:"matched_queries,omitempty"` // query-list entries the caption matched
 }
@@ -46,7 +46,9 @@ const (
 // language when present) or a URL list in any format internal/input reads (txt, csv, tsv, jsonl,
 // json, parquet; optionally gzipped). Items come out in file order, the same order on every run,
 // which is what resuming relies on. Rows with an empty URL are passed on (they fail as bad_url)
-// so that positions stay stable.
+// so that positions stay stable. A malformed row is reported as an error that wraps an
+// *input.BadRowError, and the stream goes on if the consumer goes on (Run skips and logs it under
+// Config.BadRows "skip"); it takes no position, and is malformed again on every run.
 func ReadInput(ctx context.Context, path string, opts InputOptions) iter.Seq2[Item, error] {
 	if opts.CaptionCol == "" {
 		opts.CaptionCol = shards.ColCaption
@@ -74,8 +76,10 @@ func ReadInput(ctx context.Context, path string, opts InputOptions) iter.Seq2[It
 	return func(yield func(Item, error) bool) {
 		for row, err := range input.Read(ctx, path, input.Options{Columns: cols, Required: []string{opts.URLCol}, Format: opts.Format}) {
 			if err != nil {
-				yield(Item{}, fmt.Errorf("fetch input: %w", err))
-				return
+				if _, bad := input.AsBadRow(err); !yield(Item{}, fmt.Errorf("fetch input: %w", err)) || !bad {
+					return
+				}
+				continue
 			}
 			v := row.Values
 			it := Item{URL: strings.TrimSpace(v[0]), Caption: v[1], PageURL: v[2], CaptionSource: v[3], Language: v[4]}

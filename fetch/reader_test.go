@@ -200,19 +200,63 @@ func TestRunFromInputs(t *testing.T) {
 	}
 }
 
-// A source error stops the run; what was fetched before it is committed.
+// A malformed row stops the run under BadRows "error"; what was fetched before it is committed.
 func TestSourceErrorStopsRun(t *testing.T) {
 	srv := newImageServer(t)
 	dir := t.TempDir()
 	path := filepath.Join(dir, "urls.csv")
 	os.WriteFile(path, []byte(fmt.Sprintf("url\n%s/img/1.jpg\n\"unterminated\n", srv.URL)), 0o644)
 	out := t.TempDir()
-	st, err := Run(context.Background(), testConfig(t, out), ReadInput(context.Background(), path, InputOptions{}))
-	if err == nil || st.Successes != 1 {
+	cfg := testConfig(t, out)
+	cfg.BadRows = "error"
+	st, err := Run(context.Background(), cfg, ReadInput(context.Background(), path, InputOptions{}))
+	if err == nil || st.Successes != 1 || !strings.Contains(err.Error(), "line 3") {
 		t.Fatalf("err %v stats %+v", err, st)
 	}
 	if n := len(readSamples(t, out)); n != 1 {
 		t.Fatalf("stored %d", n)
+	}
+}
+
+// Malformed rows are skipped, counted and listed in bad-rows.jsonl (default policy), they take
+// no input position, and a rerun resumes over the same items.
+func TestBadRowsSkipped(t *testing.T) {
+	srv := newImageServer(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "urls.tsv")
+	tsv := "url\tcaption\n" +
+		srv.URL + "/img/1.jpg\t\"Jali\" tere nimano\n" + // a quote is text in TSV
+		srv.URL + "/img/2.jpg\tone\ttoo many\n" + // line 3
+		srv.URL + "/img/3.jpg\tbad \xff byte\n" + // line 4
+		srv.URL + "/img/4.jpg\t\"last\n"
+	os.WriteFile(path, []byte(tsv), 0o644)
+	out := t.TempDir()
+	cfg := testConfig(t, out)
+	cfg.InputName = path
+	st, err := Run(context.Background(), cfg, ReadInput(context.Background(), path, InputOptions{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Successes != 2 || st.RowsRead != 4 || st.BadRows["field_count"] != 1 || st.BadRows["invalid_utf8"] != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+	if st.RowsRead != st.Seen+st.Skipped+st.BadRowsTotal() || st.Seen != st.Done+st.Canceled {
+		t.Fatalf("counts do not add up: %+v", st)
+	}
+	logged, err := os.ReadFile(filepath.Join(out, "bad-rows.jsonl"))
+	if err != nil || strings.Count(string(logged), "\n") != 2 || !strings.Contains(string(logged), `"line":3`) {
+		t.Fatalf("bad-rows.jsonl %q, %v", logged, err)
+	}
+	if !strings.Contains(st.Summary(), "read 4 input rows") {
+		t.Fatalf("summary does not say the rows read:\n%s", st.Summary())
+	}
+	samples := readSamples(t, out)
+	if len(samples) != 2 || samples[0].Caption != `"Jali" tere nimano` && samples[1].Caption != `"Jali" tere nimano` {
+		t.Fatalf("samples %+v", samples)
+	}
+	st, err = Run(context.Background(), cfg, ReadInput(context.Background(), path, InputOptions{}))
+	if err != nil || st.Skipped != 2 || st.Done != 0 || st.BadRowsTotal() != 2 {
+		t.Fatalf("rerun: %v %+v", err, st)
 	}
 }
 

@@ -19,6 +19,8 @@ type Stats struct {
 	EndTime     time.Time `json:"end_time"`
 	DurationS   float64   `json:"duration_s"`
 
+	RowsRead  int64            `json:"rows_read"` // input rows read: seen + skipped + bad rows
+	BadRows   map[string]int64 `json:"bad_rows"`  // malformed input rows skipped, by reason (listed in bad-rows.jsonl)
 	Seen      int64            `json:"seen"`      // items read from the source (or failed items to retry)
 	Skipped   int64            `json:"skipped"`   // already done by an earlier run into the same directory
 	Done      int64            `json:"done"`      // successes + failed in this run
@@ -41,6 +43,9 @@ type Stats struct {
 }
 
 func (s *Stats) finish(now time.Time) {
+	if !s.RetryFailed {
+		s.RowsRead = s.Seen + s.Skipped + s.BadRowsTotal()
+	}
 	s.EndTime = now.UTC()
 	d := now.Sub(s.StartTime)
 	s.DurationS = d.Seconds()
@@ -55,7 +60,17 @@ func (s *Stats) finish(now time.Time) {
 // clone returns a copy that does not share the failure map.
 func (s Stats) clone() Stats {
 	s.Failures = maps.Clone(s.Failures)
+	s.BadRows = maps.Clone(s.BadRows)
 	return s
+}
+
+// BadRowsTotal is the number of malformed input rows skipped.
+func (s Stats) BadRowsTotal() int64 {
+	var n int64
+	for _, v := range s.BadRows {
+		n += v
+	}
+	return n
 }
 
 // Line is the one-line progress report.
@@ -68,6 +83,13 @@ func (s Stats) Line() string {
 // most frequent first.
 func (s Stats) Summary() string {
 	var b strings.Builder
+	if !s.RetryFailed {
+		fmt.Fprintf(&b, "read %d input rows: %d items to do, %d done by an earlier run, %d malformed rows skipped\n",
+			s.RowsRead, s.Seen, s.Skipped, s.BadRowsTotal())
+		for _, r := range slices.Sorted(maps.Keys(s.BadRows)) {
+			fmt.Fprintf(&b, "  malformed %-17s %d (see %s)\n", r, s.BadRows[r], "bad-rows.jsonl")
+		}
+	}
 	fmt.Fprintf(&b, "fetched %d of %d items in %s (%.1f img/s, %.1f%% ok); %d skipped as already done\n",
 		s.Successes, s.Done, time.Duration(s.DurationS*float64(time.Second)).Round(time.Millisecond),
 		s.ImagesPerSec, 100*s.SuccessRate, s.Skipped)

@@ -6,7 +6,9 @@
 // # Data flow
 //
 // Run reads record batches (a pairs directory via shards.ReadDir, an .arrow file, or any
-// internal/input format turned into utf8 batches) and, per batch:
+// internal/input format turned into utf8 batches; malformed rows of the latter are skipped and
+// listed in bad-rows.jsonl inside Out, or stop the run with Options.BadRows "error") and, per
+// batch:
 //
 //  1. Stages.Evaluate, in parallel over the rows, cheapest first, stopping at the first failure:
 //     Normalize (entities, white space, invalid UTF-8) → TextRules (junk URLs / file names /
@@ -37,12 +39,18 @@
 // (read from lingua's embedded directory), for the candidate languages written in a kept script
 // (13 Latin-script languages for English): one open-addressing table keyed by a 64-bit hash of
 // the lower-cased n-gram, each slot pointing at one byte per language (-ln p quantised to 1/12
-// nat). Scoring is integer arithmetic with no allocation, far cheaper than lingua. It decides a
-// caption of at least 8 letters, all in kept scripts, when the best kept and the best other
-// language differ by at least FastMargin (default 0.2) nats per letter; closer calls go to
-// lingua. The table (24 MB for 13 languages) is built once per process and language set.
+// nat). Scoring is integer arithmetic with no allocation. It decides a caption of at least 8
+// letters, all in kept scripts, only when the best kept and the best other language are clearly
+// apart: max(FastMargin,
+// scale/sqrt(letters)) nats per letter, scale 1.5 to keep and 1.0 to drop (a 9-letter word needs
+// 0.5 to keep and 0.33 to drop; from 57 and 25 letters on, the 0.2 floor). Its per-letter noise
+// shrinks as 1/sqrt(letters), so a flat margin let short captions be decided on noise; the
+// scales were calibrated against lingua's own answers on testdata/short-captions.tsv. Closer
+// calls go to lingua. The table takes 24 MB (13 languages) and is built once per process and
+// language set.
 //
 // LanguageOptions.FastConfidence adds lingua's low accuracy mode as a first pass before high
-// accuracy; it is off by default. Accuracy (scripts/langid-eval.sh on Debian .po strings) and
-// throughput (BenchmarkFilterVsLingua, BenchmarkFastScorer) are recorded in docs/BENCHMARKS.txt.
+// accuracy; it is off by default. Accuracy (TestLanguageShortCaptions on
+// testdata/short-captions.tsv, scripts/langid-eval.sh on Debian .po strings) and throughput
+// (BenchmarkFilterVsLingua, BenchmarkFastScorer) are recorded in docs/BENCHMARKS.txt.
 package filter

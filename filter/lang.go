@@ -36,9 +36,15 @@ type LanguageOptions struct {
 	FastConfidence float64
 	// NoFastScorer skips the n-gram scorer (fastlang.go) that settles clear cases before lingua.
 	NoFastScorer bool
-	// FastMargin is the margin, in nats per letter between the best kept and the best other
-	// language, at which the n-gram scorer decides without lingua; 0 = DefaultFastMargin.
+	// FastMargin is the smallest margin, in nats per letter between the best kept and the best
+	// other language, at which the n-gram scorer decides without lingua; 0 = DefaultFastMargin.
 	FastMargin float64
+	// FastKeepScale and FastDropScale raise the margin for short texts to scale/sqrt(letters)
+	// nats per letter (the scorer's per-letter noise shrinks as 1/sqrt(letters)), one for
+	// deciding that the text is in a kept language and one for deciding that it is not: with
+	// the defaults a 9-letter word is kept at 0.5 and dropped at 0.33, from 57 letters on
+	// both are at the FastMargin floor. 0 = the defaults; <0 = FastMargin at every length.
+	FastKeepScale, FastDropScale float64
 }
 
 // DefaultFastConfidence is the confidence at which the low accuracy detector's answer is taken.
@@ -113,7 +119,10 @@ func (r LanguageResult) Code() string {
 // by a 64-bit hash of the caption (web alt text repeats a lot); (4) for text of at least 8
 // letters, all in kept scripts, the n-gram scorer (fastlang.go: lingua's own 1- to 4-gram
 // models in one hash table, ~10-40 µs) decides when the best kept and the best other language
-// are at least FastMargin nats per letter apart; (5) lingua in high accuracy mode (~1 ms).
+// are at least max(FastMargin, scale/sqrt(letters)) nats per letter apart (FastKeepScale to
+// keep, FastDropScale to drop): the shorter the text, the clearer the call must be; (5) lingua
+// in high accuracy mode (~1 ms)
+// decides everything else.
 type LanguageFilter struct {
 	detector    lingua.LanguageDetector
 	keep        [lingua.Unknown + 1]bool
@@ -126,13 +135,22 @@ type LanguageFilter struct {
 
 	ngram       *fastModel // nil when off
 	ngramKeep   []bool     // per ngram language: kept
-	ngramMargin int32      // quantised units per letter, times fastMarginDiv
+	ngramKeepAt []int32    // by letters (the last entry for longer texts): margin to decide "kept", quantised units per letter times fastMarginDiv
+	ngramDropAt []int32    // the same to decide "not kept"
 	ngramMin    int        // fewest letters the scorer decides on
 }
 
-// DefaultFastMargin is the n-gram scorer's decision margin in nats per letter (calibrated on
-// the Debian catalogues and testdata/multilingual.tsv; see the package doc).
-const DefaultFastMargin = 0.2
+// DefaultFastMargin is the n-gram scorer's decision margin in nats per letter for long texts;
+// DefaultFastKeepScale and DefaultFastDropScale raise it for short ones (LanguageOptions);
+// calibrated against lingua's own answers on testdata/short-captions.tsv (see the package doc).
+const (
+	DefaultFastMargin    = 0.2
+	DefaultFastKeepScale = 1.5
+	DefaultFastDropScale = 1.0
+)
+
+// fastMarginTable is long enough that past it the scale term is under any useful floor.
+const fastMarginTable = 256
 
 // fastMinLetters: shorter texts go to lingua (its rules and word lists help most there).
 const fastMinLetters = 8
@@ -218,7 +236,9 @@ func NewLanguageFilter(opts LanguageOptions) (*LanguageFilter, error) {
 		if margin <= 0 {
 			margin = DefaultFastMargin
 		}
-		f.ngram, f.ngramMargin, f.ngramMin = m, int32(math.Round(margin*fastScale*fastMarginDiv)), fastMinLetters
+		f.ngram, f.ngramMin = m, fastMinLetters
+		f.ngramKeepAt = marginTable(margin, opts.FastKeepScale, DefaultFastKeepScale)
+		f.ngramDropAt = marginTable(margin, opts.FastDropScale, DefaultFastDropScale)
 		for _, l := range m.langs {
 			f.ngramKeep = append(f.ngramKeep, slices.Contains(keep, l))
 		}
@@ -314,10 +334,31 @@ func (f *LanguageFilter) ngramMarginOf(text string) (lingua.Language, int32, int
 	return f.ngram.langs[sc.best], int32(margin), sc.letters
 }
 
-// ngramDecide returns the scorer's answer when its margin is clear.
+// marginTable gives, by letters, the margin the scorer needs: max(floor, scale/sqrt(letters))
+// nats per letter in its quantised units (scale 0 = def, <0 = the floor alone).
+func marginTable(floor, scale, def float64) []int32 {
+	switch {
+	case scale == 0:
+		scale = def
+	case scale < 0:
+		scale = 0
+	}
+	t := make([]int32, fastMarginTable+1)
+	for letters := range t {
+		need := max(floor, scale/math.Sqrt(float64(max(letters, 1))))
+		t[letters] = int32(math.Round(need * fastScale * fastMarginDiv))
+	}
+	return t
+}
+
+// ngramDecide returns the scorer's answer when its margin is clear for a text of that length.
 func (f *LanguageFilter) ngramDecide(text string) (lingua.Language, bool) {
 	l, margin, letters := f.ngramMarginOf(text)
-	if letters < f.ngramMin || (margin < f.ngramMargin && margin > -f.ngramMargin) {
+	if letters < f.ngramMin {
+		return lingua.Unknown, false
+	}
+	i := min(letters, fastMarginTable)
+	if margin < f.ngramKeepAt[i] && margin > -f.ngramDropAt[i] {
 		return lingua.Unknown, false
 	}
 	return l, true

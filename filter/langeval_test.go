@@ -237,6 +237,7 @@ func TestLanguageEvalPO(t *testing.T) {
 	}{
 		{"default-20-high", LanguageOptions{CacheSize: -1}},
 		{"no-ngram-scorer", LanguageOptions{CacheSize: -1, NoFastScorer: true}},
+		{"ngram-flat-margin-0.2", LanguageOptions{CacheSize: -1, FastKeepScale: -1, FastDropScale: -1}},
 		{"ngram-margin-0.1", LanguageOptions{CacheSize: -1, FastMargin: 0.1}},
 		{"ngram-margin-0.4", LanguageOptions{CacheSize: -1, FastMargin: 0.4}},
 		{"default-20-high-nolexical", LanguageOptions{CacheSize: -1, NoLexical: true}},

@@ -63,6 +63,9 @@ type Options struct {
 	RowsPerFile int    `yaml:"rows_per_file"` // output rotation (default shards' 10,000)
 	Workers     int    `yaml:"workers"`       // caption evaluation goroutines (default GOMAXPROCS)
 	TopEntries  int    `yaml:"top_entries"`   // entries listed in the stats (default 20)
+	// BadRows is the policy for malformed rows of non-Arrow inputs: input.BadRowsSkip (default:
+	// skipped, counted by reason, logged in input.BadRowsFile inside Out) or input.BadRowsError.
+	BadRows string `yaml:"bad_rows"`
 }
 
 // Run filters opts.In into opts.Out. The output appears only when everything succeeded: files
@@ -82,10 +85,20 @@ func Run(ctx context.Context, opts Options) (*Stats, error) {
 		return nil, err
 	}
 	defer out.Abort() // nothing after Commit
+	bad, err := input.NewBadRowLog(filepath.Join(out.TempPath(), input.BadRowsFile), opts.BadRows)
+	if err != nil {
+		return nil, fmt.Errorf("filter: %w", err)
+	}
+	defer bad.Abort()
+	src.bad = bad
 	r := &runner{opts: opts, src: src, stats: newStats(opts)}
 	if err := r.run(ctx, out.TempPath()); err != nil {
 		return nil, err
 	}
+	if err := bad.Close(); err != nil {
+		return nil, fmt.Errorf("filter: %w", err)
+	}
+	r.stats.addBadRows(bad.Counts())
 	r.stats.finish(time.Since(start), r.counts, opts.Stages.Matcher, opts.TopEntries)
 	if err := writeJSONAtomic(filepath.Join(out.TempPath(), StatsFile), r.stats); err != nil {
 		return nil, err
@@ -126,6 +139,9 @@ func (o *Options) validate() error {
 	if o.TopEntries <= 0 {
 		o.TopEntries = 20
 	}
+	if err := input.CheckBadRowsPolicy(o.BadRows); err != nil {
+		return fmt.Errorf("filter: %w", err)
+	}
 	if abs, err := filepath.Abs(o.Out); err == nil {
 		if in, err := filepath.Abs(o.In); err == nil && (abs == in || strings.HasPrefix(in, abs+string(filepath.Separator))) {
 			return fmt.Errorf("filter: output %s would overwrite the input", o.Out)
@@ -159,6 +175,7 @@ type source struct {
 	url      string // "" when the input has no URL column
 	isArrow  bool
 	describe string
+	bad      *input.BadRowLog // what malformed rows of a non-Arrow input do
 }
 
 func openSource(ctx context.Context, opts Options) (*source, error) {
@@ -211,10 +228,16 @@ func openSource(ctx context.Context, opts Options) (*source, error) {
 			n = 0
 			return yield(rec, nil)
 		}
-		for row, err := range input.Read(ctx, opts.In, input.Options{Columns: cols, Required: []string{opts.CaptionCol}}) {
+		// Invalid UTF-8 in the caption is Normalize's to repair (or, with DropInvalidUTF8, to drop
+		// and count); in any other column it makes the row malformed.
+		ropts := input.Options{Columns: cols, Required: []string{opts.CaptionCol}, KeepInvalidUTF8: []string{opts.CaptionCol}}
+		for row, err := range input.Read(ctx, opts.In, ropts) {
 			if err != nil {
-				yield(nil, err)
-				return
+				if err = s.bad.Handle(err); err != nil {
+					yield(nil, err)
+					return
+				}
+				continue
 			}
 			for i, v := range row.Values {
 				b.Field(i).(*array.StringBuilder).Append(v)
@@ -318,6 +341,9 @@ func (r *runner) run(ctx context.Context, tmp string) error {
 		}
 	}
 	if w == nil || r.stats.Rows == 0 {
+		if n := r.src.bad.Total(); n > 0 {
+			return fmt.Errorf("filter: input %s has no well-formed rows (%d malformed: %v)", o.In, n, r.src.bad.Counts())
+		}
 		return fmt.Errorf("filter: input %s has no rows", o.In)
 	}
 	if err := w.Close(); err != nil {

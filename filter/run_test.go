@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -307,5 +308,79 @@ func TestRunBadInputs(t *testing.T) {
 				t.Errorf("%s: left %s behind", name, e.Name())
 			}
 		}
+	}
+}
+
+// TestRunMalformedRows: a TSV caption may start with a quote; malformed rows are skipped, counted
+// and listed in bad-rows.jsonl, and every count adds up; --bad-rows error stops the run instead;
+// invalid UTF-8 in the caption is repaired, or dropped with DropInvalidUTF8.
+func TestRunMalformedRows(t *testing.T) {
+	in := filepath.Join(t.TempDir(), "pairs.tsv")
+	os.WriteFile(in, []byte("url\tcaption\n"+
+		"http://i/1.jpg\t\"Jali\" a dog on the beach\n"+
+		"http://i/2.jpg\ta cat on a sofa\n"+
+		"http://i/3.jpg\ttoo\tmany fields\n"+ // line 4: field count
+		"http://i/4.jpg\ta dog \xff in the snow\n"+ // invalid UTF-8 in the caption: repaired
+		"http://i/\xff.jpg\ta cat in a box\n"+ // line 6: invalid UTF-8 in the URL: malformed
+		"http://i/6.jpg\ta cat\x00 in a hat\n"+ // line 7: NUL
+		"http://i/7.jpg\t\"the last dog\n"), 0o644)
+	stages := Stages{Text: TextRules{}}
+	out := filepath.Join(t.TempDir(), "out")
+	st, err := Run(context.Background(), Options{In: in, Out: out, Stages: stages, KeepAll: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := readOut(t, out)
+	if len(rows) != 4 || rows[0].caption != `"Jali" a dog on the beach` || rows[3].caption != `"the last dog` {
+		t.Fatalf("rows %+v", rows)
+	}
+	if st.RowsRead != 7 || st.Rows != 4 || st.RepairedUTF8 != 1 ||
+		!maps.Equal(st.BadRows, map[string]int64{"field_count": 1, "invalid_utf8": 1, "nul_byte": 1}) {
+		t.Fatalf("stats: read %d rows %d repaired %d bad %v", st.RowsRead, st.Rows, st.RepairedUTF8, st.BadRows)
+	}
+	var dropped int64
+	for _, n := range st.Dropped {
+		dropped += n
+	}
+	if st.RowsRead != st.Kept+dropped+st.BadRowsTotal() {
+		t.Fatalf("counts do not add up: read %d = kept %d + dropped %d + bad %d", st.RowsRead, st.Kept, dropped, st.BadRowsTotal())
+	}
+	logged, err := os.ReadFile(filepath.Join(out, "bad-rows.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []int64
+	for _, l := range strings.Split(strings.TrimSpace(string(logged)), "\n") {
+		var b struct {
+			Line   int64
+			Reason string
+		}
+		if err := json.Unmarshal([]byte(l), &b); err != nil {
+			t.Fatal(err)
+		}
+		lines = append(lines, b.Line)
+	}
+	if !slices.Equal(lines, []int64{4, 6, 7}) {
+		t.Fatalf("logged lines %v, want 4 6 7", lines)
+	}
+
+	// --drop-invalid-utf8 drops the caption with bad bytes instead, counted.
+	out2 := filepath.Join(t.TempDir(), "out")
+	st, err = Run(context.Background(), Options{In: in, Out: out2, Stages: Stages{Text: TextRules{}, DropInvalidUTF8: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Kept != 3 || st.Dropped[ReasonInvalidUTF8] != 1 {
+		t.Fatalf("drop-invalid-utf8: kept %d, invalid_utf8 %d", st.Kept, st.Dropped[ReasonInvalidUTF8])
+	}
+
+	// The error policy stops at the first malformed row, naming its line; no output.
+	out3 := filepath.Join(t.TempDir(), "out")
+	_, err = Run(context.Background(), Options{In: in, Out: out3, Stages: stages, BadRows: "error"})
+	if err == nil || !strings.Contains(err.Error(), "line 4") {
+		t.Fatalf("error policy: %v", err)
+	}
+	if _, serr := os.Stat(out3); !os.IsNotExist(serr) {
+		t.Fatalf("error policy left output: %v", serr)
 	}
 }

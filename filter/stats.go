@@ -3,6 +3,7 @@ package filter
 import (
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -11,13 +12,16 @@ import (
 	"time"
 
 	"github.com/witdata/wit/internal/atomicfile"
+	"github.com/witdata/wit/internal/input"
 )
 
 // Stats summarises one run; it is written as JSON (filter-stats.json) and printed.
 type Stats struct {
 	Input         string           `json:"input"`
 	Output        string           `json:"output"`
-	Rows          int64            `json:"rows"`
+	RowsRead      int64            `json:"rows_read"` // rows + bad rows
+	BadRows       map[string]int64 `json:"bad_rows"`  // malformed input rows skipped, by reason (see bad-rows.jsonl)
+	Rows          int64            `json:"rows"`      // rows judged: kept + dropped
 	Kept          int64            `json:"kept"`
 	Dropped       map[Reason]int64 `json:"dropped"`        // by reason; every reason listed
 	RepairedUTF8  int64            `json:"repaired_utf8"`  // captions whose invalid UTF-8 bytes were removed
@@ -59,7 +63,7 @@ type EntryCount struct {
 }
 
 func newStats(o Options) *Stats {
-	s := &Stats{Input: o.In, Output: o.Out, Dropped: map[Reason]int64{}, Languages: map[string]int64{}}
+	s := &Stats{Input: o.In, Output: o.Out, Dropped: map[Reason]int64{}, Languages: map[string]int64{}, BadRows: map[string]int64{}}
 	for _, r := range AllReasons {
 		s.Dropped[r] = 0
 	}
@@ -100,6 +104,22 @@ func (s *Stats) add(v *rowVerdict) {
 	}
 }
 
+// addBadRows adds the malformed rows the reader skipped.
+func (s *Stats) addBadRows(counts map[string]int64) {
+	for k, v := range counts {
+		s.BadRows[k] += v
+	}
+}
+
+// BadRowsTotal is the number of malformed input rows skipped.
+func (s *Stats) BadRowsTotal() int64 {
+	var n int64
+	for _, v := range s.BadRows {
+		n += v
+	}
+	return n
+}
+
 // moveToBalance turns one kept pair into a balance drop (exact mode's second pass).
 func (s *Stats) moveToBalance() {
 	s.Kept--
@@ -107,6 +127,7 @@ func (s *Stats) moveToBalance() {
 }
 
 func (s *Stats) finish(d time.Duration, counts []int32, m QueryMatcher, topN int) {
+	s.RowsRead = s.Rows + s.BadRowsTotal()
 	s.Seconds = d.Seconds()
 	if s.Seconds > 0 {
 		s.RowsPerSecond = float64(s.Rows) / s.Seconds
@@ -166,7 +187,14 @@ func writeJSONAtomic(path string, v any) error {
 // WriteSummary prints the human summary of a run.
 func (s *Stats) WriteSummary(w io.Writer) {
 	pct := func(n int64) float64 { return 100 * float64(n) / float64(max(1, s.Rows)) }
-	fmt.Fprintf(w, "rows %d  kept %d (%.1f%%)  in %.1fs (%.0f rows/s)\n", s.Rows, s.Kept, pct(s.Kept), s.Seconds, s.RowsPerSecond)
+	fmt.Fprintf(w, "rows read %d  malformed %d  judged %d  kept %d (%.1f%%)  in %.1fs (%.0f rows/s)\n",
+		s.RowsRead, s.BadRowsTotal(), s.Rows, s.Kept, pct(s.Kept), s.Seconds, s.RowsPerSecond)
+	if n := s.BadRowsTotal(); n > 0 {
+		fmt.Fprintf(w, "malformed rows skipped (listed in %s):\n", filepath.Join(s.Output, input.BadRowsFile))
+		for _, k := range slices.Sorted(maps.Keys(s.BadRows)) {
+			fmt.Fprintf(w, "  %-18s %10d\n", k, s.BadRows[k])
+		}
+	}
 	fmt.Fprintln(w, "dropped:")
 	for _, r := range AllReasons {
 		if n := s.Dropped[r]; n > 0 {

@@ -12,7 +12,7 @@ const (
 	ColPageURL       = "page_url"       // absolute URL of the page the pair was found on
 	ColImageURL      = "image_url"      // absolute, normalised http(s) URL of the image
 	ColCaption       = "caption"        // caption text: entities decoded, whitespace normalised, UTF-8
-	ColCaptionSource = "caption_source" // where the caption came from: alt, title, figcaption or og
+	ColCaptionSource = "caption_source" // where the caption came from: alt, title, figcaption, og, mediawiki, wordpress, doc_figure, aria_label, aria_describedby (see crawl/extract)
 	ColPageLang      = "page_lang"      // the page's <html lang>, lower-cased; empty when absent
 	ColFetchedAt     = "fetched_at"     // when the page was fetched (UTC, milliseconds)
 )

@@ -31,7 +31,8 @@ func crawlCommand(run func(*cobra.Command, *crawlOptions) error) *cobra.Command 
 		Short: "Crawl seed sites politely into candidate (image URL, caption) pairs",
 		Long: `Crawl the sites of a seed list and write every candidate (image URL, caption) pair found on
 their HTML pages as Arrow IPC files (columns page_url, image_url, caption, caption_source,
-page_lang, fetched_at; caption_source is alt, title, figcaption or og).
+page_lang, fetched_at; caption_source is alt, title, figcaption, og, mediawiki,
+wordpress, doc_figure, aria_label or aria_describedby).
 
 Politeness is on by default: robots.txt obeyed (Crawl-delay honoured up to a cap), 2 connections
 and 250ms between requests per host, retries with backoff on 429/5xx honouring Retry-After, a
@@ -67,6 +68,7 @@ Flags override --config (YAML, see configs/crawl.yaml), which overrides the defa
 	b = cliconfig.New(cmd.Flags(), c, "YAML file of crawl options (keys as in configs/crawl.yaml); flags set on the command line override it")
 	b.String(&c.Seeds, "seeds", "seed list: .txt (one URL a line, # comments), .csv/.tsv/.jsonl with a url column; .gz ok")
 	b.String(&c.SeedsCol, "seeds-col", "column holding the URL in csv/tsv/jsonl seed files")
+	b.String(&c.BadRows, "bad-rows", "malformed seed rows (bad quoting, wrong field count, invalid UTF-8, NUL bytes): skip (counted, listed in --out/bad-rows.jsonl) or error (stop at the first)")
 	b.String(&c.Out, "out", "output directory for pair files (NNNNN.arrow) and stats.json")
 	b.String(&c.State, "state", "state directory (pebble: visited set, frontier, pending pairs); reuse it to resume")
 	b.Int(&c.MaxDepth, "max-depth", "link hops followed from a seed (0 = seeds only, -1 = unlimited)")

@@ -80,6 +80,7 @@ command line override it.`,
 	b.String(&o.URLCol, "url-col", `input column holding the image URL (default "image_url" for Arrow pairs, else "url")`)
 	b.String(&o.CaptionCol, "caption-col", "input column holding the caption (absent column = empty captions)")
 	b.String(&o.InputFormat, "input-format", "input format when the extension does not say: txt, csv, tsv, jsonl, json, parquet or arrow")
+	b.String(&c.BadRows, "bad-rows", "malformed input rows (bad quoting, wrong field count, invalid UTF-8, NUL bytes): skip (counted, listed in --out/bad-rows.jsonl) or error (stop at the first)")
 
 	b.Int(&c.Workers, "workers", "downloads in flight over all hosts")
 	b.Int(&c.PerHost, "per-host", "downloads in flight per host (as the crawler's --per-host)")

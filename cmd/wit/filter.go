@@ -9,6 +9,7 @@ import (
 
 	"github.com/witdata/wit/filter"
 	"github.com/witdata/wit/internal/cliconfig"
+	"github.com/witdata/wit/internal/input"
 )
 
 func init() { rootCmd.AddCommand(newFilterCmd()) }
@@ -25,7 +26,7 @@ func newFilterCmd() *cobra.Command { return filterCommand(runFilter) }
 // filterCommand declares the flags; run gets the resolved options (tests pass their own).
 func filterCommand(run func(*cobra.Command, *filterOptions) error) *cobra.Command {
 	o := &filterOptions{
-		Run:    filter.Options{CaptionCol: "caption", Threshold: filter.DefaultThreshold, Mode: filter.ModeExact, RowsPerFile: 10000},
+		Run:    filter.Options{CaptionCol: "caption", Threshold: filter.DefaultThreshold, Mode: filter.ModeExact, RowsPerFile: 10000, BadRows: input.BadRowsSkip},
 		Stages: filter.DefaultStageOptions(),
 	}
 	var b *cliconfig.Binder
@@ -54,7 +55,10 @@ Stages, cheapest first; each dropped pair is counted under the first stage that 
      keeps about t*(1+ln(count/t)) pairs per head entry instead of t).
 
 Input: a directory of Arrow pair files (wit crawl's output), an .arrow file, or a
-txt/csv/tsv/jsonl/json/parquet file, optionally .gz (txt: one caption a line).
+txt/csv/tsv/jsonl/json/parquet file, optionally .gz (txt: one caption a line). CSV is read
+as RFC 4180, TSV as tab-separated values without quoting (\t \n \\ escapes). A malformed
+row (bad quoting, wrong field count, invalid UTF-8 outside the caption, NUL bytes) is skipped,
+counted and listed in bad-rows.jsonl in --out; --bad-rows error stops at the first instead.
 
 Output (--out, must not exist or be empty): Arrow files with the input's columns (the caption
 replaced by its normalised form) plus matched_queries (list<utf8>) and language (utf8: ISO 639-1,
@@ -97,6 +101,7 @@ command line override it.`,
 	b.Int(&st.MaxChars, "max-chars", "maximum caption length in characters (0 = no limit)")
 	b.Bool(&st.NoJunk, "no-junk", "switch the junk rules (URLs, file names, boilerplate, symbols) off")
 	b.Bool(&st.DropInvalidUTF8, "drop-invalid-utf8", "drop captions with invalid UTF-8 instead of removing the bad bytes")
+	b.String(&r.BadRows, "bad-rows", "malformed input rows: skip (count them and list them in bad-rows.jsonl in --out) or error (stop at the first)")
 	b.Bool(&r.NoDedup, "no-dedup", "keep duplicate (image URL, caption) pairs")
 	b.Int(&r.Threshold, "balance", "balancing threshold t (pairs per query entry); 0 = no balancing")
 	b.Uint64(&r.Seed, "seed", "seed of the balancing coin flips")

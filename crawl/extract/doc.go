@@ -31,13 +31,31 @@
 // descriptor, else density), lazy-loading attributes (data-src,
 // data-srcset, data-lazy-src, data-original) when src is missing or a
 // placeholder (data: URI, spacer or 1×1 image), and <picture><source srcset>
-// (the largest; AVIF/JXL/SVG/HEIC sources are passed over). Its captions are
-// alt, title / data-image-title, and the enclosing <figure>'s <figcaption>;
+// (the largest; AVIF/JXL/SVG/HEIC sources are passed over). Its captions, in
+// this order, are: alt; title / data-image-title; the caption of the innermost
+// caption container around it; aria-label; and the text of the elements its
+// aria-describedby names (found by id anywhere in the page; tree path only).
 // og:image (secure_url preferred) with og:image:alt and twitter:image with
 // twitter:image:alt give Source "og". One Candidate is made per distinct
 // (image URL, caption); the first source wins, so an alt equal to the title is
 // kept as "alt". Empty captions give no candidate. Candidates are in document
 // order, og/twitter first.
+//
+// Caption containers and the Source their caption gets:
+//
+//	<figure> … <figcaption>                                   figcaption
+//	figure[typeof~=mw:File/…] … figcaption,                   mediawiki
+//	div.thumb … div.thumbcaption, li.gallerybox … div.gallerytext
+//	.wp-caption … .wp-caption-text, dl/figure.gallery-item …  wordpress
+//	div.figure, div.informalfigure, div.mediaobject …         doc_figure
+//	  p.title (DocBook; its "Figure 2.1." label removed), div.caption,
+//	  p.caption (Docutils), span.caption-text (Sphinx)
+//
+// A container's caption is its first caption element (a DocBook figure has two:
+// title and caption); a div of the same family inside a container (a figure's
+// mediaobject, a gallery box's thumb) belongs to it. Permalink anchors
+// (a.headerlink) and Sphinx's figure numbers (span.caption-number) are not
+// caption text.
 //
 // Caption text has entities decoded (by the parser), white space (including
 // no-break spaces, tabs, newlines) collapsed and trimmed, control and

@@ -21,10 +21,27 @@ import (
 // caption_source column).
 const (
 	SourceAlt        = "alt"
-	SourceTitle      = "title"
-	SourceFigcaption = "figcaption"
-	SourceOG         = "og"
+	SourceTitle      = "title"      // title or data-image-title
+	SourceFigcaption = "figcaption" // the enclosing <figure>'s <figcaption>
+	SourceOG         = "og"         // og:image:alt, twitter:image:alt
+	// SourceMediaWiki: a MediaWiki thumbnail or gallery caption (figure[typeof~=mw:File/…]
+	// with figcaption, div.thumb with div.thumbcaption, li.gallerybox with div.gallerytext).
+	SourceMediaWiki = "mediawiki"
+	// SourceWordPress: a WordPress caption (.wp-caption with .wp-caption-text).
+	SourceWordPress = "wordpress"
+	// SourceDocFigure: a DocBook, Docutils or Sphinx figure's title (without its "Figure 2.1."
+	// label) or caption (div.figure, div.informalfigure or div.mediaobject with p.title,
+	// div.caption, p.caption or span.caption-text).
+	SourceDocFigure = "doc_figure"
+	// SourceARIALabel: the image's aria-label.
+	SourceARIALabel = "aria_label"
+	// SourceARIADescribedBy: the text of the elements the image's aria-describedby names.
+	SourceARIADescribedBy = "aria_describedby"
 )
+
+// Sources lists every caption source, in the order a candidate's captions are taken.
+var Sources = []string{SourceOG, SourceAlt, SourceTitle, SourceFigcaption, SourceMediaWiki,
+	SourceWordPress, SourceDocFigure, SourceARIALabel, SourceARIADescribedBy}
 
 // Limits that keep one hostile page from costing unbounded memory downstream.
 const (
@@ -46,7 +63,7 @@ var ErrNotHTML = errors.New("not an HTML document")
 type Candidate struct {
 	ImageURL string // absolute, http(s), normalised
 	Caption  string // cleaned UTF-8 text, never empty
-	Source   string // SourceAlt, SourceTitle, SourceFigcaption or SourceOG
+	Source   string // one of Sources
 }
 
 // Page is what Extract finds in one HTML document.

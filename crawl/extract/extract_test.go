@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -354,9 +355,7 @@ func checkPage(t testing.TB, p *Page) {
 		if cd.Caption == "" || !utf8.ValidString(cd.Caption) || cd.Caption != cleanText(cd.Caption, MaxCaptionRunes) {
 			t.Errorf("caption not clean: %q", cd.Caption)
 		}
-		switch cd.Source {
-		case SourceAlt, SourceTitle, SourceFigcaption, SourceOG:
-		default:
+		if !slices.Contains(Sources, cd.Source) {
 			t.Errorf("bad source %q", cd.Source)
 		}
 	}

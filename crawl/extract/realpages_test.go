@@ -25,7 +25,11 @@ func TestRealPages(t *testing.T) {
 			title:   "2.4. Storing your financial data",
 			want: []Candidate{
 				c("http://localhost:8080/gnucash-guide-en/figures/basics_SaveXML.png", "Save screen when xml or sqlite3 is selected.", "alt"),
+				// The DocBook figure's title ("Figure 2.3. Save screen when …") repeats the alt
+				// once its label is removed; its caption under the image is new text.
+				c("http://localhost:8080/gnucash-guide-en/figures/basics_SaveXML.png", "This image shows the Save screen when the selected Data Format is xml or sqlite3.", "doc_figure"),
 				c("http://localhost:8080/gnucash-guide-en/figures/basics_SaveSQL.png", "Save screen when mysql or postgres is selected.", "alt"),
+				c("http://localhost:8080/gnucash-guide-en/figures/basics_SaveSQL.png", "This image shows the Save screen when the selected Data Format is mysql or postgres.", "doc_figure"),
 			},
 			someLinks: []string{"http://localhost:8080/gnucash-guide-en/basics-backup1.html", "http://localhost:8080/gnucash-guide-en/index.html"},
 			nLinks:    4, // prev, next, up, home; the self link is dropped
@@ -36,7 +40,11 @@ func TestRealPages(t *testing.T) {
 			title:   "2.5. 財務データの保存",
 			want: []Candidate{
 				c("http://localhost:8080/gnucash-guide-ja/figures/basics_SaveXML.png", "保存画面", "alt"),
+				c("http://localhost:8080/gnucash-guide-ja/figures/basics_SaveXML.png", "XML または sqlite3 が選択されているときの保存画面。", "doc_figure"),
+				c("http://localhost:8080/gnucash-guide-ja/figures/basics_SaveXML.png", "この画像がデータ形式に XML または sqlite3 を選択したときの保存画面です。", "doc_figure"),
 				c("http://localhost:8080/gnucash-guide-ja/figures/basics_SaveSQL.png", "保存画面", "alt"),
+				c("http://localhost:8080/gnucash-guide-ja/figures/basics_SaveSQL.png", "mysql または postgres が選択されているときの保存画面。", "doc_figure"),
+				c("http://localhost:8080/gnucash-guide-ja/figures/basics_SaveSQL.png", "この画像が選択されたデータ形式が mysql または postgres であるときの保存画面です。", "doc_figure"),
 			},
 			nLinks: 4,
 		},

@@ -98,3 +98,48 @@ func dropRune(r rune) bool {
 // invisible characters and invalid UTF-8 removed, cut to MaxCaptionRunes), for captions read
 // from elsewhere than a parsed page.
 func CleanCaption(s string) string { return cleanText(s, MaxCaptionRunes) }
+
+// stripFigureLabel removes the number label a documentation generator puts before a figure
+// title ("Figure 2.1. ", "Abbildung 2.1. ", "図2.1 ", "Fig. 3: "): a word of 1 to 20 letters,
+// then a dotted number ("2.1") or a number followed by '.' or ':', then a space.
+// Anything else is returned as it is ("Route 66 sign" keeps its number).
+func stripFigureLabel(s string) string {
+	i := 0
+	for n := 0; i < len(s) && n <= 20; n++ {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if !unicode.IsLetter(r) {
+			break
+		}
+		i += size
+	}
+	if i == 0 {
+		return s // no label word: "2.1 million visitors" is the title itself
+	}
+	if i < len(s) && s[i] == '.' {
+		i++
+	}
+	if i < len(s) && s[i] == ' ' {
+		i++
+	}
+	start, dots := i, 0
+	for i < len(s) && (s[i] >= '0' && s[i] <= '9' || s[i] == '.' && i > start && i+1 < len(s) && s[i+1] >= '0' && s[i+1] <= '9') {
+		if s[i] == '.' {
+			dots++
+		}
+		i++
+	}
+	if i == start {
+		return s
+	}
+	punct := i < len(s) && (s[i] == '.' || s[i] == ':')
+	if punct {
+		i++
+	}
+	if (dots == 0 && !punct) || i >= len(s) || s[i] != ' ' {
+		return s
+	}
+	if rest := strings.TrimSpace(s[i:]); rest != "" {
+		return rest
+	}
+	return s
+}

@@ -21,8 +21,36 @@ type imageRef struct {
 	url           string // raw reference as written
 	alt           string
 	title, title2 string // title and data-image-title
-	figure        int32  // index into extractor.figCaptions, -1 if none
-	hasFig        bool
+	ariaLabel     string
+	describedBy   string // aria-describedby: space-separated ids
+	box           int32  // innermost caption container (index into extractor.boxes), -1 if none
+}
+
+// boxKind is the markup family of a caption container: it says which elements inside hold the
+// container's caption and which caption_source the caption gets.
+type boxKind uint8
+
+const (
+	boxFigure    boxKind = iota // <figure> with <figcaption>
+	boxMediaWiki                // figure[typeof~=mw:File/…] with figcaption; div.thumb with .thumbcaption; li.gallerybox with .gallerytext
+	boxWordPress                // .wp-caption with .wp-caption-text
+	boxDocFigure                // DocBook / Docutils / Sphinx: div.figure, div.informalfigure, div.mediaobject with p.title, div.caption, p.caption, span.caption-text
+)
+
+var boxSources = [...]string{boxFigure: SourceFigcaption, boxMediaWiki: SourceMediaWiki, boxWordPress: SourceWordPress, boxDocFigure: SourceDocFigure}
+
+// captionBox is one caption container met in the page. A DocBook figure has two captions: its
+// title ("Figure 2.1. …", label removed) and the caption under the image.
+type captionBox struct {
+	kind           boxKind
+	title, caption string // cleaned; "" until found
+}
+
+// boxFrame is an open caption container.
+type boxFrame struct {
+	box  int32     // index into extractor.boxes
+	elem atom.Atom // element that opened it
+	nest int       // open elements of that type, itself included: the box closes at 0
 }
 
 // ogImage is one og:image (or twitter:image) with its alternates and alt.
@@ -34,9 +62,9 @@ type ogImage struct {
 type captureKind uint8
 
 const (
-	captureNone captureKind = iota
-	captureTitle
-	captureFigcaption
+	captureNone    captureKind = iota
+	captureTitle               // the page's <title>
+	captureCaption             // a caption element of the innermost caption container
 )
 
 // maxCaptureBytes bounds the text gathered for one figcaption or title; it
@@ -62,14 +90,18 @@ type extractor struct {
 	rawLinks []string
 	linkSeen map[string]struct{}
 
-	figCaptions []string
-	figStack    []int32
-	picStack    []imgChoice
+	boxes    []captionBox
+	boxStack []boxFrame
+	picStack []imgChoice
 
-	capture     captureKind
-	captureNest int   // figcaption elements open inside the one captured
-	captureFig  int32 // figure whose caption is captured
-	buf         []byte
+	capture      captureKind
+	captureElem  atom.Atom // element whose text is captured
+	captureNest  int       // elements of that type open, itself included
+	captureBox   int32     // container whose caption is captured
+	captureTitle bool      // into the box's title slot (DocBook p.title)
+	buf          []byte
+
+	roots []*html.Node // the parsed tree(s), for aria-describedby look-ups in finish
 
 	res      resolver
 	pairSeen map[pairKey]struct{}
@@ -116,23 +148,25 @@ func (x *extractor) reset() {
 	clear(x.og)
 	clear(x.twitter)
 	clear(x.rawLinks)
-	clear(x.figCaptions)
+	clear(x.boxes)
+	clear(x.roots)
 	buf := x.buf[:0]
 	if cap(buf) > maxCaptureBytes*2 {
 		buf = nil
 	}
 	*x = extractor{
-		images:      x.images[:0],
-		og:          x.og[:0],
-		twitter:     x.twitter[:0],
-		rawLinks:    x.rawLinks[:0],
-		linkSeen:    x.linkSeen,
-		figCaptions: x.figCaptions[:0],
-		figStack:    x.figStack[:0],
-		picStack:    x.picStack[:0],
-		buf:         buf,
-		pairSeen:    x.pairSeen,
-		linkOut:     x.linkOut,
+		images:   x.images[:0],
+		og:       x.og[:0],
+		twitter:  x.twitter[:0],
+		rawLinks: x.rawLinks[:0],
+		linkSeen: x.linkSeen,
+		boxes:    x.boxes[:0],
+		boxStack: x.boxStack[:0],
+		picStack: x.picStack[:0],
+		roots:    x.roots[:0],
+		buf:      buf,
+		pairSeen: x.pairSeen,
+		linkOut:  x.linkOut,
 	}
 }
 
@@ -147,6 +181,7 @@ func resetMap(m *map[string]struct{}) {
 
 // walk visits the tree under root in document order without recursion.
 func (x *extractor) walk(root *html.Node) {
+	x.roots = append(x.roots, root)
 	n := root
 	for n != nil {
 		descend := true
@@ -243,7 +278,8 @@ func (x *extractor) tokenize(body []byte) {
 // wantsAttrs reports elements whose attributes the extractor reads.
 func wantsAttrs(a atom.Atom) bool {
 	switch a {
-	case atom.Html, atom.Base, atom.Meta, atom.Img, atom.Source, atom.A, atom.Area:
+	case atom.Html, atom.Base, atom.Meta, atom.Img, atom.Source, atom.A, atom.Area,
+		atom.Figure, atom.Div, atom.Li, atom.Dl, atom.Dd, atom.P, atom.Span, atom.Figcaption: // caption containers
 		return true
 	}
 	return false
@@ -282,34 +318,125 @@ func skipContent(a atom.Atom) bool {
 	return false
 }
 
-// isPermalink reports a documentation generator's self-link anchor
-// (class="headerlink"), whose text is a pilcrow, not caption text.
-func isPermalink(attrs []html.Attribute) bool {
-	for _, at := range attrs {
-		if at.Key == "class" && hasToken(at.Val, "headerlink") {
-			return true
-		}
+// notCaptionText reports elements inside a caption whose text is not caption
+// text: a documentation generator's self-link anchor (class="headerlink", a
+// pilcrow) and Sphinx's figure number (span.caption-number, "Fig. 1").
+func notCaptionText(a atom.Atom, attrs []html.Attribute) bool {
+	switch a {
+	case atom.A:
+		return hasToken(classOf(attrs), "headerlink")
+	case atom.Span:
+		return hasToken(classOf(attrs), "caption-number")
 	}
 	return false
+}
+
+func classOf(attrs []html.Attribute) string {
+	v, _ := attr(attrs, "class")
+	return v
+}
+
+// openBox returns the kind of caption container a element opens, if any.
+func (x *extractor) openBox(a atom.Atom, attrs []html.Attribute) (boxKind, bool) {
+	switch a {
+	case atom.Figure:
+		if c := classOf(attrs); hasToken(c, "wp-caption") || hasToken(c, "gallery-item") {
+			return boxWordPress, true
+		}
+		if t, ok := attr(attrs, "typeof"); ok {
+			for _, f := range strings.Fields(t) {
+				if strings.HasPrefix(f, "mw:File") || strings.HasPrefix(f, "mw:Image") {
+					return boxMediaWiki, true
+				}
+			}
+		}
+		return boxFigure, true
+	case atom.Div:
+		// Inside a container of its own kind (a DocBook figure's mediaobject, a MediaWiki
+		// gallery box's thumb) a div holds part of that container, captions included.
+		inside := boxKind(255)
+		if n := len(x.boxStack); n > 0 {
+			inside = x.boxes[x.boxStack[n-1].box].kind
+		}
+		for _, c := range strings.Fields(classOf(attrs)) {
+			switch c {
+			case "thumb":
+				if inside != boxMediaWiki {
+					return boxMediaWiki, true
+				}
+			case "wp-caption":
+				return boxWordPress, true
+			case "figure", "informalfigure", "mediaobject":
+				if inside != boxDocFigure {
+					return boxDocFigure, true
+				}
+			}
+		}
+	case atom.Li:
+		if hasToken(classOf(attrs), "gallerybox") {
+			return boxMediaWiki, true
+		}
+	case atom.Dl:
+		if hasToken(classOf(attrs), "gallery-item") { // WordPress gallery without HTML5 support
+			return boxWordPress, true
+		}
+	}
+	return 0, false
+}
+
+// captionOf reports whether element a holds the caption of a container of kind k, and whether
+// it is a DocBook figure title.
+func captionOf(k boxKind, a atom.Atom, attrs []html.Attribute) (ok, title bool) {
+	switch a {
+	case atom.Figcaption:
+		return k != boxDocFigure, false
+	case atom.Div, atom.P, atom.Span, atom.Dd:
+	default:
+		return false, false
+	}
+	for _, c := range strings.Fields(classOf(attrs)) {
+		switch k {
+		case boxMediaWiki:
+			if c == "thumbcaption" || c == "gallerytext" {
+				return true, false
+			}
+		case boxWordPress:
+			if c == "wp-caption-text" {
+				return true, false
+			}
+		case boxDocFigure:
+			switch {
+			case c == "title" && a == atom.P:
+				return true, true
+			case c == "caption" && a != atom.Span, c == "caption-text" && a == atom.Span:
+				return true, false
+			}
+		}
+	}
+	return false, false
 }
 
 // start handles an element start and reports whether its content should be
 // visited.
 func (x *extractor) start(a atom.Atom, attrs []html.Attribute) bool {
-	if x.capture == captureFigcaption {
-		if a == atom.A && isPermalink(attrs) {
-			// Sphinx and similar generators end captions with a "¶" anchor.
+	if x.capture == captureCaption {
+		if notCaptionText(a, attrs) {
 			return false
 		}
 		if !inlineInCaption(a) && !skipContent(a) {
 			x.text(" ")
 		}
-		if a == atom.Figcaption {
+		if a == x.captureElem {
 			x.captureNest++
 		}
 	}
 	if skipContent(a) {
 		return false
+	}
+	for i := range x.boxStack {
+		if x.boxStack[i].elem == a {
+			x.boxStack[i].nest++
+		}
 	}
 	switch a {
 	case atom.Html:
@@ -341,21 +468,38 @@ func (x *extractor) start(a atom.Atom, attrs []html.Attribute) bool {
 		}
 	case atom.Picture:
 		x.picStack = append(x.picStack, imgChoice{})
-	case atom.Figure:
-		x.figStack = append(x.figStack, int32(len(x.figCaptions)))
-		x.figCaptions = append(x.figCaptions, "")
-	case atom.Figcaption:
-		if x.capture == captureNone && len(x.figStack) > 0 {
-			fig := x.figStack[len(x.figStack)-1]
-			if x.figCaptions[fig] == "" {
-				x.capture, x.captureFig, x.captureNest = captureFigcaption, fig, 1
-				x.buf = x.buf[:0]
-			}
-		}
 	case atom.A, atom.Area:
 		x.link(attrs)
+	case atom.Figure, atom.Div, atom.Li, atom.Dl, atom.Dd, atom.P, atom.Span, atom.Figcaption:
+		if k, ok := x.openBox(a, attrs); ok {
+			x.boxStack = append(x.boxStack, boxFrame{box: int32(len(x.boxes)), elem: a, nest: 1})
+			x.boxes = append(x.boxes, captionBox{kind: k})
+			break
+		}
+		if x.capture != captureNone || len(x.boxStack) == 0 {
+			break
+		}
+		top := x.boxStack[len(x.boxStack)-1].box
+		b := &x.boxes[top]
+		if ok, title := captionOf(b.kind, a, attrs); ok && (title && b.title == "" || !title && b.caption == "") {
+			x.capture, x.captureElem, x.captureNest = captureCaption, a, 1
+			x.captureBox, x.captureTitle = top, title
+			x.buf = x.buf[:0]
+		}
 	}
 	return true
+}
+
+// endCaption stores the captured caption text in its container.
+func (x *extractor) endCaption() {
+	b := &x.boxes[x.captureBox]
+	text := cleanText(string(x.buf), MaxCaptionRunes)
+	if x.captureTitle {
+		b.title = stripFigureLabel(text)
+	} else {
+		b.caption = text
+	}
+	x.capture = captureNone
 }
 
 func (x *extractor) end(a atom.Atom) {
@@ -366,15 +510,14 @@ func (x *extractor) end(a atom.Atom) {
 			x.titleDone = true
 			x.capture = captureNone
 		}
-	case captureFigcaption:
+	case captureCaption:
 		if !inlineInCaption(a) && !skipContent(a) {
 			x.text(" ")
 		}
-		if a == atom.Figcaption {
+		if a == x.captureElem {
 			x.captureNest--
 			if x.captureNest == 0 {
-				x.figCaptions[x.captureFig] = cleanText(string(x.buf), MaxCaptionRunes)
-				x.capture = captureNone
+				x.endCaption()
 			}
 		}
 	}
@@ -383,14 +526,24 @@ func (x *extractor) end(a atom.Atom) {
 		if len(x.picStack) > 0 {
 			x.picStack = x.picStack[:len(x.picStack)-1]
 		}
-	case atom.Figure:
-		if len(x.figStack) > 0 {
-			if x.capture == captureFigcaption && x.captureFig == x.figStack[len(x.figStack)-1] {
-				// A figcaption left open (tokenizer path): close it with its figure.
-				x.figCaptions[x.captureFig] = cleanText(string(x.buf), MaxCaptionRunes)
-				x.capture = captureNone
+	case atom.Figure, atom.Div, atom.Li, atom.Dl:
+		for i := len(x.boxStack) - 1; i >= 0; i-- {
+			f := &x.boxStack[i]
+			if f.elem != a {
+				continue
 			}
-			x.figStack = x.figStack[:len(x.figStack)-1]
+			if f.nest--; f.nest > 0 {
+				continue
+			}
+			// The container ends, and with it any left open inside it (tokenizer path) and a
+			// caption left open.
+			for _, g := range x.boxStack[i:] {
+				if x.capture == captureCaption && x.captureBox == g.box {
+					x.endCaption()
+				}
+			}
+			x.boxStack = x.boxStack[:i]
+			break
 		}
 	}
 }
@@ -513,6 +666,10 @@ func (x *extractor) img(attrs []html.Attribute) {
 			ref.title = a.Val
 		case "data-image-title":
 			ref.title2 = a.Val
+		case "aria-label":
+			ref.ariaLabel = a.Val
+		case "aria-describedby":
+			ref.describedBy = a.Val
 		case "width":
 			width = a.Val
 		case "height":
@@ -545,9 +702,9 @@ func (x *extractor) img(attrs []html.Attribute) {
 		return
 	}
 	ref.url = choice.url
-	ref.figure = -1
-	if n := len(x.figStack); n > 0 {
-		ref.figure, ref.hasFig = x.figStack[n-1], true
+	ref.box = -1
+	if n := len(x.boxStack); n > 0 {
+		ref.box = x.boxStack[n-1].box
 	}
 	x.images = append(x.images, ref)
 }
@@ -653,8 +810,11 @@ func (x *extractor) finish() *Page {
 	if p.Lang == "" {
 		p.Lang = x.metaLang
 	}
-	if x.capture == captureTitle && !x.titleDone {
+	switch {
+	case x.capture == captureTitle && !x.titleDone:
 		p.Title = cleanText(string(x.buf), MaxCaptionRunes)
+	case x.capture == captureCaption:
+		x.endCaption() // left open at the end of the document
 	}
 
 	base := x.pageURL
@@ -723,16 +883,18 @@ func (x *extractor) candidates() []Candidate {
 			}
 		}
 	}
+	described := x.describedTexts()
 	for i := range x.images {
 		if len(out) >= MaxCandidates {
 			break
 		}
 		im := &x.images[i]
-		var fig string
-		if im.hasFig {
-			fig = x.figCaptions[im.figure]
+		var box *captionBox
+		if im.box >= 0 {
+			box = &x.boxes[im.box]
 		}
-		if im.alt == "" && im.title == "" && im.title2 == "" && fig == "" {
+		if im.alt == "" && im.title == "" && im.title2 == "" && im.ariaLabel == "" && im.describedBy == "" &&
+			(box == nil || box.title == "" && box.caption == "") {
 			continue
 		}
 		u := x.res.resolve(im.url)
@@ -742,7 +904,79 @@ func (x *extractor) candidates() []Candidate {
 		add(u, cleanText(im.alt, MaxCaptionRunes), SourceAlt)
 		add(u, cleanText(im.title, MaxCaptionRunes), SourceTitle)
 		add(u, cleanText(im.title2, MaxCaptionRunes), SourceTitle)
-		add(u, fig, SourceFigcaption)
+		if box != nil {
+			add(u, box.title, boxSources[box.kind])
+			add(u, box.caption, boxSources[box.kind])
+		}
+		add(u, cleanText(im.ariaLabel, MaxCaptionRunes), SourceARIALabel)
+		for _, id := range strings.Fields(im.describedBy) {
+			add(u, described[id], SourceARIADescribedBy)
+		}
 	}
 	return out
+}
+
+// describedTexts finds the text of the elements that images name in aria-describedby, by id,
+// wherever they are in the page. It needs the parsed tree, so the tokenizer path (documents
+// too deep for the tree parser) does without; pages that use no aria-describedby cost nothing.
+func (x *extractor) describedTexts() map[string]string {
+	var want map[string]string
+	for i := range x.images {
+		for _, id := range strings.Fields(x.images[i].describedBy) {
+			if want == nil {
+				want = map[string]string{}
+			}
+			want[id] = ""
+		}
+	}
+	if want == nil || len(x.roots) == 0 {
+		return nil
+	}
+	left := len(want)
+	for _, root := range x.roots {
+		for n := range root.Descendants() {
+			if left == 0 {
+				return want
+			}
+			if n.Type != html.ElementNode {
+				continue
+			}
+			id, ok := attr(n.Attr, "id")
+			if text, wanted := want[id]; !ok || !wanted || text != "" {
+				continue
+			}
+			want[id] = cleanText(nodeText(n), MaxCaptionRunes)
+			left--
+		}
+	}
+	return want
+}
+
+// nodeText is the text under n as a caption: scripts and the like skipped, block elements
+// separating words, at most maxCaptureBytes.
+func nodeText(n *html.Node) string {
+	var b []byte
+	var visit func(*html.Node)
+	visit = func(n *html.Node) {
+		for c := n.FirstChild; c != nil && len(b) < maxCaptureBytes; c = c.NextSibling {
+			switch c.Type {
+			case html.TextNode:
+				b = append(b, c.Data[:min(len(c.Data), maxCaptureBytes-len(b))]...)
+			case html.ElementNode:
+				if skipContent(c.DataAtom) || notCaptionText(c.DataAtom, c.Attr) {
+					continue
+				}
+				block := !inlineInCaption(c.DataAtom)
+				if block {
+					b = append(b, ' ')
+				}
+				visit(c)
+				if block {
+					b = append(b, ' ')
+				}
+			}
+		}
+	}
+	visit(n)
+	return string(b)
 }

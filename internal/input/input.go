@@ -2,10 +2,18 @@
 // files in the formats img2dataset takes — as one stream of rows with named columns.
 //
 // Formats are chosen by extension (or Options.Format): txt (one value a line, '#' comments), csv
-// and tsv (header row), jsonl / json (objects; a .json file may also hold one array of objects),
-// parquet, and arrow (an Arrow IPC file or a directory of shard files, through Options.Arrow).
-// Any of them may be gzipped (".gz"). Rows come out with Values aligned to Options.Columns, read
-// lazily so memory stays flat for inputs of any size.
+// (RFC 4180) and tsv (IANA: tabs, no quoting, \t \n \r \\ escapes), each with a header row, jsonl
+// (one object a line), json (objects, or one array of objects), parquet, and arrow (an Arrow IPC
+// file or a directory of shard files, read through Options.Arrow). Any of them but parquet may be gzipped (".gz"). Rows come
+// out with Values aligned to Options.Columns, read lazily so memory stays flat for inputs of any
+// size.
+//
+// A malformed row — bad CSV quoting, another number of fields than the header, invalid UTF-8, a
+// NUL byte, a JSON line that does not parse, a line over MaxRecordBytes — is reported in the
+// stream as a *BadRowError with its file, line and reason, and reading goes on after it if the
+// consumer goes on; every other error ends the stream. A stage hands each error to a BadRowLog,
+// which skips and logs bad rows (bad-rows.jsonl beside the output) or stops at the first,
+// following the stage's --bad-rows policy.
 package input
 
 import (
@@ -13,7 +21,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -44,12 +51,18 @@ type Options struct {
 	// pass shards.ReadPath. It is not read here directly so that this package depends on no
 	// stage's data package. Without it, arrow inputs are refused.
 	Arrow func(ctx context.Context, path string, columns []string) (iter.Seq2[arrow.RecordBatch, error], error)
+	// KeepInvalidUTF8 names columns whose values may hold invalid UTF-8: they are passed on as
+	// they are for the caller to repair or drop (the filter does, counting them) instead of making
+	// the row malformed. In JSON inputs encoding/json has already put U+FFFD in place of the bad
+	// bytes (of any field) when this is set.
+	KeepInvalidUTF8 []string
 }
 
 // Row is one input record.
 type Row struct {
 	Values []string // aligned with Options.Columns; "" where the input has no value
-	Index  int64    // 0-based row number in the input
+	Index  int64    // 0-based number of the row among the rows returned
+	Line   int64    // 1-based line where the row starts (text formats; 0 for parquet, arrow, json arrays)
 }
 
 // Formats lists the accepted format names.
@@ -126,12 +139,14 @@ func Read(ctx context.Context, path string, opts Options) iter.Seq2[Row, error] 
 		br := bufio.NewReaderSize(src, 1<<16)
 		switch format {
 		case "txt":
-			r.readTxt(br)
+			r.readTxt(newLineReader(br))
 		case "csv":
-			r.readCSV(br, ',')
+			r.readDelimited(newLineReader(br), ',')
 		case "tsv":
-			r.readCSV(br, '\t')
-		case "jsonl", "json":
+			r.readDelimited(newLineReader(br), '\t')
+		case "jsonl":
+			r.readJSONLines(newLineReader(br))
+		case "json":
 			r.readJSON(br)
 		default:
 			yield(Row{}, fmt.Errorf("input %s: unknown format %q (want one of %v)", path, format, Formats))
@@ -140,16 +155,20 @@ func Read(ctx context.Context, path string, opts Options) iter.Seq2[Row, error] 
 }
 
 type reader struct {
-	ctx   context.Context
-	path  string
-	opts  Options
-	yield func(Row, error) bool
-	n     int64
-	done  bool
+	ctx     context.Context
+	path    string
+	opts    Options
+	yield   func(Row, error) bool
+	n       int64 // rows returned
+	records int64 // records seen, bad ones included
+	done    bool
 }
 
 // emit sends one row; it returns false when the consumer stopped or the context ended.
-func (r *reader) emit(values []string) bool {
+func (r *reader) emit(values []string) bool { return r.emitLine(values, 0) }
+
+// emitLine sends one row that starts on line (0 = not a text format).
+func (r *reader) emitLine(values []string, line int64) bool {
 	if r.done {
 		return false
 	}
@@ -157,13 +176,46 @@ func (r *reader) emit(values []string) bool {
 		r.fail(err)
 		return false
 	}
-	row := Row{Values: values, Index: r.n}
+	r.records++
+	row := Row{Values: values, Index: r.n, Line: line}
 	r.n++
 	if !r.yield(row, nil) {
 		r.done = true
 		return false
 	}
 	return true
+}
+
+// bad reports a malformed row; it returns false when the consumer stopped (as a consumer that
+// treats bad rows as fatal does) or the context ended.
+func (r *reader) bad(b BadRow) bool {
+	if r.done {
+		return false
+	}
+	if err := r.ctx.Err(); err != nil {
+		r.fail(err)
+		return false
+	}
+	r.records++
+	b.File, b.Record = r.path, r.records
+	if len(b.Text) > maxLoggedText {
+		b.Text = b.Text[:maxLoggedText]
+	}
+	if !r.yield(Row{}, &BadRowError{b}) {
+		r.done = true
+		return false
+	}
+	return true
+}
+
+// keepsInvalid reports whether column c may hold invalid UTF-8 (Options.KeepInvalidUTF8).
+func (r *reader) keepsInvalid(c string) bool {
+	for _, k := range r.opts.KeepInvalidUTF8 {
+		if k == c {
+			return true
+		}
+	}
+	return false
 }
 
 func (r *reader) fail(err error) {
@@ -177,30 +229,43 @@ func (r *reader) failf(format string, args ...any) {
 	r.fail(fmt.Errorf("input %s: "+format, append([]any{r.path}, args...)...))
 }
 
-func (r *reader) readTxt(br *bufio.Reader) {
-	line := 0
+func (r *reader) readTxt(lr *lineReader) {
+	keepInvalid := r.keepsInvalid(r.opts.Columns[0])
 	for {
-		s, err := br.ReadString('\n')
-		if len(s) > 0 {
-			line++
-			s = strings.TrimSpace(strings.TrimPrefix(s, "\ufeff"))
-			if s != "" && !strings.HasPrefix(s, "#") {
-				if !utf8.ValidString(s) {
-					r.failf("line %d: invalid UTF-8", line)
-					return
-				}
-				values := make([]string, len(r.opts.Columns))
-				values[0] = s
-				if !r.emit(values) {
-					return
-				}
+		l, ok := lr.next()
+		if !ok {
+			if err := lr.readErr(); err != nil {
+				r.failf("line %d: %v", lr.last+1, err)
 			}
-		}
-		if err == io.EOF {
 			return
 		}
-		if err != nil {
-			r.failf("line %d: %v", line+1, err)
+		reason := ""
+		switch {
+		case l.tooLong:
+			reason = BadTooLong
+		case bytes.IndexByte(l.text, 0) >= 0:
+			reason = BadNUL
+		}
+		s := string(l.text)
+		if l.num == 1 {
+			s = strings.TrimPrefix(s, "\ufeff")
+		}
+		s = strings.TrimSpace(s)
+		if reason == "" && (s == "" || strings.HasPrefix(s, "#")) {
+			continue
+		}
+		if reason == "" && !keepInvalid && !utf8.ValidString(s) {
+			reason = BadUTF8
+		}
+		if reason != "" {
+			if !r.bad(BadRow{Line: l.num, Reason: reason, Text: string(l.text)}) {
+				return
+			}
+			continue
+		}
+		values := make([]string, len(r.opts.Columns))
+		values[0] = s
+		if !r.emitLine(values, l.num) {
 			return
 		}
 	}
@@ -229,52 +294,68 @@ func (r *reader) columnIndex(header []string) ([]int, bool) {
 	return idx, true
 }
 
-func (r *reader) readCSV(br *bufio.Reader, comma rune) {
-	cr := csv.NewReader(br)
-	cr.Comma = comma
-	cr.FieldsPerRecord = -1
-	cr.ReuseRecord = true
-	if comma == '\t' {
-		cr.LazyQuotes = true
-	}
-	header, err := cr.Read()
-	if err == io.EOF {
-		return // empty file: no rows
-	}
-	if err != nil {
-		r.failf("header: %v", err)
-		return
-	}
-	idx, ok := r.columnIndex(append([]string(nil), header...))
-	if !ok {
-		return
-	}
+// readJSONLines reads one JSON object a line; a line that is not one is a malformed row.
+func (r *reader) readJSONLines(lr *lineReader) {
 	for {
-		rec, err := cr.Read()
-		if err == io.EOF {
+		l, ok := lr.next()
+		if !ok {
+			if err := lr.readErr(); err != nil {
+				r.failf("line %d: %v", lr.last+1, err)
+			}
 			return
 		}
-		if err != nil {
-			r.failf("%v", err)
-			return
+		text := l.text
+		if l.num == 1 {
+			text = bytes.TrimPrefix(text, []byte("\ufeff"))
 		}
-		values := make([]string, len(idx))
-		for i, j := range idx {
-			if j >= 0 && j < len(rec) {
-				values[i] = rec[j]
+		if len(bytes.TrimSpace(text)) == 0 && !l.tooLong {
+			continue
+		}
+		var obj map[string]any
+		reason, detail := "", ""
+		switch {
+		case l.tooLong:
+			reason = BadTooLong
+		case len(r.opts.KeepInvalidUTF8) == 0 && !utf8.Valid(text):
+			reason = BadUTF8
+		default:
+			if err := json.Unmarshal(text, &obj); err != nil || obj == nil {
+				reason = BadJSON
+				if err != nil {
+					detail = err.Error()
+				} else {
+					detail = "not an object"
+				}
 			}
 		}
-		for _, v := range values {
-			if !utf8.ValidString(v) {
-				line, _ := cr.FieldPos(0)
-				r.failf("line %d: invalid UTF-8", line)
+		var values []string
+		if reason == "" {
+			values, reason, detail = r.jsonValues(obj)
+		}
+		if reason != "" {
+			if !r.bad(BadRow{Line: l.num, Reason: reason, Detail: detail, Text: string(l.text)}) {
 				return
 			}
+			continue
 		}
-		if !r.emit(values) {
+		if !r.emitLine(values, l.num) {
 			return
 		}
 	}
+}
+
+// jsonValues picks the requested fields of a JSON object.
+func (r *reader) jsonValues(obj map[string]any) ([]string, string, string) {
+	for _, req := range r.opts.Required {
+		if _, ok := obj[req]; !ok {
+			return nil, BadMissing, "no field " + strconv.Quote(req)
+		}
+	}
+	values := make([]string, len(r.opts.Columns))
+	for i, c := range r.opts.Columns {
+		values[i] = jsonString(obj[c])
+	}
+	return values, "", ""
 }
 
 func (r *reader) readJSON(br *bufio.Reader) {
@@ -305,18 +386,16 @@ func (r *reader) readJSON(br *bufio.Reader) {
 			return
 		}
 		if err != nil {
-			r.failf("record %d: %v", r.n+1, err)
+			// The decoder cannot find the next record after a syntax error: this ends the input.
+			r.failf("record %d: %v", r.records+1, err)
 			return
 		}
-		values := make([]string, len(r.opts.Columns))
-		for i, c := range r.opts.Columns {
-			values[i] = jsonString(obj[c])
-		}
-		for _, req := range r.opts.Required {
-			if _, ok := obj[req]; !ok {
-				r.failf("record %d: no field %q", r.n+1, req)
+		values, reason, detail := r.jsonValues(obj)
+		if reason != "" {
+			if !r.bad(BadRow{Reason: reason, Detail: detail}) {
 				return
 			}
+			continue
 		}
 		if !r.emit(values) {
 			return
@@ -458,8 +537,18 @@ func (r *reader) emitBatch(rec arrow.RecordBatch) bool {
 	}
 	for row := 0; row < int(rec.NumRows()); row++ {
 		values := make([]string, len(get))
+		bad := ""
 		for i, g := range get {
 			values[i] = g(row)
+			if bad == "" && !utf8.ValidString(values[i]) && !r.keepsInvalid(r.opts.Columns[i]) {
+				bad = r.opts.Columns[i]
+			}
+		}
+		if bad != "" {
+			if !r.bad(BadRow{Reason: BadUTF8, Detail: "column " + bad}) {
+				return false
+			}
+			continue
 		}
 		if !r.emit(values) {
 			return false

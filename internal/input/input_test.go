@@ -89,11 +89,8 @@ func TestReadErrors(t *testing.T) {
 		name, file, data, wantErr string
 	}{
 		{"missing required column", "l.csv", "link,caption\nx,y\n", `no column "url"`},
-		{"bad json", "l.jsonl", `{"url": "a"}` + "\n{broken\n", "record 2"},
-		{"missing json field", "l.jsonl", `{"caption": "a"}`, `no field "url"`},
-		{"invalid utf8 txt", "l.txt", "http://a.test/\xff\xfe\n", "invalid UTF-8"},
-		{"invalid utf8 csv", "l.csv", "url\nhttp://a.test/\xff\n", "invalid UTF-8"},
-		{"bad quote csv", "l.csv", "url\n\"unterminated\n", "l.csv"},
+		{"bad json array", "l.json", `[{"url": "a"}, {broken]`, "record 2"},
+		{"invalid utf8 in header", "l.tsv", "url\xff\tcaption\nx\ty\n", "header: invalid_utf8"},
 		{"unknown extension", "l.xlsx", "x", "unknown extension"},
 		{"corrupt gzip", "l.txt.gz", "", "gzip"},
 	}
