@@ -37,13 +37,14 @@ type Config struct {
 	BaseDir      string        `yaml:"base_dir"`      // relative local paths are resolved against it ("" = working directory)
 
 	// Images (img2dataset's resizer options).
-	Size           int     `yaml:"size"`            // target size in pixels
-	ResizeMode     string  `yaml:"resize_mode"`     // no, border, keep_ratio, keep_ratio_largest, center_crop
-	Quality        int     `yaml:"quality"`         // JPEG quality 1..100
-	MinSize        int     `yaml:"min_size"`        // shorter side below it fails with reason too_small (0: off)
-	MaxAspect      float64 `yaml:"max_aspect"`      // longer/shorter side above it fails with reason aspect (0: off)
-	MaxPixels      int64   `yaml:"max_pixels"`      // declared width×height above it fails with too_many_pixels before decoding
-	ProcessWorkers int     `yaml:"process_workers"` // images decoded and resized at once (default: GOMAXPROCS)
+	Size           int     `yaml:"size"`             // target size in pixels
+	ResizeMode     string  `yaml:"resize_mode"`      // no, border, keep_ratio, keep_ratio_largest, center_crop
+	Quality        int     `yaml:"quality"`          // JPEG quality 1..100
+	MinSize        int     `yaml:"min_size"`         // shorter side below it fails with reason too_small (0: off)
+	MaxAspect      float64 `yaml:"max_aspect"`       // longer/shorter side above it fails with reason aspect (0: off)
+	MaxPixels      int64   `yaml:"max_pixels"`       // declared width×height above it fails with too_many_pixels before decoding
+	MaxImageMemory int64   `yaml:"max_image_memory"` // bytes one image may take to decode, resize and encode, estimated from its header; more fails with memory_budget (negative: no limit)
+	ProcessWorkers int     `yaml:"process_workers"`  // images decoded and resized at once (default: GOMAXPROCS); peak image memory is ProcessWorkers × MaxImageMemory
 
 	// Shards.
 	SamplesPerShard int   `yaml:"samples_per_shard"` // rows per shard file (at most 10,000 keeps 9-digit keys)
@@ -90,6 +91,7 @@ func DefaultConfig() Config {
 		ResizeMode:      "border",
 		Quality:         imgproc.DefaultQuality,
 		MaxPixels:       imgproc.DefaultMaxPixels,
+		MaxImageMemory:  imgproc.DefaultMaxMemory,
 		SamplesPerShard: 10000,
 		ProgressEvery:   5 * time.Second,
 	}
@@ -176,7 +178,7 @@ func (c *Config) Validate() error {
 func (c *Config) imageOptions() imgproc.Options {
 	mode, _ := imgproc.ParseResizeMode(c.ResizeMode)
 	return imgproc.Options{Size: c.Size, Mode: mode, Quality: c.Quality, MaxPixels: c.MaxPixels,
-		MinSize: c.MinSize, MaxAspect: c.MaxAspect}
+		MinSize: c.MinSize, MaxAspect: c.MaxAspect, MaxMemory: c.MaxImageMemory}
 }
 
 // httpOptions converts the network options for httpx.

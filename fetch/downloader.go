@@ -43,7 +43,8 @@ const (
 	ReasonLocalRead      = "local_read"       // a local file could not be read
 	ReasonDecode         = "decode"           // corrupt or truncated image data
 	ReasonFormat         = "unsupported_format"
-	ReasonTooManyPixels  = "too_many_pixels" // declared dimensions over MaxPixels (decompression bomb guard)
+	ReasonTooManyPixels  = "too_many_pixels" // declared dimensions over MaxPixels (decompression bomb guard), or an output side over JPEG's 65,535
+	ReasonMemoryBudget   = "memory_budget"   // decoding and resizing it would take more than MaxImageMemory
 	ReasonTooSmall       = "too_small"       // shorter side under MinSize
 	ReasonAspect         = "aspect"          // aspect ratio over MaxAspect
 	reasonCanceledInside = "canceled"        // never recorded: the item is redone on resume
@@ -293,6 +294,8 @@ func processReason(err error) string {
 	switch imgproc.ReasonOf(err) {
 	case imgproc.ReasonTooLarge:
 		return ReasonTooManyPixels
+	case imgproc.ReasonMemory:
+		return ReasonMemoryBudget
 	case imgproc.ReasonTooSmall:
 		return ReasonTooSmall
 	case imgproc.ReasonAspect:

@@ -25,6 +25,7 @@ func newFetchCmd() *cobra.Command {
 	)
 	maxBytes := fetchByteSize{&cfg.MaxBytes}
 	maxShardBytes := fetchByteSize{&cfg.MaxShardBytes}
+	maxImageMemory := fetchByteSize{&cfg.MaxImageMemory}
 	cmd := &cobra.Command{
 		Use:   "fetch --in INPUT --out DIR",
 		Short: "Download images into Arrow sample shards (img2dataset for wit)",
@@ -43,6 +44,13 @@ Before a body is read, each response is checked: status, X-Robots-Tag (noai, noi
 noindex, noimageindex, unprefixed or addressed to this user agent's first token or "*"),
 Content-Length against --max-bytes and Content-Type (image/*; octet-stream or none is
 sniffed; anything else fails as not_image).
+
+Memory: each image is checked against --max-image-memory before it is decoded, from its
+header, its bit depth and alpha, the target size and the resize mode (a 13,000,000x1 strip
+asked for keep_ratio, a 16-bit 6300x6300 PNG); what would take more fails as
+memory_budget. At most --process-workers images are decoded at once and at most
+--workers downloads (each up to --max-bytes) are held, so peak memory stays under about
+process-workers x max-image-memory + workers x max-bytes, plus one shard batch.
 
 Output directory: shards, NNNNN_stats.json per shard (count, successes, failures by
 reason, duration), NNNNN_failed.jsonl (failed items with reason), manifest.json and
@@ -68,7 +76,7 @@ command line override it.`,
 					return err
 				}
 				cfg = loaded
-				maxBytes.p, maxShardBytes.p = &cfg.MaxBytes, &cfg.MaxShardBytes
+				maxBytes.p, maxShardBytes.p, maxImageMemory.p = &cfg.MaxBytes, &cfg.MaxShardBytes, &cfg.MaxImageMemory
 				for name, v := range changed {
 					if err := cmd.Flags().Set(name, v); err != nil {
 						return fmt.Errorf("--%s: %w", name, err)
@@ -147,7 +155,8 @@ command line override it.`,
 	f.IntVar(&cfg.MinSize, "min-size", cfg.MinSize, "refuse images whose shorter side is smaller (failure: too_small; 0 = off)")
 	f.Float64Var(&cfg.MaxAspect, "max-aspect", cfg.MaxAspect, "refuse images whose longer/shorter side ratio is larger (failure: aspect; 0 = off)")
 	f.Int64Var(&cfg.MaxPixels, "max-pixels", cfg.MaxPixels, "refuse images whose header declares more pixels, before decoding (decompression bombs; failure: too_many_pixels)")
-	f.IntVar(&cfg.ProcessWorkers, "process-workers", cfg.ProcessWorkers, "images decoded and resized at once (0 = number of CPUs)")
+	f.Var(&maxImageMemory, "max-image-memory", "memory one image may take to decode, resize and encode, e.g. 256MiB, estimated from its header before decoding (failure: memory_budget)")
+	f.IntVar(&cfg.ProcessWorkers, "process-workers", cfg.ProcessWorkers, "images decoded and resized at once (0 = number of CPUs); image memory peaks at process-workers x max-image-memory")
 
 	f.IntVar(&cfg.SamplesPerShard, "samples-per-shard", cfg.SamplesPerShard, "samples per shard file (keys stay 9 digits up to 10000)")
 	f.Var(&maxShardBytes, "max-shard-bytes", "also start a new shard once one passes this size, e.g. 1GiB (0 = off)")
