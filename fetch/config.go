@@ -13,6 +13,7 @@ import (
 
 	"github.com/witdata/wit/imgproc"
 	"github.com/witdata/wit/internal/httpx"
+	"github.com/witdata/wit/internal/netguard"
 )
 
 // DefaultUserAgent identifies the image downloader. Its first product token ("wit-fetch") is the
@@ -33,7 +34,8 @@ type Config struct {
 	MaxBytes     int64         `yaml:"max_bytes"`     // larger downloads (or local files) fail with reason too_large
 	MaxRedirects int           `yaml:"max_redirects"` // longer redirect chains fail with reason redirects
 	AllowPrivate bool          `yaml:"allow_private"` // allow loopback/private/link-local addresses (SSRF guard off)
-	LocalFiles   bool          `yaml:"local_files"`   // accept local paths and file:// URLs in the input
+	AllowAddrs   []string      `yaml:"allow_addrs"`   // private destinations allowed one by one: "ip:port", "ip" or CIDR (the guard stays on for the rest)
+	LocalFiles   bool          `yaml:"local_files"`   // accept local paths and file:// URLs in the input (off: they fail with local_disabled)
 	BaseDir      string        `yaml:"base_dir"`      // relative local paths are resolved against it ("" = working directory)
 
 	// Images (img2dataset's resizer options).
@@ -75,7 +77,8 @@ type Config struct {
 
 // DefaultConfig returns img2dataset's image defaults (256 px, border, quality 95, 10,000 samples
 // per shard, 10 s timeout) with polite network defaults: 4 downloads per host, retries with
-// backoff honouring Retry-After, 20 MiB per image, the SSRF guard on.
+// backoff honouring Retry-After, 20 MiB per image, the SSRF guard on, local files refused (an
+// untrusted URL list must not copy the machine's files into the shards).
 func DefaultConfig() Config {
 	return Config{
 		Workers:         64,
@@ -86,7 +89,6 @@ func DefaultConfig() Config {
 		Retries:         2,
 		MaxBytes:        20 << 20,
 		MaxRedirects:    5,
-		LocalFiles:      true,
 		Size:            imgproc.DefaultSize,
 		ResizeMode:      "border",
 		Quality:         imgproc.DefaultQuality,
@@ -137,6 +139,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxBytes <= 0 {
 		errs = append(errs, fmt.Errorf("max_bytes %d: want > 0", c.MaxBytes))
+	}
+	if _, err := netguard.ParseAllowList(c.AllowAddrs); err != nil {
+		errs = append(errs, err)
 	}
 	if c.Size <= 0 {
 		errs = append(errs, fmt.Errorf("size %d: want > 0", c.Size))
@@ -195,6 +200,7 @@ func (c *Config) httpOptions() httpx.Options {
 	o.PerHost = c.PerHost
 	o.Delay = c.Delay
 	o.AllowPrivate = c.AllowPrivate
+	o.AllowAddrs = c.AllowAddrs
 	o.ShareLimits = c.ShareLimitsWith
 	return o
 }

@@ -20,8 +20,8 @@ func init() { rootCmd.AddCommand(newFetchCmd()) }
 func newFetchCmd() *cobra.Command {
 	cfg := fetch.DefaultConfig()
 	var (
-		in, urlCol, captionCol, format, configFile, retryReasons string
-		asJSON                                                   bool
+		in, urlCol, captionCol, format, configFile, retryReasons, allowAddrs string
+		asJSON                                                               bool
 	)
 	maxBytes := fetchByteSize{&cfg.MaxBytes}
 	maxShardBytes := fetchByteSize{&cfg.MaxShardBytes}
@@ -37,8 +37,11 @@ matched_queries, language).
 Input: a directory (or file) of Arrow pairs from "wit crawl" or "wit filter" (columns
 image_url, caption, page_url, caption_source, matched_queries, language), or a URL list
 in txt, csv, tsv, jsonl, json or parquet, optionally .gz — img2dataset's inputs, so CC3M,
-CC12M or LAION lists work. URLs may be http(s), file:// or local paths (relative paths
-are resolved against the input file's directory).
+CC12M or LAION lists work. URLs are http(s); file:// URLs and local paths (relative ones
+resolved against the input file's directory) only with --local-files, otherwise they fail
+as local_disabled, so that an untrusted list cannot copy the machine's files into shards.
+Loopback, private, link-local and metadata addresses are refused (blocked_address) unless
+--allow-private, or --allow-addr for a few of them.
 
 Before a body is read, each response is checked: status, X-Robots-Tag (noai, noimageai,
 noindex, noimageindex, unprefixed or addressed to this user agent's first token or "*"),
@@ -85,6 +88,9 @@ command line override it.`,
 			}
 			if retryReasons != "" {
 				cfg.RetryReasons = splitList(retryReasons)
+			}
+			if allowAddrs != "" {
+				cfg.AllowAddrs = splitList(allowAddrs)
 			}
 			if cfg.Out == "" {
 				return errors.New("--out is required")
@@ -146,7 +152,8 @@ command line override it.`,
 	f.Var(&maxBytes, "max-bytes", "largest image accepted, e.g. 20MiB; checked against Content-Length before reading (failure: too_large)")
 	f.IntVar(&cfg.MaxRedirects, "max-redirects", cfg.MaxRedirects, "longest redirect chain followed (failure: redirects)")
 	f.BoolVar(&cfg.AllowPrivate, "allow-private", cfg.AllowPrivate, "allow loopback, private and link-local addresses (turns the SSRF guard off; for intranets and tests)")
-	f.BoolVar(&cfg.LocalFiles, "local-files", cfg.LocalFiles, "accept local paths and file:// URLs in the input (--local-files=false for untrusted lists)")
+	f.StringVar(&allowAddrs, "allow-addr", "", "comma-separated private destinations allowed one by one (ip:port, ip or CIDR), e.g. an intranet mirror; all others stay refused (as the crawler's --allow-addr)")
+	f.BoolVar(&cfg.LocalFiles, "local-files", cfg.LocalFiles, "accept local paths and file:// URLs in the input (off: they fail as local_disabled; only for lists you trust)")
 	f.StringVar(&cfg.UserAgent, "user-agent", cfg.UserAgent, `User-Agent header; its first token is matched against X-Robots-Tag prefixes ("wit-fetch: noai")`)
 
 	f.IntVar(&cfg.Size, "size", cfg.Size, "target image size in pixels (img2dataset's image_size)")
