@@ -47,6 +47,7 @@ const (
 	ReasonMemoryBudget   = "memory_budget"   // decoding and resizing it would take more than MaxImageMemory
 	ReasonTooSmall       = "too_small"       // shorter side under MinSize
 	ReasonAspect         = "aspect"          // aspect ratio over MaxAspect
+	ReasonCrashed        = "crashed"         // decoding it killed an earlier run (see journal.go), or panicked
 	reasonCanceledInside = "canceled"        // never recorded: the item is redone on resume
 )
 
@@ -291,6 +292,9 @@ func classify(err error) string {
 
 // processReason maps imgproc's reasons to fetch's.
 func processReason(err error) string {
+	if f := (*Failure)(nil); errors.As(err, &f) {
+		return f.Reason
+	}
 	switch imgproc.ReasonOf(err) {
 	case imgproc.ReasonTooLarge:
 		return ReasonTooManyPixels
