@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -80,6 +81,7 @@ type crawler struct {
 	scope  *scope
 	client *httpx.Client
 	robots *robots.Cache
+	down   *downHosts
 	c      *colly.Collector
 
 	hardCtx context.Context // requests; cancelled ShutdownGrace after the crawl is cancelled
@@ -107,7 +109,8 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 	if err != nil {
 		return Stats{}, err
 	}
-	cr := &crawler{cfg: cfg, log: log, st: st, scope: newScope(cfg.Scope, cfg.AllowHosts), wake: make(chan struct{}, 1), start: time.Now()}
+	cr := &crawler{cfg: cfg, log: log, st: st, scope: newScope(cfg.Scope, cfg.AllowHosts), wake: make(chan struct{}, 1), start: time.Now(),
+		down: newDownHosts(cfg.RobotsRetryDelay)}
 	stats, runErr := cr.run(ctx)
 	if err := st.Close(); err != nil && runErr == nil {
 		runErr = err
@@ -564,6 +567,10 @@ func (cr *crawler) process(j job) (o *outcome, abandoned bool) {
 	if root == "" {
 		root = strings.ToLower(pageURL.Host)
 	}
+	if reason := cr.down.reason(strings.ToLower(pageURL.Host), time.Now()); reason != "" {
+		o.reason = reason // the host did not answer a moment ago: do not wait for it again
+		return o, false
+	}
 	if cr.robots != nil {
 		rctx, cancel := context.WithTimeout(cr.hardCtx, cr.cfg.Timeout*time.Duration(cr.cfg.Retries+2))
 		dec, err := cr.robots.Check(rctx, pageURL)
@@ -581,6 +588,11 @@ func (cr *crawler) process(j job) (o *outcome, abandoned bool) {
 				return o, false
 			}
 			o.retryAt = time.Now().Add(cr.cfg.RobotsRetryDelay << attempts)
+			return o, false
+		case errors.Is(err, robots.ErrUnreachable):
+			// No answer at all (after httpx's retries): the page cannot be fetched either. The
+			// robots cache remembers it for the host's other pages.
+			o.reason = classify(err, 0)
 			return o, false
 		case err != nil:
 			if cr.hardCtx.Err() != nil {
@@ -611,6 +623,9 @@ func (cr *crawler) process(j job) (o *outcome, abandoned bool) {
 			doErr = errors.New("no response")
 		}
 		o.reason = classify(doErr, res.status)
+		if host := failedHost(doErr); res.status == 0 && host != "" && unreachable(o.reason) {
+			cr.down.mark(host, o.reason, time.Now())
+		}
 		return o, false
 	}
 	if res.status < 200 || res.status >= 300 {
@@ -704,6 +719,9 @@ func classify(err error, status int) string {
 		var de *net.DNSError
 		if errors.As(err, &de) {
 			return ReasonDNS
+		}
+		if errors.Is(err, syscall.ECONNREFUSED) {
+			return ReasonRefused
 		}
 		if strings.Contains(err.Error(), "stopped after") && strings.Contains(err.Error(), "redirects") {
 			return ReasonRedirectLoop
