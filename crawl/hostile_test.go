@@ -145,3 +145,29 @@ func TestProgressAndSummaryAgree(t *testing.T) {
 		t.Errorf("log line %q", buf.String())
 	}
 }
+
+// TestRobotsTxtLongerThanMaxBody: a robots.txt over --max-body, announced by its Content-Length
+// or streamed, is obeyed from its first 500 KiB instead of making the site uncrawlable.
+func TestRobotsTxtLongerThanMaxBody(t *testing.T) {
+	for _, declared := range []bool{true, false} {
+		s := newSite(4)
+		body := "User-agent: *\nDisallow: /p/2\n" + strings.Repeat("# "+strings.Repeat("x", 98)+"\n", 2000) // 200 KB
+		s.extra["/robots.txt"] = func(w http.ResponseWriter, r *http.Request) {
+			if declared {
+				w.Header().Set("Content-Length", fmt.Sprint(len(body)))
+			}
+			io.WriteString(w, body)
+		}
+		srv := httptest.NewServer(s)
+		cfg := testConfig(t, srv.URL+"/p/0")
+		cfg.MaxBody = 50 << 10
+		st, err := Run(context.Background(), cfg)
+		srv.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.PagesOK != 3 || st.RobotsBlocked != 1 || s.hitsOf("/p/2") != 0 {
+			t.Errorf("declared %v: %+v, /p/2 fetched %d times", declared, st, s.hitsOf("/p/2"))
+		}
+	}
+}
