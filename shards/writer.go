@@ -28,7 +28,7 @@ type WriterOptions struct {
 	MaxFileBytes int64             // also rotate once a file passes this many bytes (0: no limit)
 	BatchRows    int               // rows per record batch inside a file (default 1024)
 	FirstIndex   int               // number of the first file; -1: one past the highest committed file in the directory
-	Metadata     map[string]string // schema metadata written into every file
+	Metadata     map[string]string // schema metadata written into every file (MetaChecksum is added)
 	// BeforeCommit runs once a temporary file is complete and fsynced, before it is renamed to its
 	// final name. An error aborts the commit and the temporary file is removed.
 	BeforeCommit func(c Commit) error
@@ -95,16 +95,19 @@ func NewWriter(dir string, schema *arrow.Schema, opts WriterOptions) (*Writer, e
 			opts.FirstIndex = last + 1
 		}
 	}
-	if len(opts.Metadata) > 0 {
-		keys := make([]string, 0, len(opts.Metadata))
-		vals := make([]string, 0, len(opts.Metadata))
-		for k, v := range opts.Metadata {
+	// Every batch is written with its checksum (checksum.go); the schema says so, and carries
+	// its own.
+	keys, vals := []string{MetaChecksum}, []string{checksumVersion}
+	for k, v := range opts.Metadata {
+		if k != MetaChecksum && k != MetaSchemaCRC32C {
 			keys = append(keys, k)
 			vals = append(vals, v)
 		}
-		md := arrow.NewMetadata(keys, vals)
-		schema = arrow.NewSchema(schema.Fields(), &md)
 	}
+	md := arrow.NewMetadata(keys, vals)
+	schema = arrow.NewSchema(schema.Fields(), &md)
+	md = arrow.NewMetadata(append(keys, MetaSchemaCRC32C), append(vals, fmt.Sprintf("%08x", SchemaChecksum(schema))))
+	schema = arrow.NewSchema(schema.Fields(), &md)
 	return &Writer{
 		dir:     dir,
 		schema:  schema,
@@ -230,6 +233,8 @@ func (w *Writer) flush() error {
 }
 
 func (w *Writer) writeBatch(rec arrow.RecordBatch) error {
+	rec = withChecksum(rec)
+	defer rec.Release()
 	if err := w.ipcw.Write(rec); err != nil {
 		return fmt.Errorf("shards: write %s: %w", w.file.Name(), err)
 	}
