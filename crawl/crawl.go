@@ -71,6 +71,7 @@ type outcome struct {
 	redirectTo string // final URL when it differs from the requested one
 	retryData  []byte // robots said retry later: re-queue this request
 	retryAt    time.Time
+	downReason string // the page's host gave no answer at all (see hostHealth)
 }
 
 type crawler struct {
@@ -81,7 +82,7 @@ type crawler struct {
 	scope  *scope
 	client *httpx.Client
 	robots *robots.Cache
-	down   *downHosts
+	health *hostHealth
 	c      *colly.Collector
 
 	hardCtx context.Context // requests; cancelled ShutdownGrace after the crawl is cancelled
@@ -110,7 +111,7 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 		return Stats{}, err
 	}
 	cr := &crawler{cfg: cfg, log: log, st: st, scope: newScope(cfg.Scope, cfg.AllowHosts), wake: make(chan struct{}, 1), start: time.Now(),
-		down: newDownHosts(cfg.RobotsRetryDelay)}
+		health: newHostHealth(cfg.RobotsRetryDelay)}
 	stats, runErr := cr.run(ctx)
 	if err := st.Close(); err != nil && runErr == nil {
 		runErr = err
@@ -567,9 +568,23 @@ func (cr *crawler) process(j job) (o *outcome, abandoned bool) {
 	if root == "" {
 		root = strings.ToLower(pageURL.Host)
 	}
-	if reason := cr.down.reason(strings.ToLower(pageURL.Host), time.Now()); reason != "" {
+	host := strings.ToLower(pageURL.Host)
+	reason, probed, err := cr.health.admit(cr.hardCtx, host)
+	switch {
+	case err != nil:
+		return nil, true // shut down while another page of the host was its probe
+	case reason != "":
 		o.reason = reason // the host did not answer a moment ago: do not wait for it again
 		return o, false
+	case probed != nil:
+		// This page is the host's probe: tell the pages waiting on it whether the host answered.
+		defer func() {
+			down := ""
+			if o != nil {
+				down = o.downReason
+			}
+			probed(down)
+		}()
 	}
 	if cr.robots != nil {
 		rctx, cancel := context.WithTimeout(cr.hardCtx, cr.cfg.Timeout*time.Duration(cr.cfg.Retries+2))
@@ -590,9 +605,11 @@ func (cr *crawler) process(j job) (o *outcome, abandoned bool) {
 			o.retryAt = time.Now().Add(cr.cfg.RobotsRetryDelay << attempts)
 			return o, false
 		case errors.Is(err, robots.ErrUnreachable):
-			// No answer at all (after httpx's retries): the page cannot be fetched either. The
-			// robots cache remembers it for the host's other pages.
+			// No answer at all (after httpx's retries): the page cannot be fetched either.
 			o.reason = classify(err, 0)
+			if unreachable(o.reason) {
+				o.downReason = o.reason
+			}
 			return o, false
 		case err != nil:
 			if cr.hardCtx.Err() != nil {
@@ -623,8 +640,11 @@ func (cr *crawler) process(j job) (o *outcome, abandoned bool) {
 			doErr = errors.New("no response")
 		}
 		o.reason = classify(doErr, res.status)
-		if host := failedHost(doErr); res.status == 0 && host != "" && unreachable(o.reason) {
-			cr.down.mark(host, o.reason, time.Now())
+		if failed := failedHost(doErr); res.status == 0 && failed != "" && unreachable(o.reason) {
+			if failed == host {
+				o.downReason = o.reason
+			}
+			cr.health.markDown(failed, o.reason)
 		}
 		return o, false
 	}

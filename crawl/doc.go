@@ -7,7 +7,8 @@
 //
 //	seeds (internal/input: txt/csv/tsv/jsonl, .gz) -> urlnorm -> admit -> frontier (pebble)
 //	dispatcher: pop frontier item -> in-flight (pebble) -> worker
-//	worker: host known dead? -> fail at once with its reason (down.go)
+//	worker: host health (down.go): the first page of a host probes it, the others wait for it;
+//	        a host that gave no answer fails its pages at once with that reason
 //	        -> robots.txt (crawl/robots; Disallow -> "robots", 5xx -> re-queued later, no answer
 //	        at all -> the page fails with dns/connection_refused/timeout, Crawl-delay ->
 //	        httpx.SetHostDelay capped) -> colly request over the httpx client (SSRF guard at dial

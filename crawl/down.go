@@ -1,6 +1,7 @@
 package crawl
 
 import (
+	"context"
 	"errors"
 	"net/url"
 	"strings"
@@ -8,56 +9,103 @@ import (
 	"time"
 )
 
-// downHosts remembers hosts that gave no answer at all — the name did not resolve, the
-// connection was refused, or no response headers came within the timeout, after httpx's retries —
-// so that their other pages fail at once with the same reason instead of each waiting out its
-// own timeouts (a site linking to a dead host must not hold the crawl's end). robots.txt
-// answers are remembered the same way by the robots cache. An entry lasts RobotsRetryDelay; the
-// next page after that tries the host again.
-type downHosts struct {
+// hostHealth keeps one dead host from costing every one of its pages a timeout. The first page
+// of a host is its probe: the host's other pages wait for it. If the probe gets no answer at all —
+// the name does not resolve, the connection is refused, no response headers within the timeout
+// after httpx's retries — the host is down: the waiting pages, and every page of it for the next
+// ttl (RobotsRetryDelay), fail at once with the probe's reason. Any answer (an HTTP status,
+// robots.txt or not) makes the host alive, and its pages go straight on; an alive host that stops
+// answering is marked down by the page that finds out. After ttl, the next page probes again.
+// (With robots.txt obeyed, the robots cache gives the same answer for the same reason first.)
+type hostHealth struct {
 	ttl time.Duration
 	mu  sync.Mutex
-	m   map[string]downHost
+	m   map[string]*hostState
 }
 
-type downHost struct {
-	reason string
-	until  time.Time
+type hostState struct {
+	probing chan struct{} // closed when the probe in flight ends; nil when none is
+	reason  string        // down: why (until until)
+	until   time.Time
 }
 
-// maxDownHosts bounds the memory; a crawl meeting more dead hosts than this forgets some.
-const maxDownHosts = 10_000
+// maxHostStates bounds the memory: beyond it, states of hosts that are up or whose down time is
+// over are forgotten (they are probed again).
+const maxHostStates = 50_000
 
-func newDownHosts(ttl time.Duration) *downHosts {
-	return &downHosts{ttl: ttl, m: map[string]downHost{}}
+func newHostHealth(ttl time.Duration) *hostHealth {
+	return &hostHealth{ttl: ttl, m: map[string]*hostState{}}
 }
 
-// reason returns why host is down, or "" when it is not known to be.
-func (d *downHosts) reason(host string, now time.Time) string {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	e, ok := d.m[host]
-	if !ok {
-		return ""
-	}
-	if !now.Before(e.until) {
-		delete(d.m, host)
-		return ""
-	}
-	return e.reason
-}
-
-func (d *downHosts) mark(host, reason string, now time.Time) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if len(d.m) >= maxDownHosts {
-		for h, e := range d.m {
-			if !now.Before(e.until) || len(d.m) >= maxDownHosts {
-				delete(d.m, h)
+// admit decides about one page of host. reason is non-empty when the host is down (fail the
+// page with it). Otherwise, when done is not nil this page is the host's probe and must call
+// done with its outcome: "" for any answer, else the reason the host is unreachable. err is
+// ctx's error when it ended while waiting for another page's probe.
+func (h *hostHealth) admit(ctx context.Context, host string) (reason string, done func(reason string), err error) {
+	for {
+		h.mu.Lock()
+		st := h.m[host]
+		now := time.Now()
+		if st == nil || (st.reason != "" && !now.Before(st.until)) {
+			if st == nil && len(h.m) >= maxHostStates {
+				h.forget(now)
 			}
+			st = &hostState{probing: make(chan struct{})}
+			h.m[host] = st
+			h.mu.Unlock()
+			return "", func(reason string) { h.probed(st, reason) }, nil
+		}
+		if st.reason != "" {
+			h.mu.Unlock()
+			return st.reason, nil, nil
+		}
+		wait := st.probing
+		h.mu.Unlock()
+		if wait == nil {
+			return "", nil, nil // up
+		}
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return "", nil, ctx.Err()
 		}
 	}
-	d.m[host] = downHost{reason: reason, until: now.Add(d.ttl)}
+}
+
+func (h *hostHealth) probed(st *hostState, reason string) {
+	h.mu.Lock()
+	if reason != "" {
+		st.reason, st.until = reason, time.Now().Add(h.ttl)
+	}
+	ch := st.probing
+	st.probing = nil
+	h.mu.Unlock()
+	if ch != nil {
+		close(ch)
+	}
+}
+
+// markDown records that host, up until now, stopped answering.
+func (h *hostHealth) markDown(host, reason string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	st := h.m[host]
+	if st == nil {
+		st = &hostState{}
+		h.m[host] = st
+	}
+	if st.probing == nil {
+		st.reason, st.until = reason, time.Now().Add(h.ttl)
+	}
+}
+
+// forget drops states nothing waits on and nothing keeps down. h.mu is held.
+func (h *hostHealth) forget(now time.Time) {
+	for host, st := range h.m {
+		if st.probing == nil && (st.reason == "" || !now.Before(st.until)) {
+			delete(h.m, host)
+		}
+	}
 }
 
 // unreachable reports whether a page failure with this reason, without response headers, means

@@ -118,9 +118,9 @@ func TestDeadHostsDoNotHoldTheCrawl(t *testing.T) {
 			t.Errorf("%s: %+v", name, st)
 		}
 		// One bounded try per dead host, not one per page: 2 attempts (retries 1) of robots.txt,
-		// or of the pages in flight together when robots.txt is ignored (PerHost 8).
-		if n := silentConns.Load(); n > 2*int32(cfg.PerHost) || (!ignoreRobots && n > 2) {
-			t.Errorf("%s: the silent host got %d connections", name, n)
+		// or of the host's first page when robots.txt is ignored; its other pages wait for it.
+		if n := silentConns.Load(); n != 2 {
+			t.Errorf("%s: the silent host got %d connections, want 2", name, n)
 		}
 		if !strings.Contains(st.Summary(), "left: 0 (0 queued, 0 in flight, 0 delayed for robots.txt)") {
 			t.Errorf("%s: summary %q", name, st.Summary())
@@ -169,5 +169,60 @@ func TestRobotsTxtLongerThanMaxBody(t *testing.T) {
 		if st.PagesOK != 3 || st.RobotsBlocked != 1 || s.hitsOf("/p/2") != 0 {
 			t.Errorf("declared %v: %+v, /p/2 fetched %d times", declared, st, s.hitsOf("/p/2"))
 		}
+	}
+}
+
+// TestHostHealth: a host's first page probes it while the others wait; a probe that gets no
+// answer fails the waiting pages and later ones with its reason until the down time is over,
+// then the next page probes again; a probe that gets an answer lets them all through.
+func TestHostHealth(t *testing.T) {
+	h := newHostHealth(200 * time.Millisecond)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		host, outcome string
+	}{{"dead.test", ReasonTimeout}, {"live.test", ""}} {
+		_, probe, err := h.admit(ctx, tc.host)
+		if probe == nil || err != nil {
+			t.Fatalf("%s: first page is not the probe", tc.host)
+		}
+		results := make(chan string, 5)
+		for range 5 {
+			go func() {
+				reason, p, err := h.admit(ctx, tc.host)
+				if p != nil || err != nil {
+					t.Errorf("%s: a waiting page became a probe (%v)", tc.host, err)
+				}
+				results <- reason
+			}()
+		}
+		time.Sleep(20 * time.Millisecond)
+		if len(results) != 0 {
+			t.Fatalf("%s: pages went ahead of the probe", tc.host)
+		}
+		probe(tc.outcome)
+		for range 5 {
+			if r := <-results; r != tc.outcome {
+				t.Errorf("%s: waiting page got %q, want %q", tc.host, r, tc.outcome)
+			}
+		}
+	}
+	if r, p, _ := h.admit(ctx, "dead.test"); r != ReasonTimeout || p != nil {
+		t.Errorf("dead host within its down time: %q", r)
+	}
+	time.Sleep(250 * time.Millisecond)
+	if r, p, _ := h.admit(ctx, "dead.test"); r != "" || p == nil {
+		t.Errorf("after the down time: %q, probe %v", r, p != nil)
+	}
+	// A live host that stops answering is down for its other pages.
+	h.markDown("live.test", ReasonRefused)
+	if r, _, _ := h.admit(ctx, "live.test"); r != ReasonRefused {
+		t.Errorf("marked down: %q", r)
+	}
+	// Waiting ends with the context.
+	h.admit(ctx, "slow.test")
+	cctx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	if _, _, err := h.admit(cctx, "slow.test"); err == nil {
+		t.Error("waiting for a probe ignored the context")
 	}
 }
