@@ -290,3 +290,33 @@ func TestLoaderChecksChecksums(t *testing.T) {
 		}
 	}
 }
+
+// TestWriterMetadata: a schema's own metadata is kept (a stage copies its input's), stale
+// checksum keys copied from an input are replaced, and the written schema verifies.
+func TestWriterMetadata(t *testing.T) {
+	md := arrow.NewMetadata([]string{"stage", MetaSchemaCRC32C, MetaChecksum}, []string{"filter", "deadbeef", "crc32c-v0"})
+	dir := t.TempDir()
+	w, err := NewWriter(dir, arrow.NewSchema(PairSchema.Fields(), &md), WriterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	AppendPair(w.Builder(), testPair(1))
+	if err := w.EndRow(); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Open(filepath.Join(dir, FileName(0)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	got := f.Schema().Metadata()
+	if i := got.FindKey("stage"); i < 0 || got.Values()[i] != "filter" || !f.HasChecksums() || got.Len() != 3 {
+		t.Fatalf("metadata %v", got)
+	}
+	if err := checkSchemaChecksum(f.Schema()); err != nil {
+		t.Fatal(err)
+	}
+}

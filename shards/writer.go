@@ -3,8 +3,10 @@ package shards
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -28,7 +30,7 @@ type WriterOptions struct {
 	MaxFileBytes int64             // also rotate once a file passes this many bytes (0: no limit)
 	BatchRows    int               // rows per record batch inside a file (default 1024)
 	FirstIndex   int               // number of the first file; -1: one past the highest committed file in the directory
-	Metadata     map[string]string // schema metadata written into every file (MetaChecksum is added)
+	Metadata     map[string]string // schema metadata written into every file (default: the schema's own; the checksum keys are added)
 	// BeforeCommit runs once a temporary file is complete and fsynced, before it is renamed to its
 	// final name. An error aborts the commit and the temporary file is removed.
 	BeforeCommit func(c Commit) error
@@ -95,18 +97,27 @@ func NewWriter(dir string, schema *arrow.Schema, opts WriterOptions) (*Writer, e
 			opts.FirstIndex = last + 1
 		}
 	}
-	// Every batch is written with its checksum (checksum.go); the schema says so, and carries
-	// its own.
-	keys, vals := []string{MetaChecksum}, []string{checksumVersion}
-	for k, v := range opts.Metadata {
-		if k != MetaChecksum && k != MetaSchemaCRC32C {
-			keys = append(keys, k)
-			vals = append(vals, v)
+	// The schema's metadata (opts.Metadata when given), plus the checksum keys: every batch is
+	// written with its checksum (checksum.go), the schema says so and carries its own.
+	var keys, vals []string
+	if len(opts.Metadata) > 0 {
+		keys = slices.Sorted(maps.Keys(opts.Metadata))
+		for _, k := range keys {
+			vals = append(vals, opts.Metadata[k])
+		}
+	} else {
+		keys, vals = schema.Metadata().Keys(), schema.Metadata().Values()
+	}
+	mk, mv := []string{MetaChecksum}, []string{checksumVersion}
+	for i, k := range keys {
+		if k != MetaChecksum && k != MetaSchemaCRC32C { // an input's, copied by a stage
+			mk, mv = append(mk, k), append(mv, vals[i])
 		}
 	}
-	md := arrow.NewMetadata(keys, vals)
+	md := arrow.NewMetadata(mk, mv)
 	schema = arrow.NewSchema(schema.Fields(), &md)
-	md = arrow.NewMetadata(append(keys, MetaSchemaCRC32C), append(vals, fmt.Sprintf("%08x", SchemaChecksum(schema))))
+	sum := fmt.Sprintf("%08x", SchemaChecksum(schema))
+	md = arrow.NewMetadata(append(slices.Clone(mk), MetaSchemaCRC32C), append(slices.Clone(mv), sum))
 	schema = arrow.NewSchema(schema.Fields(), &md)
 	return &Writer{
 		dir:     dir,
