@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/witdata/wit/internal/atomicfile"
 )
 
 // The processing journal keeps a poison image from wedging a directory. Decoding runs in this
@@ -137,11 +139,7 @@ func (j *journal) compact() error {
 		j.f.Close()
 		j.f = nil
 	}
-	tmp := j.path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(b.String()), 0o644); err != nil {
-		return fmt.Errorf("fetch: journal: %w", err)
-	}
-	if err := os.Rename(tmp, j.path); err != nil {
+	if err := atomicfile.WriteFile(j.path, []byte(b.String())); err != nil {
 		return fmt.Errorf("fetch: journal: %w", err)
 	}
 	f, err := os.OpenFile(j.path, os.O_WRONLY|os.O_APPEND, 0o644)
