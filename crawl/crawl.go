@@ -71,6 +71,7 @@ type outcome struct {
 	redirectTo string // final URL when it differs from the requested one
 	retryData  []byte // robots said retry later: re-queue this request
 	retryAt    time.Time
+	downReason string // the page's host gave no answer at all (see hostHealth)
 }
 
 type crawler struct {
@@ -81,6 +82,7 @@ type crawler struct {
 	scope  *scope
 	client *httpx.Client
 	robots *robots.Cache
+	health *hostHealth
 	c      *colly.Collector
 	warc   *warc.Archive // nil without Config.WARCOut
 
@@ -109,7 +111,8 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 	if err != nil {
 		return Stats{}, err
 	}
-	cr := &crawler{cfg: cfg, log: log, st: st, scope: newScope(cfg.Scope, cfg.AllowHosts), wake: make(chan struct{}, 1), start: time.Now()}
+	cr := &crawler{cfg: cfg, log: log, st: st, scope: newScope(cfg.Scope, cfg.AllowHosts), wake: make(chan struct{}, 1), start: time.Now(),
+		health: newHostHealth(cfg.RobotsRetryDelay)}
 	stats, runErr := cr.run(ctx)
 	if err := st.Close(); err != nil && runErr == nil {
 		runErr = err
@@ -611,6 +614,24 @@ func (cr *crawler) process(j job) (o *outcome, abandoned bool) {
 	if root == "" {
 		root = strings.ToLower(pageURL.Host)
 	}
+	host := strings.ToLower(pageURL.Host)
+	reason, probed, err := cr.health.admit(cr.hardCtx, host)
+	switch {
+	case err != nil:
+		return nil, true // shut down while another page of the host was its probe
+	case reason != "":
+		o.reason = reason // the host did not answer a moment ago: do not wait for it again
+		return o, false
+	case probed != nil:
+		// This page is the host's probe: tell the pages waiting on it whether the host answered.
+		defer func() {
+			down := ""
+			if o != nil {
+				down = o.downReason
+			}
+			probed(down)
+		}()
+	}
 	if cr.robots != nil {
 		rctx, cancel := context.WithTimeout(cr.hardCtx, cr.cfg.Timeout*time.Duration(cr.cfg.Retries+2))
 		dec, err := cr.robots.Check(rctx, pageURL)
@@ -628,6 +649,13 @@ func (cr *crawler) process(j job) (o *outcome, abandoned bool) {
 				return o, false
 			}
 			o.retryAt = time.Now().Add(cr.cfg.RobotsRetryDelay << attempts)
+			return o, false
+		case errors.Is(err, robots.ErrUnreachable):
+			// No answer at all (after httpx's retries): the page cannot be fetched either.
+			o.reason = classify(err, 0)
+			if unreachable(o.reason) {
+				o.downReason = o.reason
+			}
 			return o, false
 		case err != nil:
 			if cr.hardCtx.Err() != nil {
@@ -658,6 +686,12 @@ func (cr *crawler) process(j job) (o *outcome, abandoned bool) {
 			doErr = errors.New("no response")
 		}
 		o.reason = classify(doErr, res.status)
+		if failed := failedHost(doErr); res.status == 0 && failed != "" && unreachable(o.reason) {
+			if failed == host {
+				o.downReason = o.reason
+			}
+			cr.health.markDown(failed, o.reason)
+		}
 		return o, false
 	}
 	if res.status < 200 || res.status >= 300 {

@@ -7,7 +7,10 @@
 //
 //	seeds (internal/input: txt/csv/tsv/jsonl, .gz) -> urlnorm -> admit -> frontier (pebble)
 //	dispatcher: pop frontier item -> in-flight (pebble) -> worker
-//	worker: robots.txt (crawl/robots; Disallow -> "robots", 5xx -> re-queued later, Crawl-delay ->
+//	worker: host health (down.go): the first page of a host probes it, the others wait for it;
+//	        a host that gave no answer fails its pages at once with that reason
+//	        -> robots.txt (crawl/robots; Disallow -> "robots", 5xx -> re-queued later, no answer
+//	        at all -> the page fails with dns/connection_refused/timeout, Crawl-delay ->
 //	        httpx.SetHostDelay capped) -> colly request over the httpx client (SSRF guard at dial
 //	        time, per-host concurrency and delay, retries, redirect cap, body cap) -> extract
 //	completion: ONE pebble batch per page -> pair file writer (shards.Writer)

@@ -13,10 +13,10 @@ import (
 )
 
 // ProgressLine renders a running crawl in one line: pages/s (this run), pages, pairs, errors,
-// frontier size.
+// and what is left, as the summary counts it.
 func ProgressLine(s Stats, runRate float64) string {
-	return fmt.Sprintf("%.0f pages/s | pages %d ok %d failed | pairs %d | frontier %d (%d in flight, %d delayed)",
-		runRate, s.PagesOK, s.Failed(), s.Pairs, s.Frontier, s.InFlight, s.Delayed)
+	return fmt.Sprintf("%.0f pages/s | pages %d ok %d failed | pairs %d | left %d (%d queued, %d in flight, %d delayed)",
+		runRate, s.PagesOK, s.Failed(), s.Pairs, s.Left(), s.Frontier, s.InFlight, s.Delayed)
 }
 
 // NewProgress returns a Config.Progress function that shows a spinner line on w when it is a
@@ -62,7 +62,7 @@ func NewProgress(w io.Writer, log *slog.Logger) (update func(Stats), done func()
 			return
 		}
 		log.Info("crawl progress", "pages_per_s", int(rate), "pages_ok", s.PagesOK, "failed", s.Failed(),
-			"pairs", s.Pairs, "frontier", s.Frontier, "in_flight", s.InFlight)
+			"pairs", s.Pairs, "left", s.Left(), "frontier", s.Frontier, "in_flight", s.InFlight, "delayed", s.Delayed)
 	}
 	return update, done
 }

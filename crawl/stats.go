@@ -92,6 +92,11 @@ func (s Stats) Pages() int64 {
 // Failed is the number of pages that failed for any reason.
 func (s Stats) Failed() int64 { return s.Pages() - s.PagesOK }
 
+// Left is the number of admitted pages not done yet: queued in the frontier, in flight, and
+// delayed (waiting to ask for a robots.txt again after a 429/5xx). The progress line and the
+// summary both report it.
+func (s Stats) Left() int64 { return s.Frontier + s.InFlight + s.Delayed }
+
 func statsFrom(counters map[string]int64, admitted int64) Stats {
 	s := Stats{PagesFailed: map[string]int64{}, PairsBySource: map[string]int64{}, PagesAdmitted: admitted, SeedBadRows: map[string]int64{}}
 	for k, v := range counters {
@@ -142,7 +147,8 @@ func (s Stats) Summary() string {
 		fmt.Fprintf(&b, "failed by reason: %s\n", formatCounts(s.PagesFailed))
 	}
 	fmt.Fprintf(&b, "pairs: %d found, %d in %d file(s); by caption source: %s\n", s.Pairs, s.PairsWritten, s.Files, formatCounts(s.PairsBySource))
-	fmt.Fprintf(&b, "bytes: %d; frontier left: %d; finished: %v", s.Bytes, s.Frontier+s.Delayed+s.InFlight, s.Finished)
+	fmt.Fprintf(&b, "bytes: %d; left: %d (%d queued, %d in flight, %d delayed for robots.txt); finished: %v",
+		s.Bytes, s.Left(), s.Frontier, s.InFlight, s.Delayed, s.Finished)
 	return b.String()
 }
 

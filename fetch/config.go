@@ -11,6 +11,7 @@ import (
 	"github.com/witdata/wit/internal/cliconfig"
 	"github.com/witdata/wit/internal/httpx"
 	"github.com/witdata/wit/internal/input"
+	"github.com/witdata/wit/internal/netguard"
 )
 
 // DefaultUserAgent identifies the image downloader. Its first product token ("wit-fetch") is the
@@ -31,17 +32,19 @@ type Config struct {
 	MaxBytes     int64         `yaml:"max_bytes"`     // larger downloads (or local files) fail with reason too_large
 	MaxRedirects int           `yaml:"max_redirects"` // longer redirect chains fail with reason redirects
 	AllowPrivate bool          `yaml:"allow_private"` // allow loopback/private/link-local addresses (SSRF guard off)
-	LocalFiles   bool          `yaml:"local_files"`   // accept local paths and file:// URLs in the input
+	AllowAddrs   []string      `yaml:"allow_addrs"`   // private destinations allowed one by one: "ip:port", "ip" or CIDR (the guard stays on for the rest)
+	LocalFiles   bool          `yaml:"local_files"`   // accept local paths and file:// URLs in the input (off: they fail with local_disabled)
 	BaseDir      string        `yaml:"base_dir"`      // relative local paths are resolved against it ("" = working directory)
 
 	// Images (img2dataset's resizer options).
-	Size           int     `yaml:"size"`            // target size in pixels
-	ResizeMode     string  `yaml:"resize_mode"`     // no, border, keep_ratio, keep_ratio_largest, center_crop
-	Quality        int     `yaml:"quality"`         // JPEG quality 1..100
-	MinSize        int     `yaml:"min_size"`        // shorter side below it fails with reason too_small (0: off)
-	MaxAspect      float64 `yaml:"max_aspect"`      // longer/shorter side above it fails with reason aspect (0: off)
-	MaxPixels      int64   `yaml:"max_pixels"`      // declared width×height above it fails with too_many_pixels before decoding
-	ProcessWorkers int     `yaml:"process_workers"` // images decoded and resized at once (default: GOMAXPROCS)
+	Size           int     `yaml:"size"`             // target size in pixels
+	ResizeMode     string  `yaml:"resize_mode"`      // no, border, keep_ratio, keep_ratio_largest, center_crop
+	Quality        int     `yaml:"quality"`          // JPEG quality 1..100
+	MinSize        int     `yaml:"min_size"`         // shorter side below it fails with reason too_small (0: off)
+	MaxAspect      float64 `yaml:"max_aspect"`       // longer/shorter side above it fails with reason aspect (0: off)
+	MaxPixels      int64   `yaml:"max_pixels"`       // declared width×height above it fails with too_many_pixels before decoding
+	MaxImageMemory int64   `yaml:"max_image_memory"` // bytes one image may take to decode, resize and encode, estimated from its header; more fails with memory_budget (negative: no limit)
+	ProcessWorkers int     `yaml:"process_workers"`  // images decoded and resized at once (default: GOMAXPROCS); peak image memory is ProcessWorkers × MaxImageMemory
 
 	// Shards.
 	SamplesPerShard int   `yaml:"samples_per_shard"` // rows per shard file (at most 10,000 keeps 9-digit keys)
@@ -76,7 +79,8 @@ type Config struct {
 
 // DefaultConfig returns img2dataset's image defaults (256 px, border, quality 95, 10,000 samples
 // per shard, 10 s timeout) with polite network defaults: 4 downloads per host, retries with
-// backoff honouring Retry-After, 20 MiB per image, the SSRF guard on.
+// backoff honouring Retry-After, 20 MiB per image, the SSRF guard on, local files refused (an
+// untrusted URL list must not copy the machine's files into the shards).
 func DefaultConfig() Config {
 	return Config{
 		BadRows:         "skip",
@@ -88,11 +92,11 @@ func DefaultConfig() Config {
 		Retries:         2,
 		MaxBytes:        20 << 20,
 		MaxRedirects:    5,
-		LocalFiles:      true,
 		Size:            imgproc.DefaultSize,
 		ResizeMode:      "border",
 		Quality:         imgproc.DefaultQuality,
 		MaxPixels:       imgproc.DefaultMaxPixels,
+		MaxImageMemory:  imgproc.DefaultMaxMemory,
 		SamplesPerShard: 10000,
 		ProgressEvery:   5 * time.Second,
 	}
@@ -131,6 +135,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxBytes <= 0 {
 		errs = append(errs, fmt.Errorf("max_bytes %d: want > 0", c.MaxBytes))
+	}
+	if _, err := netguard.ParseAllowList(c.AllowAddrs); err != nil {
+		errs = append(errs, err)
 	}
 	if c.Size <= 0 {
 		errs = append(errs, fmt.Errorf("size %d: want > 0", c.Size))
@@ -175,7 +182,7 @@ func (c *Config) Validate() error {
 func (c *Config) imageOptions() imgproc.Options {
 	mode, _ := imgproc.ParseResizeMode(c.ResizeMode)
 	return imgproc.Options{Size: c.Size, Mode: mode, Quality: c.Quality, MaxPixels: c.MaxPixels,
-		MinSize: c.MinSize, MaxAspect: c.MaxAspect}
+		MinSize: c.MinSize, MaxAspect: c.MaxAspect, MaxMemory: c.MaxImageMemory}
 }
 
 // httpOptions converts the network options for httpx.
@@ -192,6 +199,7 @@ func (c *Config) httpOptions() httpx.Options {
 	o.PerHost = c.PerHost
 	o.Delay = c.Delay
 	o.AllowPrivate = c.AllowPrivate
+	o.AllowAddrs = c.AllowAddrs
 	o.ShareLimits = c.ShareLimitsWith
 	return o
 }

@@ -12,8 +12,10 @@
 //	     backoff and Retry-After, byte limit, DNS cache, SSRF guard; or a local file)
 //	     headers decide first: status, X-Robots-Tag opt-outs, Content-Length, Content-Type —
 //	     a refused body is never read
-//	  -> imgproc.Process on at most ProcessWorkers images at once (decode with a pixel limit read
-//	     from the header, EXIF orientation, alpha on white, resize, JPEG, sha256, perceptual hash)
+//	  -> imgproc.Process on at most ProcessWorkers images at once (decode with a pixel limit and a
+//	     memory budget, MaxImageMemory, decided from the header; EXIF orientation, alpha on white,
+//	     resize, JPEG, sha256, perceptual hash), each journalled in .fetch.processing first
+//	     (journal.go): an image that kills the process is failed as "crashed" on resume
 //	  -> one writer goroutine: rows into shards.Writer (SampleSchema, SamplesPerShard rows or
 //	     MaxShardBytes per file), failures into NNNNN_failed.jsonl, counts by reason
 //
@@ -29,6 +31,7 @@
 //	bad-rows.jsonl         the malformed input rows the latest run skipped (file, line, reason);
 //	                       absent when there were none (Config.BadRows "error" stops instead)
 //	fetch.json             the input the directory was made from
+//	.fetch.processing      the decodes in progress, while a run lasts or after one died
 //
 // Resume. Shards are filled in completion order, so every shard but the last of a run is full.
 // A shard, its stats record and its failed list become visible together: the two records are
@@ -37,6 +40,15 @@
 // record, so after a kill -9 nothing is written twice and nothing is lost; finished shards are
 // never rewritten. The positions must mean the same items on every run, which holds for a file
 // input (fetch.json guards against pointing a directory at another input).
+//
+// Poison images. A decode that the process does not survive (a fatal runtime error, the OOM
+// killer) is recognised on resume from the journal: the item, if it was decoded alone, is failed
+// as "crashed" without being tried again; if others were decoded with it, they are all decoded
+// alone in the next run, so that at most one more crash names it. Memory: at most ProcessWorkers
+// decodes of at most MaxImageMemory each, and Workers downloads of at most MaxBytes each.
+//
+// Local files (paths and file:// URLs) are read only with LocalFiles; otherwise they fail as
+// "local_disabled", so that an untrusted list cannot copy the machine's files into shards.
 //
 // RetryFailed downloads again the items whose latest record is a failure into new shards and
 // records the outcome under their original positions, so it can be repeated.

@@ -2,6 +2,7 @@ package fetch
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -37,9 +38,11 @@ const (
 	ReasonLocalRead      = "local_read"          // a local file could not be read
 	ReasonDecode         = "decode"              // corrupt or truncated image data
 	ReasonFormat         = "unsupported_format"
-	ReasonTooManyPixels  = "too_many_pixels" // declared dimensions over MaxPixels (decompression bomb guard)
+	ReasonTooManyPixels  = "too_many_pixels" // declared dimensions over MaxPixels (decompression bomb guard), or an output side over JPEG's 65,535
+	ReasonMemoryBudget   = "memory_budget"   // decoding and resizing it would take more than MaxImageMemory
 	ReasonTooSmall       = "too_small"       // shorter side under MinSize
 	ReasonAspect         = "aspect"          // aspect ratio over MaxAspect
+	ReasonCrashed        = "crashed"         // decoding it killed an earlier run (see journal.go), or panicked
 	reasonCanceledInside = "canceled"        // never recorded: the item is redone on resume
 )
 
@@ -250,9 +253,14 @@ func statusReason(code int) string {
 
 // processReason maps imgproc's reasons to fetch's.
 func processReason(err error) string {
+	if f := (*Failure)(nil); errors.As(err, &f) {
+		return f.Reason
+	}
 	switch imgproc.ReasonOf(err) {
 	case imgproc.ReasonTooLarge:
 		return ReasonTooManyPixels
+	case imgproc.ReasonMemory:
+		return ReasonMemoryBudget
 	case imgproc.ReasonTooSmall:
 		return ReasonTooSmall
 	case imgproc.ReasonAspect:

@@ -31,6 +31,9 @@ const (
 type job struct {
 	seq  int64
 	item Item
+	// From the processing journal: decoding it crashed an earlier run (it is failed without
+	// being downloaded), or it was being decoded with others when one did (it is decoded alone).
+	crashed, alone bool
 }
 
 type result struct {
@@ -81,6 +84,14 @@ func Run(ctx context.Context, cfg Config, source iter.Seq2[Item, error]) (Stats,
 	if err := shards.WriteManifest(out, led.manifest); err != nil {
 		return Stats{}, err
 	}
+	jl, err := openJournal(out, &led.done)
+	if err != nil {
+		return Stats{}, err
+	}
+	if len(jl.crashed)+len(jl.suspects) > 0 {
+		log.Warn("fetch: an earlier run died while decoding; its items are failed as crashed (decoded alone then) or decoded alone (decoded with others)",
+			"crashed", len(jl.crashed), "suspects", len(jl.suspects))
+	}
 	sw, err := newSampleWriter(out, led.nextIndex, led.manifest, &cfg)
 	if err != nil {
 		return Stats{}, err
@@ -129,15 +140,15 @@ func Run(ctx context.Context, cfg Config, source iter.Seq2[Item, error]) (Stats,
 		} else {
 			feed = numbered(source, &led.done, &skipped, bad)
 		}
-		srcErr = schedule(runCtx, feed, jobs, hostDone, cfg.PerHost, window, func() { seen.Add(1) })
+		srcErr = schedule(runCtx, jl.annotate(feed), jobs, hostDone, cfg.PerHost, window, func() { seen.Add(1) })
 	}()
 
-	sem := make(chan struct{}, cfg.ProcessWorkers)
+	gate := &decodeGate{slots: make(chan struct{}, cfg.ProcessWorkers), journal: jl, alwaysAlone: cfg.ProcessWorkers == 1, log: log}
 	var wg sync.WaitGroup
 	for range cfg.Workers {
 		wg.Go(func() {
 			for j := range jobs {
-				r := work(runCtx, d, sem, imgOpts, j)
+				r := work(runCtx, d, gate, imgOpts, j)
 				downloaded.Add(r.bytes)
 				results <- r
 				select {
@@ -210,6 +221,9 @@ loop:
 	if err := bad.Close(); err != nil && writeErr == nil {
 		writeErr = fmt.Errorf("fetch: %w", err)
 	}
+	if err := jl.close(writeErr == nil); err != nil && writeErr == nil {
+		writeErr = err
+	}
 	final := snapshot()
 	final.DatasetShards = len(led.manifest.Shards)
 	final.DatasetCount = led.manifest.TotalCount
@@ -254,8 +268,13 @@ func numbered(source iter.Seq2[Item, error], done *bitset, skipped *atomic.Int64
 }
 
 // work downloads and processes one item.
-func work(ctx context.Context, d *downloader, sem chan struct{}, opts imgproc.Options, j job) result {
+func work(ctx context.Context, d *downloader, gate *decodeGate, opts imgproc.Options, j job) result {
 	r := result{job: j}
+	if j.crashed {
+		gate.journal.recorded(j.seq)
+		r.reason, r.err = ReasonCrashed, errors.New("decoding it killed an earlier run (it was decoded alone); not tried again")
+		return r
+	}
 	data, err := d.get(ctx, j.item.URL)
 	if err != nil {
 		var f *Failure
@@ -270,22 +289,68 @@ func work(ctx context.Context, d *downloader, sem chan struct{}, opts imgproc.Op
 		return r
 	}
 	r.bytes = int64(len(data))
-	// Downloads are many and mostly waiting; decoding is bounded to the CPUs so that memory
-	// (a decoded image can take tens of MB) stays bounded too.
-	select {
-	case sem <- struct{}{}:
-	case <-ctx.Done():
+	res, err := gate.process(ctx, j, data, opts)
+	switch {
+	case errors.Is(err, errGateCanceled):
 		r.canceled = true
-		return r
-	}
-	res, err := imgproc.Process(data, opts)
-	<-sem
-	if err != nil {
+	case err != nil:
 		r.reason, r.err = processReason(err), err
-		return r
+	default:
+		r.res = res
 	}
-	r.res = res
 	return r
+}
+
+// processImage is imgproc.Process; tests replace it to crash the process on an item.
+var processImage = imgproc.Process
+
+var errGateCanceled = errors.New("canceled while waiting to decode")
+
+// decodeGate runs the decodes: at most ProcessWorkers at once, which bounds memory (each within
+// the image budget) and CPU, and a suspect of an earlier crash alone; each is journalled.
+type decodeGate struct {
+	slots       chan struct{}
+	exclusive   sync.RWMutex // held for reading by every decode, for writing by one decoded alone
+	journal     *journal
+	alwaysAlone bool // ProcessWorkers is 1
+	log         interface{ Warn(string, ...any) }
+	warned      atomic.Bool
+}
+
+func (g *decodeGate) process(ctx context.Context, j job, data []byte, opts imgproc.Options) (*imgproc.Result, error) {
+	if j.alone {
+		g.exclusive.Lock() // waits for the decodes in progress, holds back new ones
+		defer g.exclusive.Unlock()
+	} else {
+		select {
+		case g.slots <- struct{}{}:
+		case <-ctx.Done():
+			return nil, errGateCanceled
+		}
+		defer func() { <-g.slots }()
+		g.exclusive.RLock()
+		defer g.exclusive.RUnlock()
+	}
+	alone := j.alone || g.alwaysAlone
+	if err := g.journal.start(j.seq, alone); err != nil && !g.warned.Swap(true) {
+		g.log.Warn("fetch: cannot journal decodes; a crashing image would not be recognised on resume", "err", err)
+	}
+	res, err := processSafely(data, opts)
+	if err := g.journal.end(j.seq); err != nil && !g.warned.Swap(true) {
+		g.log.Warn("fetch: cannot journal decodes; a crashing image would not be recognised on resume", "err", err)
+	}
+	return res, err
+}
+
+// processSafely turns a panic while processing (imgproc recovers its decoders' panics, not its
+// own) into a failure of the item.
+func processSafely(data []byte, opts imgproc.Options) (res *imgproc.Result, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			res, err = nil, &Failure{Reason: ReasonCrashed, Err: fmt.Errorf("image processing panicked: %v", p)}
+		}
+	}()
+	return processImage(data, opts)
 }
 
 // lockDir takes an exclusive lock on dir so two runs cannot write the same shards.

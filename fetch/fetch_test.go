@@ -479,6 +479,38 @@ func TestSSRFGuardBlocksLoopback(t *testing.T) {
 	}
 }
 
+// TestAllowAddr: --allow-addr lets one private destination through while the guard stays on for
+// every other (here another loopback port), as in the crawler.
+func TestAllowAddr(t *testing.T) {
+	allowed, other := newImageServer(t), newImageServer(t)
+	addr := strings.TrimPrefix(allowed.URL, "http://")
+	for _, tc := range []struct {
+		allow  []string
+		wantOK int64 // of the two items
+	}{
+		{[]string{addr}, 1},
+		{[]string{"127.0.0.1"}, 2}, // the whole IP: both ports
+		{[]string{"10.0.0.0/8"}, 0},
+		{nil, 0},
+	} {
+		cfg := testConfig(t, t.TempDir())
+		cfg.AllowPrivate = false
+		cfg.AllowAddrs = tc.allow
+		st, err := Run(context.Background(), cfg, Items([]Item{{URL: allowed.URL + "/img/1.jpg"}, {URL: other.URL + "/img/2.jpg"}}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Successes != tc.wantOK || st.Failures[ReasonBlocked] != 2-tc.wantOK {
+			t.Errorf("allow %v: %d ok, failures %v", tc.allow, st.Successes, st.Failures)
+		}
+	}
+	cfg := testConfig(t, t.TempDir())
+	cfg.AllowAddrs = []string{"not-an-address"}
+	if err := cfg.Validate(); err == nil {
+		t.Error("a bad allow_addrs entry was accepted")
+	}
+}
+
 func TestRetriesRecoverFrom5xx(t *testing.T) {
 	srv := newImageServer(t)
 	var calls atomic.Int64
@@ -694,6 +726,7 @@ func TestLocalFiles(t *testing.T) {
 	out := t.TempDir()
 	cfg := testConfig(t, out)
 	cfg.BaseDir = dir
+	cfg.LocalFiles = true
 	cfg.MaxBytes = 512 << 10
 	st, err := Run(context.Background(), cfg, Items(items))
 	if err != nil {
@@ -709,11 +742,11 @@ func TestLocalFiles(t *testing.T) {
 			t.Errorf("%s: %q, want %q", u, f[u], r)
 		}
 	}
-	// Disabled, local paths fail without being read.
+	// Off by default: local paths and file:// URLs fail without being read, counted.
 	cfg.Out = t.TempDir()
-	cfg.LocalFiles = false
-	st, err = Run(context.Background(), cfg, Items(items[:2]))
-	if err != nil || st.Failures[ReasonLocalFiles] != 2 {
+	cfg.LocalFiles = DefaultConfig().LocalFiles
+	st, err = Run(context.Background(), cfg, Items(items[:5]))
+	if err != nil || st.Failures[ReasonLocalFiles] != 5 || st.Failed != 5 {
 		t.Fatalf("disabled: %v %+v", err, st)
 	}
 }

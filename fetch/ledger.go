@@ -203,7 +203,9 @@ func (l *ledger) retrySource(dir string, reasons []string) iter.Seq2[job, error]
 				if len(reasons) > 0 && !slices.Contains(reasons, rec.Reason) {
 					continue
 				}
-				if !yield(job{seq: rec.Seq, item: rec.Item}, nil) {
+				// An item that crashed a run is decoded alone: if it crashes this one too, the
+				// journal names it again.
+				if !yield(job{seq: rec.Seq, item: rec.Item, alone: rec.Reason == ReasonCrashed}, nil) {
 					return
 				}
 			}

@@ -179,6 +179,7 @@ func TestRunFromInputs(t *testing.T) {
 		out := filepath.Join(t.TempDir(), "shards")
 		cfg := testConfig(t, out)
 		cfg.InputName = tc.path
+		cfg.LocalFiles = true
 		st, err := Run(context.Background(), cfg, ReadInput(context.Background(), tc.path, InputOptions{}))
 		if err != nil {
 			t.Fatalf("%s: %v", tc.path, err)

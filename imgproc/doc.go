@@ -6,7 +6,10 @@
 //	bytes ─ Sniff (magic bytes: JPEG, PNG, GIF, WebP; else "format")
 //	      ─ DecodeConfig: header dimensions only; > MaxPixels → "too_large"
 //	        (decompression bombs are refused before any pixel is decoded),
-//	        MinSize → "too_small", MaxAspect → "aspect"
+//	        MinSize → "too_small", MaxAspect → "aspect"; an output side over
+//	        JPEG's 65,535 → "too_large"; the memory the decode, resize and
+//	        encode will allocate, estimated from the header, the resize mode
+//	        and the target size, over MaxMemory → "memory" (budget.go)
 //	      ─ EXIF orientation (JPEG APP1, PNG eXIf, WebP EXIF) read by a small
 //	        bounds-checked parser
 //	      ─ decode (stdlib / x/image/webp; GIF: first frame; decoder panics
@@ -27,11 +30,14 @@
 // scale is exactly Size.
 //
 // Every failure is an *Error whose Reason ("decode", "too_large",
-// "too_small", "aspect", "format") is meant for per-reason statistics.
+// "too_small", "aspect", "format", "memory") is meant for per-reason
+// statistics.
 // Process is safe for concurrent use; scratch buffers are pooled.
 //
-// Memory: a call holds the decoded image plus up to three full-resolution
-// planes for non-JPEG sources: about 3–7 bytes per pixel, plus 4 bytes per
-// coefficient for progressive JPEGs (12 bytes per pixel at 4:4:4), so
-// MaxPixels bounds peak memory (40 MP default: ≤ ~500 MB worst case).
+// Memory: a call holds the decoded image (1–8 bytes per pixel by format and
+// bit depth, plus 4 bytes per coefficient for progressive JPEGs), up to three
+// full-resolution planes for non-JPEG sources, and the resized planes, whose
+// size depends on the mode: keep_ratio and center_crop of a 13,000,000×1
+// strip would be 852 GB. MaxMemory (256 MiB by default) bounds all of it,
+// decided before decoding; MaxPixels only bounds the decode.
 package imgproc

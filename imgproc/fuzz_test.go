@@ -26,7 +26,8 @@ func FuzzProcess(f *testing.F) {
 		opts := Options{
 			Size:      1 + int(mode)%67,
 			Mode:      ResizeMode(mode % 5),
-			MaxPixels: 1 << 20, // keep the fuzzer's memory small
+			MaxPixels: 1 << 20,  // keep the fuzzer's memory small
+			MaxMemory: 64 << 20, // (sizes up to 67 make upscaled strips large)
 			Quality:   75,
 		}
 		res, err := Process(data, opts)

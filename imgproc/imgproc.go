@@ -88,6 +88,12 @@ type Options struct {
 	// the target (img2dataset's resize_only_if_bigger). By default, like
 	// img2dataset, smaller images are upscaled.
 	ResizeOnlyIfBigger bool
+	// MaxMemory refuses images whose decoding, resizing and encoding would
+	// allocate more than this many bytes, estimated from the header before
+	// anything is decoded (see budget.go; default DefaultMaxMemory; negative =
+	// no limit). It bounds a call's memory whatever the image's shape, size,
+	// bit depth or resize mode: n concurrent calls hold at most n×MaxMemory.
+	MaxMemory int64
 }
 
 // DefaultOptions returns img2dataset's defaults: 256 px, border, quality 95.
@@ -108,6 +114,9 @@ func (o Options) withDefaults() Options {
 	if o.MaxPixels == 0 {
 		o.MaxPixels = DefaultMaxPixels
 	}
+	if o.MaxMemory == 0 {
+		o.MaxMemory = DefaultMaxMemory
+	}
 	return o
 }
 
@@ -124,7 +133,8 @@ type Result struct {
 // Failure reasons carried by *Error.
 const (
 	ReasonDecode   = "decode"    // corrupt, truncated or unsupported data
-	ReasonTooLarge = "too_large" // declared pixel count over MaxPixels
+	ReasonTooLarge = "too_large" // declared pixel count over MaxPixels, or an output side over JPEG's 65,535
+	ReasonMemory   = "memory"    // decoding and resizing would allocate more than MaxMemory
 	ReasonTooSmall = "too_small" // shorter side under MinSize
 	ReasonAspect   = "aspect"    // aspect ratio over MaxAspect
 	ReasonFormat   = "format"    // not JPEG, PNG, GIF or WebP
@@ -219,8 +229,9 @@ func recoverDecode(err *error) {
 
 // Process decodes an image, validates it, applies EXIF orientation,
 // composites alpha on white, resizes it per opts and encodes it as JPEG.
-// Every error is an *Error. The header is checked against MaxPixels before
-// any pixel is decoded. data is not retained.
+// Every error is an *Error. The header is checked against MaxPixels,
+// MinSize, MaxAspect and MaxMemory before any pixel is decoded. data is not
+// retained.
 func Process(data []byte, opts Options) (*Result, error) {
 	opts = opts.withDefaults()
 	format := Sniff(data)
@@ -256,6 +267,15 @@ func Process(data []byte, opts Options) (*Result, error) {
 	}
 	if opts.MaxAspect > 0 && float64(long)/float64(short) > opts.MaxAspect {
 		return nil, fail(ReasonAspect, "%dx%d: aspect ratio %.2f over %.2f", ow, oh, float64(long)/float64(short), opts.MaxAspect)
+	}
+	// Everything below is sized by the header and the resize mode: refuse what cannot be
+	// encoded or would not fit the budget before a byte is decoded.
+	if _, _, canvasW, canvasH := targetSize(ow, oh, opts); canvasW > maxJPEGSide || canvasH > maxJPEGSide {
+		return nil, fail(ReasonTooLarge, "%dx%d: %s output %dx%d has a side over JPEG's %d", ow, oh, opts.Mode, canvasW, canvasH, maxJPEGSide)
+	}
+	if need := memoryEstimate(format, cfg, data, orient, opts); opts.MaxMemory > 0 && need > float64(opts.MaxMemory) {
+		return nil, fail(ReasonMemory, "%dx%d %s to %s %d needs about %.0f MiB, over the %.0f MiB budget",
+			ow, oh, format, opts.Mode, opts.Size, need/(1<<20), float64(opts.MaxMemory)/(1<<20))
 	}
 
 	img, err := decode(format, data)

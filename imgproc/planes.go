@@ -93,6 +93,17 @@ func planesFromImage(img image.Image) ycc {
 		}
 	case *image.NYCbCrA:
 		return nycbcraPlanes(m)
+	case *image.Gray16:
+		// Grey stays grey (RGBToYCbCr of r=g=b gives Y=g, Cb=Cr=128): one plane of high bytes.
+		out := ycc{y: newPlane(w, h), cb: constPlane(w, h, 128), cr: constPlane(w, h, 128)}
+		for y := 0; y < h; y++ {
+			src := m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):][: 2*w : 2*w]
+			yr := out.y.row(y)
+			for x := range yr {
+				yr[x] = src[2*x]
+			}
+		}
+		return out
 	}
 	out := ycc{y: newPlane(w, h), cb: newPlane(w, h), cr: newPlane(w, h)}
 	switch m := img.(type) {
@@ -136,8 +147,45 @@ func planesFromImage(img image.Image) ycc {
 				yr[x], cbr[x], crr[x] = e[0], e[1], e[2]
 			}
 		}
+	case *image.NRGBA64:
+		// 16-bit PNG with alpha. The same arithmetic as compositeColor(m.At(x, y)), without a
+		// color.Color per pixel (an allocation each: GBs of garbage for a large image).
+		for y := 0; y < h; y++ {
+			src := m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):][: 8*w : 8*w]
+			yr, cbr, crr := out.y.row(y), out.cb.row(y), out.cr.row(y)
+			for x := range yr {
+				p := src[8*x : 8*x+8 : 8*x+8]
+				a := uint32(p[6])<<8 | uint32(p[7])
+				t := 0xffff - a
+				premul := func(hi, lo uint8) uint8 { return uint8(((uint32(hi)<<8|uint32(lo))*a/0xffff + t) >> 8) }
+				yr[x], cbr[x], crr[x] = color.RGBToYCbCr(premul(p[0], p[1]), premul(p[2], p[3]), premul(p[4], p[5]))
+			}
+		}
+	case *image.RGBA64:
+		// 16-bit PNG without alpha (or with tRNS): premultiplied already.
+		for y := 0; y < h; y++ {
+			src := m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):][: 8*w : 8*w]
+			yr, cbr, crr := out.y.row(y), out.cb.row(y), out.cr.row(y)
+			for x := range yr {
+				p := src[8*x : 8*x+8 : 8*x+8]
+				t := 0xffff - (uint32(p[6])<<8 | uint32(p[7]))
+				over := func(hi, lo uint8) uint8 { return uint8(((uint32(hi)<<8 | uint32(lo)) + t) >> 8) }
+				yr[x], cbr[x], crr[x] = color.RGBToYCbCr(over(p[0], p[1]), over(p[2], p[3]), over(p[4], p[5]))
+			}
+		}
+	case *image.CMYK:
+		// CMYK JPEG: opaque, color.CMYKToRGB is what CMYK.RGBA computes.
+		for y := 0; y < h; y++ {
+			src := m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):][: 4*w : 4*w]
+			yr, cbr, crr := out.y.row(y), out.cb.row(y), out.cr.row(y)
+			for x := range yr {
+				p := src[4*x : 4*x+4 : 4*x+4]
+				r, g, bb := color.CMYKToRGB(p[0], p[1], p[2], p[3])
+				yr[x], cbr[x], crr[x] = color.RGBToYCbCr(r, g, bb)
+			}
+		}
 	default:
-		// Rare types (16-bit PNG, CMYK JPEG, ...): slow but general.
+		// Rare types: slow but general.
 		for y := 0; y < h; y++ {
 			yr, cbr, crr := out.y.row(y), out.cb.row(y), out.cr.row(y)
 			for x := range yr {

@@ -99,7 +99,7 @@ log "$(($(wc -l <"$WORK/train.csv") - 1)) training pairs, $(($(wc -l <"$WORK/hel
 # --- 2. Shards via wit fetch (local files; alpha composited on white, stored as JPEG) ----------
 fetch() { # csv out
   if [[ -f $2/manifest.json ]]; then log "$2 exists, reused"; return; fi
-  "$wit" fetch --in "$1" --out "$2" --size 64 --resize-mode border --quality 95 --progress-every 30s >/dev/null
+  "$wit" fetch --in "$1" --out "$2" --local-files --size 64 --resize-mode border --quality 95 --progress-every 30s >/dev/null
 }
 log "fetch shards"
 fetch "$WORK/train.csv" "$WORK/shards/train-$CAPTIONS"

@@ -8,6 +8,12 @@
 // with its own state, that a file is complete before it becomes visible; this is how the crawler
 // resumes exactly once after a kill.
 //
+// Every batch is written with a CRC-32C of its content in the batch's IPC metadata, and each
+// file's schema with a CRC of its own (checksum.go); Arrow readers ignore both. File.Batch checks
+// them, and bounds-checks the footer and each batch's message before arrow-go reads it, so a
+// changed byte is an error wrapping ErrCorrupt (ErrChecksum), never wrong data or a crash.
+// Shards written before checksums read as before.
+//
 // Readers (ReadFile, ReadDir) stream record batches with optional column projection and hold one
 // batch at a time, so memory stays flat for any dataset size.
 //
@@ -19,8 +25,8 @@
 // checkpoint's state.json, which package checkpoint (used by inference too) must read without train.
 //
 // Image shards (SampleSchema, samples.go) carry a manifest.json and OpenCLIP's sizes.json beside
-// NNNNN.arrow and NNNNN_stats.json. Verify checks every file (structure, batches, keys, image
-// headers, counts against the manifest and stats), Inspect and ComputeStats summarise them, and
+// NNNNN.arrow and NNNNN_stats.json. Verify checks every file (structure, batches, checksums,
+// keys, image headers, counts against the manifest and stats), Inspect and ComputeStats summarise them, and
 // Export writes webdataset tars or Parquet files, resumably.
 //
 // PairSchema is the contract between the crawler and later stages: one row per candidate

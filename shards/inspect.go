@@ -105,6 +105,21 @@ type InspectReport struct {
 	TempFiles     []string          `json:"temp_files,omitempty"`
 }
 
+// Unreadable returns how many of the report's files could not be read, plus one when
+// manifest.json could not: the input is not what a reader can use.
+func (r *InspectReport) Unreadable() int {
+	n := 0
+	for _, f := range r.Files {
+		if f.Error != "" {
+			n++
+		}
+	}
+	if r.ManifestError != "" {
+		n++
+	}
+	return n
+}
+
 // InspectOptions controls Inspect.
 type InspectOptions struct {
 	Rows int // rows to preview (default 3; negative: none)
@@ -342,7 +357,7 @@ func ComputeStats(ctx context.Context, dir string, top int) (*DatasetStats, erro
 	var chars, words int64
 	for _, path := range files {
 		st.FileBytes += fileSize(path)
-		if err := checkStructure(path); err != nil {
+		if _, err := checkStructure(path); err != nil {
 			return nil, fmt.Errorf("stats: %w", err)
 		}
 		for rec, err := range ReadFile(path, nil) {

@@ -52,6 +52,10 @@ type File struct {
 	r      *ipc.FileReader
 	path   string
 	schema *arrow.Schema
+	blocks []ipcBlock // record batch blocks, bounds-checked against the file
+	// VerifyChecksums makes Batch check each batch against the checksum written with it (true
+	// after Open). Batches of shards written before checksums have none and are not checked.
+	VerifyChecksums bool
 }
 
 // Open opens a shard file and reads its footer. A truncated or foreign file gives an error that
@@ -59,7 +63,8 @@ type File struct {
 func Open(path string) (_ *File, err error) {
 	// Bounds-check the footer and block sizes first: a corrupt length makes arrow-go allocate
 	// whatever it says (hundreds of GB), which no recover can catch.
-	if err := checkStructure(path); err != nil {
+	blocks, err := checkStructure(path)
+	if err != nil {
 		return nil, err
 	}
 	f, err := os.Open(path)
@@ -78,7 +83,15 @@ func Open(path string) (_ *File, err error) {
 		f.Close()
 		return nil, fmt.Errorf("shards: %s: %w: %v", path, ErrCorrupt, err)
 	}
-	return &File{f: f, r: r, path: path, schema: r.Schema()}, nil
+	if err := checkSchemaChecksum(r.Schema()); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("shards: %s: %w", path, err)
+	}
+	if len(blocks) != r.NumRecords() {
+		f.Close()
+		return nil, fmt.Errorf("shards: %s: %w: %d record blocks, reader sees %d", path, ErrCorrupt, len(blocks), r.NumRecords())
+	}
+	return &File{f: f, r: r, path: path, schema: r.Schema(), blocks: blocks, VerifyChecksums: true}, nil
 }
 
 // Schema returns the file's schema.
@@ -87,8 +100,9 @@ func (f *File) Schema() *arrow.Schema { return f.schema }
 // NumBatches returns the number of record batches in the file.
 func (f *File) NumBatches() int { return f.r.NumRecords() }
 
-// Batch reads record batch i. The batch is the caller's (it stays valid across later reads), and
-// the caller releases it.
+// Batch reads record batch i, validated (buffer sizes, offsets) and, with VerifyChecksums,
+// checked against its checksum. The batch is the caller's (it stays valid across later reads),
+// and the caller releases it.
 func (f *File) Batch(i int) (rec arrow.RecordBatch, err error) {
 	defer func() {
 		// The IPC reader trusts offsets in the file; a corrupt body can make it panic.
@@ -96,6 +110,12 @@ func (f *File) Batch(i int) (rec arrow.RecordBatch, err error) {
 			rec, err = nil, fmt.Errorf("shards: %s batch %d: %w: %v", f.path, i, ErrCorrupt, p)
 		}
 	}()
+	if i < 0 || i >= len(f.blocks) {
+		return nil, fmt.Errorf("shards: %s: batch %d of %d", f.path, i, len(f.blocks))
+	}
+	if err := checkMessage(f.f, f.blocks[i]); err != nil {
+		return nil, fmt.Errorf("shards: %s batch %d: %w: %v", f.path, i, ErrCorrupt, err)
+	}
 	rec, err = f.r.RecordBatchAt(i) // owned by the caller (RecordBatch would be reused by the next read)
 	if err != nil {
 		return nil, fmt.Errorf("shards: %s batch %d: %w: %v", f.path, i, ErrCorrupt, err)
@@ -104,7 +124,25 @@ func (f *File) Batch(i int) (rec arrow.RecordBatch, err error) {
 		rec.Release()
 		return nil, fmt.Errorf("shards: %s batch %d: %w: %v", f.path, i, ErrCorrupt, err)
 	}
+	if f.VerifyChecksums {
+		if _, err := f.CheckBatch(rec); err != nil {
+			rec.Release()
+			return nil, fmt.Errorf("shards: %s batch %d: %w", f.path, i, err)
+		}
+	}
 	return rec, nil
+}
+
+// HasChecksums reports whether the file was written with a checksum in every batch (false for
+// shards written before wit recorded them).
+func (f *File) HasChecksums() bool { return hasChecksums(f.schema) }
+
+// CheckBatch compares a batch of this file with the checksum written with it. present is false
+// for a batch without one (a shard written before checksums); err wraps ErrChecksum and
+// ErrCorrupt when the content differs, or when the batch lacks one in a file whose batches all
+// have one.
+func (f *File) CheckBatch(rec arrow.RecordBatch) (present bool, err error) {
+	return checkBatch(rec, f.HasChecksums())
 }
 
 // NumRows counts the rows of all batches (it reads every batch's header).

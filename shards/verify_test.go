@@ -94,6 +94,14 @@ func TestVerify(t *testing.T) {
 			j := scanDataOffset(s.t, img)
 			flipInFile(s.t, path(s, "00000.arrow"), img, j, img[j]^0xFF)
 		}, want: []string{"00000.arrow batch 0 row 0 key 000000000: image data:"}},
+		{name: "flipped URL byte (issue 18)", mutate: func(s setup) {
+			flipInFile(s.t, path(s, "00001.arrow"), []byte("http://img.test/14.jpg"), 15, '/'^'"') // .../img14.jpg -> ..."img14.jpg
+		}, want: []string{"00001.arrow batch 0: checksum mismatch"}},
+		{name: "byte in scan data, not decoded", mutate: func(s setup) {
+			img := s.ds.samples[0].Image
+			j := scanDataOffset(s.t, img)
+			flipInFile(s.t, path(s, "00000.arrow"), img, j, 0x10)
+		}, want: []string{"00000.arrow batch 0: checksum mismatch"}},
 		{name: "manifest count", mutate: func(s setup) {
 			m, err := ReadManifest(s.ds.dir)
 			if err != nil {

@@ -3,8 +3,10 @@ package shards
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -28,7 +30,7 @@ type WriterOptions struct {
 	MaxFileBytes int64             // also rotate once a file passes this many bytes (0: no limit)
 	BatchRows    int               // rows per record batch inside a file (default 1024)
 	FirstIndex   int               // number of the first file; -1: one past the highest committed file in the directory
-	Metadata     map[string]string // schema metadata written into every file
+	Metadata     map[string]string // schema metadata written into every file (default: the schema's own; the checksum keys are added)
 	// BeforeCommit runs once a temporary file is complete and fsynced, before it is renamed to its
 	// final name. An error aborts the commit and the temporary file is removed.
 	BeforeCommit func(c Commit) error
@@ -94,16 +96,28 @@ func NewWriter(dir string, schema *arrow.Schema, opts WriterOptions) (*Writer, e
 			opts.FirstIndex = last + 1
 		}
 	}
+	// The schema's metadata (opts.Metadata when given), plus the checksum keys: every batch is
+	// written with its checksum (checksum.go), the schema says so and carries its own.
+	var keys, vals []string
 	if len(opts.Metadata) > 0 {
-		keys := make([]string, 0, len(opts.Metadata))
-		vals := make([]string, 0, len(opts.Metadata))
-		for k, v := range opts.Metadata {
-			keys = append(keys, k)
-			vals = append(vals, v)
+		keys = slices.Sorted(maps.Keys(opts.Metadata))
+		for _, k := range keys {
+			vals = append(vals, opts.Metadata[k])
 		}
-		md := arrow.NewMetadata(keys, vals)
-		schema = arrow.NewSchema(schema.Fields(), &md)
+	} else {
+		keys, vals = schema.Metadata().Keys(), schema.Metadata().Values()
 	}
+	mk, mv := []string{MetaChecksum}, []string{checksumVersion}
+	for i, k := range keys {
+		if k != MetaChecksum && k != MetaSchemaCRC32C { // an input's, copied by a stage
+			mk, mv = append(mk, k), append(mv, vals[i])
+		}
+	}
+	md := arrow.NewMetadata(mk, mv)
+	schema = arrow.NewSchema(schema.Fields(), &md)
+	sum := fmt.Sprintf("%08x", SchemaChecksum(schema))
+	md = arrow.NewMetadata(append(slices.Clone(mk), MetaSchemaCRC32C), append(slices.Clone(mv), sum))
+	schema = arrow.NewSchema(schema.Fields(), &md)
 	return &Writer{
 		dir:     dir,
 		schema:  schema,
@@ -225,6 +239,8 @@ func (w *Writer) flush() error {
 }
 
 func (w *Writer) writeBatch(rec arrow.RecordBatch) error {
+	rec = withChecksum(rec)
+	defer rec.Release()
 	if err := w.ipcw.Write(rec); err != nil {
 		return fmt.Errorf("shards: write %s: %w", w.file.TempPath(), err)
 	}

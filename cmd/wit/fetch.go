@@ -43,13 +43,23 @@ matched_queries, language).
 Input: a directory (or file) of Arrow pairs from "wit crawl" or "wit filter" (columns
 image_url, caption, page_url, caption_source, matched_queries, language), or a URL list
 in txt, csv, tsv, jsonl, json or parquet, optionally .gz — img2dataset's inputs, so CC3M,
-CC12M or LAION lists work. URLs may be http(s), file:// or local paths (relative paths
-are resolved against the input file's directory).
+CC12M or LAION lists work. URLs are http(s); file:// URLs and local paths (relative ones
+resolved against the input file's directory) only with --local-files, otherwise they fail
+as local_disabled, so that an untrusted list cannot copy the machine's files into shards.
+Loopback, private, link-local and metadata addresses are refused (blocked_address) unless
+--allow-private, or --allow-addr for a few of them.
 
 Before a body is read, each response is checked: status, X-Robots-Tag (noai, noimageai,
 noindex, noimageindex, unprefixed or addressed to this user agent's first token or "*"),
 Content-Length against --max-bytes and Content-Type (image/*; octet-stream or none is
 sniffed; anything else fails as not_image).
+
+Memory: each image is checked against --max-image-memory before it is decoded, from its
+header, its bit depth and alpha, the target size and the resize mode (a 13,000,000x1 strip
+asked for keep_ratio, a 16-bit 6300x6300 PNG); what would take more fails as
+memory_budget. At most --process-workers images are decoded at once and at most
+--workers downloads (each up to --max-bytes) are held, so peak memory stays under about
+process-workers x max-image-memory + workers x max-bytes, plus one shard batch.
 
 Output directory: shards, NNNNN_stats.json per shard (count, successes, failures by
 reason, duration), NNNNN_failed.jsonl (failed items with reason), manifest.json and
@@ -90,7 +100,8 @@ command line override it.`,
 	b.Bytes(&c.MaxBytes, "max-bytes", "largest image accepted, e.g. 20MiB; checked against Content-Length before reading (failure: too_large)")
 	b.Int(&c.MaxRedirects, "max-redirects", "longest redirect chain followed (failure: redirects)")
 	b.Bool(&c.AllowPrivate, "allow-private", "allow loopback, private and link-local addresses (turns the SSRF guard off; for intranets and tests)")
-	b.Bool(&c.LocalFiles, "local-files", "accept local paths and file:// URLs in the input (--local-files=false for untrusted lists)")
+	b.List(&c.AllowAddrs, "allow-addr", "comma-separated private destinations allowed one by one (ip:port, ip or CIDR), e.g. an intranet mirror; all others stay refused (as the crawler's --allow-addr)")
+	b.Bool(&c.LocalFiles, "local-files", "accept local paths and file:// URLs in the input (off: they fail as local_disabled; only for lists you trust)")
 	b.String(&c.UserAgent, "user-agent", `User-Agent header; its first token is matched against X-Robots-Tag prefixes ("wit-fetch: noai")`)
 
 	b.Int(&c.Size, "size", "target image size in pixels (img2dataset's image_size)")
@@ -99,7 +110,8 @@ command line override it.`,
 	b.Int(&c.MinSize, "min-size", "refuse images whose shorter side is smaller (failure: too_small; 0 = off)")
 	b.Float64(&c.MaxAspect, "max-aspect", "refuse images whose longer/shorter side ratio is larger (failure: aspect; 0 = off)")
 	b.Int64(&c.MaxPixels, "max-pixels", "refuse images whose header declares more pixels, before decoding (decompression bombs; failure: too_many_pixels)")
-	b.Int(&c.ProcessWorkers, "process-workers", "images decoded and resized at once (0 = number of CPUs)")
+	b.Bytes(&c.MaxImageMemory, "max-image-memory", "memory one image may take to decode, resize and encode, e.g. 256MiB, estimated from its header before decoding (failure: memory_budget)")
+	b.Int(&c.ProcessWorkers, "process-workers", "images decoded and resized at once (0 = number of CPUs); image memory peaks at process-workers x max-image-memory")
 
 	b.Int(&c.SamplesPerShard, "samples-per-shard", "samples per shard file (keys stay 9 digits up to 10000)")
 	b.Bytes(&c.MaxShardBytes, "max-shard-bytes", "also start a new shard once one passes this size, e.g. 1GiB (0 = off)")

@@ -61,7 +61,8 @@ and the manifest.json summary.
 
 Row counts come from NNNNN_stats.json or manifest.json when they record the file's current
 size ("rows from" stats/manifest); otherwise every batch of the file is read ("counted").
-A file that cannot be read is listed with its error; "wit shards verify" checks everything.`,
+A file that cannot be read is listed with its error, and the command then exits with
+status 1; "wit shards verify" checks everything.`,
 		Example: `  wit shards inspect data/shards
   wit shards inspect data/shards/00003.arrow --rows 10
   wit shards inspect data/shards --json | jq .files`,
@@ -76,9 +77,15 @@ A file that cannot be read is listed with its error; "wit shards verify" checks 
 			}
 			out := cmd.OutOrStdout()
 			if asJSON {
-				return writeJSON(out, rep)
+				if err := writeJSON(out, rep); err != nil {
+					return err
+				}
+			} else {
+				printInspect(out, rep)
 			}
-			printInspect(out, rep)
+			if n := rep.Unreadable(); n > 0 {
+				return fmt.Errorf("inspect %s: %d unreadable (of %d files and the manifest)", args[0], n, len(rep.Files))
+			}
 			return nil
 		},
 	}
@@ -170,6 +177,9 @@ batch, row and key:
 
   - every committed NNNNN.arrow opens and every record batch reads (buffer sizes and
     offsets are validated, so a truncated or overwritten file is caught, never a crash);
+  - every record batch matches the CRC-32C written with it, and each file's schema its
+    own: any changed byte of a value (an image, a URL, a caption, an offset) is found.
+    Shards written before wit recorded checksums have none; a note says how many;
   - the schema is the same in every file and has the expected column types;
   - row counts and sizes match manifest.json, sizes.json and each NNNNN_stats.json
     (when present; a shard without a stats record is reported when others have one);
@@ -178,8 +188,9 @@ batch, row and key:
     width and height in its row; sha256 is 64 hex digits;
   - leftover temporary files (*.tmp-*) of a killed run.
 
-The header check does not see corruption inside an image's compressed data; --decode
-decodes every image fully, which catches most of it (about 2 ms per 256 px image per core).
+For shards without checksums, the header check does not see corruption inside an image's
+compressed data; --decode decodes every image fully, which catches most of it (about 2 ms
+per 256 px image per core).
 Memory: one record batch plus about 40 bytes per sample for the key check.
 Exit status: 0 when nothing is wrong, 1 otherwise.`,
 		Example: `  wit shards verify data/shards
@@ -209,8 +220,8 @@ Exit status: 0 when nothing is wrong, 1 otherwise.`,
 				if !rep.OK() {
 					status = fmt.Sprintf("%d PROBLEMS", rep.ProblemCount)
 				}
-				fmt.Fprintf(out, "%s: %s (%s; %d files, %d batches, %d rows, %d images checked, %s)\n",
-					args[0], status, rep.Kind, rep.Files, rep.Batches, rep.Rows, rep.Images, humanBytes(rep.Bytes))
+				fmt.Fprintf(out, "%s: %s (%s; %d files, %d batches (%d with matching checksums), %d rows, %d images checked, %s)\n",
+					args[0], status, rep.Kind, rep.Files, rep.Batches, rep.Checksummed, rep.Rows, rep.Images, humanBytes(rep.Bytes))
 			}
 			if !rep.OK() {
 				return fmt.Errorf("verify %s: %d problems", args[0], rep.ProblemCount)

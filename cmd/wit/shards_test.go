@@ -57,7 +57,7 @@ func writeCLIShards(t *testing.T) string {
 func TestShardsCLI(t *testing.T) {
 	dir := writeCLIShards(t)
 	out, err := runShards(t, "verify", dir)
-	if err != nil || !strings.Contains(out, ": OK (samples; 2 files, 2 batches, 5 rows, 5 images checked") {
+	if err != nil || !strings.Contains(out, ": OK (samples; 2 files, 2 batches (2 with matching checksums), 5 rows, 5 images checked") {
 		t.Fatalf("verify: %v\n%s", err, out)
 	}
 	out, err = runShards(t, "inspect", dir, "--json")
@@ -93,10 +93,28 @@ func TestShardsCLI(t *testing.T) {
 		t.Fatal("missing --format accepted")
 	}
 
+	// A changed caption byte: verify names the batch.
+	data, _ := os.ReadFile(filepath.Join(dir, "00000.arrow"))
+	os.WriteFile(filepath.Join(dir, "00000.arrow"), bytes.Replace(data, []byte("caption 1"), []byte("caption 7"), 1), 0o644)
+	out, err = runShards(t, "verify", dir)
+	if err == nil || !strings.Contains(out, "00000.arrow batch 0: checksum mismatch") {
+		t.Fatalf("verify flipped caption: %v\n%s", err, out)
+	}
+
 	os.WriteFile(filepath.Join(dir, "00001.arrow"), []byte("garbage"), 0o644)
 	out, err = runShards(t, "verify", dir)
-	if err == nil || !strings.Contains(out, "00001.arrow: corrupt shard") || !strings.Contains(out, "1 PROBLEMS") {
+	if err == nil || !strings.Contains(out, "00001.arrow: corrupt shard") || !strings.Contains(out, "2 PROBLEMS") {
 		t.Fatalf("verify corrupt: %v\n%s", err, out)
+	}
+	// inspect lists the unreadable files (the one whose rows it counts fails its checksum) and
+	// exits non-zero, for the directory and for one file.
+	for target, want := range map[string]string{dir: "2 unreadable", filepath.Join(dir, "00001.arrow"): "1 unreadable"} {
+		for _, args := range [][]string{{"inspect", target}, {"inspect", target, "--json"}} {
+			out, err = runShards(t, args...)
+			if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(out, "00001.arrow") {
+				t.Errorf("%v: %v\n%s", args, err, out)
+			}
+		}
 	}
 }
 

@@ -10,18 +10,24 @@
 //
 // What a response means, as Google and Nutch do it:
 //
-//   - 2xx: the first 500 KiB are parsed (github.com/temoto/robotstxt); the
+//   - 2xx: the first 500 KiB are parsed (github.com/temoto/robotstxt), whatever
+//     the Content-Length says and whatever the client's body limit; the
 //     group for our user-agent token (the User-Agent up to its first "/"),
 //     else "*", decides. Lines the parser rejects (rules before any
 //     User-agent, bad Crawl-delay values) are dropped rather than failing the
 //     file.
 //   - 4xx, 401 and 403 included, and a redirect chain too long to follow:
 //     there is no usable robots.txt, so everything is allowed.
-//   - 429, 5xx or a network error: the site is not in a state to say, so
-//     Check returns ErrRetryLater and the crawler re-queues the URL. That
-//     answer is cached for RetryTTL (1 minute) so a struggling host is not
-//     asked again for every queued URL. If an earlier good copy exists, it is
-//     kept in use instead (stale-if-error) for RetryTTL at a time.
+//   - 429 or 5xx: the site is not in a state to say, so Check returns
+//     ErrRetryLater and the crawler re-queues the URL.
+//   - no answer at all (DNS failure, connection refused, no response headers
+//     within the client's timeout after its retries, TLS failure): Check
+//     returns ErrUnreachable wrapping the cause; the crawler fails the page
+//     with that cause rather than waiting for a host that is not there.
+//   - Both answers are cached for RetryTTL (1 minute) so a struggling or dead
+//     host is not asked again for every queued URL. If an earlier good copy
+//     exists, it is kept in use instead (stale-if-error) for RetryTTL at a
+//     time.
 //   - a dial refused by the SSRF guard: the error is returned as is (the host
 //     cannot be crawled at all) and cached for RetryTTL.
 //

@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math"
 	"net/http"
@@ -24,9 +23,16 @@ import (
 	"github.com/witdata/wit/internal/netguard"
 )
 
-// ErrRetryLater means robots.txt could not be obtained (429, 5xx, network
-// error): the URL is neither allowed nor refused yet; re-queue it.
+// ErrRetryLater means the site answered that robots.txt is unavailable for
+// now (429, 5xx): the URL is neither allowed nor refused yet; re-queue it.
 var ErrRetryLater = errors.New("robots.txt unavailable, retry later")
+
+// ErrUnreachable means the site did not answer at all (the name does not
+// resolve, the connection is refused, no response headers within the
+// client's timeout after its retries, TLS failure): its pages cannot be
+// fetched either, so they fail with the wrapped cause instead of waiting
+// for robots.txt. The answer is cached for RetryTTL.
+var ErrUnreachable = errors.New("site unreachable")
 
 // Options configures a Cache. Zero values mean the defaults.
 type Options struct {
@@ -183,7 +189,7 @@ func (c *Cache) lookup(ctx context.Context, key string) (*entry, error) {
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.FetchTimeout)
 		defer cancel()
 		e := c.fetch(fctx, key)
-		if stale != nil && errors.Is(e.err, ErrRetryLater) {
+		if stale != nil && (errors.Is(e.err, ErrRetryLater) || errors.Is(e.err, ErrUnreachable)) {
 			slog.Debug("robots.txt refresh failed, keeping the old copy", "site", key, "err", e.err)
 			kept := *stale
 			kept.expires = c.now().Add(c.opts.RetryTTL)
@@ -242,13 +248,17 @@ func (c *Cache) fetch(ctx context.Context, key string) *entry {
 		case errors.Is(err, netguard.ErrBlocked):
 			return &entry{key: key, expires: now.Add(c.opts.RetryTTL), err: fmt.Errorf("robots: %s: %w", robotsURL, err)}
 		}
-		return retryLater(err)
+		// No HTTP answer: the client has retried what is worth retrying.
+		return &entry{key: key, expires: now.Add(c.opts.RetryTTL),
+			err: fmt.Errorf("robots: %s: %w: %w", robotsURL, ErrUnreachable, err)}
 	}
 	defer resp.Body.Close()
 
 	switch code := resp.StatusCode; {
 	case code >= 200 && code < 300:
-		body, err := io.ReadAll(io.LimitReader(resp.Body, c.opts.MaxBytes))
+		// The first MaxBytes, whatever the length (RFC 9309 2.5: at least 500 KiB are
+		// parsed; Google stops there): a long file is cut, not refused.
+		body, err := httpx.ReadPrefix(resp, c.opts.MaxBytes)
 		if err != nil {
 			return retryLater(err)
 		}

@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -177,15 +180,63 @@ func TestRetryLaterCachedBriefly(t *testing.T) {
 	}
 }
 
-func TestNetworkErrorAndSSRF(t *testing.T) {
+// TestUnreachableSites: a site that does not answer at all is ErrUnreachable (the cause wrapped,
+// for the page's failure reason), not ErrRetryLater, found within the client's timeout and cached.
+func TestUnreachableSites(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
-	u := srv.URL
+	refused := srv.URL
 	srv.Close() // nothing listens there now
-	c := NewCache(testHTTP(t, true), ua, Options{})
-	if _, err := c.Check(context.Background(), mustURL(t, u+"/a")); !errors.Is(err, ErrRetryLater) {
-		t.Fatalf("connection refused: %v, want ErrRetryLater", err)
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
 	}
+	defer silent.Close()
+	go func() { // accept and never answer
+		var conns []net.Conn
+		defer func() {
+			for _, c := range conns {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c)
+		}
+	}()
+	o := httpx.DefaultOptions()
+	o.AllowPrivate, o.Delay, o.Retries, o.BackoffBase = true, 0, 1, 10*time.Millisecond
+	o.Timeout = 200 * time.Millisecond
+	client := httpx.NewClient(o)
+	defer client.CloseIdleConnections()
+	for _, tc := range []struct {
+		name, site string
+		cause      func(error) bool
+	}{
+		{"refused", refused, func(err error) bool { return errors.Is(err, syscall.ECONNREFUSED) }},
+		{"silent", "http://" + silent.Addr().String(), func(err error) bool { return errors.Is(err, httpx.ErrNoResponse) }},
+		{"dns", "http://robots-test.example.invalid", func(err error) bool {
+			var de *net.DNSError
+			return errors.As(err, &de) && de.IsNotFound
+		}},
+	} {
+		c := NewCache(client.HTTP, ua, Options{})
+		start := time.Now()
+		for range 3 {
+			_, err := c.Check(context.Background(), mustURL(t, tc.site+"/a"))
+			if !errors.Is(err, ErrUnreachable) || errors.Is(err, ErrRetryLater) || !tc.cause(err) {
+				t.Errorf("%s: %v, want ErrUnreachable with its cause", tc.name, err)
+			}
+		}
+		if el := time.Since(start); el > 2*time.Second {
+			t.Errorf("%s: took %v (two attempts of 200 ms, then cached)", tc.name, el)
+		}
+	}
+}
 
+func TestSSRFGuardedSite(t *testing.T) {
 	live, hits := robotsServer(t, 200, "")
 	guarded := NewCache(testHTTP(t, false), ua, Options{})
 	_, err := guarded.Check(context.Background(), mustURL(t, live.URL+"/a"))
@@ -323,15 +374,50 @@ func TestBodyLimit(t *testing.T) {
 	pad := "# " + strings.Repeat("x", 1000) + "\n"
 	within := "User-agent: *\n" + strings.Repeat(pad, 400) + "Disallow: /x\n" // ~400 KB
 	beyond := "User-agent: *\n" + strings.Repeat(pad, 600) + "Disallow: /x\n" // ~600 KB
+	early := "User-agent: *\nDisallow: /x\n" + strings.Repeat(pad, 2000)      // ~2 MB, rule first
 	for _, tt := range []struct {
 		name, body string
 		allowed    bool
-	}{{"within", within, false}, {"beyond", beyond, true}} {
+	}{{"within", within, false}, {"beyond", beyond, true}, {"long, rule first", early, false}} {
 		srv, _ := robotsServer(t, 200, tt.body)
 		c := NewCache(testHTTP(t, true), ua, Options{})
 		d, err := c.Check(context.Background(), mustURL(t, srv.URL+"/x"))
 		if err != nil || d.Allowed != tt.allowed {
 			t.Errorf("%s: %+v %v, want allowed=%v", tt.name, d, err, tt.allowed)
+		}
+	}
+}
+
+// TestHugeRobotsTxt: a robots.txt longer than the client's body limit, declared by its
+// Content-Length (up to absurd) or streamed without one, is read up to 500 KiB and obeyed, as
+// Google does, instead of making the site uncrawlable.
+func TestHugeRobotsTxt(t *testing.T) {
+	rules := "User-agent: *\nDisallow: /private\n"
+	pad := strings.Repeat("# padding "+strings.Repeat("x", 90)+"\n", 10_000) // 1 MB
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		switch r.Header.Get("User-Agent") { // each mode is a cache with its own User-Agent
+		case ua + " declared":
+			w.Header().Set("Content-Length", strconv.Itoa(len(rules)+len(pad)))
+		case ua + " absurd":
+			w.Header().Set("Content-Length", "1000000000000") // 1 TB announced; 1 MB sent
+		}
+		io.WriteString(w, rules)
+		io.WriteString(w, pad)
+	}))
+	defer srv.Close()
+	o := httpx.DefaultOptions()
+	o.AllowPrivate, o.Delay, o.Retries, o.Timeout = true, 0, 0, 5*time.Second
+	o.MaxBodyBytes = 100 << 10 // the crawler's --max-body, well under the file
+	client := httpx.NewClient(o)
+	defer client.CloseIdleConnections()
+	for _, mode := range []string{"declared", "absurd", "streamed"} {
+		c := NewCache(client.HTTP, ua+" "+mode, Options{})
+		for path, allowed := range map[string]bool{"/private/a": false, "/public": true} {
+			d, err := c.Check(context.Background(), mustURL(t, srv.URL+path))
+			if err != nil || d.Allowed != allowed {
+				t.Errorf("%s %s: %+v %v, want allowed=%v", mode, path, d, err, allowed)
+			}
 		}
 	}
 }

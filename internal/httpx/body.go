@@ -58,6 +58,39 @@ func (b *body) Close() error {
 	return err
 }
 
+// ReadPrefix reads at most n bytes of resp's body and closes it. A longer body is cut at n
+// without error, whatever its Content-Length says, and the client's MaxBodyBytes does not
+// apply: this is for documents where only a prefix counts (robots.txt: the first 500 KiB, as
+// Google reads it). The attempt timeout still does.
+func ReadPrefix(resp *http.Response, n int64) ([]byte, error) {
+	defer resp.Body.Close()
+	var r io.Reader = resp.Body
+	if b, ok := resp.Body.(*body); ok {
+		r = &prefixReader{b: b}
+	}
+	data, err := io.ReadAll(io.LimitReader(r, n))
+	if err != nil {
+		where := "response"
+		if resp.Request != nil && resp.Request.URL != nil {
+			where = resp.Request.URL.Redacted()
+		}
+		return nil, fmt.Errorf("read %s: %w", where, err)
+	}
+	return data, nil
+}
+
+// prefixReader reads a body past the size checks of body.Read (the caller bounds the bytes),
+// keeping its timeout message.
+type prefixReader struct{ b *body }
+
+func (p *prefixReader) Read(buf []byte) (int, error) {
+	n, err := p.b.rc.Read(buf)
+	if err != nil && err != io.EOF && errors.Is(p.b.ctx.Err(), context.DeadlineExceeded) {
+		err = fmt.Errorf("httpx: %s: body not complete within %s: %w", p.b.url, p.b.timeout, err)
+	}
+	return n, err
+}
+
 // ReadBody reads resp's whole body and closes it. More than max bytes
 // (max <= 0: DefaultMaxBodyBytes) fails with ErrBodyTooLarge, without reading
 // the body when Content-Length already says so.

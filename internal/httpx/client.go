@@ -29,6 +29,9 @@ var (
 	ErrBodyTooLarge = errors.New("response body too large")
 	// ErrBadRedirect is wrapped when a redirect points to a non-http(s) URL.
 	ErrBadRedirect = errors.New("redirect to a non-http(s) URL")
+	// ErrNoResponse is wrapped when the last attempt got no response headers within Timeout (a
+	// host that accepts connections and stays silent, or drops them), after the retries.
+	ErrNoResponse = errors.New("no response")
 )
 
 // Options configures a Client. Start from DefaultOptions: zero values of
@@ -314,8 +317,11 @@ func (t *roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 				}
 				continue
 			}
-			if actx.Err() == context.DeadlineExceeded && ctx.Err() == nil {
-				return nil, fmt.Errorf("httpx: no response within %s: %w", o.Timeout, err)
+			// Dial, TLS handshake or headers did not complete in time (the attempt's deadline or
+			// the transport's own timeouts, whichever fired first).
+			var ne net.Error
+			if ctx.Err() == nil && (actx.Err() == context.DeadlineExceeded || errors.As(err, &ne) && ne.Timeout()) {
+				return nil, fmt.Errorf("httpx: %w within %s: %w", ErrNoResponse, o.Timeout, err)
 			}
 			return nil, err
 		}

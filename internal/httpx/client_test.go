@@ -192,6 +192,9 @@ func TestServerNeverAnswers(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) && !(errors.As(err, &ne) && ne.Timeout()) {
 		t.Errorf("error is not a timeout: %v", err)
 	}
+	if !errors.Is(err, ErrNoResponse) {
+		t.Errorf("error does not wrap ErrNoResponse: %v", err)
+	}
 }
 
 func TestTricklingBody(t *testing.T) {
@@ -321,6 +324,42 @@ func TestBodyLimit(t *testing.T) {
 		resp.Body.Close()
 		if !errors.Is(err, ErrBodyTooLarge) || len(b) > 1500 {
 			t.Errorf("%s: ReadAll gave %d bytes, %v", q, len(b), err)
+		}
+	}
+}
+
+// TestReadPrefix: a prefix is read whatever the Content-Length announces and whatever the
+// client's MaxBodyBytes, declared or streamed, and shorter bodies come whole.
+func TestReadPrefix(t *testing.T) {
+	payload := strings.Repeat("b", 3000)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Query().Get("mode") {
+		case "huge-length": // announces 1 GB, sends 3000 bytes and hangs up
+			w.Header().Set("Content-Length", "1000000000")
+			io.WriteString(w, payload)
+		case "chunked":
+			for i := 0; i < 6; i++ {
+				io.WriteString(w, payload[:500])
+				w.(http.Flusher).Flush()
+			}
+		default:
+			io.WriteString(w, payload)
+		}
+	}))
+	defer srv.Close()
+	c := testClient(t, func(o *Options) { o.MaxBodyBytes = 1000 })
+	for _, tc := range []struct {
+		mode string
+		n    int64
+		want int
+	}{{"huge-length", 2000, 2000}, {"chunked", 2000, 2000}, {"", 2000, 2000}, {"", 5000, 3000}, {"chunked", 5000, 3000}} {
+		resp, err := c.Get(context.Background(), srv.URL+"?mode="+tc.mode)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := ReadPrefix(resp, tc.n)
+		if err != nil || len(b) != tc.want || string(b) != payload[:tc.want] {
+			t.Errorf("%q n=%d: %d bytes, %v; want %d", tc.mode, tc.n, len(b), err, tc.want)
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -50,6 +51,10 @@ func newDNSCache(ttl time.Duration, maxEntries int, timeout time.Duration) *dnsC
 // resolve returns host's addresses, IPv4 first (many hosts publish AAAA
 // records that machines without IPv6 routes cannot reach).
 func (c *dnsCache) resolve(ctx context.Context, host string) ([]netip.Addr, error) {
+	if name := strings.TrimSuffix(strings.ToLower(host), "."); name == "invalid" || strings.HasSuffix(name, ".invalid") {
+		// RFC 6761 6.4: never resolves; no need to ask (or wait for) a resolver.
+		return nil, fmt.Errorf("resolve %s: %w", host, &net.DNSError{Err: "no such host (.invalid is reserved)", Name: host, IsNotFound: true})
+	}
 	if c.ttl > 0 {
 		c.mu.Lock()
 		e, ok := c.m[host]

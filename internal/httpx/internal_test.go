@@ -124,6 +124,19 @@ func TestDNSCache(t *testing.T) {
 		t.Errorf("timeout cached: %d lookups", calls.Load())
 	}
 
+	// RFC 6761's .invalid never resolves: answered without a query (no resolver wait).
+	calls.Store(0)
+	for _, name := range []string{"dead.invalid", "A.B.INVALID.", "invalid"} {
+		_, err := c.resolve(ctx, name)
+		var de *net.DNSError
+		if !errors.As(err, &de) || !de.IsNotFound {
+			t.Errorf("%s: %v, want a not-found DNSError", name, err)
+		}
+	}
+	if _, err := c.resolve(ctx, "invalid.example"); err != nil || calls.Load() != 1 {
+		t.Errorf("invalid.example is an ordinary name: %v, %d lookups", err, calls.Load())
+	}
+
 	for i := 0; i < 100; i++ {
 		c.resolve(ctx, fmt.Sprintf("h%d.example", i))
 	}
