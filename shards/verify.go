@@ -9,12 +9,12 @@ import (
 	"fmt"
 	"image/jpeg"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/witdata/wit/internal/storage"
 )
 
 // Kinds of shard directories.
@@ -104,13 +104,14 @@ func Verify(ctx context.Context, dir string, opts VerifyOptions) (*VerifyReport,
 		opts.MaxProblems = 1000
 	}
 	v := &verifier{opts: opts, rep: &VerifyReport{Dir: dir, Problems: []Problem{}}, keys: map[numKey]keyLoc{}, strKeys: map[string]keyLoc{}}
-	entries, err := os.ReadDir(dir)
+	entries, err := listEntries(dir)
 	if err != nil {
 		return nil, fmt.Errorf("verify: %w", err)
 	}
+	v.entries = entries
 	for _, e := range entries {
-		if strings.Contains(e.Name(), tempMarker) {
-			v.add(Problem{File: e.Name(), Batch: -1, Row: -1, Reason: "stray temporary file (a killed run left it; the next run of the stage removes it)"})
+		if strings.Contains(e.Name, tempMarker) {
+			v.add(Problem{File: e.Name, Batch: -1, Row: -1, Reason: "stray temporary file (a killed run left it; the next run of the stage removes it)"})
 		}
 	}
 	files, err := ListFiles(dir)
@@ -127,7 +128,7 @@ func Verify(ctx context.Context, dir string, opts VerifyOptions) (*VerifyReport,
 		}
 		n, ok := v.file(fi, path)
 		if ok {
-			rows[filepath.Base(path)] = n
+			rows[storage.Base(path)] = n
 		}
 	}
 	v.checkStats(dir, files, rows)
@@ -154,6 +155,17 @@ type verifier struct {
 	keys    map[numKey]keyLoc
 	strKeys map[string]keyLoc // keys that are not short digit strings (malformed, but still checked)
 	files   []string
+	entries []storage.Info // the directory's listing (names and sizes)
+}
+
+// size returns the listed size of the file name in the directory.
+func (v *verifier) size(name string) (int64, bool) {
+	for _, e := range v.entries {
+		if e.Name == name && !e.IsDir {
+			return e.Size, true
+		}
+	}
+	return 0, false
 }
 
 func (v *verifier) add(p Problem) {
@@ -180,14 +192,13 @@ func expectedTypes(kind string) *arrow.Schema {
 
 // file checks one shard file; ok is false when some of it could not be read.
 func (v *verifier) file(fi int, path string) (rows int64, ok bool) {
-	name := filepath.Base(path)
+	name := storage.Base(path)
 	v.files = append(v.files, name)
 	v.rep.Files++
-	st, err := os.Stat(path)
-	if err == nil {
-		v.rep.Bytes += st.Size()
+	if size, ok := v.size(name); ok {
+		v.rep.Bytes += size
 	}
-	f, err := openChecked(path)
+	f, err := Open(path)
 	if err != nil {
 		v.add(Problem{File: name, Batch: -1, Row: -1, Reason: trimPath(err, path)})
 		return 0, false
@@ -380,14 +391,10 @@ func (v *verifier) checkImage(img []byte, w, h int) (reason string) {
 
 // checkStats compares each NNNNN_stats.json with its shard.
 func (v *verifier) checkStats(dir string, files []string, rows map[string]int64) {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return
-	}
 	stats := map[int]string{}
-	for _, e := range entries {
-		if idx, ok := StatsIndex(e.Name()); ok && !e.IsDir() {
-			stats[idx] = e.Name()
+	for _, e := range v.entries {
+		if idx, ok := StatsIndex(e.Name); ok && !e.IsDir {
+			stats[idx] = e.Name
 		}
 	}
 	if len(stats) == 0 {
@@ -398,7 +405,7 @@ func (v *verifier) checkStats(dir string, files []string, rows map[string]int64)
 	}
 	present := map[string]bool{}
 	for _, path := range files {
-		name := filepath.Base(path)
+		name := storage.Base(path)
 		present[name] = true
 		idx, _ := FileIndex(name)
 		if _, ok := stats[idx]; !ok {
@@ -415,9 +422,9 @@ func (v *verifier) checkStats(dir string, files []string, rows map[string]int64)
 		bad := func(format string, args ...any) {
 			v.add(Problem{File: sname, Batch: -1, Row: -1, Reason: fmt.Sprintf(format, args...)})
 		}
-		ss, err := ReadShardStats(filepath.Join(dir, sname))
+		ss, err := ReadShardStats(storage.Join(dir, sname))
 		if err != nil {
-			bad("%s", trimPath(err, filepath.Join(dir, sname)))
+			bad("%s", trimPath(err, storage.Join(dir, sname)))
 			continue
 		}
 		var failures int64
@@ -443,8 +450,8 @@ func (v *verifier) checkStats(dir string, files []string, rows map[string]int64)
 			bad("its shard %s is missing", ss.File)
 			continue
 		}
-		if st, err := os.Stat(filepath.Join(dir, ss.File)); err == nil && st.Size() != ss.Bytes {
-			bad("records %d bytes, %s has %d", ss.Bytes, ss.File, st.Size())
+		if size, ok := v.size(ss.File); ok && size != ss.Bytes {
+			bad("records %d bytes, %s has %d", ss.Bytes, ss.File, size)
 		}
 		if n, ok := rows[ss.File]; ok && n != ss.Successes {
 			bad("records %d successes, %s has %d rows", ss.Successes, ss.File, n)
@@ -456,12 +463,12 @@ func (v *verifier) checkStats(dir string, files []string, rows map[string]int64)
 func (v *verifier) checkManifest(dir string, files []string, rows map[string]int64) {
 	sizes := map[string]int64{}
 	for _, path := range files {
-		if st, err := os.Stat(path); err == nil {
-			sizes[filepath.Base(path)] = st.Size()
+		if size, ok := v.size(storage.Base(path)); ok {
+			sizes[storage.Base(path)] = size
 		}
 	}
-	mpath := filepath.Join(dir, ManifestName)
-	if _, err := os.Stat(mpath); errors.Is(err, os.ErrNotExist) {
+	mpath := storage.Join(dir, ManifestName)
+	if _, ok := v.size(ManifestName); !ok {
 		if v.rep.Kind == KindSamples {
 			v.note("no %s: counts not checked against it", ManifestName)
 		}
@@ -492,7 +499,7 @@ func (v *verifier) checkManifest(dir string, files []string, rows map[string]int
 				}
 			}
 			for _, path := range files {
-				if name := filepath.Base(path); !listed[name] {
+				if name := storage.Base(path); !listed[name] {
 					bad("does not list %s", name)
 				}
 			}
@@ -504,11 +511,10 @@ func (v *verifier) checkManifest(dir string, files []string, rows map[string]int
 			}
 		}
 	}
-	spath := filepath.Join(dir, SizesName)
-	data, err := os.ReadFile(spath)
-	if errors.Is(err, os.ErrNotExist) {
+	if _, ok := v.size(SizesName); !ok {
 		return
 	}
+	data, err := readFile(storage.Join(dir, SizesName))
 	bad := func(format string, args ...any) {
 		v.add(Problem{File: SizesName, Batch: -1, Row: -1, Reason: fmt.Sprintf(format, args...)})
 	}
@@ -521,7 +527,7 @@ func (v *verifier) checkManifest(dir string, files []string, rows map[string]int
 		return
 	}
 	for _, path := range files {
-		name := filepath.Base(path)
+		name := storage.Base(path)
 		c, ok := counts[name]
 		if !ok {
 			bad("has no entry for %s", name)
@@ -717,8 +723,8 @@ var arrowMagic = []byte("ARROW1")
 
 // checkStructure bounds-checks an Arrow IPC file's footer and blocks (see above). Errors wrap
 // ErrCorrupt.
-func checkStructure(path string) error {
-	err := checkStructureErr(path)
+func checkStructure(f storage.Reader, path string) error {
+	err := checkStructureErr(f)
 	if err != nil && !errors.Is(err, ErrCorrupt) {
 		if errors.Is(err, os.ErrNotExist) || errors.Is(err, os.ErrPermission) {
 			return fmt.Errorf("shards: %w", err)
@@ -728,17 +734,8 @@ func checkStructure(path string) error {
 	return err
 }
 
-func checkStructureErr(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	size := st.Size()
+func checkStructureErr(f storage.Reader) error {
+	size := f.Size()
 	const tail = 4 + 6 // footer length, magic
 	if size < 8+tail {
 		return fmt.Errorf("file too small (%d bytes)", size)
@@ -797,12 +794,4 @@ func checkStructureErr(path string) error {
 		}
 	}
 	return nil
-}
-
-// openChecked opens a shard after checkStructure has bounds-checked it.
-func openChecked(path string) (*File, error) {
-	if err := checkStructure(path); err != nil {
-		return nil, err
-	}
-	return Open(path)
 }

@@ -1,10 +1,9 @@
 package shards
 
 import (
+	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -14,6 +13,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/witdata/wit/internal/atomicfile"
+	"github.com/witdata/wit/internal/storage"
 )
 
 // Ext is the extension of committed shard files.
@@ -34,28 +34,34 @@ type WriterOptions struct {
 	BeforeCommit func(c Commit) error
 	// AfterCommit runs after the rename.
 	AfterCommit func(c Commit) error
+	// StageDir, for a directory on object storage, is a local directory where each file is
+	// written first and from which it is uploaded at commit (storage.CreateStaged), so that
+	// BeforeCommit sees a complete, durable TempPath there; without it files stream to the store
+	// and TempPath is empty. Local directories ignore it (files are staged beside their name).
+	StageDir string
 }
 
 // Commit describes one completed file.
 type Commit struct {
 	Index    int    // file number
-	Path     string // final path
-	TempPath string // temporary path it was written under
+	Path     string // final location (a path, or a URL on object storage)
+	TempPath string // local temporary file it was written to ("" when streamed to object storage)
 	Rows     int    // rows in the file
 	Bytes    int64  // file size
 }
 
 // Writer appends rows to rotating Arrow IPC files. It is not safe for concurrent use.
 type Writer struct {
-	dir    string
+	ctx    context.Context
+	dir    storage.Dir
+	loc    string // dir's location, for Commit.Path
 	schema *arrow.Schema
 	opts   WriterOptions
 
 	builder *array.RecordBuilder
 	pending int // rows in builder
 
-	file      *os.File
-	counter   *countingWriter
+	file      storage.Writer
 	ipcw      *ipc.FileWriter
 	index     int // number of the open file (or the next one when file == nil)
 	fileRows  int
@@ -66,8 +72,9 @@ type Writer struct {
 // FileName returns the final name of file number index.
 func FileName(index int) string { return fmt.Sprintf("%05d%s", index, Ext) }
 
-// NewWriter creates dir if needed and returns a Writer for schema. Leftover temporary files in dir
-// are removed: they belong to a run that was killed before it committed them.
+// NewWriter creates dir if needed and returns a Writer for schema. dir is a local path or an
+// object-store URL (internal/storage). Leftover temporary files in dir (and in opts.StageDir) are
+// removed: they belong to a run that was killed before it committed them.
 func NewWriter(dir string, schema *arrow.Schema, opts WriterOptions) (*Writer, error) {
 	if opts.RowsPerFile <= 0 {
 		opts.RowsPerFile = 10000
@@ -78,11 +85,23 @@ func NewWriter(dir string, schema *arrow.Schema, opts WriterOptions) (*Writer, e
 	if opts.BatchRows > opts.RowsPerFile {
 		opts.BatchRows = opts.RowsPerFile
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	ctx := context.Background()
+	d, err := storage.Open(ctx, dir)
+	if err != nil {
+		return nil, fmt.Errorf("shards: %w", err)
+	}
+	if err := d.Mkdir(ctx); err != nil {
 		return nil, fmt.Errorf("shards: create %s: %w", dir, err)
 	}
 	if err := CleanTemp(dir); err != nil {
 		return nil, err
+	}
+	if _, local := d.Local(); local {
+		opts.StageDir = ""
+	} else if opts.StageDir != "" {
+		if err := CleanTemp(opts.StageDir); err != nil {
+			return nil, err
+		}
 	}
 	if opts.FirstIndex < 0 {
 		files, err := ListFiles(dir)
@@ -106,7 +125,9 @@ func NewWriter(dir string, schema *arrow.Schema, opts WriterOptions) (*Writer, e
 		schema = arrow.NewSchema(schema.Fields(), &md)
 	}
 	return &Writer{
-		dir:     dir,
+		ctx:     ctx,
+		dir:     d,
+		loc:     dir,
 		schema:  schema,
 		opts:    opts,
 		builder: array.NewRecordBuilder(memory.DefaultAllocator, schema),
@@ -203,12 +224,8 @@ func (w *Writer) Abort() error {
 	if w.file == nil {
 		return nil
 	}
-	tmp := w.file.Name()
-	w.file.Close()
+	w.file.Abort()
 	w.file, w.ipcw = nil, nil
-	if err := os.Remove(tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("shards: remove %s: %w", tmp, err)
-	}
 	return nil
 }
 
@@ -231,14 +248,14 @@ func (w *Writer) flush() error {
 
 func (w *Writer) writeBatch(rec arrow.RecordBatch) error {
 	if err := w.ipcw.Write(rec); err != nil {
-		return fmt.Errorf("shards: write %s: %w", w.file.Name(), err)
+		return fmt.Errorf("shards: write %s: %w", storage.Join(w.loc, FileName(w.index)), err)
 	}
 	w.fileRows += int(rec.NumRows())
 	return nil
 }
 
 func (w *Writer) maybeRotate() error {
-	if w.fileRows >= w.opts.RowsPerFile || (w.opts.MaxFileBytes > 0 && w.counter.n >= w.opts.MaxFileBytes) {
+	if w.fileRows >= w.opts.RowsPerFile || (w.opts.MaxFileBytes > 0 && w.file.Size() >= w.opts.MaxFileBytes) {
 		return w.commit()
 	}
 	return nil
@@ -248,61 +265,55 @@ func (w *Writer) open() error {
 	if w.file != nil {
 		return nil
 	}
-	f, err := os.CreateTemp(w.dir, FileName(w.index)+tempMarker+"*")
+	name := FileName(w.index)
+	var f storage.Writer
+	var err error
+	if w.opts.StageDir != "" {
+		f, err = storage.CreateStaged(w.ctx, w.dir, name, w.opts.StageDir)
+	} else {
+		f, err = w.dir.Create(w.ctx, name)
+	}
 	if err != nil {
-		return fmt.Errorf("shards: create temp file in %s: %w", w.dir, err)
+		return fmt.Errorf("shards: %w", err)
 	}
 	w.file = f
-	w.counter = &countingWriter{w: f}
-	w.ipcw, err = ipc.NewFileWriter(w.counter, ipc.WithSchema(w.schema), ipc.WithAllocator(memory.DefaultAllocator))
+	w.ipcw, err = ipc.NewFileWriter(f, ipc.WithSchema(w.schema), ipc.WithAllocator(memory.DefaultAllocator))
 	if err != nil {
-		f.Close()
-		os.Remove(f.Name())
+		f.Abort()
 		w.file = nil
-		return fmt.Errorf("shards: start %s: %w", f.Name(), err)
+		return fmt.Errorf("shards: start %s: %w", storage.Join(w.loc, name), err)
 	}
 	w.fileRows = 0
 	return nil
 }
 
-// commit finishes the open file: footer, fsync, BeforeCommit hook, rename, directory fsync.
-func (w *Writer) commit() (err error) {
+// commit finishes the open file: footer, fsync (on local disk or in StageDir), BeforeCommit
+// hook, then the Writer's commit: rename and directory fsync, or the upload's final request.
+func (w *Writer) commit() error {
 	if w.file == nil {
 		return nil
 	}
 	f := w.file
-	tmp := f.Name()
 	w.file = nil
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
+	defer f.Abort() // drops the file unless it was committed
+	path := storage.Join(w.loc, FileName(w.index))
 	if err := w.ipcw.Close(); err != nil {
-		return fmt.Errorf("shards: finish %s: %w", tmp, err)
+		return fmt.Errorf("shards: finish %s: %w", path, err)
 	}
-	// os.CreateTemp makes 0600 files; shards are data for other users and tools too.
-	if err := f.Chmod(0o644); err != nil {
-		return fmt.Errorf("shards: chmod %s: %w", tmp, err)
+	c := Commit{Index: w.index, Path: path, Rows: w.fileRows, Bytes: f.Size()}
+	if s, ok := f.(storage.Staged); ok {
+		if err := s.Finish(); err != nil {
+			return fmt.Errorf("shards: %w", err)
+		}
+		c.TempPath = s.TempPath()
 	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("shards: sync %s: %w", tmp, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("shards: close %s: %w", tmp, err)
-	}
-	c := Commit{Index: w.index, Path: filepath.Join(w.dir, FileName(w.index)), TempPath: tmp, Rows: w.fileRows, Bytes: w.counter.n}
 	if w.opts.BeforeCommit != nil {
 		if err := w.opts.BeforeCommit(c); err != nil {
 			return fmt.Errorf("shards: commit %s: %w", c.Path, err)
 		}
 	}
-	if err := os.Rename(tmp, c.Path); err != nil {
-		return fmt.Errorf("shards: rename %s: %w", tmp, err)
-	}
-	if err := SyncDir(w.dir); err != nil {
-		return err
+	if err := f.Commit(); err != nil {
+		return fmt.Errorf("shards: %w", err)
 	}
 	w.committed = append(w.committed, c)
 	w.index++
@@ -323,24 +334,27 @@ func SyncDir(dir string) error {
 	return nil
 }
 
-// CleanTemp removes temporary files left in dir by a run that did not commit them.
+// CleanTemp removes temporary files left in dir by a run that did not commit them. (Object
+// storage never holds any: see internal/storage.)
 func CleanTemp(dir string) error { return removeStale(dir, IsTemp) }
 
 // removeStale removes the files of dir whose names match stale; a missing dir is fine.
 func removeStale(dir string, stale func(name string) bool) error {
-	entries, err := os.ReadDir(dir)
+	ctx := context.Background()
+	d, err := storage.Open(ctx, dir)
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil
-		}
-		return fmt.Errorf("shards: list %s: %w", dir, err)
+		return fmt.Errorf("shards: %w", err)
+	}
+	entries, err := d.List(ctx, "")
+	if err != nil {
+		return fmt.Errorf("shards: %w", err)
 	}
 	for _, e := range entries {
-		if e.IsDir() || !stale(e.Name()) {
+		if e.IsDir || !stale(e.Name) {
 			continue
 		}
-		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("shards: remove stale %s: %w", e.Name(), err)
+		if err := d.Delete(ctx, e.Name); err != nil {
+			return fmt.Errorf("shards: remove stale %s: %w", e.Name, err)
 		}
 	}
 	return nil
@@ -358,7 +372,7 @@ func IsTemp(name string) bool {
 
 // TempIndex returns the file number encoded in a temporary file's name.
 func TempIndex(name string) (int, bool) {
-	name = filepath.Base(name)
+	name = storage.Base(name)
 	i := strings.Index(name, Ext+tempMarker)
 	if i <= 0 {
 		return 0, false
@@ -369,7 +383,7 @@ func TempIndex(name string) (int, bool) {
 
 // FileIndex returns the number of a committed shard file ("00012.arrow" -> 12).
 func FileIndex(path string) (int, bool) {
-	name := filepath.Base(path)
+	name := storage.Base(path)
 	if !strings.HasSuffix(name, Ext) {
 		return 0, false
 	}
@@ -378,15 +392,4 @@ func FileIndex(path string) (int, bool) {
 		return 0, false
 	}
 	return n, true
-}
-
-type countingWriter struct {
-	w *os.File
-	n int64
-}
-
-func (c *countingWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
 }
