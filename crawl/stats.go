@@ -1,15 +1,14 @@
 package crawl
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"time"
 
-	"github.com/witdata/wit/internal/atomicfile"
+	"github.com/witdata/wit/internal/storage"
 )
 
 // Counter names in the state store (accumulated over resumed runs).
@@ -142,16 +141,10 @@ func formatCounts(m map[string]int64) string {
 	return strings.Join(parts, " ")
 }
 
-// writeStatsFile writes stats as JSON to dir/stats.json atomically (temp file, fsync, rename).
+// writeStatsFile writes stats as JSON to dir/stats.json atomically (dir: a local directory,
+// created if needed, or an object-store folder).
 func writeStatsFile(dir string, s Stats) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("stats: %w", err)
-	}
-	data, err := json.MarshalIndent(s, "", "  ")
-	if err != nil {
-		return fmt.Errorf("stats: %w", err)
-	}
-	if err := atomicfile.WriteFile(filepath.Join(dir, "stats.json"), append(data, '\n')); err != nil {
+	if err := storage.WriteJSON(context.Background(), storage.Join(dir, "stats.json"), s); err != nil {
 		return fmt.Errorf("stats: %w", err)
 	}
 	return nil

@@ -2,6 +2,8 @@ package fetch
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/witdata/wit/imgproc"
 	"github.com/witdata/wit/internal/httpx"
+	"github.com/witdata/wit/internal/storage"
 	"github.com/witdata/wit/shards"
 )
 
@@ -59,7 +62,11 @@ func Run(ctx context.Context, cfg Config, source iter.Seq2[Item, error]) (Stats,
 	}
 	log := cfg.Logger
 	out := cfg.Out
-	if err := os.MkdirAll(out, 0o755); err != nil {
+	outDir, err := storage.Open(ctx, out)
+	if err != nil {
+		return Stats{}, fmt.Errorf("fetch: %w", err)
+	}
+	if err := outDir.Mkdir(ctx); err != nil {
 		return Stats{}, fmt.Errorf("fetch: %w", err)
 	}
 	unlock, err := lockDir(out)
@@ -72,14 +79,14 @@ func Run(ctx context.Context, cfg Config, source iter.Seq2[Item, error]) (Stats,
 			return Stats{}, err
 		}
 	}
-	led, err := loadLedger(out, log)
+	led, err := loadLedger(ctx, outDir, log)
 	if err != nil {
 		return Stats{}, err
 	}
 	if err := shards.WriteManifest(out, led.manifest); err != nil {
 		return Stats{}, err
 	}
-	sw, err := newSampleWriter(out, led.nextIndex, led.manifest, &cfg)
+	sw, err := newSampleWriter(outDir, led.nextIndex, led.manifest, &cfg)
 	if err != nil {
 		return Stats{}, err
 	}
@@ -116,7 +123,7 @@ func Run(ctx context.Context, cfg Config, source iter.Seq2[Item, error]) (Stats,
 		defer close(feederDone)
 		var feed iter.Seq2[job, error]
 		if cfg.RetryFailed {
-			feed = led.retrySource(out, cfg.RetryReasons)
+			feed = led.retrySource(outDir, cfg.RetryReasons)
 		} else {
 			feed = numbered(source, &led.done, &skipped)
 		}
@@ -206,7 +213,7 @@ loop:
 	if runErr != nil {
 		final.Error = runErr.Error()
 	}
-	if err := shards.WriteJSONAtomic(filepath.Join(out, StatsFile), &final); err != nil && runErr == nil {
+	if err := shards.WriteJSONAtomic(storage.Join(out, StatsFile), &final); err != nil && runErr == nil {
 		runErr = err
 	}
 	return final, runErr
@@ -269,9 +276,15 @@ func work(ctx context.Context, d *downloader, sem chan struct{}, opts imgproc.Op
 	return r
 }
 
-// lockDir takes an exclusive lock on dir so two runs cannot write the same shards.
+// lockDir takes an exclusive lock on dir so two runs cannot write the same shards. Object
+// storage has no locks: for an s3:// directory the lock is a file in the local temporary
+// directory named after the URL, which keeps two runs on one machine apart (not two machines).
 func lockDir(dir string) (func(), error) {
 	path := filepath.Join(dir, lockFile)
+	if storage.IsRemote(dir) {
+		sum := sha256.Sum256([]byte(dir))
+		path = filepath.Join(os.TempDir(), "wit-fetch-"+hex.EncodeToString(sum[:8])+".lock")
+	}
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("fetch: lock %s: %w", dir, err)
@@ -297,8 +310,8 @@ func checkInput(dir, name string) error {
 	if name == "" {
 		return nil
 	}
-	path := filepath.Join(dir, InputFile)
-	data, err := os.ReadFile(path)
+	path := storage.Join(dir, InputFile)
+	data, err := storage.ReadFile(context.Background(), path)
 	if err == nil {
 		var rec inputRecord
 		if err := json.Unmarshal(data, &rec); err != nil {

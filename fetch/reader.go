@@ -5,13 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"iter"
-	"os"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"github.com/witdata/wit/internal/input"
+	"github.com/witdata/wit/internal/storage"
 	"github.com/witdata/wit/shards"
 )
 
@@ -109,13 +109,13 @@ func parseQueries(s string) []string {
 // that the list column matched_queries comes through.
 func readArrowInput(ctx context.Context, path string, opts InputOptions) iter.Seq2[Item, error] {
 	return func(yield func(Item, error) bool) {
-		st, err := os.Stat(path)
+		st, err := storage.Stat(ctx, path)
 		if err != nil {
 			yield(Item{}, fmt.Errorf("fetch input: %w", err))
 			return
 		}
 		var batches iter.Seq2[arrow.RecordBatch, error]
-		if st.IsDir() {
+		if st.IsDir {
 			files, err := shards.ListFiles(path)
 			if err != nil {
 				yield(Item{}, fmt.Errorf("fetch input: %w", err))

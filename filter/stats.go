@@ -1,17 +1,15 @@
 package filter
 
 import (
-	"encoding/json"
+	"context"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
 	"time"
 
-	"github.com/witdata/wit/internal/atomicfile"
+	"github.com/witdata/wit/internal/storage"
 )
 
 // Stats summarises one run; it is written as JSON (filter-stats.json) and printed.
@@ -153,16 +151,10 @@ func (s *Stats) finish(d time.Duration, counts []int32, m QueryMatcher, topN int
 	}
 }
 
-// writeJSONAtomic writes v as indented JSON to path via a temp file and rename.
+// writeJSONAtomic writes v as indented JSON to path (a local path, whose directory is created,
+// or an object-store URL) atomically.
 func writeJSONAtomic(path string, v any) error {
-	data, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return fmt.Errorf("stats: %w", err)
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("stats: %w", err)
-	}
-	if err := atomicfile.WriteFile(path, append(data, '\n')); err != nil {
+	if err := storage.WriteJSON(context.Background(), path, v); err != nil {
 		return fmt.Errorf("stats: %w", err)
 	}
 	return nil

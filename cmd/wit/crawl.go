@@ -63,7 +63,7 @@ Flags override --config (YAML, see configs/crawl.yaml), which overrides the defa
 	b = cliconfig.New(cmd.Flags(), c, "YAML file of crawl options (keys as in configs/crawl.yaml); flags set on the command line override it")
 	b.String(&c.Seeds, "seeds", "seed list: .txt (one URL a line, # comments), .csv/.tsv/.jsonl with a url column; .gz ok")
 	b.String(&c.SeedsCol, "seeds-col", "column holding the URL in csv/tsv/jsonl seed files")
-	b.String(&c.Out, "out", "output directory for pair files (NNNNN.arrow) and stats.json")
+	b.String(&c.Out, "out", "output directory or s3://bucket/prefix for pair files (NNNNN.arrow) and stats.json (the state stays local in --state)")
 	b.String(&c.State, "state", "state directory (pebble: visited set, frontier, pending pairs); reuse it to resume")
 	b.Int(&c.MaxDepth, "max-depth", "link hops followed from a seed (0 = seeds only, -1 = unlimited)")
 	b.Int64(&c.MaxPagesPerHost, "max-pages-per-host", "pages fetched per host at most (0 = unlimited)")
