@@ -48,7 +48,7 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 		return Stats{}, err
 	}
 	log := cfg.Logger
-	for _, d := range []string{CrawlStateDir, QueueStateDir, ShardsDir} {
+	for _, d := range []string{CrawlStateDir, QueueStateDir} { // fetch makes the shards' folder
 		if err := os.MkdirAll(cfg.path(d), 0o755); err != nil {
 			return Stats{}, fmt.Errorf("build: %w", err)
 		}
@@ -151,7 +151,7 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 
 	// Stage 3: the downloader reads the log.
 	fcfg := cfg.Fetch
-	fcfg.Out = cfg.path(ShardsDir)
+	fcfg.Out = cfg.shards()
 	fcfg.InputName = "wit build queue " + q.id
 	fcfg.Logger = log
 	fcfg.ShareLimitsWith = limits
@@ -199,7 +199,7 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 
 func (p *pipeline) snapshot(start time.Time, bview *balanceView) Stats {
 	next, consumed, counters := p.q.snapshot()
-	s := Stats{Out: p.cfg.Out, Shards: p.cfg.path(ShardsDir), StartTime: start.UTC(), DurationS: time.Since(start).Seconds(),
+	s := Stats{Out: p.cfg.Out, Shards: p.cfg.shards(), StartTime: start.UTC(), DurationS: time.Since(start).Seconds(),
 		Queue: QueueStats{Items: int64(next), Consumed: int64(consumed), Lag: int64(next - consumed)}}
 	if c := p.crawlSnap.Load(); c != nil {
 		s.Crawl = *c

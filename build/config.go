@@ -49,6 +49,9 @@ type Config struct {
 	SeedsCol  string `yaml:"seeds_col"`  // URL column of csv/tsv/jsonl seeds
 	Out       string `yaml:"out"`        // data directory: shards/, state/, build-stats.json
 	KeepPairs bool   `yaml:"keep_pairs"` // also write the crawl's raw pairs to Out/pairs
+	// Shards is where the sample shards go instead of Out/shards: a local path or an object-store
+	// URL (s3://bucket/prefix; internal/storage). The state stays in Out, on local disk.
+	Shards string `yaml:"shards"`
 
 	// MaxLag bounds how far the crawl and filter may run ahead of the downloader: when this many
 	// kept items wait in the queue, the crawl's workers pause. The queue lives on disk, so this
@@ -125,3 +128,11 @@ func (c *Config) Validate() error {
 }
 
 func (c *Config) path(rel string) string { return filepath.Join(c.Out, filepath.FromSlash(rel)) }
+
+// shards is where the sample shards go: Shards, or Out/shards.
+func (c *Config) shards() string {
+	if c.Shards != "" {
+		return c.Shards
+	}
+	return c.path(ShardsDir)
+}

@@ -28,7 +28,7 @@ type Config struct {
 	Seeds           string   `yaml:"seeds"`              // seed list: txt (# comments), csv/tsv/jsonl with a url column; .gz ok
 	SeedsCol        string   `yaml:"seeds_col"`          // column holding the URL in csv/tsv/jsonl seeds (default "url")
 	BadRows         string   `yaml:"bad_rows"`           // malformed seed rows: "skip" (counted, listed in bad-rows.jsonl in Out, or beside State without Out) or "error"
-	Out             string   `yaml:"out"`                // directory of pair files (NNNNN.arrow) and stats.json; "" = stream only (OnPair)
+	Out             string   `yaml:"out"`                // directory or s3:// folder of pair files (NNNNN.arrow) and stats.json; "" = stream only (OnPair)
 	State           string   `yaml:"state"`              // pebble directory: visited set, frontier, pending pairs, counters
 	MaxDepth        int      `yaml:"max_depth"`          // link hops followed from a seed: 0 = seeds only, <0 = unlimited
 	MaxPagesPerHost int64    `yaml:"max_pages_per_host"` // pages admitted per host (0 = unlimited)

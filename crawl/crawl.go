@@ -21,9 +21,9 @@ import (
 
 	"github.com/witdata/wit/crawl/extract"
 	"github.com/witdata/wit/crawl/robots"
-	"github.com/witdata/wit/internal/atomicfile"
 	"github.com/witdata/wit/internal/httpx"
 	"github.com/witdata/wit/internal/input"
+	"github.com/witdata/wit/internal/storage"
 	"github.com/witdata/wit/internal/urlnorm"
 	"github.com/witdata/wit/shards"
 	"github.com/witdata/wit/warc"
@@ -123,11 +123,11 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 func (cr *crawler) run(parent context.Context) (Stats, error) {
 	cfg := cr.cfg
 	if cfg.Out != "" {
-		next, err := recoverFiles(cr.st, cfg.Out, cr.log)
+		next, err := recoverFiles(parent, cr.st, cfg.Out, cr.log)
 		if err != nil {
 			return Stats{}, err
 		}
-		if cr.pf, err = newPairFiles(cr.st, cfg.Out, next, cfg.RowsPerFile); err != nil {
+		if cr.pf, err = newPairFiles(cr.st, cfg.Out, stagingDir(cfg.State), next, cfg.RowsPerFile); err != nil {
 			return Stats{}, err
 		}
 		if err := cr.feedPending(); err != nil {
@@ -366,35 +366,40 @@ func parseRobotsTag(v, ua string) (noIndex, noFollow bool) {
 	return
 }
 
+// stagingDir is where pair files bound for object storage are written before their upload
+// (shards.WriterOptions.StageDir): inside the state directory, which is local and kept.
+func stagingDir(state string) string { return filepath.Join(state, "staging") }
+
 // recoverFiles finishes the commit of pair files whose pebble record was written but whose
-// rename did not happen (the process died in between), and returns the next file index.
-func recoverFiles(st *store, dir string, log *slog.Logger) (int, error) {
+// rename (or upload) did not happen (the process died in between), and returns the next file
+// index.
+func recoverFiles(ctx context.Context, st *store, dir string, log *slog.Logger) (int, error) {
 	recs, next, err := st.fileRecords()
 	if err != nil {
 		return 0, err
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	out, err := storage.Open(ctx, dir)
+	if err != nil {
 		return 0, fmt.Errorf("output %s: %w", dir, err)
 	}
-	renamed := false
+	if err := out.Mkdir(ctx); err != nil {
+		return 0, fmt.Errorf("output %s: %w", dir, err)
+	}
 	for idx, r := range recs {
-		if _, err := os.Stat(r.Path); err == nil {
+		name := storage.Base(r.Path)
+		if _, err := out.Stat(ctx, name); err == nil {
 			continue
+		} else if !storage.IsNotExist(err) {
+			return 0, fmt.Errorf("output %s: %w", dir, err)
 		}
-		if _, err := os.Stat(r.TempPath); err != nil {
+		if _, err := os.Stat(r.TempPath); r.TempPath == "" || err != nil {
 			log.Error("crawl: pair file recorded as committed is missing", "file", r.Path, "index", idx)
 			continue
 		}
-		if err := os.Rename(r.TempPath, r.Path); err != nil {
+		if err := storage.MoveIn(ctx, out, name, r.TempPath); err != nil {
 			return 0, fmt.Errorf("finish commit of %s: %w", r.Path, err)
 		}
 		log.Info("crawl: finished the commit of a pair file cut off by the last run", "file", r.Path)
-		renamed = true
-	}
-	if renamed {
-		if err := atomicfile.SyncDir(dir); err != nil {
-			return 0, fmt.Errorf("crawl: %w", err)
-		}
 	}
 	// Never overwrite a file this state does not know about (e.g. a state directory reset).
 	files, err := shards.ListFiles(dir)

@@ -48,6 +48,8 @@
 //  4. Start: a file recorded in F whose final name is missing but whose temp file exists is
 //     renamed (the process died between the record and the rename); other temp files are
 //     deleted — their pairs are still pending and are written again, first, into the next file.
+//     With Out on object storage (s3://) the temp file is staged in State/staging and "renamed"
+//     means uploaded (storage.MoveIn): the object appears by the upload's final request.
 //     Items left in flight go back to the frontier. Seeds are re-read; admitted ones are skipped.
 //  5. Cancel (ctx, Ctrl-C): dispatching stops, pages in flight finish (for at most
 //     ShutdownGrace; requests cut off by it stay in flight and are fetched next run), the open

@@ -103,13 +103,16 @@ type pairFiles struct {
 	rows        int
 }
 
-func newPairFiles(st *store, dir string, firstIndex, rowsPerFile int) (*pairFiles, error) {
+func newPairFiles(st *store, dir, stageDir string, firstIndex, rowsPerFile int) (*pairFiles, error) {
 	pf := &pairFiles{st: st, rowsPerFile: rowsPerFile}
 	w, err := shards.NewWriter(dir, shards.PairSchema, shards.WriterOptions{
 		RowsPerFile:  math.MaxInt32, // files end at page boundaries, decided here
 		FirstIndex:   firstIndex,
 		Metadata:     map[string]string{"wit.stage": "crawl"},
 		BeforeCommit: pf.beforeCommit,
+		// On object storage a file is staged in the state directory, so that the record written
+		// in beforeCommit names a durable local file that the next run can upload.
+		StageDir: stageDir,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("pair files: %w", err)

@@ -1,16 +1,15 @@
 package crawl
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"time"
 
-	"github.com/witdata/wit/internal/atomicfile"
 	"github.com/witdata/wit/internal/httpx"
+	"github.com/witdata/wit/internal/storage"
 )
 
 // Counter names in the state store (accumulated over resumed runs).
@@ -168,12 +167,10 @@ func formatCounts(m map[string]int64) string {
 	return strings.Join(parts, " ")
 }
 
-// writeStatsFile writes stats as JSON to dir/stats.json atomically.
+// writeStatsFile writes stats as JSON to dir/stats.json atomically (dir: a local directory,
+// created if needed, or an object-store folder).
 func writeStatsFile(dir string, s Stats) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("stats: %w", err)
-	}
-	if err := atomicfile.WriteJSON(filepath.Join(dir, "stats.json"), s); err != nil {
+	if err := storage.WriteJSON(context.Background(), storage.Join(dir, "stats.json"), s); err != nil {
 		return fmt.Errorf("stats: %w", err)
 	}
 	return nil

@@ -2,6 +2,8 @@ package fetch
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,9 +16,9 @@ import (
 	"time"
 
 	"github.com/witdata/wit/imgproc"
-	"github.com/witdata/wit/internal/atomicfile"
 	"github.com/witdata/wit/internal/httpx"
 	"github.com/witdata/wit/internal/input"
+	"github.com/witdata/wit/internal/storage"
 	"github.com/witdata/wit/shards"
 )
 
@@ -64,7 +66,11 @@ func Run(ctx context.Context, cfg Config, source iter.Seq2[Item, error]) (Stats,
 	}
 	log := cfg.Logger
 	out := cfg.Out
-	if err := os.MkdirAll(out, 0o755); err != nil {
+	outDir, err := storage.Open(ctx, out)
+	if err != nil {
+		return Stats{}, fmt.Errorf("fetch: %w", err)
+	}
+	if err := outDir.Mkdir(ctx); err != nil {
 		return Stats{}, fmt.Errorf("fetch: %w", err)
 	}
 	unlock, err := lockDir(out)
@@ -77,14 +83,14 @@ func Run(ctx context.Context, cfg Config, source iter.Seq2[Item, error]) (Stats,
 			return Stats{}, err
 		}
 	}
-	led, err := loadLedger(out, log)
+	led, err := loadLedger(ctx, outDir, log)
 	if err != nil {
 		return Stats{}, err
 	}
 	if err := shards.WriteManifest(out, led.manifest); err != nil {
 		return Stats{}, err
 	}
-	jl, err := openJournal(out, &led.done)
+	jl, err := openJournal(localStateDir(out), &led.done)
 	if err != nil {
 		return Stats{}, err
 	}
@@ -92,7 +98,7 @@ func Run(ctx context.Context, cfg Config, source iter.Seq2[Item, error]) (Stats,
 		log.Warn("fetch: an earlier run died while decoding; its items are failed as crashed (decoded alone then) or decoded alone (decoded with others)",
 			"crashed", len(jl.crashed), "suspects", len(jl.suspects))
 	}
-	sw, err := newSampleWriter(out, led.nextIndex, led.manifest, &cfg)
+	sw, err := newSampleWriter(outDir, led.nextIndex, led.manifest, &cfg)
 	if err != nil {
 		return Stats{}, err
 	}
@@ -136,7 +142,7 @@ func Run(ctx context.Context, cfg Config, source iter.Seq2[Item, error]) (Stats,
 		defer close(feederDone)
 		var feed iter.Seq2[job, error]
 		if cfg.RetryFailed {
-			feed = led.retrySource(out, cfg.RetryReasons)
+			feed = led.retrySource(outDir, cfg.RetryReasons)
 		} else {
 			feed = numbered(source, &led.done, &skipped, bad)
 		}
@@ -235,8 +241,8 @@ loop:
 	if runErr != nil {
 		final.Error = runErr.Error()
 	}
-	if err := atomicfile.WriteJSON(filepath.Join(out, StatsFile), &final); err != nil && runErr == nil {
-		runErr = fmt.Errorf("fetch: %w", err)
+	if err := storage.WriteJSON(ctx, storage.Join(out, StatsFile), &final); err != nil && runErr == nil {
+		runErr = err
 	}
 	return final, runErr
 }
@@ -353,9 +359,24 @@ func processSafely(data []byte, opts imgproc.Options) (res *imgproc.Result, err 
 	return processImage(data, opts)
 }
 
-// lockDir takes an exclusive lock on dir so two runs cannot write the same shards.
+// localStateDir is where a run keeps what must be on local disk (the lock, the decode journal):
+// dir itself, or for an object-storage URL a folder of the local temporary directory named after
+// the URL, which serves runs on this machine only.
+func localStateDir(dir string) string {
+	if !storage.IsRemote(dir) {
+		return dir
+	}
+	sum := sha256.Sum256([]byte(dir))
+	local := filepath.Join(os.TempDir(), "wit-fetch-"+hex.EncodeToString(sum[:8]))
+	os.MkdirAll(local, 0o755) // an error shows when the lock or journal is opened
+	return local
+}
+
+// lockDir takes an exclusive lock on dir so two runs cannot write the same shards. Object
+// storage has no locks: for an s3:// directory the lock is a file in the local temporary
+// directory named after the URL, which keeps two runs on one machine apart (not two machines).
 func lockDir(dir string) (func(), error) {
-	path := filepath.Join(dir, lockFile)
+	path := filepath.Join(localStateDir(dir), lockFile)
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("fetch: lock %s: %w", dir, err)
@@ -381,8 +402,8 @@ func checkInput(dir, name string) error {
 	if name == "" {
 		return nil
 	}
-	path := filepath.Join(dir, InputFile)
-	data, err := os.ReadFile(path)
+	path := storage.Join(dir, InputFile)
+	data, err := storage.ReadFile(context.Background(), path)
 	if err == nil {
 		var rec inputRecord
 		if err := json.Unmarshal(data, &rec); err != nil {
@@ -396,7 +417,7 @@ func checkInput(dir, name string) error {
 	if !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("fetch: %w", err)
 	}
-	if err := atomicfile.WriteJSON(path, &inputRecord{Input: name}); err != nil {
+	if err := storage.WriteJSON(context.Background(), path, &inputRecord{Input: name}); err != nil {
 		return fmt.Errorf("fetch: %w", err)
 	}
 	return nil

@@ -2,17 +2,16 @@ package fetch
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"iter"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/witdata/wit/internal/storage"
 	"github.com/witdata/wit/shards"
 )
 
@@ -82,15 +81,17 @@ type ledger struct {
 	manifest  *shards.Manifest
 }
 
-// loadLedger cleans up after a killed run and reads the records of dir.
-func loadLedger(dir string, log *slog.Logger) (*ledger, error) {
+// loadLedger cleans up after a killed run and reads the records of dir (a local directory or a
+// folder on object storage, where a killed run leaves no temporary objects to clean).
+func loadLedger(ctx context.Context, d storage.Dir, log *slog.Logger) (*ledger, error) {
+	dir := d.String()
 	if err := shards.CleanTemp(dir); err != nil {
 		return nil, err
 	}
 	if err := shards.CleanAtomicTemp(dir); err != nil {
 		return nil, err
 	}
-	entries, err := os.ReadDir(dir)
+	entries, err := d.List(ctx, "")
 	if err != nil {
 		return nil, fmt.Errorf("fetch: %w", err)
 	}
@@ -98,8 +99,8 @@ func loadLedger(dir string, log *slog.Logger) (*ledger, error) {
 	arrows := map[int]bool{}
 	failedFiles := map[int]string{}
 	for _, e := range entries {
-		name := e.Name()
-		if n, ok := shards.FileIndex(name); ok && !e.IsDir() {
+		name := e.Name
+		if n, ok := shards.FileIndex(name); ok && !e.IsDir {
 			arrows[n] = true
 			l.nextIndex = max(l.nextIndex, n+1)
 		}
@@ -110,11 +111,11 @@ func loadLedger(dir string, log *slog.Logger) (*ledger, error) {
 		}
 	}
 	for _, e := range entries {
-		n, ok := shards.StatsIndex(e.Name())
+		n, ok := shards.StatsIndex(e.Name)
 		if !ok {
 			continue
 		}
-		path := filepath.Join(dir, e.Name())
+		path := storage.Join(dir, e.Name)
 		st, err := shards.ReadShardStats(path)
 		if err != nil {
 			return nil, fmt.Errorf("fetch: %w (remove it and its shard to redo those items)", err)
@@ -123,8 +124,8 @@ func loadLedger(dir string, log *slog.Logger) (*ledger, error) {
 			// Written in the commit of a shard whose rename never happened: those items are
 			// not done.
 			log.Warn("fetch: removing the record of a shard that was never committed", "stats", path)
-			for _, p := range []string{path, filepath.Join(dir, shards.FailedName(n))} {
-				if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			for _, name := range []string{e.Name, shards.FailedName(n)} {
+				if err := d.Delete(ctx, name); err != nil {
 					return nil, fmt.Errorf("fetch: %w", err)
 				}
 			}
@@ -143,7 +144,7 @@ func loadLedger(dir string, log *slog.Logger) (*ledger, error) {
 	slices.Sort(l.records)
 	for n, name := range failedFiles {
 		if _, ok := l.stats[n]; !ok {
-			if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			if err := d.Delete(ctx, name); err != nil {
 				return nil, fmt.Errorf("fetch: %w", err)
 			}
 		}
@@ -163,7 +164,7 @@ func loadLedger(dir string, log *slog.Logger) (*ledger, error) {
 
 // retrySource yields the failed items whose latest record is a failure with one of reasons
 // (nil: any), each once, newest record first, with their original input positions.
-func (l *ledger) retrySource(dir string, reasons []string) iter.Seq2[job, error] {
+func (l *ledger) retrySource(dir storage.Dir, reasons []string) iter.Seq2[job, error] {
 	return func(yield func(job, error) bool) {
 		var lastFailed, yielded bitset
 		// Pass 1, oldest first: a position's latest record wins.
@@ -177,7 +178,7 @@ func (l *ledger) retrySource(dir string, reasons []string) iter.Seq2[job, error]
 			if st.FailedFile == "" {
 				continue
 			}
-			for rec, err := range readFailed(filepath.Join(dir, st.FailedFile)) {
+			for rec, err := range readFailed(storage.Join(dir.String(), st.FailedFile)) {
 				if err != nil {
 					yield(job{}, err)
 					return
@@ -191,7 +192,7 @@ func (l *ledger) retrySource(dir string, reasons []string) iter.Seq2[job, error]
 			if st.FailedFile == "" {
 				continue
 			}
-			for rec, err := range readFailed(filepath.Join(dir, st.FailedFile)) {
+			for rec, err := range readFailed(storage.Join(dir.String(), st.FailedFile)) {
 				if err != nil {
 					yield(job{}, err)
 					return
@@ -215,7 +216,7 @@ func (l *ledger) retrySource(dir string, reasons []string) iter.Seq2[job, error]
 
 func readFailed(path string) iter.Seq2[failedRecord, error] {
 	return func(yield func(failedRecord, error) bool) {
-		f, err := os.Open(path)
+		f, err := storage.OpenFile(context.Background(), path)
 		if err != nil {
 			yield(failedRecord{}, fmt.Errorf("fetch: %w", err))
 			return

@@ -1,15 +1,16 @@
 package fetch
 
 import (
+	"bufio"
+	"context"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"time"
 
 	"github.com/witdata/wit/imgproc"
-	"github.com/witdata/wit/internal/atomicfile"
+	"github.com/witdata/wit/internal/storage"
 	"github.com/witdata/wit/shards"
 )
 
@@ -17,7 +18,9 @@ import (
 // shards.Writer, failures to a temporary NNNNN_failed.jsonl, and each commit writes the shard's
 // stats record (the ledger) before the shard becomes visible, then updates manifest.json.
 type sampleWriter struct {
-	dir      string
+	ctx      context.Context
+	d        storage.Dir
+	dir      string // d's location
 	opts     shards.WriterOptions
 	w        *shards.Writer
 	cur      int // number of the shard being written
@@ -27,16 +30,18 @@ type sampleWriter struct {
 	seqs     []int64 // input positions accounted for since the last record
 	failures map[string]int64
 	nFailed  int64
-	failed   *atomicfile.File // NNNNN_failed.jsonl of shard cur, until its record is written
-	start    time.Time        // first item of the current record
+	failed   storage.Writer // NNNNN_failed.jsonl of shard cur, until its record is written
+	failName string
+	failBuf  *bufio.Writer
+	start    time.Time // first item of the current record
 
 	onCommit  func(c shards.Commit, st *shards.ShardStats) // stats hook (may be nil)
 	sample    shards.Sample                                // reused row
 	lastStats *shards.ShardStats                           // handed from beforeCommit to afterCommit
 }
 
-func newSampleWriter(dir string, first int, m *shards.Manifest, cfg *Config) (*sampleWriter, error) {
-	sw := &sampleWriter{dir: dir, cur: first, manifest: m, failures: map[string]int64{}}
+func newSampleWriter(d storage.Dir, first int, m *shards.Manifest, cfg *Config) (*sampleWriter, error) {
+	sw := &sampleWriter{ctx: context.Background(), d: d, dir: d.String(), cur: first, manifest: m, failures: map[string]int64{}}
 	// Small batches bound the builder's memory (~BatchRows images) and keep the int32 offsets
 	// of the image column far from overflowing even for unresized originals.
 	batch := 256
@@ -56,7 +61,7 @@ func newSampleWriter(dir string, first int, m *shards.Manifest, cfg *Config) (*s
 		// Rotation is checked after each batch: smaller batches overshoot the limit less.
 		sw.opts.BatchRows = min(batch, 32)
 	}
-	w, err := shards.NewWriter(dir, shards.SampleSchema, sw.opts)
+	w, err := shards.NewWriter(sw.dir, shards.SampleSchema, sw.opts)
 	if err != nil {
 		return nil, err
 	}
@@ -101,11 +106,14 @@ func (sw *sampleWriter) add(seq int64, it *Item, res *imgproc.Result) error {
 func (sw *sampleWriter) fail(seq int64, it *Item, reason string, err error) error {
 	sw.touch()
 	if sw.failed == nil {
-		f, err := atomicfile.Create(filepath.Join(sw.dir, shards.FailedName(sw.cur)))
+		// The list belongs to the record of shard cur (written at its commit, or as a
+		// failures-only record numbered cur), so its final name is known now.
+		name := shards.FailedName(sw.cur)
+		f, err := sw.d.Create(sw.ctx, name)
 		if err != nil {
 			return fmt.Errorf("fetch: %w", err)
 		}
-		sw.failed = f
+		sw.failed, sw.failName, sw.failBuf = f, name, bufio.NewWriterSize(f, 64<<10)
 	}
 	rec := failedRecord{Seq: seq, Reason: reason, Item: *it}
 	if err != nil {
@@ -115,8 +123,9 @@ func (sw *sampleWriter) fail(seq int64, it *Item, reason string, err error) erro
 	if jerr != nil {
 		return fmt.Errorf("fetch: encode failed item: %w", jerr)
 	}
-	if _, werr := sw.failed.Write(append(line, '\n')); werr != nil {
-		return fmt.Errorf("fetch: %w", werr)
+	sw.failBuf.Write(line)
+	if werr := sw.failBuf.WriteByte('\n'); werr != nil {
+		return fmt.Errorf("fetch: write %s: %w", sw.failName, werr)
 	}
 	sw.seqs = append(sw.seqs, seq)
 	sw.failures[reason]++
@@ -139,21 +148,24 @@ func (sw *sampleWriter) writeRecord(index int, c *shards.Commit) (*shards.ShardS
 		InputRanges: toRanges(sw.seqs),
 	}
 	if c != nil {
-		st.File = filepath.Base(c.Path)
+		st.File = storage.Base(c.Path)
 		st.Successes = int64(c.Rows)
 		st.Bytes = c.Bytes
 	}
 	if sw.failed != nil {
 		st.FailedFile = shards.FailedName(index)
-		if got := filepath.Base(sw.failed.Path()); got != st.FailedFile {
-			return nil, fmt.Errorf("fetch: internal error: failed list %s recorded as %s", got, st.FailedFile)
+		if sw.failName != st.FailedFile {
+			return nil, fmt.Errorf("fetch: internal error: failed list %s recorded as %s", sw.failName, st.FailedFile)
+		}
+		if err := sw.failBuf.Flush(); err != nil {
+			return nil, fmt.Errorf("fetch: write %s: %w", sw.failName, err)
 		}
 		if err := sw.failed.Commit(); err != nil {
 			return nil, fmt.Errorf("fetch: %w", err)
 		}
-		sw.failed = nil
+		sw.failed, sw.failBuf = nil, nil
 	}
-	if err := atomicfile.WriteJSON(filepath.Join(sw.dir, shards.StatsName(index)), st); err != nil {
+	if err := storage.WriteJSON(sw.ctx, storage.Join(sw.dir, shards.StatsName(index)), st); err != nil {
 		return nil, fmt.Errorf("fetch: %w", err)
 	}
 	sw.seqs = sw.seqs[:0]
@@ -175,7 +187,7 @@ func (sw *sampleWriter) beforeCommit(c shards.Commit) error {
 func (sw *sampleWriter) afterCommit(c shards.Commit) error {
 	sw.cur = c.Index + 1
 	sw.row = 0
-	sw.manifest.Add(shards.ShardInfo{File: filepath.Base(c.Path), Count: int64(c.Rows), Bytes: c.Bytes})
+	sw.manifest.Add(shards.ShardInfo{File: storage.Base(c.Path), Count: int64(c.Rows), Bytes: c.Bytes})
 	if sw.onCommit != nil {
 		sw.onCommit(c, sw.lastStats)
 	}
@@ -230,7 +242,7 @@ func (sw *sampleWriter) abort() error {
 	err := sw.w.Abort()
 	if sw.failed != nil {
 		sw.failed.Abort()
-		sw.failed = nil
+		sw.failed, sw.failBuf = nil, nil
 	}
 	return errors.Join(err)
 }

@@ -17,8 +17,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
-	"github.com/witdata/wit/internal/atomicfile"
 	"github.com/witdata/wit/internal/input"
+	"github.com/witdata/wit/internal/storage"
 	"github.com/witdata/wit/shards"
 )
 
@@ -46,7 +46,7 @@ const (
 // which also holds the StageOptions that become Stages.
 type Options struct {
 	In         string   `yaml:"in"`          // pairs directory of Arrow files, an .arrow file, or txt/csv/tsv/jsonl/json/parquet (.gz)
-	Out        string   `yaml:"out"`         // output directory; must not exist or be empty
+	Out        string   `yaml:"out"`         // output directory or s3:// folder; must not exist or be empty
 	CaptionCol string   `yaml:"caption_col"` // default "caption"
 	URLCol     string   `yaml:"url_col"`     // default "image_url" for Arrow input, "url" otherwise
 	ExtraCols  []string `yaml:"columns"`     // non-Arrow inputs: further columns to carry to the output
@@ -68,9 +68,12 @@ type Options struct {
 	BadRows string `yaml:"bad_rows"`
 }
 
-// Run filters opts.In into opts.Out. The output appears only when everything succeeded: files
-// are written into a sibling temp directory that is renamed to Out at the end, so an empty or
-// corrupt input, a cancelled run or any error leaves no partial output behind.
+// Run filters opts.In into opts.Out. The output appears only when everything succeeded
+// (storage.Output): on local disk files are written into a sibling temp directory that is renamed
+// to Out at the end; on object storage they are written under their final names, between a
+// storage.IncompleteMarker written first and deleted last, which readers check. An empty or
+// corrupt input, a cancelled run or any error leaves no partial output behind (a killed run on
+// object storage leaves files that the marker declares incomplete).
 func Run(ctx context.Context, opts Options) (*Stats, error) {
 	start := time.Now()
 	if err := opts.validate(); err != nil {
@@ -80,19 +83,20 @@ func Run(ctx context.Context, opts Options) (*Stats, error) {
 	if err != nil {
 		return nil, err
 	}
-	out, err := prepareOut(opts.Out)
+	out, err := storage.CreateOutput(ctx, opts.Out)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("filter: %w", err)
 	}
 	defer out.Abort() // nothing after Commit
-	bad, err := input.NewBadRowLog(filepath.Join(out.TempPath(), input.BadRowsFile), opts.BadRows)
+	tmp := out.Dir().String()
+	bad, err := input.NewBadRowLog(storage.Join(tmp, input.BadRowsFile), opts.BadRows)
 	if err != nil {
 		return nil, fmt.Errorf("filter: %w", err)
 	}
 	defer bad.Abort()
 	src.bad = bad
 	r := &runner{opts: opts, src: src, stats: newStats(opts)}
-	if err := r.run(ctx, out.TempPath()); err != nil {
+	if err := r.run(ctx, tmp); err != nil {
 		return nil, err
 	}
 	if err := bad.Close(); err != nil {
@@ -100,7 +104,7 @@ func Run(ctx context.Context, opts Options) (*Stats, error) {
 	}
 	r.stats.addBadRows(bad.Counts())
 	r.stats.finish(time.Since(start), r.counts, opts.Stages.Matcher, opts.TopEntries)
-	if err := writeJSONAtomic(filepath.Join(out.TempPath(), StatsFile), r.stats); err != nil {
+	if err := writeJSONAtomic(storage.Join(tmp, StatsFile), r.stats); err != nil {
 		return nil, err
 	}
 	if err := out.Commit(); err != nil {
@@ -142,29 +146,10 @@ func (o *Options) validate() error {
 	if err := input.CheckBadRowsPolicy(o.BadRows); err != nil {
 		return fmt.Errorf("filter: %w", err)
 	}
-	if abs, err := filepath.Abs(o.Out); err == nil {
-		if in, err := filepath.Abs(o.In); err == nil && (abs == in || strings.HasPrefix(in, abs+string(filepath.Separator))) {
-			return fmt.Errorf("filter: output %s would overwrite the input", o.Out)
-		}
+	if storage.Inside(o.Out, o.In) {
+		return fmt.Errorf("filter: output %s would overwrite the input", o.Out)
 	}
 	return nil
-}
-
-// prepareOut checks that out is absent or empty and starts the output directory beside it.
-func prepareOut(out string) (*atomicfile.Dir, error) {
-	if entries, err := os.ReadDir(out); err == nil && len(entries) > 0 {
-		return nil, fmt.Errorf("filter: output %s exists and is not empty", out)
-	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("filter: output %s: %w", out, err)
-	}
-	if err := os.MkdirAll(filepath.Dir(filepath.Clean(out)), 0o755); err != nil {
-		return nil, fmt.Errorf("filter: %w", err)
-	}
-	d, err := atomicfile.CreateDir(out)
-	if err != nil {
-		return nil, fmt.Errorf("filter: %w", err)
-	}
-	return d, nil
 }
 
 // source yields record batches with at least the caption column (and the URL column when the
@@ -179,12 +164,12 @@ type source struct {
 }
 
 func openSource(ctx context.Context, opts Options) (*source, error) {
-	st, err := os.Stat(opts.In)
+	st, err := storage.Stat(ctx, opts.In)
 	if err != nil {
 		return nil, fmt.Errorf("filter: input: %w", err)
 	}
 	format, _, ferr := input.DetectFormat(opts.In)
-	if st.IsDir() || (ferr == nil && format == "arrow" && !strings.HasSuffix(opts.In, ".gz")) {
+	if st.IsDir || (ferr == nil && format == "arrow" && !strings.HasSuffix(storage.Base(opts.In), ".gz")) {
 		url := opts.URLCol
 		if url == "" {
 			url = shards.ColImageURL
@@ -307,6 +292,15 @@ func (r *runner) run(ctx context.Context, tmp string) error {
 	stageDir := tmp
 	if exact {
 		stageDir = filepath.Join(tmp, ".stage")
+		if storage.IsRemote(tmp) {
+			// Pass 1's staging is not output: on object storage it stays on local disk.
+			t, err := os.MkdirTemp("", "wit-filter-stage-*")
+			if err != nil {
+				return fmt.Errorf("filter: %w", err)
+			}
+			defer os.RemoveAll(t)
+			stageDir = t
+		}
 	}
 	var w *shards.Writer
 	defer func() {

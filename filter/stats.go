@@ -1,18 +1,18 @@
 package filter
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"maps"
-	"os"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
 	"time"
 
-	"github.com/witdata/wit/internal/atomicfile"
 	"github.com/witdata/wit/internal/input"
+	"github.com/witdata/wit/internal/storage"
 )
 
 // Stats summarises one run; it is written as JSON (filter-stats.json) and printed.
@@ -173,12 +173,10 @@ func (s *Stats) finish(d time.Duration, counts []int32, m QueryMatcher, topN int
 	}
 }
 
-// writeJSONAtomic writes v as indented JSON to path atomically, making its directory if needed.
+// writeJSONAtomic writes v as indented JSON to path (a local path, whose directory is created,
+// or an object-store URL) atomically.
 func writeJSONAtomic(path string, v any) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("stats: %w", err)
-	}
-	if err := atomicfile.WriteJSON(path, v); err != nil {
+	if err := storage.WriteJSON(context.Background(), path, v); err != nil {
 		return fmt.Errorf("stats: %w", err)
 	}
 	return nil

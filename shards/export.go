@@ -2,16 +2,17 @@ package shards
 
 import (
 	"archive/tar"
+	"bufio"
 	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -23,8 +24,7 @@ import (
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/compress"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
-
-	"github.com/witdata/wit/internal/atomicfile"
+	"github.com/witdata/wit/internal/storage"
 )
 
 // Export formats.
@@ -127,13 +127,11 @@ func Export(ctx context.Context, srcDir, outDir string, opts ExportOptions) (*Ex
 	if len(files) == 0 {
 		return nil, fmt.Errorf("export: no shard files (NNNNN.arrow) in %s", srcDir)
 	}
-	if abs1, err1 := filepath.Abs(srcDir); err1 == nil {
-		if abs2, err2 := filepath.Abs(outDir); err2 == nil && abs1 == abs2 {
-			return nil, errors.New("export: output directory is the source directory")
-		}
+	if storage.Inside(srcDir, outDir) && storage.Inside(outDir, srcDir) {
+		return nil, errors.New("export: output directory is the source directory")
 	}
 	if opts.Format == FormatWebDataset {
-		f, err := openChecked(files[0])
+		f, err := Open(files[0])
 		if err != nil {
 			return nil, fmt.Errorf("export: %w", err)
 		}
@@ -146,7 +144,11 @@ func Export(ctx context.Context, srcDir, outDir string, opts ExportOptions) (*Ex
 			return nil, fmt.Errorf("export %s: shards have no %q column, which names webdataset samples", srcDir, ColKey)
 		}
 	}
-	if err := os.MkdirAll(outDir, 0o755); err != nil {
+	od, err := storage.Open(ctx, outDir)
+	if err != nil {
+		return nil, fmt.Errorf("export: %w", err)
+	}
+	if err := od.Mkdir(ctx); err != nil {
 		return nil, fmt.Errorf("export: create %s: %w", outDir, err)
 	}
 	if err := cleanExportTemp(outDir); err != nil {
@@ -156,7 +158,7 @@ func Export(ctx context.Context, srcDir, outDir string, opts ExportOptions) (*Ex
 	if err != nil {
 		return nil, err
 	}
-	e := &exporter{ctx: ctx, src: srcDir, out: outDir, opts: opts, man: man, log: log, res: &ExportResult{Manifest: man}}
+	e := &exporter{ctx: ctx, src: srcDir, out: outDir, outDir: od, opts: opts, man: man, log: log, res: &ExportResult{Manifest: man}}
 	if opts.Format == FormatWebDataset && opts.SamplesPerTar > 0 {
 		err = e.rechunked(files)
 	} else {
@@ -173,18 +175,15 @@ func Export(ctx context.Context, srcDir, outDir string, opts ExportOptions) (*Ex
 }
 
 func cleanExportTemp(dir string) error {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return fmt.Errorf("export: list %s: %w", dir, err)
-	}
-	for _, e := range entries {
+	if err := removeStale(dir, func(name string) bool {
 		for _, m := range exportTempMarkers {
-			if strings.Contains(e.Name(), m) {
-				if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
-					return fmt.Errorf("export: remove stale %s: %w", e.Name(), err)
-				}
+			if strings.Contains(name, m) {
+				return true
 			}
 		}
+		return false
+	}); err != nil {
+		return fmt.Errorf("export: %w", err)
 	}
 	return CleanAtomicTemp(dir)
 }
@@ -192,8 +191,8 @@ func cleanExportTemp(dir string) error {
 func loadExportManifest(dir string, opts ExportOptions) (*ExportManifest, error) {
 	fresh := &ExportManifest{SchemaVersion: SchemaVersion, Format: opts.Format, SamplesPerTar: opts.SamplesPerTar,
 		Compression: opts.Compression, Shards: []ShardInfo{}}
-	path := filepath.Join(dir, ManifestName)
-	data, err := os.ReadFile(path)
+	path := storage.Join(dir, ManifestName)
+	data, err := readFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return fresh, nil
 	}
@@ -216,13 +215,14 @@ func loadExportManifest(dir string, opts ExportOptions) (*ExportManifest, error)
 }
 
 type exporter struct {
-	ctx  context.Context
-	src  string
-	out  string
-	opts ExportOptions
-	man  *ExportManifest
-	log  *slog.Logger
-	res  *ExportResult
+	ctx    context.Context
+	src    string
+	out    string
+	outDir storage.Dir
+	opts   ExportOptions
+	man    *ExportManifest
+	log    *slog.Logger
+	res    *ExportResult
 }
 
 // complete reports whether output name is listed in the manifest with its current size (and,
@@ -232,8 +232,8 @@ func (e *exporter) complete(name string, want int64) bool {
 		if s.File != name {
 			continue
 		}
-		st, err := os.Stat(filepath.Join(e.out, name))
-		return err == nil && st.Size() == s.Bytes && (want <= 0 || s.Count == want)
+		st, err := e.outDir.Stat(e.ctx, name)
+		return err == nil && st.Size == s.Bytes && (want <= 0 || s.Count == want)
 	}
 	return false
 }
@@ -251,7 +251,7 @@ func (e *exporter) record(info ShardInfo) error {
 	e.res.Written++
 	e.res.Samples += info.Count
 	e.res.Bytes += info.Bytes
-	e.log.Info("export: wrote", "file", filepath.Join(e.out, info.File), "samples", info.Count, "bytes", info.Bytes)
+	e.log.Info("export: wrote", "file", storage.Join(e.out, info.File), "samples", info.Count, "bytes", info.Bytes)
 	return e.writeManifest()
 }
 
@@ -265,10 +265,13 @@ func (e *exporter) writeManifest() error {
 		m.TotalBytes += s.Bytes
 		sizes[s.File] = s.Count
 	}
-	if err := writeJSON(filepath.Join(e.out, ManifestName), m); err != nil {
-		return err
+	if err := writeJSON(storage.Join(e.out, ManifestName), m); err != nil {
+		return fmt.Errorf("export: %w", err)
 	}
-	return writeJSON(filepath.Join(e.out, SizesName), sizes)
+	if err := writeJSON(storage.Join(e.out, SizesName), sizes); err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	return nil
 }
 
 func sortShardInfos(s []ShardInfo) {
@@ -313,29 +316,43 @@ func (e *exporter) perShard(files []string) error {
 	return nil
 }
 
-// createOut starts the output file dir/name under a temporary name. An atomicfile.File has no
-// Close, so a library that closes its sink (pqarrow does) leaves the commit to us.
-func createOut(dir, name string) (*atomicfile.File, error) {
-	o, err := atomicfile.Create(filepath.Join(dir, name))
+// atomicOut is an output file that appears under its name only when committed (storage.Writer).
+type atomicOut struct {
+	f    storage.Writer
+	buf  *bufio.Writer
+	path string
+}
+
+func createAtomic(ctx context.Context, dir storage.Dir, name string) (*atomicOut, error) {
+	f, err := dir.Create(ctx, name)
 	if err != nil {
 		return nil, fmt.Errorf("export: %w", err)
 	}
-	return o, nil
+	return &atomicOut{f: f, buf: bufio.NewWriterSize(f, 1<<20), path: storage.Join(dir.String(), name)}, nil
 }
 
-// commitOut puts an output file in place and returns its size.
-func commitOut(o *atomicfile.File) (int64, error) {
-	if err := o.Commit(); err != nil {
+// Write goes through the buffer; atomicOut is deliberately not an io.Closer, so that a library
+// that closes its sink (pqarrow does) leaves the commit to us.
+func (o *atomicOut) Write(p []byte) (int, error) { return o.buf.Write(p) }
+
+func (o *atomicOut) commit() (int64, error) {
+	if err := o.buf.Flush(); err != nil {
+		o.abort()
+		return 0, fmt.Errorf("export: write %s: %w", o.path, err)
+	}
+	if err := o.f.Commit(); err != nil {
 		return 0, fmt.Errorf("export: %w", err)
 	}
-	return o.Size(), nil
+	return o.f.Size(), nil
 }
+
+func (o *atomicOut) abort() { o.f.Abort() }
 
 // ---- webdataset ----
 
 // tarOut writes webdataset samples into one tar.
 type tarOut struct {
-	out     *atomicfile.File
+	out     *atomicOut
 	tw      *tar.Writer
 	mtime   time.Time
 	count   int64
@@ -343,8 +360,8 @@ type tarOut struct {
 	json    []byte
 }
 
-func newTarOut(dir, name string, mtime time.Time) (*tarOut, error) {
-	o, err := createOut(dir, name)
+func newTarOut(ctx context.Context, dir storage.Dir, name string, mtime time.Time) (*tarOut, error) {
+	o, err := createAtomic(ctx, dir, name)
 	if err != nil {
 		return nil, err
 	}
@@ -391,10 +408,10 @@ func (t *tarOut) add(c *wdsColumns, i int) error {
 
 func (t *tarOut) commit() (int64, error) {
 	if err := t.tw.Close(); err != nil {
-		t.out.Abort()
-		return 0, fmt.Errorf("export: finish %s: %w", t.out.Path(), err)
+		t.out.abort()
+		return 0, fmt.Errorf("export: finish %s: %w", t.out.path, err)
 	}
-	return commitOut(t.out)
+	return t.out.commit()
 }
 
 // CheckWebDatasetKey reports whether key can name a webdataset sample: not empty, and no dot
@@ -446,29 +463,29 @@ func newWDSColumns(rec arrow.RecordBatch) (*wdsColumns, error) {
 }
 
 func modTime(path string) time.Time {
-	if st, err := os.Stat(path); err == nil {
-		return st.ModTime()
+	if st, err := statPath(path); err == nil && !st.ModTime.IsZero() {
+		return st.ModTime
 	}
 	return time.Now()
 }
 
 func (e *exporter) writeTarShard(path, name string) error {
-	f, err := openChecked(path)
+	f, err := Open(path)
 	if err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
 	defer f.Close()
-	t, err := newTarOut(e.out, name, modTime(path))
+	t, err := newTarOut(e.ctx, e.outDir, name, modTime(path))
 	if err != nil {
 		return err
 	}
 	for b := 0; b < f.NumBatches(); b++ {
 		if err := e.ctx.Err(); err != nil {
-			t.out.Abort()
+			t.out.abort()
 			return err
 		}
 		if err := e.tarBatch(f, b, func(c *wdsColumns, i int) error { return t.add(c, i) }); err != nil {
-			t.out.Abort()
+			t.out.abort()
 			return err
 		}
 	}
@@ -499,13 +516,6 @@ func (e *exporter) tarBatch(f *File, b int, add func(c *wdsColumns, i int) error
 	return nil
 }
 
-func fileSize(path string) int64 {
-	if st, err := os.Stat(path); err == nil {
-		return st.Size()
-	}
-	return 0
-}
-
 // rechunked writes the data set, in shard order, into tars of SamplesPerTar samples. Sample g
 // (counted from 0 over all shards) goes to tar g/N. A complete tar of N samples from an earlier
 // run is skipped (the last, shorter tar is always rewritten: more shards may have appeared).
@@ -529,7 +539,7 @@ func (e *exporter) rechunked(files []string) error {
 	curIdx := int64(-1)
 	defer func() {
 		if cur != nil {
-			cur.out.Abort()
+			cur.out.abort()
 		}
 	}()
 	flush := func() error {
@@ -550,7 +560,7 @@ func (e *exporter) rechunked(files []string) error {
 			g += rows
 			continue
 		}
-		f, err := openChecked(path)
+		f, err := Open(path)
 		if err != nil {
 			return fmt.Errorf("export: %w", err)
 		}
@@ -572,7 +582,7 @@ func (e *exporter) rechunked(files []string) error {
 					}
 				}
 				if cur == nil {
-					t, err := newTarOut(e.out, outputName(int(k), FormatWebDataset), mtime)
+					t, err := newTarOut(e.ctx, e.outDir, outputName(int(k), FormatWebDataset), mtime)
 					if err != nil {
 						return err
 					}
@@ -632,17 +642,17 @@ func (e *exporter) parquetProps(schema *arrow.Schema) *parquet.WriterProperties 
 }
 
 func (e *exporter) writeParquet(path, name string) error {
-	f, err := openChecked(path)
+	f, err := Open(path)
 	if err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
 	defer f.Close()
-	out, err := createOut(e.out, name)
+	out, err := createAtomic(e.ctx, e.outDir, name)
 	if err != nil {
 		return err
 	}
 	fail := func(err error) error {
-		out.Abort()
+		out.abort()
 		return err
 	}
 	schema := f.Schema()
@@ -671,7 +681,7 @@ func (e *exporter) writeParquet(path, name string) error {
 		tbl.Release()
 		release()
 		if err != nil {
-			return fmt.Errorf("export: write %s: %w", out.Path(), err)
+			return fmt.Errorf("export: write %s: %w", out.path, err)
 		}
 		return nil
 	}
@@ -703,9 +713,9 @@ func (e *exporter) writeParquet(path, name string) error {
 		return fail(err)
 	}
 	if err := pw.Close(); err != nil {
-		return fail(fmt.Errorf("export: finish %s: %w", out.Path(), err))
+		return fail(fmt.Errorf("export: finish %s: %w", out.path, err))
 	}
-	n, err := commitOut(out)
+	n, err := out.commit()
 	if err != nil {
 		return err
 	}
@@ -860,3 +870,5 @@ func appendJSONString(dst []byte, s string) []byte {
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
 }
+
+var _ io.Writer = (*atomicOut)(nil)

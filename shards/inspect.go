@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"image/jpeg"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/witdata/wit/internal/storage"
 )
 
 // FieldInfo describes one column.
@@ -133,40 +132,40 @@ func Inspect(path string, opts InspectOptions) (*InspectReport, error) {
 	if opts.Rows == 0 {
 		opts.Rows = 3
 	}
-	st, err := os.Stat(path)
+	st, err := statPath(path)
 	if err != nil {
 		return nil, fmt.Errorf("inspect: %w", err)
 	}
 	rep := &InspectReport{Path: path, Files: []FileInfo{}, Samples: []RowPreview{}}
 	var files []string
 	dir := path
-	if st.IsDir() {
+	if st.IsDir {
 		if files, err = ListFiles(path); err != nil {
 			return nil, fmt.Errorf("inspect: %w", err)
 		}
-		entries, _ := os.ReadDir(path)
+		entries, _ := listEntries(path)
 		for _, e := range entries {
-			if strings.Contains(e.Name(), tempMarker) {
-				rep.TempFiles = append(rep.TempFiles, e.Name())
+			if strings.Contains(e.Name, tempMarker) {
+				rep.TempFiles = append(rep.TempFiles, e.Name)
 			}
-			if _, ok := StatsIndex(e.Name()); ok {
+			if _, ok := StatsIndex(e.Name); ok {
 				rep.StatsFiles++
 			}
 		}
-		if _, err := os.Stat(filepath.Join(path, ManifestName)); err == nil {
+		if _, err := statPath(storage.Join(path, ManifestName)); err == nil {
 			if rep.Manifest, err = ReadManifest(path); err != nil {
 				rep.ManifestError = err.Error()
 			}
 		}
-		_, err := os.Stat(filepath.Join(path, SizesName))
+		_, err := statPath(storage.Join(path, SizesName))
 		rep.HasSizes = err == nil
 	} else {
 		files = []string{path}
-		dir = filepath.Dir(path)
+		dir = storage.Parent(path)
 	}
 	for _, p := range files {
-		info := FileInfo{File: filepath.Base(p), Bytes: fileSize(p)}
-		f, err := openChecked(p)
+		info := FileInfo{File: storage.Base(p), Bytes: fileSize(p)}
+		f, err := Open(p)
 		if err != nil {
 			info.Error = trimPath(err, p)
 			rep.Files = append(rep.Files, info)
@@ -209,9 +208,9 @@ func Inspect(path string, opts InspectOptions) (*InspectReport, error) {
 // record the file's current size; from is "" when neither does.
 func rowsRecorded(dir, path string) (n int64, from string) {
 	size := fileSize(path)
-	base := filepath.Base(path)
+	base := storage.Base(path)
 	if idx, ok := FileIndex(path); ok {
-		if ss, err := ReadShardStats(filepath.Join(dir, StatsName(idx))); err == nil && ss.File == base && ss.Bytes == size {
+		if ss, err := ReadShardStats(storage.Join(dir, StatsName(idx))); err == nil && ss.File == base && ss.Bytes == size {
 			return ss.Successes, "stats"
 		}
 	}
@@ -357,10 +356,7 @@ func ComputeStats(ctx context.Context, dir string, top int) (*DatasetStats, erro
 	var chars, words int64
 	for _, path := range files {
 		st.FileBytes += fileSize(path)
-		if _, err := checkStructure(path); err != nil {
-			return nil, fmt.Errorf("stats: %w", err)
-		}
-		for rec, err := range ReadFile(path, nil) {
+		for rec, err := range ReadFile(path, nil) { // Open bounds-checks the structure first
 			if err == nil {
 				err = ctx.Err()
 			}

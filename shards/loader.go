@@ -9,6 +9,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/witdata/wit/internal/storage"
 )
 
 // LoaderOptions configures a Loader: what to read, how to shuffle, and which part of the data set
@@ -26,6 +27,11 @@ type LoaderOptions struct {
 	// 1% of a training step's input work), and a changed byte then stops the stream with an
 	// error naming the file and batch (ErrChecksum) instead of training on it silently.
 	SkipChecksums bool
+
+	// Prefetch is how many shard files of a directory on object storage are downloaded ahead of
+	// the one being read, into local temporary files (0: 2; negative: none, every read is a range
+	// request). Local directories are read in place.
+	Prefetch int
 }
 
 // Position is where a Loader stream stands: resuming from it yields exactly the samples that an
@@ -46,12 +52,15 @@ type Row struct {
 // by the shuffle buffer and one record batch, whatever the data set's size.
 type Loader struct {
 	dir   string
+	sdir  storage.Dir
 	files []string
 	rows  []int64 // rows per file, read from the footers' batch headers
 	opts  LoaderOptions
 }
 
-// NewLoader lists the shards in dir and counts their rows.
+// NewLoader lists the shards in dir and counts their rows: from manifest.json when it lists every
+// file with its current size (image shards: no file is read but the first, for its schema),
+// otherwise by reading every file.
 func NewLoader(dir string, opts LoaderOptions) (*Loader, error) {
 	if opts.NumWorkers <= 0 {
 		opts.NumWorkers = 1
@@ -69,7 +78,26 @@ func NewLoader(dir string, opts LoaderOptions) (*Loader, error) {
 	if len(files) == 0 {
 		return nil, fmt.Errorf("shards: %s holds no shard files", dir)
 	}
-	l := &Loader{dir: dir, files: files, rows: make([]int64, len(files)), opts: opts}
+	if opts.Prefetch == 0 {
+		opts.Prefetch = 2
+	}
+	sdir, err := storage.Open(context.Background(), dir)
+	if err != nil {
+		return nil, fmt.Errorf("shards: %w", err)
+	}
+	l := &Loader{dir: dir, sdir: sdir, files: files, rows: make([]int64, len(files)), opts: opts}
+	if l.rowsFromManifest() {
+		f, err := Open(files[0])
+		if err != nil {
+			return nil, err
+		}
+		_, err = projection(f.Schema(), opts.Columns, files[0])
+		f.Close()
+		if err != nil {
+			return nil, err
+		}
+		return l, nil
+	}
 	for i, path := range files {
 		f, err := Open(path)
 		if err != nil {
@@ -87,6 +115,38 @@ func NewLoader(dir string, opts LoaderOptions) (*Loader, error) {
 		}
 	}
 	return l, nil
+}
+
+// rowsFromManifest fills l.rows from the directory's manifest when it lists every file with the
+// size the file has now.
+func (l *Loader) rowsFromManifest() bool {
+	m, err := ReadManifest(l.dir)
+	if err != nil {
+		return false
+	}
+	entries, err := listEntries(l.dir)
+	if err != nil {
+		return false
+	}
+	sizes := make(map[string]int64, len(entries))
+	for _, e := range entries {
+		sizes[e.Name] = e.Size
+	}
+	listed := make(map[string]ShardInfo, len(m.Shards))
+	for _, s := range m.Shards {
+		listed[s.File] = s
+	}
+	rows := make([]int64, len(l.files))
+	for i, path := range l.files {
+		name := storage.Base(path)
+		s, ok := listed[name]
+		if size, found := sizes[name]; !ok || !found || s.Bytes != size || s.Count < 0 {
+			return false
+		}
+		rows[i] = s.Count
+	}
+	copy(l.rows, rows)
+	return true
 }
 
 // EpochSize returns the number of samples this worker reads per epoch.
@@ -172,7 +232,17 @@ func (l *Loader) epoch(ctx context.Context, epoch int, skip int64, yield func(Ro
 		return yield(Row{Values: s.values, Pos: Position{Epoch: epoch, Consumed: consumed}}, nil)
 	}
 	materialised := skip == 0
-	for _, fi := range l.order(epoch) {
+	order := l.order(epoch)
+	var pf *storage.Prefetcher
+	if l.opts.Prefetch > 0 && storage.IsRemote(l.dir) {
+		names := make([]string, len(order))
+		for i, fi := range order {
+			names[i] = storage.Base(l.files[fi])
+		}
+		pf = storage.NewPrefetcher(ctx, l.sdir, names, l.opts.Prefetch)
+		defer pf.Close()
+	}
+	for _, fi := range order {
 		rows := l.rows[fi]
 		var reader func(row int64) ([]any, error)
 		var closeReader func()
@@ -184,7 +254,7 @@ func (l *Loader) epoch(ctx context.Context, epoch int, skip int64, yield func(Ro
 			s := slot{at: coord{fi, r}}
 			if consumed >= skip { // the next emissions are yielded: read from here on
 				if !materialised {
-					if err := l.fill(buf); err != nil {
+					if err := l.fill(ctx, pf, buf); err != nil {
 						yield(Row{}, err)
 						return false
 					}
@@ -192,7 +262,7 @@ func (l *Loader) epoch(ctx context.Context, epoch int, skip int64, yield func(Ro
 				}
 				if reader == nil {
 					var err error
-					reader, closeReader, err = l.sequential(fi)
+					reader, closeReader, err = l.sequential(ctx, pf, fi)
 					if err != nil {
 						yield(Row{}, err)
 						return false
@@ -221,7 +291,7 @@ func (l *Loader) epoch(ctx context.Context, epoch int, skip int64, yield func(Ro
 		}
 	}
 	if !materialised {
-		if err := l.fill(buf); err != nil {
+		if err := l.fill(ctx, pf, buf); err != nil {
 			yield(Row{}, err)
 			return false
 		}
@@ -234,9 +304,21 @@ func (l *Loader) epoch(ctx context.Context, epoch int, skip int64, yield func(Ro
 	return true
 }
 
+// open opens file fi, through the prefetcher pf when there is one.
+func (l *Loader) open(ctx context.Context, pf *storage.Prefetcher, fi int) (*File, error) {
+	if pf == nil {
+		return Open(l.files[fi])
+	}
+	r, err := pf.Open(ctx, storage.Base(l.files[fi]))
+	if err != nil {
+		return nil, fmt.Errorf("shards: open %s: %w", l.files[fi], err)
+	}
+	return openReader(r, l.files[fi])
+}
+
 // sequential returns a reader of one file's rows in increasing order.
-func (l *Loader) sequential(fi int) (func(row int64) ([]any, error), func(), error) {
-	f, err := Open(l.files[fi])
+func (l *Loader) sequential(ctx context.Context, pf *storage.Prefetcher, fi int) (func(row int64) ([]any, error), func(), error) {
+	f, err := l.open(ctx, pf, fi)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -277,7 +359,7 @@ func (l *Loader) sequential(fi int) (func(row int64) ([]any, error), func(), err
 }
 
 // fill reads the values of buffered slots that were skipped over as coordinates.
-func (l *Loader) fill(buf []slot) error {
+func (l *Loader) fill(ctx context.Context, pf *storage.Prefetcher, buf []slot) error {
 	byFile := map[int][]int{}
 	for i := range buf {
 		if buf[i].values == nil {
@@ -289,7 +371,7 @@ func (l *Loader) fill(buf []slot) error {
 		for _, i := range slots {
 			want[buf[i].at.row] = i
 		}
-		read, closer, err := l.sequential(fi)
+		read, closer, err := l.sequential(ctx, pf, fi)
 		if err != nil {
 			return err
 		}

@@ -1,15 +1,14 @@
 package shards
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/witdata/wit/internal/atomicfile"
+	"github.com/witdata/wit/internal/storage"
 )
 
 // Names of the dataset-level files beside the shards.
@@ -76,8 +75,8 @@ func (m *Manifest) Sizes() map[string]int64 {
 
 // ReadManifest reads dir/manifest.json.
 func ReadManifest(dir string) (*Manifest, error) {
-	path := filepath.Join(dir, ManifestName)
-	data, err := os.ReadFile(path)
+	path := storage.Join(dir, ManifestName)
+	data, err := readFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("shards: read manifest: %w", err)
 	}
@@ -102,10 +101,10 @@ func WriteManifest(dir string, m *Manifest) error {
 	}
 	slices.SortFunc(m.Shards, func(a, b ShardInfo) int { return compareShardNames(a.File, b.File) })
 	m.recount()
-	if err := writeJSON(filepath.Join(dir, ManifestName), m); err != nil {
+	if err := writeJSON(storage.Join(dir, ManifestName), m); err != nil {
 		return err
 	}
-	return writeJSON(filepath.Join(dir, SizesName), m.Sizes())
+	return writeJSON(storage.Join(dir, SizesName), m.Sizes())
 }
 
 // BuildManifest scans the committed shard files of dir. A file's row count comes from its
@@ -117,14 +116,21 @@ func BuildManifest(dir string) (*Manifest, error) {
 		return nil, err
 	}
 	m := &Manifest{SchemaVersion: SchemaVersion, Shards: make([]ShardInfo, 0, len(files))}
-	for _, path := range files {
-		st, err := os.Stat(path)
-		if err != nil {
-			return nil, fmt.Errorf("shards: %w", err)
+	sizes := map[string]int64{}
+	if entries, err := listEntries(dir); err == nil {
+		for _, e := range entries {
+			sizes[e.Name] = e.Size
 		}
-		info := ShardInfo{File: filepath.Base(path), Bytes: st.Size(), Count: -1}
+	}
+	for _, path := range files {
+		name := storage.Base(path)
+		size, ok := sizes[name]
+		if !ok {
+			return nil, fmt.Errorf("shards: %s vanished while the manifest was built", path)
+		}
+		info := ShardInfo{File: name, Bytes: size, Count: -1}
 		if idx, ok := FileIndex(path); ok {
-			if ss, err := ReadShardStats(filepath.Join(dir, StatsName(idx))); err == nil && ss.Bytes == st.Size() && ss.File == info.File {
+			if ss, err := ReadShardStats(storage.Join(dir, StatsName(idx))); err == nil && ss.Bytes == size && ss.File == info.File {
 				info.Count = ss.Successes
 			}
 		}
@@ -172,7 +178,7 @@ func FailedName(index int) string { return fmt.Sprintf("%05d_failed.jsonl", inde
 
 // StatsIndex returns the shard number of a stats record's name ("00012_stats.json" -> 12).
 func StatsIndex(name string) (int, bool) {
-	name = filepath.Base(name)
+	name = storage.Base(name)
 	num, ok := strings.CutSuffix(name, "_stats.json")
 	if !ok || len(num) < 5 {
 		return 0, false
@@ -189,7 +195,7 @@ func StatsIndex(name string) (int, bool) {
 
 // ReadShardStats reads one NNNNN_stats.json.
 func ReadShardStats(path string) (*ShardStats, error) {
-	data, err := os.ReadFile(path)
+	data, err := readFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("shards: %w", err)
 	}
@@ -200,8 +206,10 @@ func ReadShardStats(path string) (*ShardStats, error) {
 	return &s, nil
 }
 
+// writeJSON writes v as indented JSON to path (a local path or an object-store URL) atomically:
+// readers see the old content or the new one, never a mix (internal/storage).
 func writeJSON(path string, v any) error {
-	if err := atomicfile.WriteJSON(path, v); err != nil {
+	if err := storage.WriteJSON(context.Background(), path, v); err != nil {
 		return fmt.Errorf("shards: %w", err)
 	}
 	return nil

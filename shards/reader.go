@@ -5,22 +5,27 @@ import (
 	"errors"
 	"fmt"
 	"iter"
-	"os"
-	"path/filepath"
 	"slices"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/witdata/wit/internal/storage"
 )
 
-// ListFiles returns the committed shard files in dir ("NNNNN.arrow"), sorted by number.
-// Temporary files and other names are ignored.
+// ListFiles returns the committed shard files in dir ("NNNNN.arrow"), sorted by number, as
+// locations inside dir (paths, or URLs on object storage). Temporary files and other names are
+// ignored. A local directory must exist; a folder on object storage that an unfinished writer
+// marked incomplete (storage.IncompleteMarker) is an error wrapping storage.ErrIncomplete.
 func ListFiles(dir string) ([]string, error) {
-	entries, err := os.ReadDir(dir)
+	entries, err := listEntries(dir)
 	if err != nil {
-		return nil, fmt.Errorf("shards: list %s: %w", dir, err)
+		return nil, err
+	}
+	if err := storage.CheckComplete(dir, entries); err != nil {
+		return nil, fmt.Errorf("shards: %w", err)
 	}
 	type numbered struct {
 		n    int
@@ -28,11 +33,11 @@ func ListFiles(dir string) ([]string, error) {
 	}
 	var files []numbered
 	for _, e := range entries {
-		if e.IsDir() {
+		if e.IsDir {
 			continue
 		}
-		if n, ok := FileIndex(e.Name()); ok {
-			files = append(files, numbered{n, filepath.Join(dir, e.Name())})
+		if n, ok := FileIndex(e.Name); ok {
+			files = append(files, numbered{n, storage.Join(dir, e.Name)})
 		}
 	}
 	slices.SortFunc(files, func(a, b numbered) int { return a.n - b.n })
@@ -48,7 +53,7 @@ var ErrCorrupt = errors.New("corrupt shard")
 
 // File is an open shard file.
 type File struct {
-	f      *os.File
+	f      storage.Reader
 	r      *ipc.FileReader
 	path   string
 	schema *arrow.Schema
@@ -60,16 +65,22 @@ type File struct {
 
 // Open opens a shard file and reads its footer. A truncated or foreign file gives an error that
 // wraps ErrCorrupt.
-func Open(path string) (_ *File, err error) {
-	// Bounds-check the footer and block sizes first: a corrupt length makes arrow-go allocate
-	// whatever it says (hundreds of GB), which no recover can catch.
-	blocks, err := checkStructure(path)
-	if err != nil {
-		return nil, err
-	}
-	f, err := os.Open(path)
+func Open(path string) (*File, error) {
+	f, err := storage.OpenFile(context.Background(), path)
 	if err != nil {
 		return nil, fmt.Errorf("shards: open %s: %w", path, err)
+	}
+	return openReader(f, path)
+}
+
+// openReader reads the footer of the shard file f (at path, for messages); it closes f on error.
+func openReader(f storage.Reader, path string) (_ *File, err error) {
+	// Bounds-check the footer and block sizes first: a corrupt length makes arrow-go allocate
+	// whatever it says (hundreds of GB), which no recover can catch.
+	blocks, err := checkStructure(f, path)
+	if err != nil {
+		f.Close()
+		return nil, err
 	}
 	defer func() {
 		// The footer is a flatbuffer read without bounds checks; a corrupt one makes it panic.
@@ -262,11 +273,11 @@ func ReadDir(ctx context.Context, dir string, columns []string) iter.Seq2[arrow.
 // of a directory in file order (ReadDir). It checks first that path exists and, for a directory,
 // that it holds shard files, so that a wrong input fails before any output is started.
 func ReadPath(ctx context.Context, path string, columns []string) (iter.Seq2[arrow.RecordBatch, error], error) {
-	st, err := os.Stat(path)
+	st, err := storage.Stat(ctx, path)
 	if err != nil {
 		return nil, fmt.Errorf("shards: %w", err)
 	}
-	if !st.IsDir() {
+	if !st.IsDir {
 		return ReadFile(path, columns), nil
 	}
 	files, err := ListFiles(path)

@@ -8,13 +8,14 @@ import (
 	"errors"
 	"fmt"
 	"image/jpeg"
+	"io"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/witdata/wit/internal/storage"
 )
 
 // Kinds of shard directories.
@@ -107,13 +108,14 @@ func Verify(ctx context.Context, dir string, opts VerifyOptions) (*VerifyReport,
 		opts.MaxProblems = 1000
 	}
 	v := &verifier{opts: opts, rep: &VerifyReport{Dir: dir, Problems: []Problem{}}, keys: map[numKey]keyLoc{}, strKeys: map[string]keyLoc{}}
-	entries, err := os.ReadDir(dir)
+	entries, err := listEntries(dir)
 	if err != nil {
 		return nil, fmt.Errorf("verify: %w", err)
 	}
+	v.entries = entries
 	for _, e := range entries {
-		if strings.Contains(e.Name(), tempMarker) {
-			v.add(Problem{File: e.Name(), Batch: -1, Row: -1, Reason: "stray temporary file (a killed run left it; the next run of the stage removes it)"})
+		if strings.Contains(e.Name, tempMarker) {
+			v.add(Problem{File: e.Name, Batch: -1, Row: -1, Reason: "stray temporary file (a killed run left it; the next run of the stage removes it)"})
 		}
 	}
 	files, err := ListFiles(dir)
@@ -130,7 +132,7 @@ func Verify(ctx context.Context, dir string, opts VerifyOptions) (*VerifyReport,
 		}
 		n, ok := v.file(fi, path)
 		if ok {
-			rows[filepath.Base(path)] = n
+			rows[storage.Base(path)] = n
 		}
 	}
 	v.checkStats(dir, files, rows)
@@ -162,6 +164,17 @@ type verifier struct {
 	files   []string
 	// unchecked counts files written without checksums (before wit recorded them).
 	unchecked int
+	entries   []storage.Info // the directory's listing (names and sizes)
+}
+
+// size returns the listed size of the file name in the directory.
+func (v *verifier) size(name string) (int64, bool) {
+	for _, e := range v.entries {
+		if e.Name == name && !e.IsDir {
+			return e.Size, true
+		}
+	}
+	return 0, false
 }
 
 func (v *verifier) add(p Problem) {
@@ -188,14 +201,13 @@ func expectedTypes(kind string) *arrow.Schema {
 
 // file checks one shard file; ok is false when some of it could not be read.
 func (v *verifier) file(fi int, path string) (rows int64, ok bool) {
-	name := filepath.Base(path)
+	name := storage.Base(path)
 	v.files = append(v.files, name)
 	v.rep.Files++
-	st, err := os.Stat(path)
-	if err == nil {
-		v.rep.Bytes += st.Size()
+	if size, ok := v.size(name); ok {
+		v.rep.Bytes += size
 	}
-	f, err := openChecked(path)
+	f, err := Open(path)
 	if err != nil {
 		v.add(Problem{File: name, Batch: -1, Row: -1, Reason: trimPath(err, path)})
 		return 0, false
@@ -400,14 +412,10 @@ func (v *verifier) checkImage(img []byte, w, h int) (reason string) {
 
 // checkStats compares each NNNNN_stats.json with its shard.
 func (v *verifier) checkStats(dir string, files []string, rows map[string]int64) {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return
-	}
 	stats := map[int]string{}
-	for _, e := range entries {
-		if idx, ok := StatsIndex(e.Name()); ok && !e.IsDir() {
-			stats[idx] = e.Name()
+	for _, e := range v.entries {
+		if idx, ok := StatsIndex(e.Name); ok && !e.IsDir {
+			stats[idx] = e.Name
 		}
 	}
 	if len(stats) == 0 {
@@ -418,7 +426,7 @@ func (v *verifier) checkStats(dir string, files []string, rows map[string]int64)
 	}
 	present := map[string]bool{}
 	for _, path := range files {
-		name := filepath.Base(path)
+		name := storage.Base(path)
 		present[name] = true
 		idx, _ := FileIndex(name)
 		if _, ok := stats[idx]; !ok {
@@ -435,9 +443,9 @@ func (v *verifier) checkStats(dir string, files []string, rows map[string]int64)
 		bad := func(format string, args ...any) {
 			v.add(Problem{File: sname, Batch: -1, Row: -1, Reason: fmt.Sprintf(format, args...)})
 		}
-		ss, err := ReadShardStats(filepath.Join(dir, sname))
+		ss, err := ReadShardStats(storage.Join(dir, sname))
 		if err != nil {
-			bad("%s", trimPath(err, filepath.Join(dir, sname)))
+			bad("%s", trimPath(err, storage.Join(dir, sname)))
 			continue
 		}
 		var failures int64
@@ -463,8 +471,8 @@ func (v *verifier) checkStats(dir string, files []string, rows map[string]int64)
 			bad("its shard %s is missing", ss.File)
 			continue
 		}
-		if st, err := os.Stat(filepath.Join(dir, ss.File)); err == nil && st.Size() != ss.Bytes {
-			bad("records %d bytes, %s has %d", ss.Bytes, ss.File, st.Size())
+		if size, ok := v.size(ss.File); ok && size != ss.Bytes {
+			bad("records %d bytes, %s has %d", ss.Bytes, ss.File, size)
 		}
 		if n, ok := rows[ss.File]; ok && n != ss.Successes {
 			bad("records %d successes, %s has %d rows", ss.Successes, ss.File, n)
@@ -476,12 +484,12 @@ func (v *verifier) checkStats(dir string, files []string, rows map[string]int64)
 func (v *verifier) checkManifest(dir string, files []string, rows map[string]int64) {
 	sizes := map[string]int64{}
 	for _, path := range files {
-		if st, err := os.Stat(path); err == nil {
-			sizes[filepath.Base(path)] = st.Size()
+		if size, ok := v.size(storage.Base(path)); ok {
+			sizes[storage.Base(path)] = size
 		}
 	}
-	mpath := filepath.Join(dir, ManifestName)
-	if _, err := os.Stat(mpath); errors.Is(err, os.ErrNotExist) {
+	mpath := storage.Join(dir, ManifestName)
+	if _, ok := v.size(ManifestName); !ok {
 		if v.rep.Kind == KindSamples {
 			v.note("no %s: counts not checked against it", ManifestName)
 		}
@@ -512,7 +520,7 @@ func (v *verifier) checkManifest(dir string, files []string, rows map[string]int
 				}
 			}
 			for _, path := range files {
-				if name := filepath.Base(path); !listed[name] {
+				if name := storage.Base(path); !listed[name] {
 					bad("does not list %s", name)
 				}
 			}
@@ -524,11 +532,10 @@ func (v *verifier) checkManifest(dir string, files []string, rows map[string]int
 			}
 		}
 	}
-	spath := filepath.Join(dir, SizesName)
-	data, err := os.ReadFile(spath)
-	if errors.Is(err, os.ErrNotExist) {
+	if _, ok := v.size(SizesName); !ok {
 		return
 	}
+	data, err := readFile(storage.Join(dir, SizesName))
 	bad := func(format string, args ...any) {
 		v.add(Problem{File: SizesName, Batch: -1, Row: -1, Reason: fmt.Sprintf(format, args...)})
 	}
@@ -541,7 +548,7 @@ func (v *verifier) checkManifest(dir string, files []string, rows map[string]int
 		return
 	}
 	for _, path := range files {
-		name := filepath.Base(path)
+		name := storage.Base(path)
 		c, ok := counts[name]
 		if !ok {
 			bad("has no entry for %s", name)
@@ -741,8 +748,8 @@ type ipcBlock struct{ off, meta, body int64 }
 
 // checkStructure bounds-checks an Arrow IPC file's footer and blocks (see above) and returns
 // the record batch blocks. Errors wrap ErrCorrupt.
-func checkStructure(path string) ([]ipcBlock, error) {
-	blocks, err := checkStructureErr(path)
+func checkStructure(f storage.Reader, path string) ([]ipcBlock, error) {
+	blocks, err := checkStructureErr(f)
 	if err != nil && !errors.Is(err, ErrCorrupt) {
 		if errors.Is(err, os.ErrNotExist) || errors.Is(err, os.ErrPermission) {
 			return nil, fmt.Errorf("shards: %w", err)
@@ -752,17 +759,8 @@ func checkStructure(path string) ([]ipcBlock, error) {
 	return blocks, err
 }
 
-func checkStructureErr(path string) (blocks []ipcBlock, err error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	size := st.Size()
+func checkStructureErr(f storage.Reader) (blocks []ipcBlock, err error) {
+	size := f.Size()
 	const tail = 4 + 6 // footer length, magic
 	if size < 8+tail {
 		return nil, fmt.Errorf("file too small (%d bytes)", size)
@@ -840,7 +838,7 @@ const (
 	maxUncompressedBatch  = 4 << 30
 )
 
-func checkMessage(f *os.File, b ipcBlock) error {
+func checkMessage(f io.ReaderAt, b ipcBlock) error {
 	meta := make([]byte, b.meta)
 	if _, err := f.ReadAt(meta, b.off); err != nil {
 		return err

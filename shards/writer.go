@@ -1,11 +1,10 @@
 package shards
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"maps"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/witdata/wit/internal/atomicfile"
+	"github.com/witdata/wit/internal/storage"
 )
 
 // Ext is the extension of committed shard files.
@@ -36,27 +36,34 @@ type WriterOptions struct {
 	BeforeCommit func(c Commit) error
 	// AfterCommit runs after the rename.
 	AfterCommit func(c Commit) error
+	// StageDir, for a directory on object storage, is a local directory where each file is
+	// written first and from which it is uploaded at commit (storage.CreateStaged), so that
+	// BeforeCommit sees a complete, durable TempPath there; without it files stream to the store
+	// and TempPath is empty. Local directories ignore it (files are staged beside their name).
+	StageDir string
 }
 
 // Commit describes one completed file.
 type Commit struct {
 	Index    int    // file number
-	Path     string // final path
-	TempPath string // temporary path it was written under
+	Path     string // final location (a path, or a URL on object storage)
+	TempPath string // local temporary file it was written to ("" when streamed to object storage)
 	Rows     int    // rows in the file
 	Bytes    int64  // file size
 }
 
 // Writer appends rows to rotating Arrow IPC files. It is not safe for concurrent use.
 type Writer struct {
-	dir    string
+	ctx    context.Context
+	dir    storage.Dir
+	loc    string // dir's location, for Commit.Path
 	schema *arrow.Schema
 	opts   WriterOptions
 
 	builder *array.RecordBuilder
 	pending int // rows in builder
 
-	file      *atomicfile.File
+	file      storage.Writer
 	ipcw      *ipc.FileWriter
 	index     int // number of the open file (or the next one when file == nil)
 	fileRows  int
@@ -67,8 +74,9 @@ type Writer struct {
 // FileName returns the final name of file number index.
 func FileName(index int) string { return fmt.Sprintf("%05d%s", index, Ext) }
 
-// NewWriter creates dir if needed and returns a Writer for schema. Leftover temporary files in dir
-// are removed: they belong to a run that was killed before it committed them.
+// NewWriter creates dir if needed and returns a Writer for schema. dir is a local path or an
+// object-store URL (internal/storage). Leftover temporary files in dir (and in opts.StageDir) are
+// removed: they belong to a run that was killed before it committed them.
 func NewWriter(dir string, schema *arrow.Schema, opts WriterOptions) (*Writer, error) {
 	if opts.RowsPerFile <= 0 {
 		opts.RowsPerFile = 10000
@@ -79,11 +87,23 @@ func NewWriter(dir string, schema *arrow.Schema, opts WriterOptions) (*Writer, e
 	if opts.BatchRows > opts.RowsPerFile {
 		opts.BatchRows = opts.RowsPerFile
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	ctx := context.Background()
+	d, err := storage.Open(ctx, dir)
+	if err != nil {
+		return nil, fmt.Errorf("shards: %w", err)
+	}
+	if err := d.Mkdir(ctx); err != nil {
 		return nil, fmt.Errorf("shards: create %s: %w", dir, err)
 	}
 	if err := CleanTemp(dir); err != nil {
 		return nil, err
+	}
+	if _, local := d.Local(); local {
+		opts.StageDir = ""
+	} else if opts.StageDir != "" {
+		if err := CleanTemp(opts.StageDir); err != nil {
+			return nil, err
+		}
 	}
 	if opts.FirstIndex < 0 {
 		files, err := ListFiles(dir)
@@ -119,7 +139,9 @@ func NewWriter(dir string, schema *arrow.Schema, opts WriterOptions) (*Writer, e
 	md = arrow.NewMetadata(append(slices.Clone(mk), MetaSchemaCRC32C), append(slices.Clone(mv), sum))
 	schema = arrow.NewSchema(schema.Fields(), &md)
 	return &Writer{
-		dir:     dir,
+		ctx:     ctx,
+		dir:     d,
+		loc:     dir,
 		schema:  schema,
 		opts:    opts,
 		builder: array.NewRecordBuilder(memory.DefaultAllocator, schema),
@@ -242,7 +264,7 @@ func (w *Writer) writeBatch(rec arrow.RecordBatch) error {
 	rec = withChecksum(rec)
 	defer rec.Release()
 	if err := w.ipcw.Write(rec); err != nil {
-		return fmt.Errorf("shards: write %s: %w", w.file.TempPath(), err)
+		return fmt.Errorf("shards: write %s: %w", storage.Join(w.loc, FileName(w.index)), err)
 	}
 	w.fileRows += int(rec.NumRows())
 	return nil
@@ -259,7 +281,14 @@ func (w *Writer) open() error {
 	if w.file != nil {
 		return nil
 	}
-	f, err := atomicfile.Create(filepath.Join(w.dir, FileName(w.index)))
+	name := FileName(w.index)
+	var f storage.Writer
+	var err error
+	if w.opts.StageDir != "" {
+		f, err = storage.CreateStaged(w.ctx, w.dir, name, w.opts.StageDir)
+	} else {
+		f, err = w.dir.Create(w.ctx, name)
+	}
 	if err != nil {
 		return fmt.Errorf("shards: %w", err)
 	}
@@ -268,27 +297,32 @@ func (w *Writer) open() error {
 	if err != nil {
 		f.Abort()
 		w.file = nil
-		return fmt.Errorf("shards: start %s: %w", f.TempPath(), err)
+		return fmt.Errorf("shards: start %s: %w", storage.Join(w.loc, name), err)
 	}
 	w.fileRows = 0
 	return nil
 }
 
-// commit finishes the open file: footer, fsync, BeforeCommit hook, rename, directory fsync.
+// commit finishes the open file: footer, fsync (on local disk or in StageDir), BeforeCommit
+// hook, then the Writer's commit: rename and directory fsync, or the upload's final request.
 func (w *Writer) commit() error {
 	if w.file == nil {
 		return nil
 	}
 	f := w.file
 	w.file = nil
-	defer f.Abort() // removes the temporary file unless it was committed
+	defer f.Abort() // drops the file unless it was committed
+	path := storage.Join(w.loc, FileName(w.index))
 	if err := w.ipcw.Close(); err != nil {
-		return fmt.Errorf("shards: finish %s: %w", f.TempPath(), err)
+		return fmt.Errorf("shards: finish %s: %w", path, err)
 	}
-	if err := f.Finish(); err != nil {
-		return fmt.Errorf("shards: %w", err)
+	c := Commit{Index: w.index, Path: path, Rows: w.fileRows, Bytes: f.Size()}
+	if s, ok := f.(storage.Staged); ok {
+		if err := s.Finish(); err != nil {
+			return fmt.Errorf("shards: %w", err)
+		}
+		c.TempPath = s.TempPath()
 	}
-	c := Commit{Index: w.index, Path: f.Path(), TempPath: f.TempPath(), Rows: w.fileRows, Bytes: f.Size()}
 	if w.opts.BeforeCommit != nil {
 		if err := w.opts.BeforeCommit(c); err != nil {
 			return fmt.Errorf("shards: commit %s: %w", c.Path, err)
@@ -308,24 +342,27 @@ func (w *Writer) commit() error {
 	return nil
 }
 
-// CleanTemp removes temporary files left in dir by a run that did not commit them.
+// CleanTemp removes temporary files left in dir by a run that did not commit them. (Object
+// storage never holds any: see internal/storage.)
 func CleanTemp(dir string) error { return removeStale(dir, IsTemp) }
 
 // removeStale removes the files of dir whose names match stale; a missing dir is fine.
 func removeStale(dir string, stale func(name string) bool) error {
-	entries, err := os.ReadDir(dir)
+	ctx := context.Background()
+	d, err := storage.Open(ctx, dir)
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil
-		}
-		return fmt.Errorf("shards: list %s: %w", dir, err)
+		return fmt.Errorf("shards: %w", err)
+	}
+	entries, err := d.List(ctx, "")
+	if err != nil {
+		return fmt.Errorf("shards: %w", err)
 	}
 	for _, e := range entries {
-		if e.IsDir() || !stale(e.Name()) {
+		if e.IsDir || !stale(e.Name) {
 			continue
 		}
-		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("shards: remove stale %s: %w", e.Name(), err)
+		if err := d.Delete(ctx, e.Name); err != nil {
+			return fmt.Errorf("shards: remove stale %s: %w", e.Name, err)
 		}
 	}
 	return nil
@@ -343,7 +380,7 @@ func IsTemp(name string) bool {
 
 // TempIndex returns the file number encoded in a temporary file's name.
 func TempIndex(name string) (int, bool) {
-	name = filepath.Base(name)
+	name = storage.Base(name)
 	i := strings.Index(name, Ext+tempMarker)
 	if i <= 0 {
 		return 0, false
@@ -354,7 +391,7 @@ func TempIndex(name string) (int, bool) {
 
 // FileIndex returns the number of a committed shard file ("00012.arrow" -> 12).
 func FileIndex(path string) (int, bool) {
-	name := filepath.Base(path)
+	name := storage.Base(path)
 	if !strings.HasSuffix(name, Ext) {
 		return 0, false
 	}

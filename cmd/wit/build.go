@@ -68,6 +68,7 @@ to stderr.`,
 	b.String(&c.SeedsCol, "seeds-col", "column holding the URL in csv/tsv/jsonl seed files")
 	b.String(&c.Out, "out", "data directory: shards/, state/, build-stats.json; reuse it to resume")
 	b.Bool(&c.KeepPairs, "keep-pairs", "also keep the crawl's raw pairs as Arrow files in --out/pairs")
+	b.String(&c.Shards, "shards-out", "write the image shards here instead of --out/shards: a path or an s3://bucket/prefix URL (the state stays in --out)")
 	b.Int(&c.MaxLag, "max-lag", "kept pairs the downloader may fall behind before the crawl pauses")
 	b.String(&c.Filter.Queries, "queries", `query list file (one entry a line, .gz ok), "default" for the embedded list, "" for no query filter`)
 	b.String(&c.Filter.Languages, "languages", "caption languages kept, ISO 639-1 codes or names, comma-separated")

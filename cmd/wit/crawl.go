@@ -69,7 +69,7 @@ Flags override --config (YAML, see configs/crawl.yaml), which overrides the defa
 	b.String(&c.Seeds, "seeds", "seed list: .txt (one URL a line, # comments), .csv/.tsv/.jsonl with a url column; .gz ok")
 	b.String(&c.SeedsCol, "seeds-col", "column holding the URL in csv/tsv/jsonl seed files")
 	b.String(&c.BadRows, "bad-rows", "malformed seed rows (bad quoting, wrong field count, invalid UTF-8, NUL bytes): skip (counted, listed in --out/bad-rows.jsonl) or error (stop at the first)")
-	b.String(&c.Out, "out", "output directory for pair files (NNNNN.arrow) and stats.json")
+	b.String(&c.Out, "out", "output directory or s3://bucket/prefix for pair files (NNNNN.arrow) and stats.json (the state stays local in --state)")
 	b.String(&c.State, "state", "state directory (pebble: visited set, frontier, pending pairs); reuse it to resume")
 	b.Int(&c.MaxDepth, "max-depth", "link hops followed from a seed (0 = seeds only, -1 = unlimited)")
 	b.Int64(&c.MaxPagesPerHost, "max-pages-per-host", "pages fetched per host at most (0 = unlimited)")

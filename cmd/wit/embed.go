@@ -11,6 +11,7 @@ import (
 
 	"github.com/witdata/wit/eval"
 	"github.com/witdata/wit/internal/input"
+	"github.com/witdata/wit/internal/storage"
 	"github.com/witdata/wit/shards"
 )
 
@@ -90,8 +91,10 @@ folder.`,
 			if err != nil {
 				return err
 			}
-			abs, _ := filepath.Abs(out)
-			sum.Out = abs
+			sum.Out = out
+			if !storage.IsRemote(out) {
+				sum.Out, _ = filepath.Abs(out)
+			}
 			return emitReport(cmd, embedOutput{Checkpoint: info, EmbedSummary: sum}, asJSON, "", func(w io.Writer) {
 				fmt.Fprintf(w, "embed: %d rows in %d file(s) under %s (%d-d), %d unusable\n", sum.Rows, sum.Files, out, e.Dim(), sum.Unusable)
 			})
@@ -99,7 +102,7 @@ folder.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&checkpoint, "checkpoint", "", "run folder (its latest checkpoint is used) or a checkpoint folder (run/checkpoints/step-N)")
-	f.StringVar(&shardDir, "shards", "", "embed the images (and captions) of this folder of image shards")
+	f.StringVar(&shardDir, "shards", "", "embed the images (and captions) of this folder of image shards (a path or an s3:// URL)")
 	f.StringVar(&images, "images", "", "embed the images under this folder (.jpg .jpeg .png .gif, recursively; first subfolder = label)")
 	f.StringVar(&texts, "texts", "", "embed the texts of this file (txt: one a line; or csv/tsv/jsonl/json/parquet/arrow, see --text-col)")
 	f.StringVar(&out, "out", "", "output folder for the embedding files (new or empty)")

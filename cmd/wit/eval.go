@@ -205,7 +205,7 @@ a line, {} marking the class name.`,
 	f := cmd.Flags()
 	f.StringVar(&checkpoint, "checkpoint", "", "run folder (its latest checkpoint is used) or a checkpoint folder (run/checkpoints/step-N)")
 	f.StringVar(&images, "images", "", "folder of images in one subfolder per class (DIR/<label>/<file>); .jpg .jpeg .png .gif")
-	f.StringVar(&shardDir, "shards", "", "folder of image shards (*.arrow); labels come from --label-col")
+	f.StringVar(&shardDir, "shards", "", "folder of image shards (*.arrow), a path or an s3:// URL; labels come from --label-col")
 	f.StringVar(&classesFile, "classes", "", `class list: one "label" or "label<TAB>prompt name" a line`)
 	f.StringVar(&templates, "templates", "emoji", "prompt templates: emoji, photo, plain, or a file of templates with {} for the class name")
 	f.StringVar(&labelCol, "label-col", shards.ColCaption, "with --shards: the utf8 column holding each image's label")
@@ -279,7 +279,7 @@ distractor images. Ties are broken at random in expectation. Printed beside chan
 	}
 	f := cmd.Flags()
 	f.StringVar(&checkpoint, "checkpoint", "", "run folder (its latest checkpoint is used) or a checkpoint folder (run/checkpoints/step-N)")
-	f.StringVar(&shardDir, "shards", "", "folder of image shards (*.arrow) with image and caption columns")
+	f.StringVar(&shardDir, "shards", "", "folder of image shards (*.arrow), a path or an s3:// URL, with image and caption columns")
 	f.StringVar(&captionCol, "caption-col", shards.ColCaption, "utf8 column holding the caption")
 	f.IntSliceVar(&ks, "k", eval.DefaultRecallKs, "recall@k cut-offs to report")
 	f.IntVar(&chunk, "batch", 256, "images decoded and embedded per call")

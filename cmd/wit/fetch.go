@@ -11,6 +11,7 @@ import (
 
 	"github.com/witdata/wit/fetch"
 	"github.com/witdata/wit/internal/cliconfig"
+	"github.com/witdata/wit/internal/storage"
 )
 
 func init() { rootCmd.AddCommand(newFetchCmd()) }
@@ -85,8 +86,8 @@ command line override it.`,
 	}
 	c := &o.Config
 	b = cliconfig.New(cmd.Flags(), o, "YAML file with fetch options (keys as in configs/fetch.yaml); flags set on the command line override it")
-	b.String(&o.In, "in", "input: Arrow pairs dir/file (wit crawl/filter output) or a URL list (txt, csv, tsv, jsonl, json, parquet; .gz ok)")
-	b.String(&c.Out, "out", "output directory for shards, per-shard stats, failed lists, manifest.json, sizes.json, stats.json")
+	b.String(&o.In, "in", "input: Arrow pairs dir/file (wit crawl/filter output) or a URL list (txt, csv, tsv, jsonl, json, parquet; .gz ok); a path or an s3:// URL")
+	b.String(&c.Out, "out", "output directory or s3://bucket/prefix for shards, per-shard stats, failed lists, manifest.json, sizes.json, stats.json")
 	b.String(&o.URLCol, "url-col", `input column holding the image URL (default "image_url" for Arrow pairs, else "url")`)
 	b.String(&o.CaptionCol, "caption-col", "input column holding the caption (absent column = empty captions)")
 	b.String(&o.InputFormat, "input-format", "input format when the extension does not say: txt, csv, tsv, jsonl, json, parquet or arrow")
@@ -137,18 +138,21 @@ func runFetch(cmd *cobra.Command, o *fetchOptions) error {
 	ctx := cmd.Context()
 	var source = fetch.Items(nil)
 	if in != "" {
-		abs, err := filepath.Abs(in)
-		if err != nil {
-			return err
+		abs := in
+		if !storage.IsRemote(in) {
+			var err error
+			if abs, err = filepath.Abs(in); err != nil {
+				return err
+			}
 		}
-		st, err := os.Stat(abs)
+		st, err := storage.Stat(ctx, abs)
 		if err != nil {
 			return fmt.Errorf("--in: %w", err)
 		}
 		cfg.InputName = abs
-		if cfg.BaseDir == "" {
+		if cfg.BaseDir == "" && !storage.IsRemote(abs) {
 			cfg.BaseDir = filepath.Dir(abs)
-			if st.IsDir() {
+			if st.IsDir {
 				cfg.BaseDir = abs
 			}
 		}

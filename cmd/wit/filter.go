@@ -83,8 +83,8 @@ command line override it.`,
 	}
 	r, st := &o.Run, &o.Stages
 	b = cliconfig.New(cmd.Flags(), o, "YAML file of filter options (keys as in configs/filter.yaml); flags set on the command line override it")
-	b.String(&r.In, "in", "input: Arrow pairs directory or file, or txt/csv/tsv/jsonl/json/parquet (optionally .gz) (required)")
-	b.String(&r.Out, "out", "output directory of Arrow files (must not exist or be empty) (required)")
+	b.String(&r.In, "in", "input: Arrow pairs directory or file, or txt/csv/tsv/jsonl/json/parquet (optionally .gz); a path or an s3:// URL (required)")
+	b.String(&r.Out, "out", "output directory or s3://bucket/prefix of Arrow files (must not exist or be empty; on s3 an _INCOMPLETE marker stands until it is complete) (required)")
 	b.String(&r.CaptionCol, "caption-col", "caption column")
 	b.String(&r.URLCol, "url-col", `image URL column (default "image_url" for Arrow input, "url" otherwise)`)
 	b.List(&r.ExtraCols, "columns", "non-Arrow input: comma-separated further columns to carry to the output")

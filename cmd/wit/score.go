@@ -96,7 +96,7 @@ first).
 	}
 	f := cmd.Flags()
 	f.StringVar(&checkpoint, "checkpoint", "", "run folder (its latest checkpoint is used) or a checkpoint folder (run/checkpoints/step-N)")
-	f.StringVar(&shardDir, "shards", "", "folder of image shards to score")
+	f.StringVar(&shardDir, "shards", "", "folder of image shards to score (a path or an s3:// URL)")
 	f.StringVar(&in, "in", "", "file of (local image path, caption) pairs to score")
 	f.StringVar(&out, "out", "", "output folder (new or empty)")
 	f.Float64Var(&minScore, "min-score", 0, "keep only pairs whose CLIP score is at least this (default: keep all)")

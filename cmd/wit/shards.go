@@ -22,7 +22,8 @@ func newShardsCmd() *cobra.Command {
 		Short: "Inspect, verify, summarise and export Arrow shard directories",
 		Long: `Tools for the Arrow IPC shard directories wit writes: image sample shards from
 "wit fetch" (columns key, image, caption, url, ...) and pair files from "wit crawl" and
-"wit filter" (page_url, image_url, caption, ...).`,
+"wit filter" (page_url, image_url, caption, ...). DIR may be a local path or an object-store
+URL (s3://bucket/prefix?region=...&endpoint=...&use_path_style=true; AWS SDK credentials).`,
 	}
 	cmd.AddCommand(newShardsInspectCmd(), newShardsVerifyCmd(), newShardsStatsCmd(), newShardsExportCmd())
 	return cmd
@@ -348,7 +349,7 @@ row group for Parquet).`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&opts.Format, "format", "", "output format: webdataset (tars of KEY.jpg/KEY.txt/KEY.json) or parquet")
-	f.StringVar(&out, "out", "", "output directory (created; must not be DIR)")
+	f.StringVar(&out, "out", "", "output directory or s3:// URL (created; must not be DIR)")
 	f.IntVar(&opts.SamplesPerTar, "samples-per-tar", 0, "webdataset: samples per tar, re-cutting the data set across shards (0: one tar per shard)")
 	f.StringVar(&opts.Compression, "compression", "zstd", "parquet: codec of the non-image columns: zstd, snappy or none")
 	f.IntVar(&opts.RowGroupRows, "row-group-rows", 1024, "parquet: rows per row group (a group is also cut at 64 MiB)")

@@ -79,7 +79,7 @@ takes, and is copied into every checkpoint.`,
 		},
 	}
 	b = cliconfig.New(cmd.Flags(), &o, "YAML file of these options, keys as the flags with _ for - (shards, out, vocab, max_captions, min_frequency); flags set on the command line override it")
-	b.String(&o.Shards, "shards", "image shard folder (its *.arrow files' caption column is read)")
+	b.String(&o.Shards, "shards", "image shard folder, a path or an s3:// URL (its *.arrow files' caption column is read)")
 	b.String(&o.Out, "out", "tokenizer file to write (JSON)")
 	b.Int(&o.Vocab, "vocab", "vocabulary size including the 256 bytes and 2 special tokens; must not exceed the model's vocab_size")
 	b.Int64(&o.MaxCaptions, "max-captions", "read at most this many captions (0: all)")

@@ -74,7 +74,7 @@ given by absolute path (--xla-plugin or $WIT_PJRT_PLUGIN), e.g. xla_cuda_plugin.
 	h, r := &o.Preset.Train, &o.Run
 	b = cliconfig.New(cmd.Flags(), &o.Preset, "model preset (YAML, sections model and train): architecture and hyperparameters; the flags below override its train section")
 	b.SetDefaultFile("configs/clip-tiny.yaml")
-	b.String(&r.Shards, "shards", "image shard folder to train on (required)")
+	b.String(&r.Shards, "shards", "image shard folder to train on, a path or an s3:// URL (remote shards are downloaded two files ahead) (required)")
 	b.String(&r.Out, "out", "run folder for metrics, plot and checkpoints (required)")
 	// --steps, --batch-size and --lr also go to the run's options: on --resume those are what may
 	// change a checkpoint's values. Their 0 has always meant "the preset's".

@@ -2,15 +2,14 @@ package input
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
-	"os"
-	"path/filepath"
 	"sync"
 
-	"github.com/witdata/wit/internal/atomicfile"
+	"github.com/witdata/wit/internal/storage"
 )
 
 // Reasons a row is malformed (BadRow.Reason).
@@ -90,13 +89,14 @@ type BadRowLog struct {
 	path   string
 
 	mu     sync.Mutex
-	f      *os.File // created at the first bad row
+	f      storage.Writer // created at the first bad row; the log appears only on Close
 	w      *bufio.Writer
 	counts map[string]int64
 	err    error
 }
 
-// NewBadRowLog returns a log that will be written to path ("" = count only, write nothing).
+// NewBadRowLog returns a log that will be written to path, a local path or an object-store URL
+// ("" = count only, write nothing).
 func NewBadRowLog(path, policy string) (*BadRowLog, error) {
 	if err := CheckBadRowsPolicy(policy); err != nil {
 		return nil, err
@@ -128,9 +128,13 @@ func (l *BadRowLog) Handle(err error) error {
 		return l.err
 	}
 	if l.f == nil {
-		dir := filepath.Dir(l.path)
-		if l.f, l.err = os.CreateTemp(dir, filepath.Base(l.path)+".tmp-*"); l.err != nil {
-			l.err = fmt.Errorf("bad rows log: %w", l.err)
+		ctx := context.Background()
+		dir, err := storage.Open(ctx, storage.Parent(l.path))
+		if err == nil {
+			l.f, err = dir.Create(ctx, storage.Base(l.path))
+		}
+		if err != nil {
+			l.err = fmt.Errorf("bad rows log: %w", err)
 			return l.err
 		}
 		l.w = bufio.NewWriterSize(l.f, 1<<16)
@@ -177,11 +181,17 @@ func (l *BadRowLog) Close() error {
 	if l.path == "" {
 		return l.err
 	}
+	ctx := context.Background()
 	if l.f == nil {
 		if l.err != nil {
 			return l.err
 		}
-		if err := os.Remove(l.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		// No bad row this run: a log left by an earlier run over the same output goes.
+		dir, err := storage.Open(ctx, storage.Parent(l.path))
+		if err == nil {
+			err = dir.Delete(ctx, storage.Base(l.path))
+		}
+		if err != nil && !storage.IsNotExist(err) {
 			return fmt.Errorf("bad rows log: %w", err)
 		}
 		return nil
@@ -192,23 +202,14 @@ func (l *BadRowLog) Close() error {
 	if err == nil {
 		err = l.w.Flush()
 	}
-	if err == nil {
-		err = f.Chmod(0o644)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), l.path)
-	}
 	if err != nil {
-		os.Remove(f.Name())
+		f.Abort()
 		return fmt.Errorf("bad rows log %s: %w", l.path, err)
 	}
-	return atomicfile.SyncDir(filepath.Dir(l.path))
+	if err := f.Commit(); err != nil {
+		return fmt.Errorf("bad rows log %s: %w", l.path, err)
+	}
+	return nil
 }
 
 // Abort removes the temporary file without touching the log's path.
@@ -219,8 +220,7 @@ func (l *BadRowLog) Abort() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.f != nil {
-		l.f.Close()
-		os.Remove(l.f.Name())
+		l.f.Abort()
 		l.f = nil
 	}
 }

@@ -26,7 +26,6 @@ import (
 	"fmt"
 	"io"
 	"iter"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -37,6 +36,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+
+	"github.com/witdata/wit/internal/storage"
 )
 
 // Options says which columns to read.
@@ -70,12 +71,12 @@ var Formats = []string{"txt", "csv", "tsv", "jsonl", "json", "parquet", "arrow"}
 
 // DetectFormat returns the format implied by path's extension (".gz" stripped), or an error.
 func DetectFormat(path string) (format string, gzipped bool, err error) {
-	name := strings.ToLower(filepath.Base(path))
+	name := strings.ToLower(storage.Base(path))
 	if strings.HasSuffix(name, ".gz") {
 		gzipped = true
 		name = strings.TrimSuffix(name, ".gz")
 	}
-	if st, err := os.Stat(path); err == nil && st.IsDir() {
+	if st, err := storage.Stat(context.Background(), path); err == nil && st.IsDir {
 		return "arrow", false, nil
 	}
 	switch ext := strings.TrimPrefix(filepath.Ext(name), "."); ext {
@@ -92,7 +93,8 @@ func DetectFormat(path string) (format string, gzipped bool, err error) {
 	}
 }
 
-// Read streams the rows of path. Errors carry the path and, where known, the line.
+// Read streams the rows of path: a local path or an object-store URL (internal/storage). Errors
+// carry the path and, where known, the line.
 func Read(ctx context.Context, path string, opts Options) iter.Seq2[Row, error] {
 	return func(yield func(Row, error) bool) {
 		if len(opts.Columns) == 0 {
@@ -105,7 +107,7 @@ func Read(ctx context.Context, path string, opts Options) iter.Seq2[Row, error] 
 		format, gz, err := DetectFormat(path)
 		if opts.Format != "" {
 			format, err = opts.Format, nil
-			gz = strings.HasSuffix(strings.ToLower(path), ".gz")
+			gz = strings.HasSuffix(strings.ToLower(storage.Base(path)), ".gz")
 		}
 		if err != nil {
 			yield(Row{}, err)
@@ -120,7 +122,7 @@ func Read(ctx context.Context, path string, opts Options) iter.Seq2[Row, error] 
 			r.readParquet(gz)
 			return
 		}
-		f, err := os.Open(path)
+		f, err := storage.OpenFile(ctx, path)
 		if err != nil {
 			yield(Row{}, fmt.Errorf("input: %w", err))
 			return
@@ -467,7 +469,13 @@ func (r *reader) readParquet(gz bool) {
 		r.failf("gzipped parquet is not supported: parquet compresses its pages itself")
 		return
 	}
-	pf, err := file.OpenParquetFile(r.path, false)
+	f, err := storage.OpenFile(r.ctx, r.path)
+	if err != nil {
+		r.fail(fmt.Errorf("input: %w", err))
+		return
+	}
+	defer f.Close()
+	pf, err := file.NewParquetReader(f)
 	if err != nil {
 		r.failf("parquet: %v", err)
 		return
