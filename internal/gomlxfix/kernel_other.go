@@ -1,0 +1,12 @@
+//go:build !amd64 || purego
+
+package gomlxfix
+
+// hasAsmTiles is false: tiles runs tilesGo (other architectures, or the purego build tag).
+var hasAsmTiles = false
+
+func runTiles(mr, strips, panels, k int, a []float32, sam, sak int, b, c []float32, ldc int, acc bool) {
+	panic("gomlxfix: no assembly tiles in this build")
+}
+
+func fmaPeak(n int) bool { return false }
