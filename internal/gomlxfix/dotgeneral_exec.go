@@ -17,12 +17,12 @@ func FastDotGenerals() (computed, fallbacks int64) {
 	return fastDotGenerals.Load(), fastDotGeneralFallbacks.Load()
 }
 
-// execDotGeneral replaces simplego's DotGeneral executor. Under KernelFast it computes float32
+// execDotGeneral replaces simplego's DotGeneral executor. Under KernelFast(Dot) it computes float32
 // products whose contracting axes flatten to one stride (any batch and cross axes); everything else
 // goes to GoMLX's executor. The node's output is [batch, lhsCross, rhsCross] (simplego
 // reshapes it to the graph's dimensions in a separate node).
 func execDotGeneral(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, inputsOwned []bool) (*simplego.Buffer, error) {
-	if CurrentKernel() != KernelFast || len(inputs) != 2 {
+	if k := CurrentKernel(); k != KernelFast && k != KernelFastDot || len(inputs) != 2 {
 		return gomlxDotGeneral(backend, node, inputs, inputsOwned)
 	}
 	bg, outShape, ok := planDotGeneral(backend, node, inputs)

@@ -114,7 +114,12 @@ func (g *gemm) packB(dst []float32, n0, n1, k0, k1 int) {
 		panel := dst[p*kc*panelCols : (p+1)*kc*panelCols]
 		w := min(panelCols, n1-j0)
 		switch {
-		case g.sbn == 1: // a panel row is contiguous in B: k-major B (x·W with W [in, out])
+		case g.sbn == 1 && w == panelCols: // a panel row is contiguous in B: k-major B (x·W with W [in, out])
+			for kk := range kc {
+				src := g.b[(k0+kk)*g.sbk+j0:]
+				*(*[panelCols]float32)(panel[kk*panelCols:]) = *(*[panelCols]float32)(src) // 64 bytes, no memmove call
+			}
+		case g.sbn == 1:
 			for kk := range kc {
 				src := g.b[(k0+kk)*g.sbk+j0:]
 				row := panel[kk*panelCols : kk*panelCols+panelCols]
@@ -212,69 +217,78 @@ func mergeTile(dst []float32, ldd int, src []float32, lds, rows, cols int, acc b
 	}
 }
 
-// blocks calls fn for each (n, k) block of the product, k blocks innermost.
-func (g *gemm) blocks(fn func(n0, n1, k0, k1 int)) {
+// blocks calls fn for each (n, k) block of columns [n0, n1), k blocks innermost.
+func (g *gemm) blocks(n0, n1 int, fn func(n0, n1, k0, k1 int)) {
 	kBlocks := (g.k + kBlock - 1) / kBlock
 	kc := (g.k + kBlocks - 1) / kBlocks // even blocks: no short last block
-	for n0 := 0; n0 < g.n; n0 += nBlock {
-		n1 := min(n0+nBlock, g.n)
+	for ; n0 < n1; n0 += nBlock {
+		nEnd := min(n0+nBlock, n1)
 		for k0 := 0; k0 < g.k; k0 += kc {
-			fn(n0, n1, k0, min(k0+kc, g.k))
+			fn(n0, nEnd, k0, min(k0+kc, g.k))
 		}
 	}
 }
 
 // run computes the whole product on the calling goroutine.
-func (g *gemm) run(scr *gemmScratch) {
+func (g *gemm) run(scr *gemmScratch) { g.runColumns(scr, 0, g.n) }
+
+// runColumns computes C's columns [n0, n1) (n0 a multiple of 16).
+func (g *gemm) runColumns(scr *gemmScratch, n0, n1 int) {
 	if g.k == 0 {
-		g.zero()
+		g.zero(n0, n1)
 		return
 	}
-	g.blocks(func(n0, n1, k0, k1 int) {
+	g.blocks(n0, n1, func(n0, n1, k0, k1 int) {
 		scr.packed = grow(scr.packed, packedSize(n1-n0, k1-k0))
 		g.packB(scr.packed, n0, n1, k0, k1)
 		g.rows(scr.packed, n0, n1, k0, k1, 0, g.m, k0 > 0, scr)
 	})
 }
 
-// runParallel computes the product with workers goroutines sharing each packed block of B, each
-// taking a range of rows.
+// runParallel computes the product on up to workers goroutines: each takes a range of columns
+// (packing its own panels of B) when there are enough panels, otherwise a range of rows of each
+// block, the block of B packed once for all.
 func (g *gemm) runParallel(workers int) {
-	if g.k == 0 {
-		g.zero()
-		return
-	}
 	strips := (g.m + tileRows - 1) / tileRows
-	workers = min(workers, strips)
-	if workers <= 1 {
+	panels := (g.n + panelCols - 1) / panelCols
+	switch {
+	case workers <= 1 || strips <= 1 && panels <= 1:
 		scr := scratchPool.Get().(*gemmScratch)
 		g.run(scr)
 		scratchPool.Put(scr)
-		return
-	}
-	main := scratchPool.Get().(*gemmScratch)
-	scrs := make([]*gemmScratch, workers)
-	for i := range scrs {
-		scrs[i] = scratchPool.Get().(*gemmScratch)
-	}
-	g.blocks(func(n0, n1, k0, k1 int) {
-		main.packed = grow(main.packed, packedSize(n1-n0, k1-k0))
-		g.packB(main.packed, n0, n1, k0, k1)
+	case panels >= 2*workers || g.k == 0:
+		workers = min(workers, panels)
 		parallelFor(workers, func(w int) {
-			m0 := strips * w / workers * tileRows
-			m1 := min(strips*(w+1)/workers*tileRows, g.m)
-			g.rows(main.packed, n0, n1, k0, k1, m0, m1, k0 > 0, scrs[w])
+			scr := scratchPool.Get().(*gemmScratch)
+			g.runColumns(scr, panels*w/workers*panelCols, min(panels*(w+1)/workers*panelCols, g.n))
+			scratchPool.Put(scr)
 		})
-	})
-	for _, s := range scrs {
-		scratchPool.Put(s)
+	default:
+		workers = min(workers, strips)
+		main := scratchPool.Get().(*gemmScratch)
+		scrs := make([]*gemmScratch, workers)
+		for i := range scrs {
+			scrs[i] = scratchPool.Get().(*gemmScratch)
+		}
+		g.blocks(0, g.n, func(n0, n1, k0, k1 int) {
+			main.packed = grow(main.packed, packedSize(n1-n0, k1-k0))
+			g.packB(main.packed, n0, n1, k0, k1)
+			parallelFor(workers, func(w int) {
+				m0 := strips * w / workers * tileRows
+				m1 := min(strips*(w+1)/workers*tileRows, g.m)
+				g.rows(main.packed, n0, n1, k0, k1, m0, m1, k0 > 0, scrs[w])
+			})
+		})
+		for _, s := range scrs {
+			scratchPool.Put(s)
+		}
+		scratchPool.Put(main)
 	}
-	scratchPool.Put(main)
 }
 
-func (g *gemm) zero() {
+func (g *gemm) zero(n0, n1 int) {
 	for i := range g.m {
-		clear(g.c[i*g.ldc : i*g.ldc+g.n])
+		clear(g.c[i*g.ldc+n0 : i*g.ldc+n1])
 	}
 }
 

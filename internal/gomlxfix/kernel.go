@@ -21,7 +21,11 @@ const (
 	// KernelFast replaces simplego's float32 DotGeneral: the operands are read where they lie
 	// (strided), B is packed into panels, the tiles write C directly, rows are split over the cores.
 	// Layouts it cannot read as strided matrices go to GoMLX's DotGeneral with KernelBlock's kernel.
+	// It also replaces the float32 elementwise ops, reductions, transposes and broadcasts that
+	// dominate a step once the products are fast (elementwise.go).
 	KernelFast Kernel = iota
+	// KernelFastDot is KernelFast's DotGeneral with GoMLX's own elementwise ops.
+	KernelFastDot
 	// KernelBlock keeps GoMLX's DotGeneral (its copies into 32×32 blocks, its scheduling) and runs
 	// the tiles as the block kernel of its "large" path; its "small" path stays GoMLX's.
 	KernelBlock
@@ -29,12 +33,12 @@ const (
 	KernelGoMLX
 )
 
-// EnvKernel selects the kernel at start-up: "fast", "block" or "gomlx" (see Kernel). The default is
+// EnvKernel selects the kernel at start-up: "fast", "fastdot", "block" or "gomlx" (see Kernel). The default is
 // "fast" where the CPU has AVX2 and FMA (and the build has the assembly), "gomlx" elsewhere: the
 // tiles' portable Go version is slower than GoMLX's own kernel.
 const EnvKernel = "WIT_GOMLX_KERNEL"
 
-var kernelNames = [...]string{KernelFast: "fast", KernelBlock: "block", KernelGoMLX: "gomlx"}
+var kernelNames = [...]string{KernelFast: "fast", KernelFastDot: "fastdot", KernelBlock: "block", KernelGoMLX: "gomlx"}
 
 func (k Kernel) String() string {
 	if k >= 0 && int(k) < len(kernelNames) {
@@ -50,7 +54,7 @@ func ParseKernel(s string) (Kernel, error) {
 			return Kernel(k), nil
 		}
 	}
-	return 0, fmt.Errorf("unknown GoMLX kernel %q (want fast, block or gomlx)", s)
+	return 0, fmt.Errorf("unknown GoMLX kernel %q (want fast, fastdot, block or gomlx)", s)
 }
 
 var currentKernel atomic.Int32
@@ -157,6 +161,7 @@ func installKernels() bool {
 	})
 	simplegoKernels.Map[dtypes.Float32] = builder.Interface()
 	simplegoExecutors[backends.OpTypeDotGeneral] = execDotGeneral
+	installOps()
 	return true
 }
 

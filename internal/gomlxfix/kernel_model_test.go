@@ -81,8 +81,9 @@ func TestTrainStepKernels(t *testing.T) {
 	sgd := optimizers.StochasticGradientDescent().WithLearningRate(0.5).WithDecay(false).Done()
 	const batch, steps = 12, 3
 	want := trainLosses(t, be, cfg, gomlxfix.KernelGoMLX, sgd, batch, steps)
-	for _, k := range []gomlxfix.Kernel{gomlxfix.KernelFast, gomlxfix.KernelBlock} {
+	for _, k := range []gomlxfix.Kernel{gomlxfix.KernelFast, gomlxfix.KernelFastDot, gomlxfix.KernelBlock} {
 		computed, fallbacks := gomlxfix.FastDotGenerals()
+		ops, opFallbacks := gomlxfix.FastOps()
 		got := trainLosses(t, be, cfg, k, sgd, batch, steps)
 		for i := range want {
 			if d := math.Abs(got[i]-want[i]) / math.Abs(want[i]); d > 1e-5 || math.IsNaN(got[i]) {
@@ -90,8 +91,12 @@ func TestTrainStepKernels(t *testing.T) {
 			}
 		}
 		c2, f2 := gomlxfix.FastDotGenerals()
-		if k == gomlxfix.KernelFast && (c2 == computed || f2 != fallbacks) {
-			t.Errorf("fast kernel: %d products computed, %d handed to GoMLX", c2-computed, f2-fallbacks)
+		if k != gomlxfix.KernelBlock && (c2 == computed || f2 != fallbacks) {
+			t.Errorf("%s: %d products computed, %d handed to GoMLX", k, c2-computed, f2-fallbacks)
+		}
+		o2, of2 := gomlxfix.FastOps()
+		if k == gomlxfix.KernelFast && o2 == ops || k != gomlxfix.KernelFast && o2 != ops {
+			t.Errorf("%s: %d fast ops executed (%d handed to GoMLX)", k, o2-ops, of2-opFallbacks)
 		}
 	}
 	if want[2] >= want[0] {
@@ -114,7 +119,7 @@ func BenchmarkTrainStepKernels(b *testing.B) {
 	cfg, batch := f.Model, 64
 	be := gomlxfix.MustBackend()
 	times := map[gomlxfix.Kernel]float64{}
-	for _, k := range []gomlxfix.Kernel{gomlxfix.KernelFast, gomlxfix.KernelBlock, gomlxfix.KernelGoMLX} {
+	for _, k := range []gomlxfix.Kernel{gomlxfix.KernelFast, gomlxfix.KernelFastDot, gomlxfix.KernelBlock, gomlxfix.KernelGoMLX} {
 		b.Run(k.String(), func(b *testing.B) {
 			defer gomlxfix.SetKernel(gomlxfix.SetKernel(k))
 			m, _ := model.New(cfg)
