@@ -609,18 +609,29 @@ func execReduce(isMax bool, backend *simplego.Backend, node *simplego.Node, inpu
 			y[offs[1]] = acc
 		})
 	} else { // the innermost axis is kept: a run adds a row of inputs to a row of outputs
-		loop.runs(parallel, align, func(_ int, offs []int, n int) {
-			run, dst := x[offs[0]:offs[0]+n], y[offs[1]:offs[1]+n]
-			if isMax {
-				for i, v := range run {
-					dst[i] = max(dst[i], v)
-				}
-			} else {
-				for i, v := range run {
-					dst[i] += v
+		rowRun := func(c0, c1 int) func(_ int, offs []int, n int) {
+			return func(_ int, offs []int, n int) {
+				run, dst := x[offs[0]+c0:offs[0]+c1], y[offs[1]+c0:offs[1]+c1]
+				if isMax {
+					for i, v := range run {
+						dst[i] = max(dst[i], v)
+					}
+				} else {
+					for i, v := range run {
+						dst[i] += v
+					}
 				}
 			}
-		})
+		}
+		n := loop.dims[last]
+		if workers := defaultWorkers(); !parallel && loop.size() >= minParallelElements && n >= 64*workers {
+			// The outer axes are summed (a bias gradient): each goroutine takes a range of columns.
+			parallelFor(workers, func(w int) {
+				loop.runs(false, 1, rowRun(n*w/workers, n*(w+1)/workers))
+			})
+		} else {
+			loop.runs(parallel, align, rowRun(0, n))
+		}
 	}
 	return out, true
 }

@@ -152,7 +152,7 @@ func TestDenseGradientsKernels(t *testing.T) {
 }
 
 func TestParseKernel(t *testing.T) {
-	for _, k := range []Kernel{KernelFast, KernelBlock, KernelGoMLX} {
+	for _, k := range []Kernel{KernelFast, KernelFastDot, KernelBlock, KernelGoMLX} {
 		if got, err := ParseKernel(k.String()); err != nil || got != k {
 			t.Errorf("ParseKernel(%q) = %v, %v", k, got, err)
 		}
@@ -166,4 +166,19 @@ func TestParseKernel(t *testing.T) {
 	if hasAsmTiles && DefaultKernel() != KernelFast {
 		t.Errorf("default kernel %s on a CPU with AVX2/FMA", DefaultKernel())
 	}
+}
+
+func FuzzParseKernel(f *testing.F) {
+	for _, s := range []string{"fast", "fastdot", "block", "gomlx", "", "FAST", "gomlx "} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		k, err := ParseKernel(s)
+		if err != nil {
+			return
+		}
+		if k.String() != s {
+			t.Fatalf("ParseKernel(%q) = %v, which prints as %q", s, k, k.String())
+		}
+	})
 }
