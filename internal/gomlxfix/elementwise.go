@@ -74,49 +74,62 @@ func (l *stridedLoop) size() int {
 const minParallelElements = 1 << 16
 
 // runs calls fn for each innermost run of the (collapsed) loop: the output offset of its first
-// element, each operand's offset, and its length (the last axis; operand j then advances by
-// strides[j][last]). With parallel set and a large loop, ranges of runs go to different
-// goroutines, split at multiples of align runs; fn must then only write what belongs to its runs.
+// element, each operand's offset, and its length (at most the last axis; operand j then advances
+// by strides[j][last]). With parallel set and a large loop, ranges of elements go to different
+// goroutines, split at multiples of align elements (runs may then be cut in two); fn must then only
+// write what belongs to its elements.
 func (l *stridedLoop) runs(parallel bool, align int, fn func(out int, offs []int, n int)) {
-	rank := len(l.dims)
-	n := l.dims[rank-1]
-	outer := l.size() / n
+	size := l.size()
 	workers := 1
-	if parallel && l.size() >= minParallelElements {
-		workers = max(1, min(defaultWorkers(), outer/align))
+	if parallel && size >= minParallelElements {
+		workers = max(1, min(defaultWorkers(), size/align))
 	}
 	parallelFor(workers, func(w int) {
-		lo, hi := outer/align*w/workers*align, outer/align*(w+1)/workers*align
+		lo, hi := size/align*w/workers*align, size/align*(w+1)/workers*align
 		if w == workers-1 {
-			hi = outer
+			hi = size
 		}
-		idx := make([]int, rank)
-		offs := make([]int, len(l.strides))
-		// Position at run lo.
-		for ax, rest := rank-2, lo; ax >= 0; ax-- {
-			idx[ax] = rest % l.dims[ax]
-			rest /= l.dims[ax]
-			for j := range offs {
-				offs[j] += idx[ax] * l.strides[j][ax]
-			}
-		}
-		for r := lo; r < hi; r++ {
-			fn(r*n, offs, n)
-			for ax := rank - 2; ax >= 0; ax-- {
-				idx[ax]++
-				for j := range offs {
-					offs[j] += l.strides[j][ax]
-				}
-				if idx[ax] < l.dims[ax] {
-					break
-				}
-				for j := range offs {
-					offs[j] -= l.dims[ax] * l.strides[j][ax]
-				}
-				idx[ax] = 0
-			}
-		}
+		l.walk(lo, hi, fn)
 	})
+}
+
+// walk calls fn for the runs of elements [lo, hi).
+func (l *stridedLoop) walk(lo, hi int, fn func(out int, offs []int, n int)) {
+	rank := len(l.dims)
+	n := l.dims[rank-1]
+	idx := make([]int, rank)
+	base := make([]int, len(l.strides)) // operands' offsets at the start of the current run
+	offs := make([]int, len(l.strides))
+	for ax, rest := rank-2, lo/n; ax >= 0; ax-- {
+		idx[ax] = rest % l.dims[ax]
+		rest /= l.dims[ax]
+		for j := range base {
+			base[j] += idx[ax] * l.strides[j][ax]
+		}
+	}
+	col := lo % n
+	for e := lo; e < hi; {
+		m := min(n-col, hi-e)
+		for j := range offs {
+			offs[j] = base[j] + col*l.strides[j][rank-1]
+		}
+		fn(e, offs, m)
+		e += m
+		col = 0
+		for ax := rank - 2; ax >= 0; ax-- {
+			idx[ax]++
+			for j := range base {
+				base[j] += l.strides[j][ax]
+			}
+			if idx[ax] < l.dims[ax] {
+				break
+			}
+			for j := range base {
+				base[j] -= l.dims[ax] * l.strides[j][ax]
+			}
+			idx[ax] = 0
+		}
+	}
 }
 
 // rowMajorStrides returns dims' row-major strides, with 0 on axes of size 1 (broadcast).
@@ -318,7 +331,7 @@ func execBinary(op binaryOp, backend *simplego.Backend, node *simplego.Node, inp
 	out, c := outputBuffer(backend, inputs, inputsOwned, os)
 	last := len(loop.dims) - 1
 	da, db := loop.strides[1][last], loop.strides[2][last]
-	loop.runs(true, 1, func(o int, offs []int, n int) {
+	loop.runs(true, 16, func(o int, offs []int, n int) {
 		binaryRun(op, c[o:o+n], a[offs[1]:], da, b[offs[2]:], db)
 	})
 	return out, true
@@ -460,15 +473,7 @@ func execUnary(run func(dst, src []float32), backend *simplego.Backend, inputs [
 	}
 	out, y := outputBuffer(backend, inputs, inputsOwned, s)
 	loop := stridedLoop{dims: []int{len(x)}, strides: [][]int{{1}}}
-	chunk := 4096
-	if len(x) > chunk {
-		loop.dims = []int{len(x) / chunk, chunk}
-		loop.strides = [][]int{{chunk, 1}}
-		if rem := len(x) % chunk; rem != 0 {
-			run(y[len(x)-rem:], x[len(x)-rem:])
-		}
-	}
-	loop.runs(true, 1, func(o int, _ []int, n int) { run(y[o:o+n], x[o:o+n]) })
+	loop.runs(true, 16, func(o int, _ []int, n int) { run(y[o:o+n], x[o:o+n]) })
 	return out, true
 }
 
@@ -589,10 +594,7 @@ func execReduce(isMax bool, backend *simplego.Backend, node *simplego.Node, inpu
 	// Runs may be split over goroutines only when the outermost axis is kept, at its boundaries:
 	// then each goroutine owns its outputs.
 	parallel := loop.strides[1][0] != 0
-	align := loop.size() / loop.dims[last] / loop.dims[0]
-	if last == 0 {
-		align = 1
-	}
+	align := loop.size() / loop.dims[0]
 	if loop.strides[1][last] == 0 { // the innermost axis is reduced: one output per run
 		loop.runs(parallel, align, func(_ int, offs []int, n int) {
 			run := x[offs[0] : offs[0]+n]
@@ -627,7 +629,7 @@ func execReduce(isMax bool, backend *simplego.Backend, node *simplego.Node, inpu
 		if workers := defaultWorkers(); !parallel && loop.size() >= minParallelElements && n >= 64*workers {
 			// The outer axes are summed (a bias gradient): each goroutine takes a range of columns.
 			parallelFor(workers, func(w int) {
-				loop.runs(false, 1, rowRun(n*w/workers, n*(w+1)/workers))
+				loop.runs(false, n, rowRun(n*w/workers, n*(w+1)/workers))
 			})
 		} else {
 			loop.runs(parallel, align, rowRun(0, n))
@@ -693,7 +695,7 @@ func gather(backend *simplego.Backend, x []float32, os shapes.Shape, dims, strid
 	out := backend.NewBuffer(os)
 	y, _ := bufferFloats(out)
 	d := loop.strides[1][len(loop.dims)-1]
-	loop.runs(true, 1, func(o int, offs []int, n int) {
+	loop.runs(true, 16, func(o int, offs []int, n int) {
 		dst := y[o : o+n]
 		switch d {
 		case 1:

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"sync"
 	"testing"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
@@ -261,6 +262,72 @@ func TestElementwiseAsmMatchesGo(t *testing.T) {
 				if !same(got[i], want[i], 3e-7) {
 					t.Fatalf("%s n=%d: %s(%g) = %g, Go %g", name, n, name, a[i], got[i], want[i])
 				}
+			}
+		}
+	}
+}
+
+// TestStridedLoopRuns: the runs of any element range, and of the split over goroutines, visit each
+// output element once with the operand offsets of a plain row-major walk.
+func TestStridedLoopRuns(t *testing.T) {
+	rng := rand.New(rand.NewPCG(45, 46))
+	for trial := range 300 {
+		rank := 1 + rng.IntN(4)
+		dims := make([]int, rank)
+		for i := range dims {
+			dims[i] = 1 + rng.IntN(9)
+		}
+		if trial%10 == 0 { // large enough to be split over goroutines
+			rank = min(rank, 2)
+			dims = dims[:rank]
+			dims[rank-1] = 40000
+		}
+		strides := rowMajorStrides(dims)
+		other := make([]int, rank)
+		for i := range other {
+			other[i] = rng.IntN(5) * 100
+		}
+		l := stridedLoop{dims: dims, strides: [][]int{strides, other}}
+		size := l.size()
+		want := make([]int, size) // offset of operand 1 for each output element
+		for e := range size {
+			rest := e
+			for ax := rank - 1; ax >= 0; ax-- {
+				want[e] += rest % dims[ax] * other[ax]
+				rest /= dims[ax]
+			}
+		}
+		got := make([]int, size)
+		seen := make([]int32, size)
+		check := func(out int, offs []int, n int) {
+			for i := range n {
+				got[out+i] = offs[1] + i*other[rank-1]
+				seen[out+i]++
+				if offs[0]+i*strides[rank-1] != out+i && dims[rank-1] > 1 {
+					t.Fatalf("trial %d: output offset %d at element %d", trial, offs[0]+i, out+i)
+				}
+			}
+		}
+		if trial%2 == 0 {
+			lo := rng.IntN(size + 1)
+			hi := lo + rng.IntN(size-lo+1)
+			l.walk(lo, hi, check)
+			for e := range size {
+				if inRange := e >= lo && e < hi; inRange != (seen[e] == 1) || inRange && got[e] != want[e] {
+					t.Fatalf("trial %d dims %v walk(%d, %d): element %d seen %d offset %d want %d", trial, dims, lo, hi, e, seen[e], got[e], want[e])
+				}
+			}
+			continue
+		}
+		var mu sync.Mutex
+		l.runs(true, 16, func(out int, offs []int, n int) {
+			mu.Lock()
+			defer mu.Unlock()
+			check(out, offs, n)
+		})
+		for e := range size {
+			if seen[e] != 1 || got[e] != want[e] {
+				t.Fatalf("trial %d dims %v: element %d seen %d offset %d want %d", trial, dims, e, seen[e], got[e], want[e])
 			}
 		}
 	}
