@@ -15,26 +15,34 @@ func randFloats(rng *rand.Rand, n int) []float32 {
 	return out
 }
 
-// withTiles runs fn with the assembly tiles on or off (off: tilesGo).
-func withTiles(asm bool, fn func()) {
-	defer func(prev bool) { useAsmTiles = prev }(useAsmTiles)
-	useAsmTiles = asm
+// tilePath is one implementation of the tiles.
+type tilePath int
+
+const (
+	tilesInGo tilePath = iota
+	tilesAVX2
+	tilesAVX512
+)
+
+func (p tilePath) String() string { return [...]string{"go", "avx2", "avx512"}[p] }
+
+// withTiles runs fn with the tiles of path p.
+func withTiles(p tilePath, fn func()) {
+	defer func(asm, avx512 bool) { useAsmTiles, useAVX512Tiles = asm, avx512 }(useAsmTiles, useAVX512Tiles)
+	useAsmTiles, useAVX512Tiles = p != tilesInGo, p == tilesAVX512
 	fn()
 }
 
 // tilePaths lists the tile implementations this machine runs: always Go, assembly where present.
-func tilePaths() []bool {
+func tilePaths() []tilePath {
+	paths := []tilePath{tilesInGo}
 	if hasAsmTiles {
-		return []bool{false, true}
+		paths = append(paths, tilesAVX2)
 	}
-	return []bool{false}
-}
-
-func pathName(asm bool) string {
-	if asm {
-		return "asm"
+	if hasAVX512Tiles {
+		paths = append(paths, tilesAVX512)
 	}
-	return "go"
+	return paths
 }
 
 // TestTilesMatchReference checks both tile implementations against a float64 sum on random
@@ -77,7 +85,7 @@ func TestTilesMatchReference(t *testing.T) {
 			for i := range c {
 				if d := math.Abs(float64(c[i]) - want[i]); d > 1e-4*(1+math.Abs(want[i])) {
 					t.Fatalf("%s trial %d (mr=%d strips=%d panels=%d k=%d sam=%d sak=%d acc=%v): c[%d]=%g, want %g",
-						pathName(asm), trial, mr, strips, panels, k, sam, sak, acc, i, c[i], want[i])
+						asm, trial, mr, strips, panels, k, sam, sak, acc, i, c[i], want[i])
 				}
 			}
 		}
@@ -155,7 +163,7 @@ func TestGemmMatchesNaive(t *testing.T) {
 				withTiles(asm, func() { g.runParallel(workers) })
 				for i, w := range want {
 					if d := math.Abs(float64(g.c[i]) - w); d > 1e-4*(1+math.Sqrt(float64(k))) {
-						t.Fatalf("%s %dx%dx%d layout %d workers %d: c[%d]=%g, want %g", pathName(asm), m, n, k, layout, workers, i, g.c[i], w)
+						t.Fatalf("%s %dx%dx%d layout %d workers %d: c[%d]=%g, want %g", asm, m, n, k, layout, workers, i, g.c[i], w)
 					}
 				}
 			}

@@ -236,3 +236,243 @@ peak:
 	JNZ         peak
 	VZEROUPPER
 	RET
+
+// The same tiles with AVX-512: a row of a panel (16 floats) is one Z register. Six (or four)
+// accumulators would leave the FMA units waiting on their 4-cycle latency, so even and odd steps
+// of k add into two sets (Z0-Z5, Z6-Z11), summed at the end; the A element is broadcast by the
+// FMA's memory operand. Same arguments and registers otherwise.
+
+// ZSTEP6 adds the steps k (B row at 0(DX), set Z0-Z5) and k+1 (64(DX), Z6-Z11).
+#define ZSTEP6 \
+	VMOVUPS          (DX), Z12 \
+	VFMADD231PS.BCST (SI), Z12, Z0 \
+	VFMADD231PS.BCST (SI)(R9*1), Z12, Z1 \
+	VFMADD231PS.BCST (SI)(R9*2), Z12, Z2 \
+	VFMADD231PS.BCST (R8), Z12, Z3 \
+	VFMADD231PS.BCST (R8)(R9*1), Z12, Z4 \
+	VFMADD231PS.BCST (R8)(R9*2), Z12, Z5 \
+	ADDQ             R10, SI \
+	ADDQ             R10, R8 \
+	VMOVUPS          64(DX), Z13 \
+	VFMADD231PS.BCST (SI), Z13, Z6 \
+	VFMADD231PS.BCST (SI)(R9*1), Z13, Z7 \
+	VFMADD231PS.BCST (SI)(R9*2), Z13, Z8 \
+	VFMADD231PS.BCST (R8), Z13, Z9 \
+	VFMADD231PS.BCST (R8)(R9*1), Z13, Z10 \
+	VFMADD231PS.BCST (R8)(R9*2), Z13, Z11 \
+	ADDQ             R10, SI \
+	ADDQ             R10, R8 \
+	ADDQ             $128, DX
+
+// ZLAST6 is the last step of an odd k (set Z0-Z5).
+#define ZLAST6 \
+	VMOVUPS          (DX), Z12 \
+	VFMADD231PS.BCST (SI), Z12, Z0 \
+	VFMADD231PS.BCST (SI)(R9*1), Z12, Z1 \
+	VFMADD231PS.BCST (SI)(R9*2), Z12, Z2 \
+	VFMADD231PS.BCST (R8), Z12, Z3 \
+	VFMADD231PS.BCST (R8)(R9*1), Z12, Z4 \
+	VFMADD231PS.BCST (R8)(R9*2), Z12, Z5 \
+	ADDQ             R10, SI \
+	ADDQ             R10, R8 \
+	ADDQ             $64, DX
+
+#define ZSTEP4 \
+	VMOVUPS          (DX), Z12 \
+	VFMADD231PS.BCST (SI), Z12, Z0 \
+	VFMADD231PS.BCST (SI)(R9*1), Z12, Z1 \
+	VFMADD231PS.BCST (SI)(R9*2), Z12, Z2 \
+	VFMADD231PS.BCST (R8), Z12, Z3 \
+	ADDQ             R10, SI \
+	ADDQ             R10, R8 \
+	VMOVUPS          64(DX), Z13 \
+	VFMADD231PS.BCST (SI), Z13, Z6 \
+	VFMADD231PS.BCST (SI)(R9*1), Z13, Z7 \
+	VFMADD231PS.BCST (SI)(R9*2), Z13, Z8 \
+	VFMADD231PS.BCST (R8), Z13, Z9 \
+	ADDQ             R10, SI \
+	ADDQ             R10, R8 \
+	ADDQ             $128, DX
+
+#define ZLAST4 \
+	VMOVUPS          (DX), Z12 \
+	VFMADD231PS.BCST (SI), Z12, Z0 \
+	VFMADD231PS.BCST (SI)(R9*1), Z12, Z1 \
+	VFMADD231PS.BCST (SI)(R9*2), Z12, Z2 \
+	VFMADD231PS.BCST (R8), Z12, Z3 \
+	ADDQ             R10, SI \
+	ADDQ             R10, R8 \
+	ADDQ             $64, DX
+
+// func sgemmTilesAVX512(mr, strips, panels, k int, a *float32, sam, sak int, b, c *float32, ldc, acc int)
+TEXT ·sgemmTilesAVX512(SB), NOSPLIT, $0-88
+	MOVQ  sam+40(FP), R9
+	SHLQ  $2, R9
+	MOVQ  sak+48(FP), R10
+	SHLQ  $2, R10
+	MOVQ  ldc+72(FP), R11
+	SHLQ  $2, R11
+	MOVQ  a+32(FP), R12
+	MOVQ  c+64(FP), R13
+	MOVQ  strips+8(FP), AX
+	TESTQ AX, AX
+	JZ    zdone
+
+zstrip:
+	MOVQ  b+56(FP), DX
+	MOVQ  R13, DI
+	MOVQ  panels+16(FP), BX
+	TESTQ BX, BX
+	JZ    znextstrip
+
+zpanel:
+	MOVQ   R12, SI
+	LEAQ   (SI)(R9*2), R8
+	ADDQ   R9, R8
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	MOVQ   k+24(FP), CX
+	CMPQ   mr+0(FP), $4
+	JEQ    zfour
+	SHRQ   $1, CX
+	JZ     zsix1
+
+zsix2:
+	ZSTEP6
+	DECQ CX
+	JNZ  zsix2
+
+zsix1:
+	MOVQ k+24(FP), CX
+	ANDQ $1, CX
+	JZ   zstore6
+	ZLAST6
+
+zstore6:
+	VADDPS Z6, Z0, Z0
+	VADDPS Z7, Z1, Z1
+	VADDPS Z8, Z2, Z2
+	VADDPS Z9, Z3, Z3
+	VADDPS Z10, Z4, Z4
+	VADDPS Z11, Z5, Z5
+	LEAQ   (DI)(R11*2), R8
+	ADDQ   R11, R8
+	CMPQ   acc+80(FP), $0
+	JEQ    zput6
+	VADDPS (DI), Z0, Z0
+	VADDPS (DI)(R11*1), Z1, Z1
+	VADDPS (DI)(R11*2), Z2, Z2
+	VADDPS (R8), Z3, Z3
+	VADDPS (R8)(R11*1), Z4, Z4
+	VADDPS (R8)(R11*2), Z5, Z5
+
+zput6:
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z1, (DI)(R11*1)
+	VMOVUPS Z2, (DI)(R11*2)
+	VMOVUPS Z3, (R8)
+	VMOVUPS Z4, (R8)(R11*1)
+	VMOVUPS Z5, (R8)(R11*2)
+	JMP     znextpanel
+
+zfour:
+	SHRQ $1, CX
+	JZ   zfour1
+
+zfour2:
+	ZSTEP4
+	DECQ CX
+	JNZ  zfour2
+
+zfour1:
+	MOVQ k+24(FP), CX
+	ANDQ $1, CX
+	JZ   zstore4
+	ZLAST4
+
+zstore4:
+	VADDPS Z6, Z0, Z0
+	VADDPS Z7, Z1, Z1
+	VADDPS Z8, Z2, Z2
+	VADDPS Z9, Z3, Z3
+	LEAQ   (DI)(R11*2), R8
+	ADDQ   R11, R8
+	CMPQ   acc+80(FP), $0
+	JEQ    zput4
+	VADDPS (DI), Z0, Z0
+	VADDPS (DI)(R11*1), Z1, Z1
+	VADDPS (DI)(R11*2), Z2, Z2
+	VADDPS (R8), Z3, Z3
+
+zput4:
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z1, (DI)(R11*1)
+	VMOVUPS Z2, (DI)(R11*2)
+	VMOVUPS Z3, (R8)
+
+znextpanel:
+	ADDQ $64, DI
+	DECQ BX
+	JNZ  zpanel
+
+znextstrip:
+	MOVQ  mr+0(FP), CX
+	IMULQ R9, CX
+	ADDQ  CX, R12
+	MOVQ  mr+0(FP), CX
+	IMULQ R11, CX
+	ADDQ  CX, R13
+	DECQ  AX
+	JNZ   zstrip
+
+zdone:
+	VZEROUPPER
+	RET
+
+// func fmaPeakAVX512(n int)
+//
+// fmaPeakAVX2 with Z registers: 384 FLOP a round.
+TEXT ·fmaPeakAVX512(SB), NOSPLIT, $0-8
+	MOVQ   n+0(FP), CX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+
+zpeak:
+	VFMADD231PS Z12, Z13, Z0
+	VFMADD231PS Z12, Z13, Z1
+	VFMADD231PS Z12, Z13, Z2
+	VFMADD231PS Z12, Z13, Z3
+	VFMADD231PS Z12, Z13, Z4
+	VFMADD231PS Z12, Z13, Z5
+	VFMADD231PS Z12, Z13, Z6
+	VFMADD231PS Z12, Z13, Z7
+	VFMADD231PS Z12, Z13, Z8
+	VFMADD231PS Z12, Z13, Z9
+	VFMADD231PS Z12, Z13, Z10
+	VFMADD231PS Z12, Z13, Z11
+	DECQ        CX
+	JNZ         zpeak
+	VZEROUPPER
+	RET

@@ -12,31 +12,43 @@ import (
 	"github.com/witdata/wit/internal/procstat"
 )
 
-// BenchmarkFMAPeak measures the FMA units' throughput: 12 independent 8-wide FMA chains per
-// goroutine, on 1 goroutine and on GOMAXPROCS. The tiles' and matmuls' GFLOP/s are read against it.
+// BenchmarkFMAPeak measures the FMA units' throughput: 12 independent FMA chains per goroutine,
+// 8-wide (AVX2) and 16-wide (AVX-512, where the CPU has it), on 1 goroutine and on GOMAXPROCS.
+// The tiles' and matmuls' GFLOP/s are read against it.
 //
 //	go test ./internal/gomlxfix -run '^$' -bench FMAPeak
 func BenchmarkFMAPeak(b *testing.B) {
 	if !hasAsmTiles {
 		b.Skip("no AVX2/FMA assembly in this build or CPU")
 	}
-	const rounds = 1 << 16 // 12.6 MFLOP a call
-	for _, g := range []int{1, runtime.GOMAXPROCS(0)} {
-		b.Run(map[bool]string{true: "1core", false: "allcores"}[g == 1], func(b *testing.B) {
-			cpu0 := procstat.CPUTime()
-			for b.Loop() {
-				var wg sync.WaitGroup
-				for range g {
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						fmaPeak(rounds)
-					}()
+	const rounds = 1 << 16
+	for _, wide := range []bool{false, true} {
+		if wide && !hasAVX512Tiles {
+			continue
+		}
+		for _, g := range []int{1, runtime.GOMAXPROCS(0)} {
+			name := map[bool]string{false: "avx2", true: "avx512"}[wide] + map[bool]string{true: "/1core", false: "/allcores"}[g == 1]
+			b.Run(name, func(b *testing.B) {
+				cpu0 := procstat.CPUTime()
+				var flops float64
+				var mu sync.Mutex
+				for b.Loop() {
+					var wg sync.WaitGroup
+					for range g {
+						wg.Add(1)
+						go func() {
+							defer wg.Done()
+							f := fmaPeak(rounds, wide)
+							mu.Lock()
+							flops += f
+							mu.Unlock()
+						}()
+					}
+					wg.Wait()
 				}
-				wg.Wait()
-			}
-			reportFLOPs(b, float64(g)*rounds*192*float64(b.N), cpu0)
-		})
+				reportFLOPs(b, flops, cpu0)
+			})
+		}
 	}
 }
 
@@ -49,7 +61,7 @@ func BenchmarkTiles(b *testing.B) {
 	bp := randFloats(rng, panels*k*panelCols)
 	c := make([]float32, strips*tileRows*panels*panelCols)
 	for _, asm := range tilePaths() {
-		b.Run(pathName(asm), func(b *testing.B) {
+		b.Run(asm.String(), func(b *testing.B) {
 			cpu0 := procstat.CPUTime()
 			withTiles(asm, func() {
 				for b.Loop() {
@@ -82,9 +94,17 @@ func BenchmarkMatMul1024(b *testing.B) {
 func benchMatMulKernels(b *testing.B, be backends.Backend, n int) {
 	run, flops := MatMulBaseline(be, n)
 	defer SetKernel(CurrentKernel())
-	for _, k := range []Kernel{KernelFast, KernelBlock, KernelGoMLX} {
-		b.Run(k.String(), func(b *testing.B) {
-			SetKernel(k)
+	for _, r := range []struct {
+		name   string
+		kernel Kernel
+		avx512 bool
+	}{{"fast", KernelFast, true}, {"fast-avx2", KernelFast, false}, {"block", KernelBlock, true}, {"gomlx", KernelGoMLX, true}} {
+		if r.name == "fast-avx2" && !hasAVX512Tiles {
+			continue
+		}
+		b.Run(r.name, func(b *testing.B) {
+			SetKernel(r.kernel)
+			defer UseAVX512Tiles(UseAVX512Tiles(r.avx512))
 			run()
 			b.ResetTimer()
 			cpu0 := procstat.CPUTime()

@@ -81,7 +81,7 @@ func TestDotGeneralKernelsAgree(t *testing.T) {
 						builds := blockKernelBuilds.Load()
 						var got *tensors.Tensor
 						withKernel(run.kernel, func() { got = dotGeneral(t, run.be, c, lhs, rhs) })
-						name := fmt.Sprintf("%s %s %s %s", pathName(asm), run.kernel, dtype, c)
+						name := fmt.Sprintf("%s %s %s %s", asm, run.kernel, dtype, c)
 						if d := maxAbsDiff(t, got, want) / scale; d > 1e-5 {
 							t.Errorf("%s: differs from GoMLX's kernel by %g", name, d)
 						}
@@ -144,7 +144,7 @@ func TestDenseGradientsKernels(t *testing.T) {
 			withTiles(asm, func() { withKernel(k, func() { got = lossAndGrads(t, c, x, w, v) }) })
 			for i := range want {
 				if d := maxAbsDiff(t, got[i], want[i]) / (1 + maxAbs(want[i])); d > 1e-5 {
-					t.Errorf("%s/%s: output %d (loss, dx, dW) differs by %g", k, pathName(asm), i, d)
+					t.Errorf("%s/%s: output %d (loss, dx, dW) differs by %g", k, asm, i, d)
 				}
 			}
 		}
