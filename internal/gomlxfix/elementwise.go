@@ -604,9 +604,7 @@ func execReduce(isMax bool, backend *simplego.Backend, node *simplego.Node, inpu
 					acc = max(acc, v)
 				}
 			} else {
-				for _, v := range run {
-					acc += v
-				}
+				acc += sumRun(run)
 			}
 			y[offs[1]] = acc
 		})
@@ -619,9 +617,7 @@ func execReduce(isMax bool, backend *simplego.Backend, node *simplego.Node, inpu
 						dst[i] = max(dst[i], v)
 					}
 				} else {
-					for i, v := range run {
-						dst[i] += v
-					}
+					binaryRun(opAdd, dst, dst, 1, run, 1)
 				}
 			}
 		}

@@ -14,6 +14,25 @@ func expAVX2(dst, src *float32, n int) int
 //go:noescape
 func sigmoidAVX2(dst, src *float32, n int) int
 
+//go:noescape
+func sumAVX2(x *float32, n int) float32
+
+// sumRun returns the sum of x: the assembly for the multiple of 8 (in 32 partial sums, so not in
+// x's order), Go for the rest.
+func sumRun(x []float32) float32 {
+	n := len(x) &^ 7
+	var s float32
+	if useAsmOps && n > 0 {
+		s = sumAVX2(&x[0], n)
+	} else {
+		n = 0
+	}
+	for _, v := range x[n:] {
+		s += v
+	}
+	return s
+}
+
 // useAsmOps selects the assembly loops where the CPU has AVX2 and FMA; tests clear it.
 var useAsmOps = hasAsmTiles
 

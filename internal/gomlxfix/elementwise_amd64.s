@@ -311,3 +311,50 @@ sigdone:
 	MOVQ DX, ret+24(FP)
 	VZEROUPPER
 	RET
+
+// func sumAVX2(x *float32, n int) float32
+//
+// The sum of x[:n], n a multiple of 8, in four 8-lane partial sums (a reduction over the innermost
+// axis; the caller adds the remainder).
+TEXT ·sumAVX2(SB), NOSPLIT, $0-20
+	MOVQ   x+0(FP), SI
+	MOVQ   n+8(FP), CX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	MOVQ   CX, DX
+	SHRQ   $5, DX
+	JZ     sum8
+
+sum32:
+	VADDPS (SI), Y0, Y0
+	VADDPS 32(SI), Y1, Y1
+	VADDPS 64(SI), Y2, Y2
+	VADDPS 96(SI), Y3, Y3
+	ADDQ   $128, SI
+	DECQ   DX
+	JNZ    sum32
+
+sum8:
+	ANDQ $31, CX
+	SHRQ $3, CX
+	JZ   sumfold
+
+sum8loop:
+	VADDPS (SI), Y0, Y0
+	ADDQ   $32, SI
+	DECQ   CX
+	JNZ    sum8loop
+
+sumfold:
+	VADDPS       Y1, Y0, Y0
+	VADDPS       Y3, Y2, Y2
+	VADDPS       Y2, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS       X1, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	MOVSS        X0, ret+16(FP)
+	VZEROUPPER
+	RET

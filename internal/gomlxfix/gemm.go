@@ -115,9 +115,12 @@ func (g *gemm) packB(dst []float32, n0, n1, k0, k1 int) {
 		w := min(panelCols, n1-j0)
 		switch {
 		case g.sbn == 1 && w == panelCols: // a panel row is contiguous in B: k-major B (x·W with W [in, out])
+			if packRows(panel, g.b[k0*g.sbk+j0:], kc, g.sbk) {
+				break
+			}
 			for kk := range kc {
 				src := g.b[(k0+kk)*g.sbk+j0:]
-				*(*[panelCols]float32)(panel[kk*panelCols:]) = *(*[panelCols]float32)(src) // 64 bytes, no memmove call
+				copy(panel[kk*panelCols:(kk+1)*panelCols], src[:panelCols])
 			}
 		case g.sbn == 1:
 			for kk := range kc {

@@ -24,6 +24,21 @@ func sgemmTilesAVX2(mr, strips, panels, k int, a *float32, sam, sak int, b, c *f
 //go:noescape
 func sgemmTilesAVX512(mr, strips, panels, k int, a *float32, sam, sak int, b, c *float32, ldc, acc int)
 
+// packRowsAVX2 copies rows rows of 16 floats, stride floats apart in src, to dst.
+//
+//go:noescape
+func packRowsAVX2(dst, src *float32, rows, stride int)
+
+// packRows copies rows rows of 16 floats (src[i·stride:][:16]) to dst[16·i:]; false if it is left
+// to the caller (no assembly).
+func packRows(dst, src []float32, rows, stride int) bool {
+	if !useAsmTiles || rows <= 0 || len(dst) < rows*panelCols || len(src) < (rows-1)*stride+panelCols || stride < 0 {
+		return false
+	}
+	packRowsAVX2(&dst[0], &src[0], rows, stride)
+	return true
+}
+
 // fmaPeakAVX2 runs n rounds of 12 independent 8-wide FMAs (192 FLOP a round).
 //
 //go:noescape

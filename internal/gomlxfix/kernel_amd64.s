@@ -476,3 +476,30 @@ zpeak:
 	JNZ         zpeak
 	VZEROUPPER
 	RET
+
+// func packRowsAVX2(dst, src *float32, rows, stride int)
+//
+// Copies rows rows of 16 floats, src's stride floats apart, to dst one after the other: a panel of
+// B where B's columns are contiguous (packB).
+TEXT ·packRowsAVX2(SB), NOSPLIT, $0-32
+	MOVQ  dst+0(FP), DI
+	MOVQ  src+8(FP), SI
+	MOVQ  rows+16(FP), CX
+	MOVQ  stride+24(FP), DX
+	SHLQ  $2, DX
+	TESTQ CX, CX
+	JZ    packdone
+
+packloop:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	ADDQ    DX, SI
+	ADDQ    $64, DI
+	DECQ    CX
+	JNZ     packloop
+
+packdone:
+	VZEROUPPER
+	RET

@@ -14,3 +14,5 @@ func runTiles(mr, strips, panels, k int, a []float32, sam, sak int, b, c []float
 }
 
 func fmaPeak(n int, wide bool) float64 { return 0 }
+
+func packRows(dst, src []float32, rows, stride int) bool { return false }
