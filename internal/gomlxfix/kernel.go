@@ -62,8 +62,8 @@ var currentKernel atomic.Int32
 // SetKernel selects the kernel for every DotGeneral executed from now on (compiled graphs too) and
 // returns the previous one. Benchmarks use it to compare kernels in one process.
 func SetKernel(k Kernel) (previous Kernel) {
-	if _, err := ParseKernel(k.String()); err != nil {
-		panic(err)
+	if k < 0 || int(k) >= len(kernelNames) {
+		panic(fmt.Sprintf("gomlxfix: unknown kernel %d", int32(k)))
 	}
 	if k != KernelGoMLX && !kernelsInstalled {
 		k = KernelGoMLX
@@ -105,7 +105,8 @@ var (
 	// kernelsInstalled is false when simplego's tables did not have the expected types (another
 	// GoMLX version): then only KernelGoMLX exists.
 	kernelsInstalled bool
-	// bufferReader reads buffers' data; BufferData does not depend on the backend's state.
+	// bufferReader reads buffers' data: simplego's BufferData only checks that its backend is not
+	// finalized, and GoMLX hands the block-kernel builder no backend.
 	bufferReader = new(simplego.Backend)
 )
 
