@@ -13,7 +13,8 @@ import (
 
 // Once the products run on the tiles, a clip-tiny step spends most of its time in simplego's
 // elementwise ops, which walk broadcasts, reductions and transposes with a per-element index
-// iterator and compute sigmoid and exp in float64, on one core. Under KernelFast the float32 cases
+// iterator and compute sigmoid and exp in float64, on one core (negation, square roots and log
+// are only moved here to be split over the cores). Under KernelFast the float32 cases
 // of those ops run here instead: the operands' axes are collapsed to as few strided loops as
 // possible, the innermost loop is specialised (contiguous, broadcast), and large tensors are split
 // over the cores. Everything else (other dtypes, ops not listed) stays GoMLX's.
@@ -270,6 +271,13 @@ func installOps() {
 	replace(backends.OpTypeExp, func(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, inputsOwned []bool) (*simplego.Buffer, bool) {
 		return execUnary(expRun, backend, inputs, inputsOwned)
 	})
+	for op, run := range map[backends.OpType]func(dst, src []float32){
+		backends.OpTypeNeg: negRun, backends.OpTypeSqrt: sqrtRun, backends.OpTypeRsqrt: rsqrtRun, backends.OpTypeLog: logRun,
+	} {
+		replace(op, func(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, inputsOwned []bool) (*simplego.Buffer, bool) {
+			return execUnary(run, backend, inputs, inputsOwned)
+		})
+	}
 	replace(backends.OpTypeReduceSum, func(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, _ []bool) (*simplego.Buffer, bool) {
 		return execReduce(false, backend, node, inputs)
 	})
@@ -535,6 +543,36 @@ func sigmoidRunGo(dst, src []float32) {
 			e := exp32(x)
 			dst[i] = e / (1 + e)
 		}
+	}
+}
+
+// negRun, sqrtRun, rsqrtRun and logRun are simplego's formulas (in float64 where it uses float64);
+// they are here to be split over the cores (Adam's square roots run over every parameter).
+func negRun(dst, src []float32) {
+	src = src[:len(dst)]
+	for i, x := range src {
+		dst[i] = -x
+	}
+}
+
+func sqrtRun(dst, src []float32) {
+	src = src[:len(dst)]
+	for i, x := range src {
+		dst[i] = float32(math.Sqrt(float64(x)))
+	}
+}
+
+func rsqrtRun(dst, src []float32) {
+	src = src[:len(dst)]
+	for i, x := range src {
+		dst[i] = float32(1 / math.Sqrt(float64(x)))
+	}
+}
+
+func logRun(dst, src []float32) {
+	src = src[:len(dst)]
+	for i, x := range src {
+		dst[i] = float32(math.Log(float64(x)))
 	}
 }
 

@@ -42,6 +42,10 @@ func otherOpsCases() []opsCase {
 	var cases []opsCase
 	for _, dims := range [][]int{{7}, {3, 4, 5}, {64, 37, 512}} {
 		cases = append(cases,
+			opsCase{fmt.Sprintf("Neg%v", dims), [][]int{dims}, func(in []*Node) *Node { return Neg(in[0]) }},
+			opsCase{fmt.Sprintf("Sqrt%v", dims), [][]int{dims}, func(in []*Node) *Node { return Sqrt(Abs(in[0])) }},
+			opsCase{fmt.Sprintf("Rsqrt%v", dims), [][]int{dims}, func(in []*Node) *Node { return Rsqrt(Abs(in[0])) }},
+			opsCase{fmt.Sprintf("LogAbs%v", dims), [][]int{dims}, func(in []*Node) *Node { return Log(Abs(in[0])) }},
 			opsCase{fmt.Sprintf("Exp%v", dims), [][]int{dims}, func(in []*Node) *Node { return Exp(in[0]) }},
 			opsCase{fmt.Sprintf("Logistic%v", dims), [][]int{dims}, func(in []*Node) *Node { return Sigmoid(in[0]) }})
 	}
@@ -133,7 +137,7 @@ func TestFastOpsMatchGoMLX(t *testing.T) {
 	rng := rand.New(rand.NewPCG(41, 42))
 	for _, c := range append(binaryCases(), otherOpsCases()...) {
 		for _, dtype := range []dtypes.DType{dtypes.Float32, dtypes.Float64} {
-			special := c.name[:3] == "Exp" || c.name[:3] == "Log"
+			special := strings.HasPrefix(c.name, "Exp") || strings.HasPrefix(c.name, "Logistic")
 			inputs := make([]*tensors.Tensor, len(c.inputs))
 			for i, dims := range c.inputs {
 				inputs[i] = opsInput(rng, dtype, dims, special)
