@@ -81,16 +81,22 @@ const minParallelElements = 1 << 16
 // write what belongs to its elements.
 func (l *stridedLoop) runs(parallel bool, align int, fn func(out int, offs []int, n int)) {
 	size := l.size()
-	workers := 1
-	if parallel && size >= minParallelElements {
-		workers = max(1, min(defaultWorkers(), size/align))
+	if !parallel || size < minParallelElements || size < 2*align {
+		l.walk(0, size, fn)
+		return
 	}
-	parallelFor(workers, func(w int) {
-		lo, hi := size/align*w/workers*align, size/align*(w+1)/workers*align
-		if w == workers-1 {
-			hi = size
+	// Ranges handed out as the goroutines ask for them (a goroutine that starts late takes fewer).
+	workers := defaultWorkers()
+	chunks := min(4*workers, size/align)
+	var next atomic.Int64
+	parallelFor(min(workers, chunks), func(int) {
+		for c := int(next.Add(1)) - 1; c < chunks; c = int(next.Add(1)) - 1 {
+			lo, hi := size/align*c/chunks*align, size/align*(c+1)/chunks*align
+			if c == chunks-1 {
+				hi = size
+			}
+			l.walk(lo, hi, fn)
 		}
-		l.walk(lo, hi, fn)
 	})
 }
 

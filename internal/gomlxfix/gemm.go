@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 )
 
 // The float32 matrix product behind the fast DotGeneral (dotgeneral_exec.go) and the block kernel
@@ -260,11 +261,11 @@ func (g *gemm) runParallel(workers int) {
 		g.run(scr)
 		scratchPool.Put(scr)
 	case panels >= 2*workers || g.k == 0:
-		workers = min(workers, panels)
-		parallelFor(workers, func(w int) {
-			scr := scratchPool.Get().(*gemmScratch)
-			g.runColumns(scr, panels*w/workers*panelCols, min(panels*(w+1)/workers*panelCols, g.n))
-			scratchPool.Put(scr)
+		// Column ranges handed out as the goroutines ask for them: a goroutine that starts late
+		// (its core busy, or asleep) takes fewer.
+		chunks := min(panels, 2*workers)
+		parallelChunks(chunks, workers, func(scr *gemmScratch, c int) {
+			g.runColumns(scr, panels*c/chunks*panelCols, min(panels*(c+1)/chunks*panelCols, g.n))
 		})
 	default:
 		workers = min(workers, strips)
@@ -311,6 +312,19 @@ func parallelFor(n int, fn func(i int)) {
 	wg.Wait()
 }
 
+// parallelChunks calls fn for chunks 0..chunks-1 on up to workers goroutines (the caller's
+// included), each taking the next chunk when it is done with one, with its own scratch.
+func parallelChunks(chunks, workers int, fn func(scr *gemmScratch, chunk int)) {
+	var next atomic.Int64
+	parallelFor(max(1, min(workers, chunks)), func(int) {
+		scr := scratchPool.Get().(*gemmScratch)
+		defer scratchPool.Put(scr)
+		for c := int(next.Add(1)) - 1; c < chunks; c = int(next.Add(1)) - 1 {
+			fn(scr, c)
+		}
+	})
+}
+
 // batchedGemm is batch products C[i] = A[i]·B[i]ᵀ, all m×n×k with the same strides: A[i] starts at
 // a[aOffs[i]], B[i] at b[bOffs[i]], C[i] at c[cOffs[i]] with row stride ldc. The C blocks do not
 // overlap.
@@ -348,14 +362,12 @@ func (bg *batchedGemm) run(workers int) {
 		workers = 1
 	}
 	if workers <= 1 || bg.batch >= 4*workers || bg.batch%workers == 0 {
-		n := max(1, min(workers, bg.batch))
-		parallelFor(n, func(w int) {
-			scr := scratchPool.Get().(*gemmScratch)
-			for i := bg.batch * w / n; i < bg.batch*(w+1)/n; i++ {
+		chunks := min(bg.batch, 4*workers)
+		parallelChunks(chunks, workers, func(scr *gemmScratch, c int) {
+			for i := bg.batch * c / chunks; i < bg.batch*(c+1)/chunks; i++ {
 				g := bg.at(i)
 				g.run(scr)
 			}
-			scratchPool.Put(scr)
 		})
 		return
 	}
