@@ -22,6 +22,8 @@
 //     16-column panels; assembly tiles (kernel_amd64.s) keep 6×16 of C in registers; rows or
 //     columns are split over the cores. KernelBlock instead plugs the same tiles into GoMLX's own
 //     blocked DotGeneral as its 32×32 block kernel. `-tags purego` runs the tiles and loops in Go.
+//     The linknames describe GoMLX v0.26.0's tables: a binary built with another GoMLX keeps
+//     GoMLX's executors (and TestGoMLXVersionPinned fails until they are checked again).
 //   - AdamW: GoMLX's Adam().WeightDecay decays every variable; AdamW here follows OpenCLIP (β=(0.9,
 //     0.98), ε=1e-6, decoupled decay 0.2 only on weight matrices), with its state in context variables
 //     so checkpoints capture it, and a cosine-with-warmup schedule.

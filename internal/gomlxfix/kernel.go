@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"reflect"
+	"runtime/debug"
 	"sync/atomic"
 	_ "unsafe" // go:linkname
 
@@ -124,9 +125,19 @@ func init() {
 	SetKernel(k)
 }
 
-// installKernels puts blockKernelBuilder and execDotGeneral in simplego's tables. Both check at
-// every call which kernel is selected and hand the call to GoMLX's saved function otherwise.
+// gomlxVersion is the GoMLX whose simplego tables the go:linkname declarations above describe. A
+// renamed table fails the link; a retyped one would not, so with another version in the build
+// nothing is installed and GoMLX's executors stay.
+const gomlxVersion = "v0.26.0"
+
+// installKernels puts the block kernel builder, execDotGeneral and the elementwise executors in
+// simplego's tables. Each checks at every call which kernel is selected and hands the call to
+// GoMLX's saved function otherwise.
 func installKernels() bool {
+	if v, ok := moduleVersion("github.com/gomlx/gomlx"); ok && v != gomlxVersion {
+		slog.Warn("gomlxfix: GoMLX kernels not installed: built against another GoMLX", "version", v, "want", gomlxVersion)
+		return false
+	}
 	if simplegoKernels == nil || int(dtypes.Float32) >= len(simplegoKernels.Map) {
 		return false
 	}
@@ -164,6 +175,23 @@ func installKernels() bool {
 	simplegoExecutors[backends.OpTypeDotGeneral] = execDotGeneral
 	installOps()
 	return true
+}
+
+// moduleVersion returns the version of module path in this binary's build information.
+func moduleVersion(path string) (string, bool) {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "", false
+	}
+	for _, dep := range info.Deps {
+		if dep.Path == path {
+			if dep.Replace != nil {
+				return dep.Replace.Version, true
+			}
+			return dep.Version, true
+		}
+	}
+	return "", false
 }
 
 var blockKernelBuilds, blockKernelRefusals atomic.Int64

@@ -3,6 +3,8 @@ package gomlxfix
 import (
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"regexp"
 	"testing"
 
 	"github.com/gomlx/gomlx/backends"
@@ -162,6 +164,22 @@ func TestParseKernel(t *testing.T) {
 	}
 	if !kernelsInstalled {
 		t.Fatal("kernels not installed in simplego's tables")
+	}
+}
+
+// TestGoMLXVersionPinned: the go:linkname declarations describe GoMLX gomlxVersion's tables; a
+// go.mod requiring another version must come with them checked again (and gomlxVersion raised).
+// Test binaries carry no dependency versions, so go.mod is read.
+func TestGoMLXVersionPinned(t *testing.T) {
+	mod, err := os.ReadFile("../../go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`(?m)^\s*github\.com/gomlx/gomlx ` + regexp.QuoteMeta(gomlxVersion) + `\b`).Match(mod) {
+		t.Errorf("go.mod does not require github.com/gomlx/gomlx %s, the version kernel.go's linknames describe", gomlxVersion)
+	}
+	if v, ok := moduleVersion("github.com/gomlx/gomlx"); ok && v != gomlxVersion {
+		t.Errorf("GoMLX %s in the build, want %s", v, gomlxVersion)
 	}
 	if hasAsmTiles && DefaultKernel() != KernelFast {
 		t.Errorf("default kernel %s on a CPU with AVX2/FMA", DefaultKernel())
