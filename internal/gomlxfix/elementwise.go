@@ -154,18 +154,21 @@ func rowMajorStrides(dims []int) []int {
 
 // Reading simplego nodes: the output shape and the []int data of reductions, transposes and
 // broadcasts are unexported fields, read by reflection (read-only).
-var (
-	nodeShapeField, nodeDataField = nodeFieldIndexes()
-)
+var nodeShapeField, nodeDataField, shapeDTypeField, shapeDimsField = nodeFieldIndexes()
 
-func nodeFieldIndexes() (shape, data int) {
+// nodeFieldIndexes finds the fields read below once (FieldByName costs a search per call).
+func nodeFieldIndexes() (shape, data, dtype, dims int) {
 	t := reflect.TypeFor[simplego.Node]()
 	s, okS := t.FieldByName("shape")
 	d, okD := t.FieldByName("data")
-	if !okS || !okD || s.Type != reflect.TypeFor[shapes.Shape]() || d.Type.Kind() != reflect.Interface {
-		return -1, -1
+	st := reflect.TypeFor[shapes.Shape]()
+	dt, okT := st.FieldByName("DType")
+	dm, okM := st.FieldByName("Dimensions")
+	if !okS || !okD || !okT || !okM || s.Type != st || d.Type.Kind() != reflect.Interface ||
+		dt.Type.Kind() != reflect.Int32 && dt.Type.Kind() != reflect.Int || dm.Type != reflect.TypeFor[[]int]() {
+		return -1, -1, -1, -1
 	}
-	return s.Index[0], d.Index[0]
+	return s.Index[0], d.Index[0], dt.Index[0], dm.Index[0]
 }
 
 // nodeShape returns a node's output shape.
@@ -174,8 +177,8 @@ func nodeShape(node *simplego.Node) (shapes.Shape, bool) {
 		return shapes.Shape{}, false
 	}
 	s := reflect.ValueOf(node).Elem().Field(nodeShapeField)
-	dims := s.FieldByName("Dimensions")
-	out := shapes.Shape{DType: dtypes.DType(s.FieldByName("DType").Int()), Dimensions: make([]int, dims.Len())}
+	dims := s.Field(shapeDimsField)
+	out := shapes.Shape{DType: dtypes.DType(s.Field(shapeDTypeField).Int()), Dimensions: make([]int, dims.Len())}
 	for i := range out.Dimensions {
 		out.Dimensions[i] = int(dims.Index(i).Int())
 	}
