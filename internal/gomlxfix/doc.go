@@ -1,6 +1,6 @@
 // Package gomlxfix works around defects of GoMLX v0.26.0 (the newest version served) from wit's own
 // code, without forking GoMLX. Import it (even as `_`) before building any graph: its init replaces
-// entries of graph.VJPRegistration and sets GOMLX_NO_AUTO_INSTALL.
+// entries of graph.VJPRegistration and of simplego's executor tables, and sets GOMLX_NO_AUTO_INSTALL.
 //
 //   - DotGeneral/Dot VJP: GoMLX differentiates a DotGeneral by broadcasting both operands to an outer
 //     product ([B,T,out,in] for a Dense layer) and reducing it. DotGeneralVJP writes each operand's
@@ -13,6 +13,17 @@
 //   - Backend: NewBackend returns the pure-Go backend with SimpleGoConfig ("ops_sequential"), which
 //     does not deadlock on 2 cores. The XLA backend exists only with the `xla` build tag (NewXLA,
 //     loading a PJRT plugin by absolute path), so default builds and tests never load or download one.
+//   - Kernels: GoMLX's pure-Go float32 DotGeneral is scalar Go (about 3 GFLOP/s a core), and its
+//     elementwise ops walk every element with an index iterator on one core. On CPUs with AVX2 and
+//     FMA, KernelFast (the default; SetKernel, $WIT_GOMLX_KERNEL) replaces simplego's executors for
+//     float32 DotGeneral, arithmetic, exp, sigmoid, sums, maxima, transposes and broadcasts
+//     (go:linkname into simplego's executor table, each falling back to GoMLX's for what it does not
+//     take). A DotGeneral's operands are read as strided matrices where they lie; B is packed into
+//     16-column panels; assembly tiles (kernel_amd64.s) keep 6×16 of C in registers; rows or
+//     columns are split over the cores. KernelBlock instead plugs the same tiles into GoMLX's own
+//     blocked DotGeneral as its 32×32 block kernel. `-tags purego` runs the tiles and loops in Go.
+//     The linknames describe GoMLX v0.26.0's tables: a binary built with another GoMLX keeps
+//     GoMLX's executors (and TestGoMLXVersionPinned fails until they are checked again).
 //
 // # Backends
 //
