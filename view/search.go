@@ -129,25 +129,23 @@ func countOnes(b []byte) int {
 // compute embeds every row in dataset order, then caches the result.
 func (s *Search) compute(ctx context.Context, cache *embedCache, opts SearchOptions) {
 	err := s.embedAll(ctx, opts)
+	if err == nil {
+		if opts.Progress != nil {
+			fmt.Fprintf(opts.Progress, "view: embedded %d images in %s (%d unusable)\n", s.d.Rows(), time.Since(s.start).Round(time.Second), s.unusable.Load())
+		}
+		if cache != nil {
+			if err := cache.save(s.vecs, s.valid); err != nil {
+				s.d.log.Warn("view: embeddings not cached", "err", err)
+			}
+		}
+	} else if !errors.Is(err, context.Canceled) {
+		s.d.log.Error("view: embedding images failed", "err", err)
+	}
 	s.mu.Lock()
 	s.err = err
 	s.tookS = time.Since(s.start).Seconds()
 	s.mu.Unlock()
 	close(s.finished)
-	if err != nil {
-		if !errors.Is(err, context.Canceled) {
-			s.d.log.Error("view: embedding images failed", "err", err)
-		}
-		return
-	}
-	if opts.Progress != nil {
-		fmt.Fprintf(opts.Progress, "view: embedded %d images in %s (%d unusable)\n", s.d.Rows(), time.Since(s.start).Round(time.Second), s.unusable.Load())
-	}
-	if cache != nil {
-		if err := cache.save(s.vecs, s.valid); err != nil {
-			s.d.log.Warn("view: embeddings not cached", "err", err)
-		}
-	}
 }
 
 func (s *Search) embedAll(ctx context.Context, opts SearchOptions) error {
@@ -216,9 +214,11 @@ func (s *Search) embedAll(ctx context.Context, opts SearchOptions) error {
 	return flush()
 }
 
-// Status reports the embeddings' progress.
+// Status reports the embeddings' progress. They are Ready (searchable in full) once every row is
+// embedded, possibly while the cache is still being written.
 func (s *Search) Status() SearchStatus {
 	st := SearchStatus{Rows: s.d.Rows(), Embedded: s.done.Load(), Unusable: s.unusable.Load(), FromCache: s.fromCache}
+	st.Seconds = time.Since(s.start).Seconds()
 	select {
 	case <-s.finished:
 		s.mu.Lock()
@@ -227,14 +227,13 @@ func (s *Search) Status() SearchStatus {
 		}
 		st.Seconds = s.tookS
 		s.mu.Unlock()
-		st.Ready = st.Error == ""
 	default:
-		st.Seconds = time.Since(s.start).Seconds()
 	}
+	st.Ready = st.Embedded == st.Rows && st.Error == ""
 	return st
 }
 
-// Wait blocks until the embeddings are complete (or failed, or ctx ends).
+// Wait blocks until the embeddings are complete and cached (or failed, or ctx ends).
 func (s *Search) Wait(ctx context.Context) error {
 	select {
 	case <-s.finished:

@@ -595,9 +595,17 @@ func hostOf(u string) string {
 	return p.Host
 }
 
-// thousands formats n with thin separators: 1 234 567.
-func thousands(n int64) string {
-	s := strconv.FormatInt(n, 10)
+// thousands formats an integer with separators: 1,234,567.
+func thousands(v any) string {
+	var s string
+	switch n := v.(type) {
+	case int:
+		s = strconv.Itoa(n)
+	case int64:
+		s = strconv.FormatInt(n, 10)
+	default:
+		return fmt.Sprint(v)
+	}
 	neg := strings.HasPrefix(s, "-")
 	s = strings.TrimPrefix(s, "-")
 	var b strings.Builder
