@@ -44,9 +44,10 @@ func charts(st *ScanStats, ss *StageStats, threshold int) []Chart {
 		out = append(out, Chart{Name: "original-sizes", Title: "Original image size (longer side, pixels)", draw: func() (*plot.Plot, error) {
 			var names []string
 			var values []float64
+			first := slices.IndexFunc(st.OriginalSides[1:], func(n int64) bool { return n > 0 }) + 1 // side 0: unknown
 			for k, n := range st.OriginalSides {
-				if k == 0 {
-					continue // side 0: unknown
+				if k < max(1, first) {
+					continue
 				}
 				lo, hi := 1<<(k-1), 1<<k-1
 				names = append(names, fmt.Sprintf("%d–%d", lo, hi))
@@ -197,7 +198,12 @@ func bars(names []string, values []float64, horizontal bool, label string) (*plo
 	if len(values) == 0 {
 		return p, nil
 	}
-	b, err := plotter.NewBarChart(plotter.Values(values), vg.Points(12))
+	// Bars fill about 70% of their slot of the axis (the canvas is 6.5 × 3.6 in, less the axes).
+	span := 190.0
+	if !horizontal {
+		span = 400
+	}
+	b, err := plotter.NewBarChart(plotter.Values(values), vg.Points(max(3, min(28, 0.7*span/float64(len(values))))))
 	if err != nil {
 		return nil, err
 	}
