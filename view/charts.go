@@ -6,6 +6,7 @@ import (
 	"image/color"
 	"math"
 	"slices"
+	"strconv"
 	"sync"
 
 	"gonum.org/v1/plot"
@@ -57,7 +58,7 @@ func charts(st *ScanStats, ss *StageStats, threshold int) []Chart {
 		}})
 	}
 	if len(st.ImageSizes) > 0 {
-		out = append(out, Chart{Name: "stored-sizes", Title: "Stored image sizes", Note: fmt.Sprintf("%d distinct sizes", st.DistinctImageSizes),
+		out = append(out, Chart{Name: "stored-sizes", Title: "Stored image sizes", Note: plural(st.DistinctImageSizes, "distinct size"),
 			draw: func() (*plot.Plot, error) { return countBars(st.ImageSizes, 15, "images") }})
 	}
 	if len(st.Languages) > 0 {
@@ -72,15 +73,15 @@ func charts(st *ScanStats, ss *StageStats, threshold int) []Chart {
 			total += n
 		}
 		out = append(out, Chart{Name: "fetch-failures", Title: "Fetch failures by reason",
-			Note: fmt.Sprintf("%d failed, %d downloaded (%.1f%% failed)", total, ss.FetchOK, 100*float64(total)/float64(max(1, total+ss.FetchOK))),
+			Note: fmt.Sprintf("%s failed, %s downloaded (%.1f%% failed)", thousands(total), thousands(ss.FetchOK), 100*float64(total)/float64(max(1, total+ss.FetchOK))),
 			draw: func() (*plot.Plot, error) { return countBars(sortedCounts(ss.FetchFailures, 0), 15, "images") }})
 	}
 	if len(ss.CrawlFailures) > 0 {
-		out = append(out, Chart{Name: "crawl-failures", Title: "Crawled pages that failed, by reason", Note: fmt.Sprintf("%d pages ok", ss.CrawlPagesOK),
+		out = append(out, Chart{Name: "crawl-failures", Title: "Crawled pages that failed, by reason", Note: fmt.Sprintf("%s pages ok", thousands(ss.CrawlPagesOK)),
 			draw: func() (*plot.Plot, error) { return countBars(sortedCounts(ss.CrawlFailures, 0), 15, "pages") }})
 	}
 	if len(ss.FilterDropped) > 0 {
-		out = append(out, Chart{Name: "filter-drops", Title: "Pairs the filter dropped, by reason", Note: fmt.Sprintf("%d of %d pairs kept", ss.FilterKept, ss.FilterRows),
+		out = append(out, Chart{Name: "filter-drops", Title: "Pairs the filter dropped, by reason", Note: fmt.Sprintf("%s of %s pairs kept", thousands(ss.FilterKept), thousands(ss.FilterRows)),
 			draw: func() (*plot.Plot, error) { return countBars(sortedCounts(ss.FilterDropped, 0), 15, "pairs") }})
 	}
 	if q := st.Queries; q.Distinct > 0 {
@@ -94,7 +95,7 @@ func charts(st *ScanStats, ss *StageStats, threshold int) []Chart {
 // about t) and tail (kept whole).
 func balanceNote(q QueryStats, t int) string {
 	if t <= 0 {
-		return fmt.Sprintf("%d entries matched by %d rows; the balancing threshold t is unknown (no filter stats found; wit view --balance T sets it)", q.Distinct, q.RowsWithQuery)
+		return fmt.Sprintf("%s entries matched by %s rows; the balancing threshold t is unknown (no filter stats found; wit view --balance T sets it)", thousands(q.Distinct), thousands(q.RowsWithQuery))
 	}
 	var headEntries, headMatches int64
 	for _, e := range q.ByMatches {
@@ -103,8 +104,35 @@ func balanceNote(q QueryStats, t int) string {
 			headMatches += e.Matches * e.Entries
 		}
 	}
-	return fmt.Sprintf("t = %d: %d head entries (more than t matches) hold %.1f%% of the %d matches; %d tail entries hold the rest",
-		t, headEntries, 100*float64(headMatches)/float64(max(1, q.Matches)), q.Matches, int64(q.Distinct)-headEntries)
+	return fmt.Sprintf("t = %d: %s head entries (more than t matches) hold %.1f%% of the %s matches; %s tail entries hold the rest",
+		t, thousands(headEntries), 100*float64(headMatches)/float64(max(1, q.Matches)), thousands(q.Matches), thousands(int64(q.Distinct)-headEntries))
+}
+
+// countTicks are plot.DefaultTicks on an axis of counts: whole numbers only, written without
+// decimals.
+type countTicks struct{}
+
+func (countTicks) Ticks(lo, hi float64) []plot.Tick {
+	var out []plot.Tick
+	for _, t := range (plot.DefaultTicks{}).Ticks(lo, hi) {
+		if t.Value != math.Trunc(t.Value) {
+			if t.Label == "" {
+				continue
+			}
+			t.Label = ""
+		} else if t.Label != "" {
+			t.Label = strconv.FormatFloat(t.Value, 'f', -1, 64)
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }
 
 // chartCache renders each chart once (the stats do not change while the viewer runs).
@@ -163,7 +191,13 @@ func histogram(counts []int64, width int, xLabel, yLabel string) (*plot.Plot, er
 	for v, n := range counts {
 		bins[min(v/width, nbins-1)].Weight += float64(n)
 	}
+	top := 0.0
+	for _, b := range bins {
+		top = max(top, b.Weight)
+	}
 	p := plot.New()
+	p.Y.Min, p.Y.Max = 0, top*1.08
+	p.Y.Tick.Marker = countTicks{}
 	h := &plotter.Histogram{Bins: bins, Width: float64(width), FillColor: barColor, LineStyle: draw.LineStyle{Color: color.White, Width: vg.Points(0.5)}}
 	p.Add(h, plotter.NewGrid())
 	p.X.Label.Text = xLabel
@@ -213,11 +247,13 @@ func bars(names []string, values []float64, horizontal bool, label string) (*plo
 		p.NominalY(names...)
 		p.X.Label.Text = label
 		p.X.Min = 0
+		p.X.Tick.Marker = countTicks{}
 		p.Add(&plotter.Grid{Vertical: plotter.DefaultGridLineStyle})
 	} else {
 		p.NominalX(names...)
 		p.Y.Label.Text = label
 		p.Y.Min = 0
+		p.Y.Tick.Marker = countTicks{}
 		p.Add(&plotter.Grid{Horizontal: plotter.DefaultGridLineStyle})
 	}
 	return p, nil
