@@ -3,6 +3,7 @@ package view
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/gob"
 	"errors"
 	"fmt"
@@ -15,6 +16,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cespare/xxhash/v2"
+
 	"github.com/witdata/wit/shards"
 )
 
@@ -22,7 +25,8 @@ import (
 // version is rebuilt.
 const indexVersion = 1
 
-// indexFile is the name of the cached index in the cache directory.
+// indexFile is the name of the cached index in the cache directory: the xxhash64 of the rest
+// (8 bytes, little-endian), then the index as a gob.
 const indexFile = "index-v1.gob"
 
 // fileEntry is one shard file as the index saw it. Size and ModTime identify the file's content:
@@ -251,8 +255,13 @@ func loadIndex(path string, files []stamp) (*index, error) {
 		}
 		return nil, fmt.Errorf("view: %w", err)
 	}
+	// The file is the gob's xxhash, then the gob: a damaged file is caught before gob reads lengths
+	// from it (a damaged length can make it allocate up to a gigabyte).
+	if len(data) < 8 || binary.LittleEndian.Uint64(data) != xxhash.Sum64(data[8:]) {
+		return nil, fmt.Errorf("%w: %s: checksum mismatch", errStaleCache, path)
+	}
 	var x index
-	if err := gob.NewDecoder(bytes.NewReader(data)).Decode(&x); err != nil {
+	if err := gob.NewDecoder(bytes.NewReader(data[8:])).Decode(&x); err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", errStaleCache, path, err)
 	}
 	if !x.matches(files) || !x.consistent() {
@@ -265,7 +274,8 @@ func loadIndex(path string, files []stamp) (*index, error) {
 func (x *index) consistent() bool {
 	var rows int64
 	for _, f := range x.Files {
-		if f.First != rows || len(f.Batches) == 0 || f.Batches[0] != 0 || !slices.IsSorted(f.Batches) {
+		// A row takes at least a byte of its file: a cache claiming more rows than that is damaged.
+		if f.First != rows || len(f.Batches) == 0 || f.Batches[0] != 0 || !slices.IsSorted(f.Batches) || f.rows() > f.Size {
 			return false
 		}
 		rows += f.rows()
@@ -295,8 +305,11 @@ func (x *index) consistent() bool {
 
 func (x *index) save(path string) error {
 	var buf bytes.Buffer
+	buf.Write(make([]byte, 8))
 	if err := gob.NewEncoder(&buf).Encode(x); err != nil {
 		return fmt.Errorf("view: encode index: %w", err)
 	}
-	return writeCacheFile(path, buf.Bytes())
+	data := buf.Bytes()
+	binary.LittleEndian.PutUint64(data, xxhash.Sum64(data[8:]))
+	return writeCacheFile(path, data)
 }

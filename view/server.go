@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -60,7 +61,7 @@ type Server struct {
 	pages   map[string]*template.Template
 	charts  []Chart
 	svgs    chartCache
-	static  http.Handler
+	static  map[string][]byte // file name → content
 	started time.Time
 }
 
@@ -99,11 +100,17 @@ func NewServer(d *Dataset, opts ServerOptions) (*Server, error) {
 		}
 		s.pages[page] = t
 	}
-	static, err := fs.Sub(assets, "static")
+	// The static files are a fixed set, read once: a request names one of them or gets a 404.
+	entries, err := fs.ReadDir(assets, "static")
 	if err != nil {
 		return nil, err
 	}
-	s.static = http.StripPrefix("/static/", http.FileServer(http.FS(static)))
+	s.static = map[string][]byte{}
+	for _, e := range entries {
+		if s.static[e.Name()], err = fs.ReadFile(assets, "static/"+e.Name()); err != nil {
+			return nil, err
+		}
+	}
 	s.mux.HandleFunc("GET /{$}", s.handleGrid)
 	s.mux.HandleFunc("GET /sample", s.handleSample)
 	s.mux.HandleFunc("GET /stats", s.handleStats)
@@ -112,7 +119,7 @@ func NewServer(d *Dataset, opts ServerOptions) (*Server, error) {
 	s.mux.HandleFunc("GET /image", s.handleImage)
 	s.mux.HandleFunc("GET /thumb", s.handleImage)
 	s.mux.HandleFunc("GET /status", s.handleStatus)
-	s.mux.Handle("GET /static/", s.static)
+	s.mux.HandleFunc("GET /static/{name}", s.handleStatic)
 	return s, nil
 }
 
@@ -454,6 +461,20 @@ func (s *Server) handleImage(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "private, max-age=3600")
 	w.Header().Set("Content-Length", strconv.Itoa(len(img)))
 	w.Write(img)
+}
+
+var staticTypes = map[string]string{".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
+
+func (s *Server) handleStatic(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	data, ok := s.static[name]
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", staticTypes[path.Ext(name)])
+	w.Header().Set("Cache-Control", "private, max-age=300")
+	w.Write(data)
 }
 
 type statsView struct {

@@ -71,9 +71,9 @@ func TestViewCommandServesUntilCancelled(t *testing.T) {
 
 func TestViewCommandErrors(t *testing.T) {
 	for _, args := range [][]string{
-		{t.TempDir()},                        // no shard files
+		{t.TempDir()},                         // no shard files
 		{writeCLIShards(t), "--listen", "no"}, // bad address
-		{},                                   // no folder
+		{},                                    // no folder
 	} {
 		cmd := newViewCmd()
 		cmd.SetOut(io.Discard)
