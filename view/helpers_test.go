@@ -143,3 +143,21 @@ func writeTestPairs(t testing.TB, perFile int) (string, []testRow) {
 	}
 	return dir, rows
 }
+
+// scaledImages re-encodes the test images at size px (fetch's border mode).
+func scaledImages(t testing.TB, rows []testRow, size int) [][]byte {
+	t.Helper()
+	out := make([][]byte, len(rows))
+	for i, r := range rows {
+		data, err := os.ReadFile(filepath.Join("testdata/images", r.File))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := imgproc.Process(data, imgproc.Options{Size: size})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[i] = res.JPEG
+	}
+	return out
+}

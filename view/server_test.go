@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"image/jpeg"
 	"io"
 	"net"
 	"net/http"
@@ -18,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/witdata/wit/imgproc"
 	"github.com/witdata/wit/shards"
 )
 
@@ -392,6 +394,22 @@ func TestPairsDatasetServes(t *testing.T) {
 	if res.StatusCode != 404 {
 		t.Errorf("image of a pair: %d", res.StatusCode)
 	}
+	// The stats page charts what pairs have (no image sizes) and the crawl's stats.json.
+	os.WriteFile(filepath.Join(dir, "stats.json"), []byte(`{"pages_ok": 12, "pages_failed": {"http_4xx": 2, "robots": 1}, "pairs": 17}`), 0o644)
+	d = openTest(t, dir)
+	s, _ = NewServer(d, ServerOptions{})
+	var names []string
+	for _, c := range s.charts {
+		names = append(names, c.Name)
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, httptest.NewRequest("GET", "/chart/"+c.Name+".svg", nil))
+		if rec.Code != 200 {
+			t.Errorf("chart %s: %d", c.Name, rec.Code)
+		}
+	}
+	if want := []string{"caption-chars", "caption-words", "languages", "caption-sources", "crawl-failures", "query-balance"}; !slices.Equal(names, want) {
+		t.Errorf("pairs charts %v, want %v", names, want)
+	}
 	if _, err := NewSearch(context.Background(), d, newHandEmbedder(rows, ""), SearchOptions{}); err == nil {
 		t.Error("search over pairs accepted")
 	}
@@ -549,5 +567,40 @@ func TestServeLoopbackOnly(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Error(err)
+	}
+}
+
+func TestThumbnailOfALargeImage(t *testing.T) {
+	data, err := os.ReadFile("testdata/images/yellow_rose.lossy-with-alpha.webp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	big, err := imgproc.Process(data, imgproc.Options{Size: 1200, Mode: imgproc.ModeKeepRatioLargest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	w, err := shards.NewWriter(dir, shards.SampleSchema, shards.WriterOptions{Metadata: shards.SampleMetadata()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	shards.AppendSample(w.Builder(), &shards.Sample{Key: "000000000", Image: big.JPEG, Caption: "a yellow rose", Width: big.Width, Height: big.Height})
+	if err := w.EndRow(); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewServer(openTest(t, dir), ServerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path, side := range map[string]int{"/thumb?key=000000000": thumbSide, "/image?key=000000000": 1200} {
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		cfg, err := jpeg.DecodeConfig(rec.Body)
+		if rec.Code != 200 || err != nil || max(cfg.Width, cfg.Height) != side {
+			t.Errorf("%s: %d, %dx%d %v; want a longer side of %d", path, rec.Code, cfg.Width, cfg.Height, err, side)
+		}
 	}
 }
