@@ -40,6 +40,9 @@ type SearchOptions struct {
 	Checkpoint string
 	Batch      int       // images per EmbedImages call (default 64)
 	Progress   io.Writer // progress lines (nil: none)
+	// SaveEvery is how often the embeddings done so far are cached while they are computed, so an
+	// interrupted run resumes (default 5 minutes; they are also saved when ctx is cancelled).
+	SaveEvery time.Duration
 }
 
 // Search answers text→image and image→image queries over a dataset's image embeddings. The
@@ -91,30 +94,41 @@ func NewSearch(ctx context.Context, d *Dataset, e Embedder, opts SearchOptions) 
 	if n*int64(dim) > math.MaxInt32*16 {
 		return nil, fmt.Errorf("view: %d rows × %d dimensions do not fit in memory", n, dim)
 	}
-	s := &Search{d: d, e: e, dim: dim, finished: make(chan struct{}), start: time.Now()}
+	if opts.SaveEvery <= 0 {
+		opts.SaveEvery = 5 * time.Minute
+	}
+	s := &Search{d: d, e: e, dim: dim, finished: make(chan struct{}), start: time.Now(),
+		vecs: make([]float32, n*int64(dim)), valid: make([]byte, n)}
 	var cache *embedCache
+	from := int64(0)
 	if opts.Checkpoint != "" {
 		fp, err := fingerprintFolder(opts.Checkpoint)
 		if err != nil {
 			return nil, fmt.Errorf("view: checkpoint: %w", err)
 		}
 		cache = newEmbedCache(d, fp, dim)
-		if vecs, valid, err := cache.load(); err == nil {
-			s.vecs, s.valid, s.fromCache = vecs, valid, true
-			s.done.Store(n)
-			s.unusable.Store(int64(len(valid)) - int64(countOnes(valid)))
+		done, err := cache.load(s.vecs, s.valid)
+		switch {
+		case err == nil:
+			from = done
+			s.done.Store(done)
+			s.unusable.Store(done - int64(countOnes(s.valid[:done])))
+		case !errors.Is(err, errStaleCache):
+			d.log.Warn("view: embedding cache unreadable; recomputing", "err", err)
+		}
+		if from == n {
+			s.fromCache = true
 			close(s.finished)
 			if opts.Progress != nil {
 				fmt.Fprintf(opts.Progress, "view: image embeddings of %d rows from the cache (%s)\n", n, cache.dataPath)
 			}
 			return s, nil
-		} else if !errors.Is(err, errStaleCache) {
-			d.log.Warn("view: embedding cache unreadable; recomputing", "err", err)
+		}
+		if from > 0 && opts.Progress != nil {
+			fmt.Fprintf(opts.Progress, "view: %d of %d image embeddings from the cache; embedding the rest\n", from, n)
 		}
 	}
-	s.vecs = make([]float32, n*int64(dim))
-	s.valid = make([]byte, n)
-	go s.compute(ctx, cache, opts)
+	go s.compute(ctx, cache, from, opts)
 	return s, nil
 }
 
@@ -126,19 +140,21 @@ func countOnes(b []byte) int {
 	return n
 }
 
-// compute embeds every row in dataset order, then caches the result.
-func (s *Search) compute(ctx context.Context, cache *embedCache, opts SearchOptions) {
-	err := s.embedAll(ctx, opts)
-	if err == nil {
+// compute embeds the rows from row from on, in dataset order, then caches the result; when it is
+// stopped, it caches what it has done.
+func (s *Search) compute(ctx context.Context, cache *embedCache, from int64, opts SearchOptions) {
+	err := s.embedAll(ctx, cache, from, opts)
+	switch {
+	case err == nil:
 		if opts.Progress != nil {
 			fmt.Fprintf(opts.Progress, "view: embedded %d images in %s (%d unusable)\n", s.d.Rows(), time.Since(s.start).Round(time.Second), s.unusable.Load())
 		}
-		if cache != nil {
-			if err := cache.save(s.vecs, s.valid); err != nil {
-				s.d.log.Warn("view: embeddings not cached", "err", err)
-			}
+		s.save(cache)
+	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
+		if s.done.Load() > from {
+			s.save(cache)
 		}
-	} else if !errors.Is(err, context.Canceled) {
+	default:
 		s.d.log.Error("view: embedding images failed", "err", err)
 	}
 	s.mu.Lock()
@@ -148,11 +164,23 @@ func (s *Search) compute(ctx context.Context, cache *embedCache, opts SearchOpti
 	close(s.finished)
 }
 
-func (s *Search) embedAll(ctx context.Context, opts SearchOptions) error {
+// save caches the embeddings done so far (called by the embedding goroutine only).
+func (s *Search) save(cache *embedCache) {
+	if cache == nil {
+		return
+	}
+	done := s.done.Load()
+	if err := cache.save(s.vecs[:done*int64(s.dim)], s.valid[:done]); err != nil {
+		s.d.log.Warn("view: embeddings not cached", "err", err)
+	}
+}
+
+func (s *Search) embedAll(ctx context.Context, cache *embedCache, from int64, opts SearchOptions) error {
 	var (
 		images [][]byte
-		row    int64 // first row of images
+		row    = from // first row of images
 		last   = time.Now()
+		saved  = time.Now()
 	)
 	flush := func() error {
 		if len(images) == 0 {
@@ -180,17 +208,24 @@ func (s *Search) embedAll(ctx context.Context, opts SearchOptions) error {
 		s.done.Store(row) // publishes the vectors written above
 		images = images[:0]
 		if opts.Progress != nil && time.Since(last) > progressEvery {
-			el := time.Since(s.start).Seconds()
-			rate := float64(row) / el
+			rate := float64(row-from) / time.Since(s.start).Seconds()
 			eta := time.Duration(float64(s.d.Rows()-row)/rate) * time.Second
 			fmt.Fprintf(opts.Progress, "view: embedding images %d/%d (%.0f/s, %s left)\n", row, s.d.Rows(), rate, eta.Round(time.Second))
 			last = time.Now()
 		}
+		if time.Since(saved) > opts.SaveEvery {
+			s.save(cache)
+			saved = time.Now()
+		}
 		return nil
 	}
-	for fi := range s.d.x.Files {
+	if from >= s.d.Rows() {
+		return nil
+	}
+	fi, b, skip, _ := s.d.x.locate(from)
+	for ; fi < len(s.d.x.Files); fi, b = fi+1, 0 {
 		f := &s.d.x.Files[fi]
-		for b := 0; b+1 < len(f.Batches); b++ {
+		for ; b+1 < len(f.Batches); b++ {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
@@ -199,7 +234,7 @@ func (s *Search) embedAll(ctx context.Context, opts SearchOptions) error {
 				return err
 			}
 			c := bindColumns(rec)
-			for i := range c.len() {
+			for i := int(skip); i < c.len(); i++ {
 				images = append(images, slices.Clone(c.imageAt(i)))
 				if len(images) == opts.Batch {
 					if err := flush(); err != nil {
@@ -208,6 +243,7 @@ func (s *Search) embedAll(ctx context.Context, opts SearchOptions) error {
 					}
 				}
 			}
+			skip = 0
 			rec.Release()
 		}
 	}
@@ -295,6 +331,7 @@ type embedMeta struct {
 	Checkpoint string  `json:"checkpoint"` // fingerprint of the checkpoint folder
 	Dim        int     `json:"dim"`
 	Rows       int64   `json:"rows"`
+	Embedded   int64   `json:"embedded"` // rows [0, embedded) are in the data file (all of them once complete)
 	Shards     []stamp `json:"shards"`
 	Unusable   []int64 `json:"unusable_rows"`
 	DataBytes  int64   `json:"data_bytes"`
@@ -317,65 +354,74 @@ func newEmbedCache(d *Dataset, checkpoint string, dim int) *embedCache {
 	return c
 }
 
-func (c *embedCache) load() ([]float32, []byte, error) {
+// load reads the cached embeddings into vecs and valid (sized for every row) and returns how many
+// rows it holds: all of them, or the first ones of an interrupted run.
+func (c *embedCache) load(vecs []float32, valid []byte) (int64, error) {
 	raw, err := os.ReadFile(c.metaPath)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil, errStaleCache
+		return 0, errStaleCache
 	}
 	if err != nil {
-		return nil, nil, err
+		return 0, err
 	}
 	var m embedMeta
 	if err := json.Unmarshal(raw, &m); err != nil {
-		return nil, nil, fmt.Errorf("%w: %s: %v", errStaleCache, c.metaPath, err)
+		return 0, fmt.Errorf("%w: %s: %v", errStaleCache, c.metaPath, err)
 	}
 	want := c.meta
-	if m.Version != want.Version || m.Checkpoint != want.Checkpoint || m.Dim != want.Dim || m.Rows != want.Rows || !slices.Equal(m.Shards, want.Shards) {
-		return nil, nil, errStaleCache
+	if m.Version != want.Version || m.Checkpoint != want.Checkpoint || m.Dim != want.Dim || m.Rows != want.Rows || !slices.Equal(m.Shards, want.Shards) ||
+		m.Embedded < 0 || m.Embedded > m.Rows || int64(len(valid)) != m.Rows || int64(len(vecs)) != m.Rows*int64(m.Dim) {
+		return 0, errStaleCache
 	}
-	n := m.Rows * int64(m.Dim)
+	n := m.Embedded * int64(m.Dim)
 	if m.DataBytes != 4*n {
-		return nil, nil, errStaleCache
+		return 0, errStaleCache
 	}
 	f, err := os.Open(c.dataPath)
 	if err != nil {
-		return nil, nil, errStaleCache
+		return 0, errStaleCache
 	}
 	defer f.Close()
-	vecs := make([]float32, n)
-	data := float32Bytes(vecs)
+	data := float32Bytes(vecs[:n])
 	if _, err := io.ReadFull(f, data); err != nil || xxhash.Sum64(data) != m.DataHash {
-		return nil, nil, errStaleCache
+		clear(vecs[:n])
+		return 0, errStaleCache
 	}
-	fromLittleEndian(vecs)
-	valid := make([]byte, m.Rows)
-	for i := range valid {
+	fromLittleEndian(vecs[:n])
+	for i := range m.Embedded {
 		valid[i] = 1
 	}
 	for _, r := range m.Unusable {
-		if r < 0 || r >= m.Rows {
-			return nil, nil, errStaleCache
+		if r < 0 || r >= m.Embedded {
+			clear(vecs[:n])
+			clear(valid)
+			return 0, errStaleCache
 		}
 		valid[r] = 0
 	}
-	return vecs, valid, nil
+	return m.Embedded, nil
 }
 
-// save writes the data file, then the description that vouches for it: after a crash in between,
-// the data file does not match the old description's hash and is recomputed.
+// save writes the embeddings of the first len(valid) rows: the data file, then the description that
+// vouches for it (after a crash in between, the data file does not match the old description's
+// hash and is recomputed).
 func (c *embedCache) save(vecs []float32, valid []byte) error {
 	m := c.meta
+	m.Embedded = int64(len(valid))
 	for r, v := range valid {
 		if v == 0 {
 			m.Unusable = append(m.Unusable, int64(r))
 		}
 	}
-	toLittleEndian(vecs)
-	data := float32Bytes(vecs)
+	data := float32Bytes(vecs) // searches read vecs meanwhile: never modified here
+	if !littleEndian {
+		data = make([]byte, 4*len(vecs))
+		for i, v := range vecs {
+			binary.LittleEndian.PutUint32(data[4*i:], math.Float32bits(v))
+		}
+	}
 	m.DataBytes, m.DataHash = int64(len(data)), xxhash.Sum64(data)
-	err := writeCacheFile(c.dataPath, data)
-	fromLittleEndian(vecs)
-	if err != nil {
+	if err := writeCacheFile(c.dataPath, data); err != nil {
 		return err
 	}
 	raw, err := json.MarshalIndent(m, "", "  ")
@@ -395,18 +441,8 @@ func float32Bytes(v []float32) []byte {
 
 var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
 
-// toLittleEndian and fromLittleEndian swap v's bytes in place on big-endian machines (the cache
-// file is little-endian); elsewhere they do nothing.
-func toLittleEndian(v []float32) {
-	if littleEndian {
-		return
-	}
-	b := float32Bytes(v)
-	for i := range v {
-		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(v[i]))
-	}
-}
-
+// fromLittleEndian turns v's bytes, read from the little-endian cache file, into native floats
+// (nothing to do on little-endian machines).
 func fromLittleEndian(v []float32) {
 	if littleEndian {
 		return

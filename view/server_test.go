@@ -33,7 +33,8 @@ type handEmbedder struct {
 	queries    []string
 	unusable   string // caption of the row whose image is unusable
 	imageCalls atomic.Int64
-	next       int // row of the next image
+	next       int           // row of the next image
+	onCall     func(n int64) // called with the call count at every EmbedImages call (nil: none)
 }
 
 func newHandEmbedder(rows []testRow, unusable string) *handEmbedder {
@@ -61,7 +62,9 @@ func (e *handEmbedder) rowVector(i int) []float32 {
 }
 
 func (e *handEmbedder) EmbedImages(images [][]byte) ([][]float32, error) {
-	e.imageCalls.Add(1)
+	if n := e.imageCalls.Add(1); e.onCall != nil {
+		e.onCall(n)
+	}
 	out := make([][]float32, len(images))
 	var bad error
 	for k, img := range images {
@@ -522,6 +525,31 @@ func TestSearchHandcrafted(t *testing.T) {
 	}
 	if err := third.Wait(ctx); err != nil || third.Status().FromCache || e3.imageCalls.Load() == 0 || third.Status().Unusable != 0 {
 		t.Errorf("changed checkpoint reused the cache: %+v", third.Status())
+	}
+	// Interrupted embeddings are cached as far as they got, and the next run embeds only the rest.
+	time.Sleep(10 * time.Millisecond)
+	os.WriteFile(filepath.Join(ckpt, "weights.bin"), []byte("w3"), 0o644)
+	stop, cancelEmbed := context.WithCancel(context.Background())
+	e5 := newHandEmbedder(rows, "")
+	e5.onCall = func(n int64) {
+		if n == 2 {
+			cancelEmbed() // during the second chunk: rows 0-9 are done when it stops
+		}
+	}
+	fifth, _ := NewSearch(stop, d, e5, SearchOptions{Checkpoint: ckpt, Batch: 5})
+	if err := fifth.Wait(ctx); err == nil || fifth.Status().Embedded != 10 || fifth.Status().Ready {
+		t.Fatalf("interrupted embedding: %v %+v", err, fifth.Status())
+	}
+	e6 := newHandEmbedder(rows, "")
+	e6.next = 10
+	sixth, _ := NewSearch(context.Background(), d, e6, SearchOptions{Checkpoint: ckpt, Batch: 5})
+	if err := sixth.Wait(ctx); err != nil || !sixth.Status().Ready || e6.imageCalls.Load() != 2 {
+		t.Fatalf("resumed embedding: %v %+v after %d calls", err, sixth.Status(), e6.imageCalls.Load())
+	}
+	for i, r := range rows {
+		if hits, _ := sixth.Text(r.Caption, 1); hits[0].Row != int64(i) {
+			t.Errorf("after resuming, %q finds row %d", r.Caption, hits[0].Row)
+		}
 	}
 	// A corrupted data file is recomputed.
 	matches, _ := filepath.Glob(filepath.Join(d.CacheDir, "embeddings-*.f32"))

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -39,7 +41,7 @@ The first start reads every shard once (progress on stderr) and caches the index
 DIR/.wit-view (or --cache-dir; a folder under the user's cache when DIR is read-only); the cache
 is reused while the shard files keep their names, sizes and times. With --checkpoint, image
 embeddings are computed in the background (searches use those done so far) and cached there too,
-per checkpoint.
+per checkpoint; an interrupted run caches what it has done and the next one continues.
 
 It only reads the dataset, answers GET requests for what is in it (samples by key, never by path),
 bounds every request's work, and listens on 127.0.0.1 unless --listen says otherwise.`,
@@ -80,7 +82,14 @@ bounds every request's work, and listens on 127.0.0.1 unless --listen says other
 			}
 			abs, _ := filepath.Abs(args[0])
 			fmt.Fprintf(cmd.OutOrStdout(), "wit view: %s (%d rows) at http://%s/  (Ctrl-C stops)\n", abs, d.Rows(), ln.Addr())
-			return view.Serve(ctx, ln, s)
+			err = view.Serve(ctx, ln, s)
+			if sopts.Search != nil {
+				// Stopped by ctx too: let it cache the embeddings done so far, for the next start.
+				wait, cancel := context.WithTimeout(context.Background(), time.Minute)
+				defer cancel()
+				sopts.Search.Wait(wait)
+			}
+			return err
 		},
 	}
 	f := cmd.Flags()
