@@ -20,7 +20,8 @@
 //	--checkpoint ─ NewSearch: EmbedImages over every row in dataset order, in the background
 //	    (searches use the rows done so far), unit vectors in one Rows×Dim matrix
 //	    DIR/.wit-view/embeddings-ID.f32 + .json (ID names the checkpoint by its files' names,
-//	    sizes and times; the JSON names the shards and the data's xxhash)
+//	    sizes and times; the JSON names the shards, the rows done and the data's xxhash), written
+//	    when done, every 5 minutes and when stopped: the next start continues from there
 //	    Text: EmbedTexts → topK; Like: row's vector → topK (exact scan, one range per CPU)
 //
 // Memory: the index (about 25 bytes a row: key, pHash, offsets), the batch cache (256 MiB by
