@@ -91,7 +91,7 @@ func TestBrowser(t *testing.T) {
 	bctx, bcancel := chromedp.NewContext(actx)
 	defer bcancel()
 	if err := chromedp.Do(bctx); err != nil { // starts the browser
-		t.Skipf("Chromium at %s does not start: %v", chrome, err)
+		t.Fatalf("Chromium at %s does not start: %v", chrome, err)
 	}
 
 	shots := t.TempDir()
