@@ -78,6 +78,9 @@ type Report struct {
 	Eval        *EvalInfo   `json:"eval,omitempty"`
 	DurationS   float64     `json:"duration_s"`
 	Outputs     [][2]string `json:"outputs"` // (what, where)
+	// ViewCommand is the `wit view` command that shows the shards in a browser (with search when a
+	// model was trained).
+	ViewCommand string `json:"view_command"`
 }
 
 // TrainInfo summarises the training run.
@@ -208,6 +211,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	}
 	rep.Outputs = append(rep.Outputs, [2]string{"seed list", seeds}, [2]string{"image shards (all)", bst.Shards},
 		[2]string{"build stats", filepath.Join(cfg.Out, build.StatsFile)}, [2]string{"pipeline state", filepath.Join(cfg.Out, "state")})
+	rep.ViewCommand = "wit view " + shellArg(bst.Shards)
 
 	// 2. Hold one style out.
 	trainDir, heldDir := filepath.Join(opts.Out, TrainDir), filepath.Join(opts.Out, HeldOutDir)
@@ -239,6 +243,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		return rep, fmt.Errorf("demo: train: %w", err)
 	}
 	rep.Outputs = append(rep.Outputs, [2]string{"training run (metrics.jsonl, loss.png, checkpoints)", runDir})
+	rep.ViewCommand += " --checkpoint " + shellArg(runDir)
 
 	// 4. Evaluate.
 	ev, err := evaluate(ctx, runDir, trainDir, heldDir, site.SiteConcepts())
@@ -611,6 +616,17 @@ func (r *Report) Print(w io.Writer) {
 	for _, o := range r.Outputs {
 		fmt.Fprintf(w, "  %-62s %s\n", o[0], o[1])
 	}
+	if r.ViewCommand != "" {
+		fmt.Fprintf(w, "look at the data in a browser (samples, stats, search):\n  %s\n", r.ViewCommand)
+	}
+}
+
+// shellArg quotes a path for a shell when it holds anything but letters, digits and /._-.
+func shellArg(s string) string {
+	if strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 func counts[K ~string](m map[K]int64) string {

@@ -247,7 +247,8 @@ func TestDemoShort(t *testing.T) {
 	if e := rep.Eval; e == nil || e.HeldOutRetrieval.TextToImage.Queries == 0 || e.ZeroShot.Images == 0 {
 		t.Errorf("eval: %+v", rep.Eval)
 	}
-	for _, s := range []string{"robots.txt", "language", "R@1", "zero-shot", "outputs:", filepath.Join(out, RunDir)} {
+	viewCmd := "wit view " + filepath.Join(out, DataDir, "shards") + " --checkpoint " + filepath.Join(out, RunDir)
+	for _, s := range []string{"robots.txt", "language", "R@1", "zero-shot", "outputs:", filepath.Join(out, RunDir), viewCmd} {
 		if !strings.Contains(stdout.String(), s) {
 			t.Errorf("report lacks %q", s)
 		}
