@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,46 +15,16 @@ import (
 
 	"github.com/witdata/wit/crawl/extract"
 	"github.com/witdata/wit/internal/procstat"
+	"github.com/witdata/wit/internal/testutil"
 	"github.com/witdata/wit/warc"
 )
 
-type benchPage struct {
-	url  *url.URL
-	body []byte
-}
+type benchPage = testutil.HTMLPage
 
 // loadBenchPages reads the pages of WIT_BENCH_HTML_DIR (scripts/bench-extract-data.sh: real
-// HTML documentation with images and alt text), else the extractor's real test pages.
+// HTML documentation with images and alt text), else the extractor"s real test pages.
 func loadBenchPages(b *testing.B) []benchPage {
-	b.Helper()
-	dir := os.Getenv("WIT_BENCH_HTML_DIR")
-	if dir == "" {
-		dir = "../crawl/extract/testdata"
-	}
-	var pages []benchPage
-	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() || !(strings.HasSuffix(path, ".html") || strings.HasSuffix(path, ".htm") || strings.HasSuffix(path, ".xhtml")) {
-			return nil
-		}
-		body, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, path)
-		u, _ := url.Parse("http://docs.example.org/" + filepath.ToSlash(rel))
-		pages = append(pages, benchPage{u, body})
-		return nil
-	})
-	if err != nil {
-		b.Fatalf("read bench pages: %v", err)
-	}
-	if len(pages) == 0 {
-		b.Skipf("no HTML pages in %s", dir)
-	}
-	return pages
+	return testutil.LoadHTMLPages(b, "../crawl/extract/testdata")
 }
 
 // warcOf archives the pages as a crawler would (request and response records, gzip per record)
@@ -69,11 +38,11 @@ func warcOf(b *testing.B, pages []benchPage) string {
 	}
 	a := warc.NewArchive(out, warc.ArchiveOptions{Prefix: "bench", MaxFileBytes: 1 << 40})
 	for _, p := range pages {
-		head := fmt.Sprintf("HTTP/1.1 200 OK\r\nServer: nginx\r\nDate: Fri, 01 Mar 2024 10:00:00 GMT\r\nContent-Type: text/html\r\nContent-Length: %d\r\nLast-Modified: Thu, 01 Feb 2024 10:00:00 GMT\r\nConnection: keep-alive\r\n\r\n", len(p.body))
+		head := fmt.Sprintf("HTTP/1.1 200 OK\r\nServer: nginx\r\nDate: Fri, 01 Mar 2024 10:00:00 GMT\r\nContent-Type: text/html\r\nContent-Length: %d\r\nLast-Modified: Thu, 01 Feb 2024 10:00:00 GMT\r\nConnection: keep-alive\r\n\r\n", len(p.Body))
 		err := a.WriteExchange(&warc.Exchange{
-			URL: p.url.String(), Date: time.Unix(1709287200, 0), IP: "192.0.2.7",
-			Request:       []byte("GET " + p.url.RequestURI() + " HTTP/1.1\r\nHost: docs.example.org\r\nUser-Agent: bench\r\nAccept: */*\r\nAccept-Encoding: gzip\r\n\r\n"),
-			Response:      append([]byte(head), p.body...),
+			URL: p.URL.String(), Date: time.Unix(1709287200, 0), IP: "192.0.2.7",
+			Request:       []byte("GET " + p.URL.RequestURI() + " HTTP/1.1\r\nHost: docs.example.org\r\nUser-Agent: bench\r\nAccept: */*\r\nAccept-Encoding: gzip\r\n\r\n"),
+			Response:      append([]byte(head), p.Body...),
 			PayloadOffset: len(head),
 		})
 		if err != nil {
@@ -121,7 +90,7 @@ func BenchmarkCCWARCVsExtract(b *testing.B) {
 
 		w, c = time.Now(), procstat.CPUTime()
 		for _, p := range pages {
-			if _, err := extract.Extract(p.url, p.body, "text/html"); err != nil {
+			if _, err := extract.Extract(p.URL, p.Body, "text/html"); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -168,7 +137,7 @@ func watOf(b *testing.B, pages []benchPage, linkCopies int) (path string, record
 	container := map[string]any{"Filename": "CC-MAIN-20240301000000-00000.warc.gz", "Compressed": true, "Offset": "123456",
 		"Gzip-Metadata": map[string]any{"Deflate-Length": "4567", "Header-Length": "10", "Footer-Length": "8", "Inflated-CRC": "-12345678", "Inflated-Length": "23456"}}
 	for _, p := range pages {
-		uri := p.url.String()
+		uri := p.URL.String()
 		hdr := func(typ string) map[string]any {
 			return map[string]any{"WARC-Type": typ, "WARC-Date": "2024-03-01T10:00:00Z", "WARC-Record-ID": warc.NewRecordID(),
 				"Content-Length": "12345", "Content-Type": "application/http; msgtype=" + typ, "WARC-Warcinfo-ID": warc.NewRecordID(),
@@ -178,21 +147,21 @@ func watOf(b *testing.B, pages []benchPage, linkCopies int) (path string, record
 		write(uri, map[string]any{"Container": container, "Envelope": map[string]any{"Format": "WARC", "WARC-Header-Length": "400",
 			"Block-Digest": "sha1:3I42H3S6NNFQ2MSVX7XZKYAYSCX5QBYJ", "Actual-Content-Length": "300", "WARC-Header-Metadata": hdr("request"),
 			"Payload-Metadata": map[string]any{"Actual-Content-Type": "application/http; msgtype=request", "HTTP-Request-Metadata": map[string]any{
-				"Request-Message": map[string]any{"Method": "GET", "Path": p.url.RequestURI(), "Version": "HTTP/1.1"}, "Headers-Length": "250",
-				"Headers":       map[string]any{"Host": p.url.Host, "User-Agent": "CCBot/2.0 (https://commoncrawl.org/faq/)", "Accept": "text/html", "Accept-Encoding": "br,gzip"},
+				"Request-Message": map[string]any{"Method": "GET", "Path": p.URL.RequestURI(), "Version": "HTTP/1.1"}, "Headers-Length": "250",
+				"Headers":       map[string]any{"Host": p.URL.Host, "User-Agent": "CCBot/2.0 (https://commoncrawl.org/faq/)", "Accept": "text/html", "Accept-Encoding": "br,gzip"},
 				"Entity-Length": "0", "Entity-Digest": "sha1:3I42H3S6NNFQ2MSVX7XZKYAYSCX5QBYJ", "Entity-Trailing-Slop-Length": "0"}}}})
-		head, links := watHTMLMetadata(p.body)
+		head, links := watHTMLMetadata(p.Body)
 		one := links
 		for range linkCopies - 1 { // link-heavier pages than documentation has
 			links = append(links, one...)
 		}
 		write(uri, map[string]any{"Container": container, "Envelope": map[string]any{"Format": "WARC", "WARC-Header-Length": "600",
-			"Block-Digest": "sha1:3I42H3S6NNFQ2MSVX7XZKYAYSCX5QBYJ", "Actual-Content-Length": fmt.Sprint(len(p.body) + 300), "WARC-Header-Metadata": hdr("response"),
+			"Block-Digest": "sha1:3I42H3S6NNFQ2MSVX7XZKYAYSCX5QBYJ", "Actual-Content-Length": fmt.Sprint(len(p.Body) + 300), "WARC-Header-Metadata": hdr("response"),
 			"Payload-Metadata": map[string]any{"Actual-Content-Type": "application/http; msgtype=response", "HTTP-Response-Metadata": map[string]any{
 				"Response-Message": map[string]any{"Status": "200", "Version": "HTTP/1.1", "Reason": "OK"}, "Headers-Length": "300",
 				"Headers":         map[string]any{"Content-Type": "text/html", "Server": "nginx", "Date": "Fri, 01 Mar 2024 10:00:00 GMT", "Last-Modified": "Thu, 01 Feb 2024 10:00:00 GMT"},
-				"Entity-Metadata": map[string]any{"Content-Type": "text/html", "Actual-Content-Length": fmt.Sprint(len(p.body)), "Trailing-Slop-Length": "0"},
-				"HTML-Metadata":   map[string]any{"Head": head, "Links": links}, "Entity-Length": fmt.Sprint(len(p.body)), "Entity-Digest": "sha1:3I42H3S6NNFQ2MSVX7XZKYAYSCX5QBYJ", "Entity-Trailing-Slop-Length": "0"}}}})
+				"Entity-Metadata": map[string]any{"Content-Type": "text/html", "Actual-Content-Length": fmt.Sprint(len(p.Body)), "Trailing-Slop-Length": "0"},
+				"HTML-Metadata":   map[string]any{"Head": head, "Links": links}, "Entity-Length": fmt.Sprint(len(p.Body)), "Entity-Digest": "sha1:3I42H3S6NNFQ2MSVX7XZKYAYSCX5QBYJ", "Entity-Trailing-Slop-Length": "0"}}}})
 		write(uri, map[string]any{"Container": container, "Envelope": map[string]any{"Format": "WARC", "WARC-Header-Length": "400",
 			"Block-Digest": "sha1:3I42H3S6NNFQ2MSVX7XZKYAYSCX5QBYJ", "Actual-Content-Length": "200", "WARC-Header-Metadata": map[string]any{"WARC-Type": "metadata", "WARC-Target-URI": uri, "WARC-Date": "2024-03-01T10:00:00Z", "Content-Type": "application/warc-fields"},
 			"Payload-Metadata": map[string]any{"Actual-Content-Type": "application/metadata-fields", "WARC-Metadata-Metadata": map[string]any{

@@ -4,12 +4,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"sync"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
-	"golang.org/x/term"
+	"github.com/witdata/wit/internal/progress"
 )
 
 // ProgressLine renders a running crawl in one line: pages/s (this run), pages, pairs, errors,
@@ -24,45 +21,22 @@ func ProgressLine(s Stats, runRate float64) string {
 // clears the line when the crawl is over.
 func NewProgress(w io.Writer, log *slog.Logger) (update func(Stats), done func()) {
 	var (
-		mu       sync.Mutex
-		bar      *progressbar.ProgressBar
+		line     = progress.New(w, log, "crawl progress", 0)
 		last     time.Time
 		lastDone int64 = -1
 	)
-	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		bar = progressbar.NewOptions64(-1,
-			progressbar.OptionSetWriter(w),
-			progressbar.OptionSpinnerType(14),
-			progressbar.OptionThrottle(200*time.Millisecond),
-			progressbar.OptionClearOnFinish(),
-		)
-	}
-	done = func() {
-		mu.Lock()
-		defer mu.Unlock()
-		if bar != nil {
-			bar.Finish()
-			fmt.Fprintln(w)
-			bar = nil
-		}
-	}
 	update = func(s Stats) {
-		mu.Lock()
-		defer mu.Unlock()
-		now := time.Now()
-		pages := s.Pages()
-		rate := 0.0
-		if lastDone >= 0 && now.After(last) {
-			rate = float64(pages-lastDone) / now.Sub(last).Seconds()
-		}
-		last, lastDone = now, pages
-		if bar != nil {
-			bar.Describe(ProgressLine(s, rate))
-			bar.Add(0)
-			return
-		}
-		log.Info("crawl progress", "pages_per_s", int(rate), "pages_ok", s.PagesOK, "failed", s.Failed(),
-			"pairs", s.Pairs, "left", s.Left(), "frontier", s.Frontier, "in_flight", s.InFlight, "delayed", s.Delayed)
+		line.Update(func() (string, []any) {
+			now := time.Now()
+			pages := s.Pages()
+			rate := 0.0
+			if lastDone >= 0 && now.After(last) {
+				rate = float64(pages-lastDone) / now.Sub(last).Seconds()
+			}
+			last, lastDone = now, pages
+			return ProgressLine(s, rate), []any{"pages_per_s", int(rate), "pages_ok", s.PagesOK, "failed", s.Failed(),
+				"pairs", s.Pairs, "left", s.Left(), "frontier", s.Frontier, "in_flight", s.InFlight, "delayed", s.Delayed}
+		})
 	}
-	return update, done
+	return update, line.Done
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/witdata/wit/checkpoint"
 	"github.com/witdata/wit/internal/gomlxfix"
+	"github.com/witdata/wit/internal/testutil/cliptest"
 	"github.com/witdata/wit/model"
 )
 
@@ -39,7 +40,7 @@ func initContext(t testing.TB, cfg model.Config) *context.Context {
 
 func TestEmbedderFromCheckpoint(t *testing.T) {
 	tok := testTokenizer(t)
-	cfg := tinyConfig(tok.VocabSize())
+	cfg := cliptest.TinyConfig(tok.VocabSize())
 	ctx := initContext(t, cfg)
 	run := t.TempDir()
 	if _, err := checkpoint.Save(run, checkpoint.State{Step: 7, Model: cfg}, model.Hyper{}, ctx, tok); err != nil {

@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/witdata/wit/internal/gomlxfix"
-	"github.com/witdata/wit/model"
+	"github.com/witdata/wit/internal/testutil/cliptest"
 	"github.com/witdata/wit/shards"
 	"github.com/witdata/wit/tokenizer"
 )
@@ -111,17 +111,5 @@ func testTokenizer(t testing.TB) *tokenizer.Tokenizer {
 		_, c := synthPair(k, 8, rand.New(rand.NewPCG(1, 1)))
 		caps = append(caps, c, c)
 	}
-	tok, err := tokenizer.Train(caps, tokenizer.TrainOptions{VocabSize: 300})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tok
-}
-
-// tinyConfig is a CLIP small enough for tests on 2 cores.
-func tinyConfig(vocab int) model.Config {
-	return model.Config{
-		Name: "test-tiny", EmbedDim: 32, ImageResolution: 16, VisionLayers: 1, VisionWidth: 32, VisionPatchSize: 4,
-		VisionHeads: 2, ContextLength: 8, VocabSize: vocab, TransformerWidth: 32, TransformerHeads: 2, TransformerLayers: 1,
-	}.WithDefaults()
+	return cliptest.Tokenizer(t, caps)
 }

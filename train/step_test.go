@@ -8,6 +8,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	gctx "github.com/gomlx/gomlx/pkg/ml/context"
 
+	"github.com/witdata/wit/internal/testutil/cliptest"
 	"github.com/witdata/wit/model"
 	"github.com/witdata/wit/train/optim"
 )
@@ -50,7 +51,7 @@ func trainableValues(t *testing.T, vars *gctx.Context) map[string]*tensors.Tenso
 // on it; the first micro-batch must not move any weight, and apply must reset the accumulators
 // (the second step matches too).
 func TestAccumulationMatchesSingleStep(t *testing.T) {
-	cfg := tinyConfig(300)
+	cfg := cliptest.TinyConfig(300)
 	images, tokens := randomBatch(cfg, 4, 21)
 	newSteps := func(accum int) (*gctx.Context, *stepper) {
 		m, err := model.New(cfg)

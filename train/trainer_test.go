@@ -13,11 +13,12 @@ import (
 
 	"github.com/witdata/wit/checkpoint"
 	"github.com/witdata/wit/inference"
+	"github.com/witdata/wit/internal/testutil/cliptest"
 	"github.com/witdata/wit/model"
 )
 
 func tinyPreset() model.File {
-	return model.File{Model: tinyConfig(300), Train: model.Hyper{BatchSize: 8, LearningRate: 2e-3, MinLR: 1e-4, WarmupSteps: 3, Steps: 40, WeightDecay: 0.2}}
+	return model.File{Model: cliptest.TinyConfig(300), Train: model.Hyper{BatchSize: 8, LearningRate: 2e-3, MinLR: 1e-4, WarmupSteps: 3, Steps: 40, WeightDecay: 0.2}}
 }
 
 // TestTrainLossFallsAndRunFolder trains the tiny model on synthetic shapes (tokenizer trained on the
@@ -154,7 +155,7 @@ func TestResumeExact(t *testing.T) {
 }
 
 func TestOptionsValidate(t *testing.T) {
-	cfg := tinyConfig(300)
+	cfg := cliptest.TinyConfig(300)
 	for _, o := range []Options{
 		{BatchSize: 1},
 		{BatchSize: 8, Accum: 3},

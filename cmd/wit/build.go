@@ -1,8 +1,8 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"time"
@@ -11,7 +11,6 @@ import (
 	"golang.org/x/term"
 
 	"github.com/witdata/wit/build"
-	"github.com/witdata/wit/internal/cliconfig"
 )
 
 func init() { rootCmd.AddCommand(newBuildCmd()) }
@@ -27,7 +26,6 @@ func newBuildCmd() *cobra.Command { return buildCommand(runBuild) }
 // buildCommand declares the flags; run gets the resolved options (tests pass their own).
 func buildCommand(run func(*cobra.Command, *buildOptions) error) *cobra.Command {
 	o := &buildOptions{Config: build.DefaultConfig()}
-	var b *cliconfig.Binder
 	cmd := &cobra.Command{
 		Use:   "build --seeds FILE --queries FILE|default --out DIR [flags]",
 		Short: "Crawl, filter and fetch in one streaming process (resumable)",
@@ -54,16 +52,9 @@ to stderr.`,
 		Example: `  wit build --seeds seeds.txt --queries default --out data
   wit build --seeds sites.csv --queries queries.txt --out data --delay 1s --per-host 1
   wit build --config configs/build.yaml --seeds seeds.txt --out data --json > stats.json`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := b.Resolve(); err != nil {
-				return err
-			}
-			return run(cmd, o)
-		},
 	}
 	c := &o.Config
-	b = cliconfig.New(cmd.Flags(), c, "YAML file of build options (see configs/build.yaml: sections crawl, filter, fetch); flags set on the command line override it")
+	b := bindConfig(cmd, o, c, "YAML file of build options (see configs/build.yaml: sections crawl, filter, fetch); flags set on the command line override it", run)
 	b.String(&c.Seeds, "seeds", "seed list: .txt (one URL a line, # comments), .csv/.tsv/.jsonl with a url column; .gz ok")
 	b.String(&c.SeedsCol, "seeds-col", "column holding the URL in csv/tsv/jsonl seed files")
 	b.String(&c.Out, "out", "data directory: shards/, state/, build-stats.json; reuse it to resume")
@@ -102,16 +93,11 @@ func runBuild(cmd *cobra.Command, o *buildOptions) error {
 	}
 	stats, err := build.Run(cmd.Context(), cfg)
 	finish()
-	if o.JSON {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		if e := enc.Encode(stats); e != nil && err == nil {
-			err = e
-		}
-	} else if stats.Out != "" {
-		stats.WriteSummary(os.Stderr)
+	var summary func(io.Writer)
+	if stats.Out != "" {
+		summary = stats.WriteSummary
 	}
-	return err
+	return reportStats(err, o.JSON, stats, summary)
 }
 
 // buildProgress shows the combined progress line: rewritten in place on a terminal, one log

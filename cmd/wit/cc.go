@@ -1,15 +1,14 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 
 	"github.com/spf13/cobra"
 
 	"github.com/witdata/wit/cc"
-	"github.com/witdata/wit/internal/cliconfig"
 )
 
 func init() { rootCmd.AddCommand(newCCCmd()) }
@@ -26,7 +25,6 @@ func newCCCmd() *cobra.Command {
 		opts    = &cfg.Options
 		jsonOut bool
 		quiet   bool
-		b       *cliconfig.Binder
 	)
 	cmd := &cobra.Command{
 		Use:   "cc --in FILE|DIR|URL|LIST [--in ...] --out DIR [flags]",
@@ -66,39 +64,27 @@ no pair is lost or written twice. A run over another input list needs another --
 		Example: `  wit cc --in crawl-data/CC-MAIN-2024-10/wat.paths.gz --base https://data.commoncrawl.org/ --out work/cc --limit-files 100 --workers 8
   wit cc --in ./warcs/ --out work/pairs
   wit cc --in work/warc --out work/archive-pairs          # the archive of wit crawl --warc-out`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := b.Resolve(); err != nil {
-				return err
-			}
-			in, base := cfg.In, cfg.Base
-			if len(in) == 0 || opts.Out == "" {
-				return fmt.Errorf("cc: --in and --out are required")
-			}
-			opts.Logger = slog.Default()
-			opts.Open = cc.NewOpener(opts.AllowPrivate, opts.Workers, opts.HTTPTimeout)
-			finishProgress := func() {}
-			if !quiet {
-				opts.Progress, finishProgress = cc.NewProgress(os.Stderr, slog.Default())
-			}
-			ctx := cmd.Context()
-			stats, err := cc.Run(ctx, *opts, cc.Inputs(ctx, in, base, opts.Open))
-			finishProgress()
-			if stats != nil {
-				if jsonOut {
-					enc := json.NewEncoder(os.Stdout)
-					enc.SetIndent("", "  ")
-					if e := enc.Encode(stats); e != nil && err == nil {
-						err = e
-					}
-				} else {
-					fmt.Fprintln(os.Stderr, stats.Summary())
-				}
-			}
-			return err
-		},
 	}
-	b = cliconfig.New(cmd.Flags(), &cfg, "YAML file of cc options (keys: in, base, out, state, format, limit_files, workers, max_body, allow_private, http_timeout); flags set on the command line override it")
+	run := func(cmd *cobra.Command, cfg *ccConfig) error {
+		in, base := cfg.In, cfg.Base
+		if len(in) == 0 || opts.Out == "" {
+			return fmt.Errorf("cc: --in and --out are required")
+		}
+		opts.Logger = slog.Default()
+		opts.Open = cc.NewOpener(opts.AllowPrivate, opts.Workers, opts.HTTPTimeout)
+		finishProgress := func() {}
+		if !quiet {
+			opts.Progress, finishProgress = cc.NewProgress(os.Stderr, slog.Default())
+		}
+		ctx := cmd.Context()
+		stats, err := cc.Run(ctx, *opts, cc.Inputs(ctx, in, base, opts.Open))
+		finishProgress()
+		if stats == nil {
+			return err
+		}
+		return reportStats(err, jsonOut, stats, func(w io.Writer) { fmt.Fprintln(w, stats.Summary()) })
+	}
+	b := bindConfig(cmd, &cfg, &cfg, "YAML file of cc options (keys: in, base, out, state, format, limit_files, workers, max_body, allow_private, http_timeout); flags set on the command line override it", run)
 	b.Repeated(&cfg.In, "in", "input: a .warc(.gz)/.wat(.gz) file, a directory of them, an http(s) URL, or a *.paths(.gz) list (repeatable; order matters for resume)")
 	b.String(&cfg.Base, "base", "URL (or local directory) that the relative entries of *.paths lists are resolved against")
 	b.String(&opts.Out, "out", "output directory: NNNNN.arrow pair files (one per input) and cc-stats.json")

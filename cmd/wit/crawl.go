@@ -1,15 +1,14 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 
 	"github.com/spf13/cobra"
 
 	"github.com/witdata/wit/crawl"
-	"github.com/witdata/wit/internal/cliconfig"
 )
 
 func init() { rootCmd.AddCommand(newCrawlCmd()) }
@@ -25,7 +24,6 @@ func newCrawlCmd() *cobra.Command { return crawlCommand(runCrawl) }
 // crawlCommand declares the flags; run gets the resolved options (tests pass their own).
 func crawlCommand(run func(*cobra.Command, *crawlOptions) error) *cobra.Command {
 	o := &crawlOptions{Config: crawl.DefaultConfig()}
-	var b *cliconfig.Binder
 	cmd := &cobra.Command{
 		Use:   "crawl --seeds FILE --out DIR --state DIR [flags]",
 		Short: "Crawl seed sites politely into candidate (image URL, caption) pairs",
@@ -56,16 +54,9 @@ Flags override --config (YAML, see configs/crawl.yaml), which overrides the defa
 		Example: `  wit crawl --seeds seeds.txt --out work/pairs --state work/state
   wit crawl --config configs/crawl.yaml --seeds sites.csv --scope domain --max-depth 2
   wit crawl --seeds s.txt --out o --state st --scope glob --allow-hosts '*.wikipedia.org,*.wikimedia.org'`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := b.Resolve(); err != nil {
-				return err
-			}
-			return run(cmd, o)
-		},
 	}
 	c := &o.Config
-	b = cliconfig.New(cmd.Flags(), c, "YAML file of crawl options (keys as in configs/crawl.yaml); flags set on the command line override it")
+	b := bindConfig(cmd, o, c, "YAML file of crawl options (keys as in configs/crawl.yaml); flags set on the command line override it", run)
 	b.String(&c.Seeds, "seeds", "seed list: .txt (one URL a line, # comments), .csv/.tsv/.jsonl with a url column; .gz ok")
 	b.String(&c.SeedsCol, "seeds-col", "column holding the URL in csv/tsv/jsonl seed files")
 	b.String(&c.BadRows, "bad-rows", "malformed seed rows (bad quoting, wrong field count, invalid UTF-8, NUL bytes): skip (counted, listed in --out/bad-rows.jsonl) or error (stop at the first)")
@@ -108,14 +99,9 @@ func runCrawl(cmd *cobra.Command, o *crawlOptions) error {
 	}
 	stats, err := crawl.Run(cmd.Context(), cfg)
 	finishProgress()
-	if o.JSON {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		if e := enc.Encode(stats); e != nil && err == nil {
-			err = e
-		}
-	} else if stats.Runs > 0 {
-		fmt.Fprintln(os.Stderr, stats.Summary())
+	var summary func(io.Writer)
+	if stats.Runs > 0 {
+		summary = func(w io.Writer) { fmt.Fprintln(w, stats.Summary()) }
 	}
-	return err
+	return reportStats(err, o.JSON, stats, summary)
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -65,11 +64,10 @@ func (c checkpointInfo) metadata() map[string]string {
 // emitReport prints report as JSON on stdout (--json), writes it to outFile atomically (--out), and
 // otherwise prints the human summary.
 func emitReport(cmd *cobra.Command, report any, asJSON bool, outFile string, human func(w io.Writer)) error {
-	data, err := json.MarshalIndent(report, "", "  ")
+	data, err := indentJSON(report)
 	if err != nil {
 		return err
 	}
-	data = append(data, '\n')
 	if outFile != "" {
 		if err := atomicfile.WriteFile(outFile, data); err != nil {
 			return fmt.Errorf("write report: %w", err)

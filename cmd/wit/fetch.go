@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -10,7 +9,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/witdata/wit/fetch"
-	"github.com/witdata/wit/internal/cliconfig"
 	"github.com/witdata/wit/internal/storage"
 )
 
@@ -32,7 +30,6 @@ func newFetchCmd() *cobra.Command { return fetchCommand(runFetch) }
 // fetchCommand declares the flags; run gets the resolved options (tests pass their own).
 func fetchCommand(run func(*cobra.Command, *fetchOptions) error) *cobra.Command {
 	o := &fetchOptions{Config: fetch.DefaultConfig(), CaptionCol: "caption"}
-	var b *cliconfig.Binder
 	cmd := &cobra.Command{
 		Use:   "fetch --in INPUT --out DIR",
 		Short: "Download images into Arrow sample shards (img2dataset for wit)",
@@ -76,16 +73,9 @@ command line override it.`,
 		Example: `  wit fetch --in work/filtered --out data/shards
   wit fetch --in urls.parquet --url-col url --caption-col caption --out data/shards --workers 128
   wit fetch --out data/shards --retry-failed --retry-reasons timeout,http_5xx,dns`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := b.Resolve(); err != nil {
-				return err
-			}
-			return run(cmd, o)
-		},
 	}
 	c := &o.Config
-	b = cliconfig.New(cmd.Flags(), o, "YAML file with fetch options (keys as in configs/fetch.yaml); flags set on the command line override it")
+	b := bindConfig(cmd, o, o, "YAML file with fetch options (keys as in configs/fetch.yaml); flags set on the command line override it", run)
 	b.String(&o.In, "in", "input: Arrow pairs dir/file (wit crawl/filter output) or a URL list (txt, csv, tsv, jsonl, json, parquet; .gz ok); a path or an s3:// URL")
 	b.String(&c.Out, "out", "output directory or s3://bucket/prefix for shards, per-shard stats, failed lists, manifest.json, sizes.json, stats.json")
 	b.String(&o.URLCol, "url-col", `input column holding the image URL (default "image_url" for Arrow pairs, else "url")`)
@@ -160,15 +150,10 @@ func runFetch(cmd *cobra.Command, o *fetchOptions) error {
 	}
 	cfg.Progress = func(s fetch.Stats) { fmt.Fprintln(os.Stderr, s.Line()) }
 	st, err := fetch.Run(ctx, cfg, source)
-	if st.Out != "" {
-		fmt.Fprint(os.Stderr, st.Summary())
+	if st.Out == "" {
+		return err
 	}
-	if o.JSON && st.Out != "" {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		if jerr := enc.Encode(&st); jerr != nil && err == nil {
-			err = jerr
-		}
-	}
-	return err
+	// The summary goes to stderr with --json too: stdout holds only the JSON.
+	fmt.Fprint(os.Stderr, st.Summary())
+	return reportStats(err, o.JSON, &st, nil)
 }

@@ -8,7 +8,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/witdata/wit/filter"
-	"github.com/witdata/wit/internal/cliconfig"
 	"github.com/witdata/wit/internal/input"
 )
 
@@ -29,7 +28,6 @@ func filterCommand(run func(*cobra.Command, *filterOptions) error) *cobra.Comman
 		Run:    filter.Options{CaptionCol: "caption", Threshold: filter.DefaultThreshold, Mode: filter.ModeExact, RowsPerFile: 10000, BadRows: input.BadRowsSkip},
 		Stages: filter.DefaultStageOptions(),
 	}
-	var b *cliconfig.Binder
 	cmd := &cobra.Command{
 		Use:   "filter --in PAIRS --out DIR [--queries FILE|default]",
 		Short: "Keep English pairs that match the query list, deduplicated and balanced per query",
@@ -73,16 +71,9 @@ command line override it.`,
   wit filter --in urls.csv.gz --caption-col alt --url-col src --queries queries.txt --out work/f
   wit filter --in captions.txt --no-language --balance 0 --queries default --out work/q --keep-all
   wit filter --config configs/filter.yaml --in work/pairs --out work/filtered --mode online`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := b.Resolve(); err != nil {
-				return err
-			}
-			return run(cmd, o)
-		},
 	}
 	r, st := &o.Run, &o.Stages
-	b = cliconfig.New(cmd.Flags(), o, "YAML file of filter options (keys as in configs/filter.yaml); flags set on the command line override it")
+	b := bindConfig(cmd, o, o, "YAML file of filter options (keys as in configs/filter.yaml); flags set on the command line override it", run)
 	b.String(&r.In, "in", "input: Arrow pairs directory or file, or txt/csv/tsv/jsonl/json/parquet (optionally .gz); a path or an s3:// URL (required)")
 	b.String(&r.Out, "out", "output directory or s3://bucket/prefix of Arrow files (must not exist or be empty; on s3 an _INCOMPLETE marker stands until it is complete) (required)")
 	b.String(&r.CaptionCol, "caption-col", "caption column")

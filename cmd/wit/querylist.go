@@ -57,45 +57,41 @@ under-counted by the logged bound).`,
       --corpus brown.txt --corpus sotu.txt --min-unigram 3 --min-bigram-count 3
   wit querylist build --out queries.txt --wordnet /usr/share/wordnet \
       --wikipedia-dump enwiki-latest-pages-articles.xml.bz2 --titles pageviews.tsv`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := b.Resolve(); err != nil {
-				return err
+	}
+	run := func(cmd *cobra.Command, _ *querylist.BuildConfig) error {
+		if cfg.Out == "" {
+			return fmt.Errorf("--out is required (flag or config)")
+		}
+		if b.Changed("min-pmi-ratio") {
+			if minPMIRatio <= 0 {
+				return fmt.Errorf("--min-pmi-ratio must be > 0")
 			}
-			if cfg.Out == "" {
-				return fmt.Errorf("--out is required (flag or config)")
+			cfg.Options.MinBigramPMI = math.Log(minPMIRatio)
+		}
+		start := time.Now()
+		entries, st, err := querylist.BuildFile(cmd.Context(), cfg)
+		if err != nil {
+			return err
+		}
+		args2 := []any{"out", cfg.Out, "entries", len(entries), "tokens", st.Tokens,
+			"elapsed", time.Since(start).Round(time.Millisecond)}
+		for _, src := range []string{querylist.SourceWordNet, querylist.SourceUnigram, querylist.SourceBigram, querylist.SourceTitle} {
+			args2 = append(args2, src, st.Added[src])
+		}
+		slog.Info("querylist: built", args2...)
+		for _, src := range []string{querylist.SourceWordNet, querylist.SourceUnigram, querylist.SourceBigram, querylist.SourceTitle} {
+			if st.Candidates[src] > 0 {
+				slog.Info("querylist: source", "source", src, "candidates", st.Candidates[src],
+					"added", st.Added[src], "duplicates", st.Duplicates[src], "capped", st.Capped[src])
 			}
-			if b.Changed("min-pmi-ratio") {
-				if minPMIRatio <= 0 {
-					return fmt.Errorf("--min-pmi-ratio must be > 0")
-				}
-				cfg.Options.MinBigramPMI = math.Log(minPMIRatio)
-			}
-			start := time.Now()
-			entries, st, err := querylist.BuildFile(cmd.Context(), cfg)
-			if err != nil {
-				return err
-			}
-			args2 := []any{"out", cfg.Out, "entries", len(entries), "tokens", st.Tokens,
-				"elapsed", time.Since(start).Round(time.Millisecond)}
-			for _, src := range []string{querylist.SourceWordNet, querylist.SourceUnigram, querylist.SourceBigram, querylist.SourceTitle} {
-				args2 = append(args2, src, st.Added[src])
-			}
-			slog.Info("querylist: built", args2...)
-			for _, src := range []string{querylist.SourceWordNet, querylist.SourceUnigram, querylist.SourceBigram, querylist.SourceTitle} {
-				if st.Candidates[src] > 0 {
-					slog.Info("querylist: source", "source", src, "candidates", st.Candidates[src],
-						"added", st.Added[src], "duplicates", st.Duplicates[src], "capped", st.Capped[src])
-				}
-			}
-			if st.MaxUndercount > 0 {
-				slog.Warn("querylist: count tables were pruned; counts may be low by up to", "count", st.MaxUndercount)
-			}
-			return nil
-		},
+		}
+		if st.MaxUndercount > 0 {
+			slog.Warn("querylist: count tables were pruned; counts may be low by up to", "count", st.MaxUndercount)
+		}
+		return nil
 	}
 	q := &cfg.Options
-	b = cliconfig.New(cmd.Flags(), &cfg, "YAML file of build options, keys as the flags with _ for - (out, wordnet, corpus: [...], min_unigram, ...); flags set on the command line override it")
+	b = bindConfig(cmd, &cfg, &cfg, "YAML file of build options, keys as the flags with _ for - (out, wordnet, corpus: [...], min_unigram, ...); flags set on the command line override it", run)
 	b.String(&cfg.Out, "out", "output list file, \"entry<TAB>source\" lines (.gz to compress) (required)")
 	b.String(&cfg.WordNetDir, "wordnet", "directory with WordNet 3.0 data.{adj,adv,noun,verb} (e.g. /usr/share/wordnet from Debian wordnet-base)")
 	b.String(&q.WordNetMode, "wordnet-mode", "\"lemmas\": every lemma of every synset; \"synsets\": one lower-cased head lemma per synset (MetaCLIP's 86k)")

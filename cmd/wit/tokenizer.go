@@ -7,7 +7,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/witdata/wit/internal/cliconfig"
 	"github.com/witdata/wit/shards"
 	"github.com/witdata/wit/tokenizer"
 )
@@ -34,7 +33,6 @@ type tokenizerTrainOptions struct {
 
 func newTokenizerTrainCmd() *cobra.Command {
 	o := tokenizerTrainOptions{Vocab: tokenizer.DefaultVocabSize, MinFrequency: 2}
-	var b *cliconfig.Binder
 	cmd := &cobra.Command{
 		Use:   "train --shards DIR --out tok.json [--vocab 8192]",
 		Short: "Learn BPE merges from the captions of image shards",
@@ -46,39 +44,35 @@ first until the vocabulary holds --vocab ids: 256 bytes, the merges, then <start
 <end_of_text> (the largest id, as the model expects). Training stops early when no pair occurs
 --min-frequency times. The result (tok.json, written atomically) is what "wit train --tokenizer"
 takes, and is copied into every checkpoint.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := b.Resolve(); err != nil {
-				return err
-			}
-			shardsDir, out, vocab := o.Shards, o.Out, o.Vocab
-			if shardsDir == "" || out == "" {
-				return fmt.Errorf("--shards and --out are required")
-			}
-			start := time.Now()
-			captions, readErr := shards.Captions(cmd.Context(), shardsDir)
-			c := tokenizer.NewCounter()
-			c.AddAll(captions, o.MaxCaptions)
-			if err := readErr(); err != nil {
-				return err
-			}
-			counted := time.Since(start)
-			tok, err := c.Train(tokenizer.TrainOptions{VocabSize: vocab, MinFrequency: o.MinFrequency})
-			if err != nil {
-				return fmt.Errorf("train tokenizer on %s: %w", shardsDir, err)
-			}
-			if err := tok.Save(out); err != nil {
-				return err
-			}
-			slog.Info("tokenizer trained", "captions", c.Captions(), "distinct_pieces", c.Pieces(), "vocab", tok.VocabSize(),
-				"merges", tok.NumMerges(), "count_time", counted.Round(time.Millisecond), "total_time", time.Since(start).Round(time.Millisecond), "out", out)
-			if tok.VocabSize() < vocab {
-				slog.Warn("the captions support fewer merges than asked", "vocab", tok.VocabSize(), "asked", vocab)
-			}
-			return nil
-		},
 	}
-	b = cliconfig.New(cmd.Flags(), &o, "YAML file of these options, keys as the flags with _ for - (shards, out, vocab, max_captions, min_frequency); flags set on the command line override it")
+	run := func(cmd *cobra.Command, _ *tokenizerTrainOptions) error {
+		shardsDir, out, vocab := o.Shards, o.Out, o.Vocab
+		if shardsDir == "" || out == "" {
+			return fmt.Errorf("--shards and --out are required")
+		}
+		start := time.Now()
+		captions, readErr := shards.Captions(cmd.Context(), shardsDir)
+		c := tokenizer.NewCounter()
+		c.AddAll(captions, o.MaxCaptions)
+		if err := readErr(); err != nil {
+			return err
+		}
+		counted := time.Since(start)
+		tok, err := c.Train(tokenizer.TrainOptions{VocabSize: vocab, MinFrequency: o.MinFrequency})
+		if err != nil {
+			return fmt.Errorf("train tokenizer on %s: %w", shardsDir, err)
+		}
+		if err := tok.Save(out); err != nil {
+			return err
+		}
+		slog.Info("tokenizer trained", "captions", c.Captions(), "distinct_pieces", c.Pieces(), "vocab", tok.VocabSize(),
+			"merges", tok.NumMerges(), "count_time", counted.Round(time.Millisecond), "total_time", time.Since(start).Round(time.Millisecond), "out", out)
+		if tok.VocabSize() < vocab {
+			slog.Warn("the captions support fewer merges than asked", "vocab", tok.VocabSize(), "asked", vocab)
+		}
+		return nil
+	}
+	b := bindConfig(cmd, &o, &o, "YAML file of these options, keys as the flags with _ for - (shards, out, vocab, max_captions, min_frequency); flags set on the command line override it", run)
 	b.String(&o.Shards, "shards", "image shard folder, a path or an s3:// URL (its *.arrow files' caption column is read)")
 	b.String(&o.Out, "out", "tokenizer file to write (JSON)")
 	b.Int(&o.Vocab, "vocab", "vocabulary size including the 256 bytes and 2 special tokens; must not exceed the model's vocab_size")

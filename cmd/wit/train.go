@@ -59,20 +59,16 @@ checkpoint's hyperparameters; a second Ctrl-C kills without a checkpoint.
 
 Backend: GoMLX's pure-Go backend (no cgo). Binaries built with -tags xla can use a PJRT plugin
 given by absolute path (--xla-plugin or $WIT_PJRT_PLUGIN), e.g. xla_cuda_plugin.so for GPUs.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := b.Resolve(); err != nil {
-				return err
-			}
-			o.Preset.Model = o.Preset.Model.WithDefaults()
-			if err := o.Preset.Model.Validate(); err != nil {
-				return fmt.Errorf("model config %s: %w", b.File(), err)
-			}
-			return run(cmd, o)
-		},
+	}
+	validated := func(cmd *cobra.Command, o *trainOptions) error {
+		o.Preset.Model = o.Preset.Model.WithDefaults()
+		if err := o.Preset.Model.Validate(); err != nil {
+			return fmt.Errorf("model config %s: %w", b.File(), err)
+		}
+		return run(cmd, o)
 	}
 	h, r := &o.Preset.Train, &o.Run
-	b = cliconfig.New(cmd.Flags(), &o.Preset, "model preset (YAML, sections model and train): architecture and hyperparameters; the flags below override its train section")
+	b = bindConfig(cmd, o, &o.Preset, "model preset (YAML, sections model and train): architecture and hyperparameters; the flags below override its train section", validated)
 	b.SetDefaultFile("configs/clip-tiny.yaml")
 	b.String(&r.Shards, "shards", "image shard folder to train on, a path or an s3:// URL (remote shards are downloaded two files ahead) (required)")
 	b.String(&r.Out, "out", "run folder for metrics, plot and checkpoints (required)")

@@ -2,61 +2,27 @@ package extract
 
 import (
 	"bytes"
-	"net/url"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"golang.org/x/net/html"
 
 	"github.com/witdata/wit/internal/procstat"
+	"github.com/witdata/wit/internal/testutil"
 )
 
-type benchPage struct {
-	url  *url.URL
-	body []byte
-}
+type benchPage = testutil.HTMLPage
 
 // loadBenchPages reads the pages named by WIT_BENCH_HTML_DIR (see
 // scripts/bench-extract-data.sh), else the real pages in testdata/.
 func loadBenchPages(b *testing.B) []benchPage {
-	b.Helper()
-	dir := os.Getenv("WIT_BENCH_HTML_DIR")
-	if dir == "" {
-		dir = "testdata"
-	}
-	var pages []benchPage
-	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() || !(strings.HasSuffix(path, ".html") || strings.HasSuffix(path, ".htm") || strings.HasSuffix(path, ".xhtml")) {
-			return nil
-		}
-		body, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, path)
-		u, _ := url.Parse("http://docs.example.org/" + filepath.ToSlash(rel))
-		pages = append(pages, benchPage{u, body})
-		return nil
-	})
-	if err != nil {
-		b.Fatalf("read bench pages: %v", err)
-	}
-	if len(pages) == 0 {
-		b.Skipf("no HTML pages in %s", dir)
-	}
-	return pages
+	return testutil.LoadHTMLPages(b, "testdata")
 }
 
 func totalBytes(pages []benchPage) int64 {
 	var n int64
 	for _, p := range pages {
-		n += int64(len(p.body))
+		n += int64(len(p.Body))
 	}
 	return n
 }
@@ -72,7 +38,7 @@ func BenchmarkExtract(b *testing.B) {
 	for b.Loop() {
 		cands, links = 0, 0
 		for _, p := range pages {
-			pg, err := Extract(p.url, p.body, "text/html")
+			pg, err := Extract(p.URL, p.Body, "text/html")
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -100,7 +66,7 @@ func BenchmarkBareParse(b *testing.B) {
 
 func bareParseAll(b *testing.B, pages []benchPage) {
 	for _, p := range pages {
-		if _, err := html.Parse(bytes.NewReader(p.body)); err != nil {
+		if _, err := html.Parse(bytes.NewReader(p.Body)); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -108,7 +74,7 @@ func bareParseAll(b *testing.B, pages []benchPage) {
 
 func extractAll(b *testing.B, pages []benchPage) {
 	for _, p := range pages {
-		if _, err := Extract(p.url, p.body, "text/html"); err != nil {
+		if _, err := Extract(p.URL, p.Body, "text/html"); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -133,7 +99,7 @@ func BenchmarkExtractVsBareParse(b *testing.B) {
 	var parseWall, extractWall, parseCPU, extractCPU time.Duration
 	parse := func(p benchPage) {
 		w, c := time.Now(), procstat.CPUTime()
-		if _, err := html.Parse(bytes.NewReader(p.body)); err != nil {
+		if _, err := html.Parse(bytes.NewReader(p.Body)); err != nil {
 			b.Fatal(err)
 		}
 		parseWall += time.Since(w)
@@ -141,7 +107,7 @@ func BenchmarkExtractVsBareParse(b *testing.B) {
 	}
 	extract := func(p benchPage) {
 		w, c := time.Now(), procstat.CPUTime()
-		if _, err := Extract(p.url, p.body, "text/html"); err != nil {
+		if _, err := Extract(p.URL, p.Body, "text/html"); err != nil {
 			b.Fatal(err)
 		}
 		extractWall += time.Since(w)
