@@ -68,7 +68,7 @@ func BenchmarkCCWARCVsExtract(b *testing.B) {
 	if err := opts.validate(); err != nil {
 		b.Fatal(err)
 	}
-	if err := prepareDirs(opts); err != nil {
+	if err := prepareDirs(context.Background(), opts); err != nil {
 		b.Fatal(err)
 	}
 	var ccCPU, exCPU, ccWall, exWall time.Duration
@@ -267,7 +267,7 @@ func benchWAT(b *testing.B, pages []benchPage, linkCopies int) {
 	if err := opts.validate(); err != nil {
 		b.Fatal(err)
 	}
-	if err := prepareDirs(opts); err != nil {
+	if err := prepareDirs(context.Background(), opts); err != nil {
 		b.Fatal(err)
 	}
 	b.SetBytes(st.Size())

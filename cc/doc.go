@@ -5,10 +5,12 @@
 //
 // # Data flow
 //
-//	--in values -> Inputs: files; directories (their *.warc(.gz), *.wat(.gz)); http(s) URLs;
-//	               *.paths(.gz) lists, entries resolved against --base  -> Input{Name, Index}
+//	--in values -> Inputs: files; directories, local or s3:// folders (their *.warc(.gz),
+//	               *.wat(.gz)); http(s) and s3:// URLs; *.paths(.gz) lists, entries resolved
+//	               against --base (http(s), s3:// or a directory)  -> Input{Name, Index}
 //	Run: Workers goroutines, one input each -> ProcessFile:
-//	  Opener (local file, or http(s) through internal/httpx: SSRF guard, retries)
+//	  Opener (local file; http(s) through internal/httpx: SSRF guard, retries; s3:// through
+//	          internal/storage: sequential range requests)
 //	  -> warc.Reader (streamed; gzip per record; damage counted and skipped)
 //	  -> per record, by type (Format auto) or as forced:
 //	     response          -> HTTP message parsed (chunked, gzip/deflate decoded) -> 2xx, not
@@ -19,7 +21,10 @@
 //	                          them), resolved against the page URL and Head.Base, cleaned and
 //	                          normalised like the extractor's; page_lang from the HTML@/lang meta
 //	  -> pairs: page_url = the normalised WARC-Target-URI, fetched_at = the record's WARC-Date
-//	  -> shards.Writer in Out/.cc-tmp/NNNNN/ -> renamed to Out/NNNNN.arrow -> done marker
+//	  -> shards.Writer into a local staging folder (Out/.cc-tmp/NNNNN/; for an s3:// Out on
+//	     local disk beside the markers) -> storage.MoveIn: renamed to Out/NNNNN.arrow, or
+//	     uploaded whole
+//	  -> done marker State/done/NNNNN.json
 //
 // Every record read is counted under one outcome (Counters.Outcomes: pairs, no_candidates,
 // no_links, not_html, http_status, noindex, not_response, other_format, too_large, bad_http,
@@ -30,22 +35,31 @@
 // # Resume
 //
 // An input's pairs become visible all at once: its file NNNNN.arrow (NNNNN = its index in the
-// expanded input list) is renamed into Out when the input has been read to its end, and its done
-// marker State/done/NNNNN.json (input name, counters) is written after that. A rerun skips the
-// inputs with a marker and reads the others from the start; a file renamed by a run that died
-// before writing its marker is written again over itself. So each input's pairs are in Out
-// exactly once, whatever stopped the last run. The index must mean the same input in every run:
-// a marker naming another input stops Run (use a new Out for another input list).
+// expanded input list) is renamed into Out — on object storage uploaded as one object, created
+// by the upload's final request, so the store never lists a partial or temporary file — when the
+// input has been read to its end, and its done marker State/done/NNNNN.json (input name,
+// counters) is written after that. A rerun skips the inputs with a marker and reads the others
+// from the start; a file put by a run that died before writing its marker is written again over
+// itself. So each input's pairs are in Out exactly once, whatever stopped the last run. The
+// index must mean the same input in every run: a marker naming another input stops Run (use a
+// new Out for another input list).
+//
+// The markers need not live beside the pairs, since a missing marker costs only the input's
+// rework: for an s3:// Out, State defaults to local disk (DefaultState: a folder named after the
+// URL under the user's cache directory), as fetch keeps its journal; a State on the store itself
+// (an s3:// --state) lets workers on several machines share one output.
 //
 // # Memory
 //
 // Per worker: the reader's 64 KiB buffer, the compressed bytes of the current gzip member (for
 // rescans after damage; Common Crawl's members are small), one record block (at most MaxBody),
-// the extractor's parse tree of one page, and the pair writer's current batch.
+// the extractor's parse tree of one page, and the pair writer's current batch; with object
+// storage, an s3:// input's read-ahead window (storage.ReadAhead, 8 MiB) and, while a pair file
+// uploads, its part buffers (storage.PartSize, 8 MiB, a few at once).
 //
-// # Plugging in object storage
+// # Distributing
 //
-// Inputs are opened through Options.Open (an Opener: name -> io.ReadCloser) and pairs are
-// written by shards.Writer into Out; a blob layer replaces the Opener and the writer's file
-// system, and ProcessFile (one input, its own index) is the unit a distributed worker runs.
+// ProcessFile (one input, its own index) is the unit a distributed worker runs: with Out and
+// State on shared object storage, workers given disjoint indexes of the same input list write
+// one output; Run over the whole list afterwards skips what they did and writes the stats.
 package cc

@@ -2,6 +2,8 @@ package cc
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,6 +20,7 @@ import (
 	"time"
 
 	"github.com/witdata/wit/internal/atomicfile"
+	"github.com/witdata/wit/internal/storage"
 	"github.com/witdata/wit/shards"
 	"github.com/witdata/wit/warc"
 )
@@ -29,14 +32,17 @@ const DefaultHTTPTimeout = time.Hour
 // StatsFile is the name of the stats JSON written in Out.
 const StatsFile = "cc-stats.json"
 
-// tmpDirName holds each input's pair file while it is written; it is inside Out so that the
-// final rename stays on one file system.
+// tmpDirName holds each input's pair file while it is written (see stageDir).
 const tmpDirName = ".cc-tmp"
 
 // Options configures Run and ProcessFile.
 type Options struct {
-	Out     string `yaml:"out"`     // directory of pair files (NNNNN.arrow, one per input that gave pairs) and StatsFile
-	State   string `yaml:"state"`   // directory of per-input done markers (default Out/.cc-state)
+	// Out is the directory (a path or an object-store URL, see internal/storage) of pair files
+	// (NNNNN.arrow, one per input that gave pairs) and StatsFile.
+	Out string `yaml:"out"`
+	// State is the directory of per-input done markers (default: DefaultState(Out)); a path, or
+	// an object-store URL for workers on several machines.
+	State   string `yaml:"state"`
 	Format  string `yaml:"format"`  // auto (default), warc or wat
 	Workers int    `yaml:"workers"` // input files read at once (default 1)
 	// LimitFiles stops after this many inputs of the list (0: all); inputs already done count.
@@ -74,7 +80,7 @@ func (o *Options) validate() error {
 		return fmt.Errorf("cc: format %q: want auto, warc or wat", o.Format)
 	}
 	if o.State == "" {
-		o.State = filepath.Join(o.Out, ".cc-state")
+		o.State = DefaultState(o.Out)
 	}
 	if o.Workers <= 0 {
 		o.Workers = 1
@@ -97,6 +103,42 @@ func (o *Options) validate() error {
 	return nil
 }
 
+// DefaultState is where the done markers of the output Out are kept when Options.State is empty:
+// Out/.cc-state for a local Out; for an object-store Out, local disk too: a folder named after
+// the URL under the user's cache directory (os.UserCacheDir, else the temporary directory).
+// Markers and pair files need not be on the same storage: a pair file is named by its input
+// and replaced whole, so an input whose marker is missing (state lost, or a run that stopped
+// before writing it) is read again and its file written again over itself, never twice.
+func DefaultState(out string) string {
+	if p, ok := storage.LocalPath(out); ok {
+		return filepath.Join(p, ".cc-state")
+	}
+	return filepath.Join(localWorkDir(out), "state")
+}
+
+// localWorkDir is the local folder of a remote output: its default state and staging area.
+func localWorkDir(out string) string {
+	base, err := os.UserCacheDir()
+	if err != nil {
+		base = os.TempDir()
+	}
+	sum := sha256.Sum256([]byte(strings.TrimSuffix(out, "/")))
+	return filepath.Join(base, "wit", "cc-"+hex.EncodeToString(sum[:8]))
+}
+
+// stageDir holds each input's pair file while it is written, on local disk: inside a local Out
+// (so that the final rename stays on one file system); for an object-store Out in State when
+// State is local, else in the output's local work folder, from where the file is uploaded whole.
+func stageDir(o Options) string {
+	if p, ok := storage.LocalPath(o.Out); ok {
+		return filepath.Join(p, tmpDirName)
+	}
+	if p, ok := storage.LocalPath(o.State); ok {
+		return filepath.Join(p, tmpDirName)
+	}
+	return filepath.Join(localWorkDir(o.Out), tmpDirName)
+}
+
 // live holds this run's running counts for progress.
 type live struct {
 	records, pairs, bytes atomic.Int64
@@ -113,9 +155,14 @@ func Run(ctx context.Context, opts Options, inputs iter.Seq2[Input, error]) (*St
 	}
 	start := time.Now()
 	log := opts.Logger
-	if err := prepareDirs(opts); err != nil {
+	if err := prepareDirs(ctx, opts); err != nil {
 		return nil, err
 	}
+	if storage.IsRemote(opts.Out) {
+		log.Info("cc: pair files go to object storage", "out", opts.Out, "state", opts.State, "staging", stageDir(opts))
+	}
+	// The stats are written after a cancel too, and read the markers of every run.
+	finishCtx := context.WithoutCancel(ctx)
 
 	var (
 		mu      sync.Mutex
@@ -210,17 +257,17 @@ feed:
 	wg.Wait()
 	close(progressDone)
 	progressWG.Wait()
-	os.Remove(filepath.Join(opts.Out, tmpDirName)) // empty unless an input failed midway
+	os.Remove(stageDir(opts)) // empty unless an input failed midway
 
-	total, err := sumMarkers(opts.State)
+	total, err := sumMarkers(finishCtx, opts.State)
 	if err != nil {
 		return nil, err
 	}
 	total.FilesSkipped, total.FilesFailed, total.FilesThisRun = run.FilesSkipped, run.FilesFailed, run.FilesThisRun
 	total.RecordsThisRun, total.PairsThisRun, total.Failed = run.RecordsThisRun, run.PairsThisRun, run.Failed
 	total.finish(time.Since(start))
-	if err := writeJSON(filepath.Join(opts.Out, StatsFile), total); err != nil {
-		return total, err
+	if err := storage.WriteJSON(finishCtx, storage.Join(opts.Out, StatsFile), total); err != nil {
+		return total, fmt.Errorf("cc: %w", err)
 	}
 	if runErr != nil {
 		return total, runErr
@@ -234,15 +281,19 @@ feed:
 	return total, nil
 }
 
-func prepareDirs(opts Options) error {
-	for _, d := range []string{opts.Out, filepath.Join(opts.State, "done")} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
+func prepareDirs(ctx context.Context, opts Options) error {
+	for _, loc := range []string{opts.Out, storage.Join(opts.State, "done")} {
+		d, err := storage.Open(ctx, loc)
+		if err != nil {
+			return fmt.Errorf("cc: %w", err)
+		}
+		if err := d.Mkdir(ctx); err != nil {
 			return fmt.Errorf("cc: %w", err)
 		}
 	}
 	// Pair files of inputs that were being written when a run stopped: those inputs are not
 	// done and will be read again.
-	if err := os.RemoveAll(filepath.Join(opts.Out, tmpDirName)); err != nil {
+	if err := os.RemoveAll(stageDir(opts)); err != nil {
 		return fmt.Errorf("cc: remove stale temp files: %w", err)
 	}
 	return nil
@@ -252,15 +303,17 @@ func prepareDirs(opts Options) error {
 var errFatal = errors.New("cc: output")
 
 // ProcessFile reads one input and makes its pairs visible at once, or not at all: the pairs go
-// to a temporary file that is renamed to Out/NNNNN.arrow (NNNNN = in.Index) when the input has
-// been read to its end, then the input's done marker is written. A marker that names the same
+// to a local temporary file (stageDir) that is put into Out as NNNNN.arrow (NNNNN = in.Index)
+// when the input has been read to its end — renamed on local disk, uploaded whole to object
+// storage (one object, created by the upload's final request) — then the input's done marker is
+// written. A marker that names the same
 // input means it is done: ProcessFile returns its stats with Skipped set. A marker naming another
 // input is an error (the input list changed under the same Out). If it stops midway (ctx, a
 // read error) nothing of the input is left and it is read again next time; if it stops between
 // the rename and the marker, the next run writes the same file again over it. So every input's
 // pairs are in Out exactly once. A truncated input is done: its complete records were read.
-// Run prepares Out and State; a caller of ProcessFile alone (a distributed worker) must ensure
-// Out and State/done exist and give each input its own Index.
+// A caller of ProcessFile alone (a distributed worker, with State on shared storage) must give
+// each input its own Index; Run also removes the staged files of inputs a killed run was reading.
 func ProcessFile(ctx context.Context, opts Options, in Input) (*FileStats, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
@@ -269,12 +322,16 @@ func ProcessFile(ctx context.Context, opts Options, in Input) (*FileStats, error
 }
 
 func markerPath(opts Options, index int) string {
-	return filepath.Join(opts.State, "done", fmt.Sprintf("%05d.json", index))
+	return storage.Join(opts.State, "done", fmt.Sprintf("%05d.json", index))
 }
 
 func processFile(ctx context.Context, opts Options, in Input, lv *live) (*FileStats, error) {
 	marker := markerPath(opts, in.Index)
-	if data, err := os.ReadFile(marker); err == nil {
+	data, err := storage.ReadFile(ctx, marker)
+	if err != nil && !storage.IsNotExist(err) {
+		return nil, fmt.Errorf("done marker: %w", err) // a failed input: tried again next run
+	}
+	if err == nil {
 		var fs FileStats
 		if err := json.Unmarshal(data, &fs); err != nil {
 			return nil, fmt.Errorf("%w: done marker %s: %v", errFatal, marker, err)
@@ -286,7 +343,7 @@ func processFile(ctx context.Context, opts Options, in Input, lv *live) (*FileSt
 		return &fs, nil
 	}
 	start := time.Now()
-	tmp := filepath.Join(opts.Out, tmpDirName, fmt.Sprintf("%05d", in.Index))
+	tmp := filepath.Join(stageDir(opts), fmt.Sprintf("%05d", in.Index))
 	if err := os.RemoveAll(tmp); err != nil {
 		return nil, fmt.Errorf("%w: %v", errFatal, err)
 	}
@@ -308,20 +365,29 @@ func processFile(ctx context.Context, opts Options, in Input, lv *live) (*FileSt
 	if err := w.Close(); err != nil {
 		return nil, fmt.Errorf("%w: %v", errFatal, err)
 	}
-	final := filepath.Join(opts.Out, shards.FileName(in.Index))
-	if committed := w.Committed(); len(committed) > 0 {
-		if err := os.Rename(committed[0].Path, final); err != nil {
-			return nil, fmt.Errorf("%w: %v", errFatal, err)
-		}
-		fs.Output = filepath.Base(final)
-	} else if err := os.Remove(final); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("%w: %v", errFatal, err) // left by a run that stopped before its marker
-	}
-	if err := atomicfile.SyncDir(opts.Out); err != nil {
+	out, err := storage.Open(ctx, opts.Out)
+	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errFatal, err)
 	}
+	name := shards.FileName(in.Index)
+	if committed := w.Committed(); len(committed) > 0 {
+		if err := storage.MoveIn(ctx, out, name, committed[0].Path); err != nil {
+			return nil, fmt.Errorf("%w: %v", errFatal, err)
+		}
+		fs.Output = name
+	} else {
+		// A file left by a run that stopped before its marker, the input having changed since.
+		if err := out.Delete(ctx, name); err != nil {
+			return nil, fmt.Errorf("%w: %v", errFatal, err)
+		}
+		if dir, ok := out.Local(); ok {
+			if err := atomicfile.SyncDir(dir); err != nil {
+				return nil, fmt.Errorf("%w: %v", errFatal, err)
+			}
+		}
+	}
 	fs.DurationSec = time.Since(start).Seconds()
-	if err := writeJSON(marker, fs); err != nil {
+	if err := storage.WriteJSON(ctx, marker, fs); err != nil {
 		return nil, fmt.Errorf("%w: %v", errFatal, err)
 	}
 	return fs, nil
@@ -401,24 +467,28 @@ func (c *countReader) Read(p []byte) (int, error) {
 }
 
 // sumMarkers adds up the done markers of every input done in this output.
-func sumMarkers(state string) (*Stats, error) {
-	dir := filepath.Join(state, "done")
-	entries, err := os.ReadDir(dir)
+func sumMarkers(ctx context.Context, state string) (*Stats, error) {
+	dir := storage.Join(state, "done")
+	d, err := storage.Open(ctx, dir)
+	if err != nil {
+		return nil, fmt.Errorf("cc: %w", err)
+	}
+	entries, err := d.List(ctx, "")
 	if err != nil {
 		return nil, fmt.Errorf("cc: %w", err)
 	}
 	s := &Stats{}
 	for _, e := range entries {
-		if !strings.HasSuffix(e.Name(), ".json") || strings.Contains(e.Name(), ".tmp-") {
+		if e.IsDir || !strings.HasSuffix(e.Name, ".json") || strings.Contains(e.Name, atomicfile.TempMarker) {
 			continue
 		}
-		data, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		data, err := storage.ReadFile(ctx, storage.Join(dir, e.Name))
 		if err != nil {
 			return nil, fmt.Errorf("cc: %w", err)
 		}
 		var fs FileStats
 		if err := json.Unmarshal(data, &fs); err != nil {
-			return nil, fmt.Errorf("cc: done marker %s: %w", e.Name(), err)
+			return nil, fmt.Errorf("cc: done marker %s: %w", e.Name, err)
 		}
 		s.Files++
 		s.Add(&fs.Counters)
@@ -429,12 +499,4 @@ func sumMarkers(state string) (*Stats, error) {
 	}
 	slices.Sort(s.TruncatedFiles)
 	return s, nil
-}
-
-func writeJSON(path string, v any) error {
-	data, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	return atomicfile.WriteFile(path, append(data, '\n'))
 }

@@ -55,8 +55,9 @@ type Config struct {
 	AllowAddrs       []string      `yaml:"allow_addrs"`    // private destinations allowed one by one: "ip:port", "ip" or CIDR
 	RowsPerFile      int           `yaml:"rows_per_file"`  // pairs per Arrow file (files end at a page boundary)
 	ShutdownGrace    time.Duration `yaml:"shutdown_grace"` // after cancel, how long in-flight pages may take
-	// WARCOut, when set, is a directory where every request and response (robots.txt and
-	// redirects too) is archived as WARC/1.1 files, gzip per record, WARCFileBytes each.
+	// WARCOut, when set, is a directory or object-store URL (s3://bucket/prefix?...) where every
+	// request and response (robots.txt and redirects too) is archived as WARC/1.1 files, gzip
+	// per record, WARCFileBytes each; files bound for object storage are staged in State.
 	WARCOut       string `yaml:"warc_out"`
 	WARCFileBytes int64  `yaml:"warc_file_bytes"` // default 1 GiB
 

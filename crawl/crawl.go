@@ -139,7 +139,7 @@ func (cr *crawler) run(parent context.Context) (Stats, error) {
 		return Stats{}, err
 	}
 	if cfg.WARCOut != "" {
-		a, err := openArchive(cfg, cr.log)
+		a, err := openArchive(parent, cfg, cr.log)
 		if err != nil {
 			return Stats{}, err
 		}

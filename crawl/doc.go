@@ -72,7 +72,9 @@
 // gzip per record, rotated at WARCFileBytes) when colly closes the response body. The payload is
 // what was read, up to MaxBody+1 bytes, marked WARC-Truncated when cut. Files appear under their
 // final names when complete; a file left by a killed run is cut after its last complete record
-// and published on the next start. `wit cc` reads the archive back into the pairs the crawl
+// and published on the next start. WARCOut may be an s3:// URL (warc.StorageOutput): each file
+// is written to State/warc-staging and uploaded whole in the background once complete; a staged
+// file whose upload a killed run cut off is uploaded on the next start. `wit cc` reads the archive back into the pairs the crawl
 // wrote (TestWARCRoundTrip); pages fetched twice (a redirect onto an admitted URL) give their
 // pairs twice there.
 //

@@ -1,18 +1,22 @@
 package crawl
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
+	"path/filepath"
 
 	"github.com/witdata/wit/internal/httpx"
 	"github.com/witdata/wit/warc"
 )
 
-// openArchive starts the WARC archive of Config.WARCOut: WARC/1.1 files, gzip per record,
-// rotated at WARCFileBytes; files a killed run left unfinished are recovered first.
-func openArchive(cfg Config, log *slog.Logger) (*warc.Archive, error) {
-	out, err := warc.NewDirOutput(cfg.WARCOut, log)
+// openArchive starts the WARC archive of Config.WARCOut (a directory or an object-store URL):
+// WARC/1.1 files, gzip per record, rotated at WARCFileBytes; files a killed run left unfinished
+// are recovered first. Files bound for object storage are staged in the state directory, which
+// is local and kept, so that one a killed run left there is uploaded by the next.
+func openArchive(ctx context.Context, cfg Config, log *slog.Logger) (*warc.Archive, error) {
+	out, err := warc.NewOutput(ctx, cfg.WARCOut, warcStagingDir(cfg.State), log)
 	if err != nil {
 		return nil, err
 	}
@@ -29,6 +33,9 @@ func openArchive(cfg Config, log *slog.Logger) (*warc.Archive, error) {
 		},
 	}), nil
 }
+
+// warcStagingDir is where WARC files bound for object storage are written before their upload.
+func warcStagingDir(state string) string { return filepath.Join(state, "warc-staging") }
 
 // archivingClient is c with every exchange (robots.txt too, and each redirect hop) recorded
 // in a: the request as sent, the response as received up to the body cap.

@@ -3,173 +3,14 @@ package warc
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"io"
-	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/witdata/wit/internal/atomicfile"
 )
 
 // Ext is the extension of the archive files Archive writes (gzip per record).
 const Ext = ".warc.gz"
-
-// Output creates an archive's files. A file is visible under its name only once committed, so
-// a reader never sees a file being written. DirOutput writes to a local directory; an object
-// store can implement it with a multipart upload completed on Commit.
-type Output interface {
-	Create(name string) (OutputFile, error)
-}
-
-// OutputFile is a file being written.
-type OutputFile interface {
-	io.Writer
-	Commit() error // the file is complete: publish it under its name
-	Abort() error  // drop it
-}
-
-// DirOutput writes files into a directory as NAME.tmp-* and renames them to NAME on Commit.
-type DirOutput struct {
-	Dir string
-}
-
-const tempMarker = ".tmp-"
-
-// NewDirOutput creates dir if needed and recovers files left under temporary names by a process
-// that was killed while writing them (see Recover).
-func NewDirOutput(dir string, log *slog.Logger) (*DirOutput, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("warc: create %s: %w", dir, err)
-	}
-	d := &DirOutput{Dir: dir}
-	if err := d.Recover(log); err != nil {
-		return nil, err
-	}
-	return d, nil
-}
-
-// Create starts NAME.tmp-* in the directory.
-func (d *DirOutput) Create(name string) (OutputFile, error) {
-	f, err := os.CreateTemp(d.Dir, name+tempMarker+"*")
-	if err != nil {
-		return nil, fmt.Errorf("warc: create %s: %w", name, err)
-	}
-	return &dirFile{f: f, path: filepath.Join(d.Dir, name)}, nil
-}
-
-type dirFile struct {
-	f    *os.File
-	path string
-}
-
-func (f *dirFile) Write(p []byte) (int, error) { return f.f.Write(p) }
-
-func (f *dirFile) Commit() error {
-	tmp := f.f.Name()
-	if err := f.f.Chmod(0o644); err != nil {
-		f.f.Close()
-		return fmt.Errorf("warc: chmod %s: %w", tmp, err)
-	}
-	if err := f.f.Sync(); err != nil {
-		f.f.Close()
-		return fmt.Errorf("warc: sync %s: %w", tmp, err)
-	}
-	if err := f.f.Close(); err != nil {
-		return fmt.Errorf("warc: close %s: %w", tmp, err)
-	}
-	if err := os.Rename(tmp, f.path); err != nil {
-		return fmt.Errorf("warc: rename %s: %w", tmp, err)
-	}
-	return atomicfile.SyncDir(filepath.Dir(f.path))
-}
-
-func (f *dirFile) Abort() error {
-	f.f.Close()
-	if err := os.Remove(f.f.Name()); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("warc: remove %s: %w", f.f.Name(), err)
-	}
-	return nil
-}
-
-// Recover finishes the files a killed process left under temporary names: each is cut after
-// its last complete record (per-record gzip makes that a member boundary) and renamed to its
-// final name. A file with no record after its warcinfo is removed. Records of requests that were
-// still in flight are lost with the process; everything written before stays archived.
-func (d *DirOutput) Recover(log *slog.Logger) error {
-	if log == nil {
-		log = slog.Default()
-	}
-	entries, err := os.ReadDir(d.Dir)
-	if err != nil {
-		return fmt.Errorf("warc: list %s: %w", d.Dir, err)
-	}
-	for _, e := range entries {
-		i := strings.Index(e.Name(), Ext+tempMarker)
-		if e.IsDir() || i <= 0 {
-			continue
-		}
-		tmp := filepath.Join(d.Dir, e.Name())
-		final := filepath.Join(d.Dir, e.Name()[:i+len(Ext)])
-		records, end, err := completePrefix(tmp)
-		if err != nil {
-			return err
-		}
-		if records <= 1 {
-			if err := os.Remove(tmp); err != nil {
-				return fmt.Errorf("warc: remove %s: %w", tmp, err)
-			}
-			continue
-		}
-		if _, err := os.Stat(final); err == nil {
-			return fmt.Errorf("warc: cannot recover %s: %s exists", tmp, final)
-		}
-		if err := os.Truncate(tmp, end); err != nil {
-			return fmt.Errorf("warc: recover %s: %w", tmp, err)
-		}
-		f, err := os.OpenFile(tmp, os.O_RDWR, 0)
-		if err != nil {
-			return fmt.Errorf("warc: recover %s: %w", tmp, err)
-		}
-		df := &dirFile{f: f, path: final}
-		if err := df.Commit(); err != nil {
-			return err
-		}
-		log.Info("warc: recovered an archive file cut off by the last run", "file", final, "records", records)
-	}
-	return nil
-}
-
-// completePrefix reads path and returns how many records are complete from its start and the
-// offset where the first incomplete or damaged one begins.
-func completePrefix(path string) (records int, end int64, err error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return 0, 0, fmt.Errorf("warc: recover %s: %w", path, err)
-	}
-	defer f.Close()
-	rd := NewReader(f, ReaderOptions{})
-	for {
-		rec, err := rd.Next()
-		if err != nil {
-			return records, end, nil
-		}
-		if _, err := io.Copy(io.Discard, rec.Body); err != nil {
-			return records, end, nil
-		}
-		c := rd.Counts()
-		if c.BadMembers > 0 || c.Malformed > 0 || rd.compressed && rd.inMember {
-			// Damage, or a record that does not end its gzip member: cut before it.
-			return records, end, nil
-		}
-		records++
-		end = rd.Offset()
-	}
-}
 
 // ArchiveOptions configures an Archive.
 type ArchiveOptions struct {
@@ -283,23 +124,25 @@ func (a *Archive) commit() error {
 	return f.Commit()
 }
 
-// Close commits the current file.
+// Close commits the current file, then closes the Output if it has a Close method (a
+// StorageOutput waits for its last upload).
 func (a *Archive) Close() error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.file == nil {
-		return a.err
-	}
-	if a.err != nil {
-		a.file.Abort()
+	if a.file != nil {
+		if a.err != nil {
+			a.file.Abort()
+		} else if err := a.commit(); err != nil {
+			a.err = err
+		}
 		a.file = nil
-		return a.err
 	}
-	err := a.commit()
-	if err != nil {
-		a.err = err
+	if c, ok := a.out.(interface{ Close() error }); ok {
+		if err := c.Close(); err != nil && a.err == nil {
+			a.err = err
+		}
 	}
-	return err
+	return a.err
 }
 
 // Files returns the names of the files started so far.

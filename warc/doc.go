@@ -40,9 +40,13 @@
 // needs: files that rotate at MaxFileBytes, each opening with a warcinfo record that every
 // record names in WARC-Warcinfo-ID; WriteExchange writes an HTTP request and response as two
 // records linked by WARC-Concurrent-To with SHA-1 block and payload digests (base32, as Common
-// Crawl writes them). Files go through Output: DirOutput writes NAME.tmp-* and renames it when
-// the file is complete; after a crash it cuts a leftover temp file after its last complete
-// record and publishes it. An object store plugs in as another Output.
+// Crawl writes them). Files go through Output, which NewOutput picks for a location (a path or
+// an s3:// URL, see internal/storage): DirOutput writes NAME.tmp-* and renames it when the file
+// is complete; StorageOutput writes NAME.tmp-* in a local staging directory the same way and
+// uploads it whole when complete (one object, created by the upload's final request; uploads run
+// in the background, one at a time). After a crash both cut a leftover temp file after its last
+// complete record and publish it, and StorageOutput uploads complete staged files whose upload
+// was cut off.
 //
 // Recorder is an http.RoundTripper that archives every exchange passing through it — what the
 // transport wrote and what the server sent — when the caller closes the response body.

@@ -27,7 +27,7 @@ func newCCCmd() *cobra.Command {
 		quiet   bool
 	)
 	cmd := &cobra.Command{
-		Use:   "cc --in FILE|DIR|URL|LIST [--in ...] --out DIR [flags]",
+		Use:   "cc --in FILE|DIR|URL|LIST [--in ...] --out DIR|s3://BUCKET/PREFIX [flags]",
 		Short: "Extract (image URL, caption) pairs from Common Crawl WARC/WAT files or a crawl archive",
 		Long: `Read web archives and write the candidate (image URL, caption) pairs they hold as Arrow pair
 files with the crawl's columns (page_url, image_url, caption, caption_source, page_lang,
@@ -36,7 +36,9 @@ fetched_at), so that wit filter, fetch and build take them as they take wit craw
 Inputs (--in, repeatable, in order):
   a .warc(.gz) or .wat(.gz) file; a directory (its .warc(.gz) and .wat(.gz) files, recursively,
   in name order); an http(s) URL of such a file; or a Common Crawl file list (*.paths or
-  *.paths.gz, local or a URL) whose entries are resolved against --base.
+  *.paths.gz, local or a URL) whose entries are resolved against --base. Files, directories,
+  lists and --base may also be object-store URLs (s3://bucket/prefix?region=...; credentials
+  from the AWS environment, ~/.aws or the instance role), e.g. s3://bucket/warcs/ for a folder.
   Files are streamed (gzip per record, as Common Crawl ships them, or uncompressed), never held
   whole. URLs are fetched with retries; loopback and private addresses are refused unless
   --allow-private.
@@ -58,12 +60,16 @@ for the next run.
 Output: --out/NNNNN.arrow, one per input that gave pairs (NNNNN = the input's position in the
 expanded input list), each appearing only when its input has been read to the end, and
 --out/cc-stats.json (records by outcome, damage, WAT links by kind, pairs by source, over all
-runs). Done markers live in --state. Run the same command again after an interruption (Ctrl-C,
-kill, crash): inputs already done are skipped, inputs cut off are read again from the start;
-no pair is lost or written twice. A run over another input list needs another --out.`,
+runs). --out may be an s3:// URL: each pair file is then uploaded whole (one object) when its
+input is done, and nothing else appears in the bucket. Done markers live in --state (default
+OUT/.cc-state; for an s3:// --out a local folder under the user cache directory). Run the same
+command again after an interruption (Ctrl-C, kill, crash): inputs already done are skipped,
+inputs cut off are read again from the start; no pair is lost or written twice. A run over
+another input list needs another --out.`,
 		Example: `  wit cc --in crawl-data/CC-MAIN-2024-10/wat.paths.gz --base https://data.commoncrawl.org/ --out work/cc --limit-files 100 --workers 8
   wit cc --in ./warcs/ --out work/pairs
-  wit cc --in work/warc --out work/archive-pairs          # the archive of wit crawl --warc-out`,
+  wit cc --in work/warc --out work/archive-pairs          # the archive of wit crawl --warc-out
+  wit cc --in 's3://my-bucket/warc/?region=eu-west-1' --out 's3://my-bucket/cc?region=eu-west-1' --workers 8`,
 	}
 	run := func(cmd *cobra.Command, cfg *ccConfig) error {
 		in, base := cfg.In, cfg.Base
@@ -85,10 +91,10 @@ no pair is lost or written twice. A run over another input list needs another --
 		return reportStats(err, jsonOut, stats, func(w io.Writer) { fmt.Fprintln(w, stats.Summary()) })
 	}
 	b := bindConfig(cmd, &cfg, &cfg, "YAML file of cc options (keys: in, base, out, state, format, limit_files, workers, max_body, allow_private, http_timeout); flags set on the command line override it", run)
-	b.Repeated(&cfg.In, "in", "input: a .warc(.gz)/.wat(.gz) file, a directory of them, an http(s) URL, or a *.paths(.gz) list (repeatable; order matters for resume)")
-	b.String(&cfg.Base, "base", "URL (or local directory) that the relative entries of *.paths lists are resolved against")
-	b.String(&opts.Out, "out", "output directory: NNNNN.arrow pair files (one per input) and cc-stats.json")
-	b.String(&opts.State, "state", "directory of per-input done markers for resume (default OUT/.cc-state)")
+	b.Repeated(&cfg.In, "in", "input: a .warc(.gz)/.wat(.gz) file, a directory of them, an http(s) URL, or a *.paths(.gz) list; a path or an s3:// URL (a file or a folder) (repeatable; order matters for resume)")
+	b.String(&cfg.Base, "base", "URL (http(s) or s3://) or local directory that the relative entries of *.paths lists are resolved against")
+	b.String(&opts.Out, "out", "output directory, a path or an s3:// URL: NNNNN.arrow pair files (one per input) and cc-stats.json")
+	b.String(&opts.State, "state", "directory of per-input done markers for resume, a path or an s3:// URL (default OUT/.cc-state; for an s3:// --out a local folder under the user cache directory named after it)")
 	b.String(&opts.Format, "format", "records to read: auto (WARC response and WAT metadata records, each by its type), warc (responses only) or wat (WAT records only)")
 	b.Int(&opts.LimitFiles, "limit-files", "read only the first N inputs of the expanded list (0 = all); inputs already done count")
 	b.Int(&opts.Workers, "workers", "input files read at once (one core each)")

@@ -48,7 +48,8 @@ resumed runs. A progress line goes to stderr while it runs.
 
 With --warc-out DIR every request and response (robots.txt and each redirect hop too) is also
 archived as WARC/1.1 files, gzip per record, each renamed into place when complete; wit cc reads
-the archive back into the same pairs.
+the archive back into the same pairs. --warc-out may be an s3:// URL: each file is then staged in
+--state and uploaded whole once complete.
 
 Flags override --config (YAML, see configs/crawl.yaml), which overrides the defaults.`,
 		Example: `  wit crawl --seeds seeds.txt --out work/pairs --state work/state
@@ -79,7 +80,7 @@ Flags override --config (YAML, see configs/crawl.yaml), which overrides the defa
 	b.List(&c.AllowAddrs, "allow-addr", "comma-separated private destinations allowed one by one (ip:port, ip or CIDR), e.g. an intranet mirror; all others stay refused")
 	b.Int(&c.RowsPerFile, "rows-per-file", "pairs per output file (a file ends at the first page boundary past this)")
 	b.Duration(&c.ShutdownGrace, "shutdown-grace", "after Ctrl-C, how long pages in flight may take to finish")
-	b.String(&c.WARCOut, "warc-out", "also archive every request and response (robots.txt and redirects too) in this directory as WARC/1.1 files, gzip per record; read them back with wit cc")
+	b.String(&c.WARCOut, "warc-out", "also archive every request and response (robots.txt and redirects too) as WARC/1.1 files, gzip per record, in this directory or s3://bucket/prefix (staged in --state, uploaded whole); read them back with wit cc")
 	b.Int64(&c.WARCFileBytes, "warc-file-bytes", "size at which a WARC file is closed and the next one started")
 	b.Bool(&o.JSON, "json", "print the final stats as JSON on stdout instead of a summary on stderr")
 	b.Bool(&o.Quiet, "quiet", "no progress line")

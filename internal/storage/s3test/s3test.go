@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/johannesboyne/gofakes3"
@@ -61,4 +62,27 @@ func SetEnv(t testing.TB) {
 	} {
 		t.Setenv(k, v)
 	}
+}
+
+// Keys returns the keys of every object in bucket, sorted: what a test lists to show that a run
+// left no stray objects.
+func (s *Server) Keys(t testing.TB, bucket string) []string {
+	t.Helper()
+	var keys []string
+	page := gofakes3.ListBucketPage{}
+	for {
+		list, err := s.Backend.ListBucket(bucket, nil, page)
+		if err != nil {
+			t.Fatalf("s3test: list %s: %v", bucket, err)
+		}
+		for _, c := range list.Contents {
+			keys = append(keys, c.Key)
+		}
+		if !list.IsTruncated || len(list.Contents) == 0 {
+			break
+		}
+		page = gofakes3.ListBucketPage{Marker: list.Contents[len(list.Contents)-1].Key, HasMarker: true}
+	}
+	slices.Sort(keys)
+	return keys
 }
