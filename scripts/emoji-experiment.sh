@@ -30,9 +30,13 @@ EMOJI=${EMOJI:-$repo/../shared/data/emoji}
 WORK=${WORK:-work/emoji}
 HELDOUT=${HELDOUT:-openmoji}
 BUDGET_MIN=${BUDGET_MIN:-15}
-BATCH=${BATCH:-64}
+BATCH=${BATCH:-128}
+CROP_MIN=${CROP_MIN:-0.5}
+JITTER=${JITTER:-0.4}
+GRAY=${GRAY:-0.2}
 CONFIG=${CONFIG:-configs/clip-tiny.yaml}
-STYLES=(noto emojione openmoji fluent-flat fluent-high-contrast)
+# STYLES: the styles in play (default all five); the tuning runs drop openmoji and hold out emojione.
+read -r -a STYLES <<<"${STYLES:-noto emojione openmoji fluent-flat fluent-high-contrast}"
 
 [[ -f $EMOJI/concepts.tsv ]] || { echo "no $EMOJI/concepts.tsv (set EMOJI)" >&2; exit 1; }
 [[ -d $EMOJI/$HELDOUT ]] || { echo "held-out style $HELDOUT not in $EMOJI" >&2; exit 1; }
@@ -105,6 +109,7 @@ log "fetch shards"
 fetch "$WORK/train.csv" "$WORK/shards/train-$CAPTIONS"
 fetch "$WORK/heldout-names.csv" "$WORK/shards/heldout-names"
 fetch "$WORK/heldout-groups.csv" "$WORK/shards/heldout-groups"
+[[ ${DRY:-} == shards ]] && exit 0
 
 # --- 3. Train -------------------------------------------------------------------------------------
 if [[ $CONFIG == micro ]]; then
@@ -137,20 +142,21 @@ train:
   epsilon: 1.0e-6
 YAML
 fi
-run="$WORK/run"
+run=${RUN:-$WORK/run}
 if [[ -z ${STEPS:-} ]]; then
   log "speed probe (a few steps, compile included)"
   rm -rf "$WORK/probe"
-  "$wit" train --shards "$WORK/shards/train-$CAPTIONS" --config "$CONFIG" --out "$WORK/probe" --steps 3 --batch-size "$BATCH" \
-    --log-every 1 --checkpoint-every 1000 --no-progress >/dev/null 2>"$WORK/probe.log"
-  # Steady-state speed: the last logged steps (the first includes compilation).
-  sps=$(tail -n 2 "$WORK/probe/metrics.jsonl" | jq -s 'map(.samples_per_sec) | add / length')
+  "$wit" train --shards "$WORK/shards/train-$CAPTIONS" --config "$CONFIG" --out "$WORK/probe" --steps 8 --batch-size "$BATCH" \
+    --log-every 1 --checkpoint-every 1000 --no-progress --crop-scale-min "$CROP_MIN" --color-jitter "$JITTER" --grayscale "$GRAY" >/dev/null 2>"$WORK/probe.log"
+  # Steady-state speed: the last five steps (the first ones include compilation and warm-up).
+  sps=$(tail -n 5 "$WORK/probe/metrics.jsonl" | jq -s 'map(.samples_per_sec) | add / length')
   STEPS=$(jq -n --argjson sps "$sps" --argjson b "$BATCH" --argjson m "$BUDGET_MIN" '[($m * 60 * $sps / $b * 0.9 | floor), 50] | max')
   log "probe: $sps samples/s → $STEPS steps for $BUDGET_MIN min"
   rm -rf "$WORK/probe"
 fi
-extra=()
+extra=(--crop-scale-min "$CROP_MIN" --color-jitter "$JITTER" --grayscale "$GRAY")
 [[ -n ${LR:-} ]] && extra+=(--lr "$LR")
+[[ -n ${MIN_LR:-} ]] && extra+=(--min-lr "$MIN_LR")
 warmup=${WARMUP:-$(( STEPS / 10 < 200 ? STEPS / 10 : 200 ))}
 rm -rf "$run"
 log "train $STEPS steps × $BATCH (warmup $warmup)"
