@@ -24,7 +24,8 @@
 //	    small t) → fetch into Out/data/shards
 //	  → splitByStyle: Noto samples → Out/train-shards, Fluent samples → Out/heldout-shards
 //	    (the held-out style is never trained on)
-//	  → train.Trainer on the Noto samples (clip-tiny, embedded copy of configs/clip-tiny.yaml):
+//	  → train.Trainer on the Noto samples (clip-tiny, embedded copy of configs/clip-tiny.yaml;
+//	    crop 0.5–1, colour jitter and greyscale as chosen by scripts/emoji-experiment.sh):
 //	    a few calibration steps measure this machine's pace, then the run resumes from its
 //	    checkpoint with the step count that fits --train-time, so the cosine schedule completes
 //	  → evaluation with inference.LoadCheckpoint and package eval: text↔image retrieval among the

@@ -29,8 +29,9 @@ type LoaderOptions struct {
 	Epochs        int     // epochs to stream (0: one; -1: forever)
 	ScaleMin      float64 // random resized crop area range (default 0.9–1.0, OpenCLIP's)
 	ScaleMax      float64
-	CenterCrop    bool  // evaluation transform instead of the random crop
-	MaxPixels     int64 // larger images count as corrupt (default inference.DefaultMaxPixels)
+	Jitter        Jitter // colour jitter after the random crop (zero: none)
+	CenterCrop    bool   // evaluation transform: no random crop, no jitter
+	MaxPixels     int64  // larger images count as corrupt (default inference.DefaultMaxPixels)
 }
 
 func (o LoaderOptions) withDefaults() LoaderOptions {
@@ -102,6 +103,9 @@ func NewLoader(opts LoaderOptions, tok *tokenizer.Tokenizer) (*Loader, error) {
 	}
 	if opts.ScaleMin <= 0 || opts.ScaleMax > 1 || opts.ScaleMin > opts.ScaleMax {
 		return nil, fmt.Errorf("loader: crop scale range [%g, %g] not within (0, 1]", opts.ScaleMin, opts.ScaleMax)
+	}
+	if err := opts.Jitter.Validate(); err != nil {
+		return nil, fmt.Errorf("loader: %w", err)
 	}
 	sl, err := shards.NewLoader(opts.Shards, shards.LoaderOptions{
 		Columns: []string{shards.ColImage, shards.ColCaption}, Seed: opts.Seed, ShuffleShards: true,
@@ -363,6 +367,9 @@ func (l *Loader) prepare(res *inference.Resampler, tile []float32, j job) error 
 		// The crop depends on the seed and the sample's position only: a resumed run crops alike.
 		rng := rand.New(rand.NewPCG(l.opts.Seed^0xC1F0C1F0, uint64(j.pos.Epoch)<<40^uint64(j.pos.Consumed)))
 		rect = RandomResizedCrop(b.Dx(), b.Dy(), l.opts.ScaleMin, l.opts.ScaleMax, rng)
+		res.Tile(tile, img, rect)
+		l.opts.Jitter.Apply(tile, rng)
+		return nil
 	}
 	res.Tile(tile, img, rect)
 	return nil

@@ -31,6 +31,10 @@ type Options struct {
 	LogEvery        int64  `json:"log_every"`        // steps between metrics.jsonl lines (default 10)
 	Seed            uint64 `json:"seed"`             // weights init, shuffle and crops (default 1)
 
+	CropScaleMin float64 `json:"crop_scale_min,omitempty"` // random resized crop's smallest area fraction (default 0.9, OpenCLIP's)
+	ColorJitter  float64 `json:"color_jitter,omitempty"`   // brightness/contrast/saturation jitter strength, 0–1 (default 0: none)
+	GrayScale    float64 `json:"grayscale,omitempty"`      // probability of a greyscale training image (default 0)
+
 	ShuffleBuffer int   `json:"shuffle_buffer"` // samples in the loader's shuffle buffer (default 2048)
 	Workers       int   `json:"workers"`        // JPEG decode goroutines (default NumCPU)
 	Prefetch      int   `json:"prefetch"`       // ready batches queued ahead of the model (default 2)
@@ -83,6 +87,7 @@ func (o Options) WithDefaults(h model.Hyper, cfg model.Config) Options {
 	if o.Seed == 0 {
 		o.Seed = 1
 	}
+	setF(&o.CropScaleMin, CropScaleMin)
 	setI(&o.ShuffleBuffer, 2048)
 	setI(&o.Workers, runtime.NumCPU())
 	setI(&o.Prefetch, 2)
@@ -107,6 +112,10 @@ func (o Options) Validate(cfg model.Config) error {
 		return fmt.Errorf("warmup %d < 0", o.Warmup)
 	case o.CheckpointEvery <= 0 || o.LogEvery <= 0:
 		return fmt.Errorf("checkpoint-every %d and log-every %d must be > 0", o.CheckpointEvery, o.LogEvery)
+	case o.CropScaleMin <= 0 || o.CropScaleMin > 1:
+		return fmt.Errorf("crop scale min %g must be in (0, 1]", o.CropScaleMin)
+	case (Jitter{Strength: o.ColorJitter, Gray: o.GrayScale}).Validate() != nil:
+		return (Jitter{Strength: o.ColorJitter, Gray: o.GrayScale}).Validate()
 	case o.VocabSize > cfg.VocabSize:
 		return fmt.Errorf("tokenizer vocabulary %d exceeds the model's %d", o.VocabSize, cfg.VocabSize)
 	}

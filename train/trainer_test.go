@@ -162,6 +162,10 @@ func TestOptionsValidate(t *testing.T) {
 		{BatchSize: 8, Accum: 8},
 		{BatchSize: 8, LR: 1e-3, MinLR: 1e-2},
 		{BatchSize: 8, VocabSize: 1000},
+		{BatchSize: 8, CropScaleMin: 1.5},
+		{BatchSize: 8, ColorJitter: 1},
+		{BatchSize: 8, ColorJitter: -0.1},
+		{BatchSize: 8, GrayScale: 2},
 	} {
 		if err := o.WithDefaults(model.Hyper{}, cfg).Validate(cfg); err == nil {
 			t.Errorf("%+v accepted", o)
