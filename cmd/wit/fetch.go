@@ -17,7 +17,14 @@ import (
 
 func init() { rootCmd.AddCommand(newFetchCmd()) }
 
-func newFetchCmd() *cobra.Command {
+// fetchRunner runs a fetch once its flags are read: on this machine (wit fetch) or as a job on
+// the queue (wit submit fetch). in is the absolute input path ("" with --retry-failed).
+type fetchRunner func(cmd *cobra.Command, cfg fetch.Config, in string, inOpts fetch.InputOptions, asJSON bool) error
+
+func newFetchCmd() *cobra.Command { return newFetchCmdWith(runFetchHere) }
+
+// newFetchCmdWith builds the fetch command's flags and validation around run.
+func newFetchCmdWith(run fetchRunner) *cobra.Command {
 	cfg := fetch.DefaultConfig()
 	var (
 		in, urlCol, captionCol, format, configFile, retryReasons string
@@ -87,11 +94,10 @@ command line override it.`,
 			if in != "" && cfg.RetryFailed {
 				return errors.New("--retry-failed reads the failed items from --out; drop --in")
 			}
-			ctx := cmd.Context()
-			var source = fetch.Items(nil)
+			var abs string
 			if in != "" {
-				abs, err := filepath.Abs(in)
-				if err != nil {
+				var err error
+				if abs, err = filepath.Abs(in); err != nil {
 					return err
 				}
 				st, err := os.Stat(abs)
@@ -105,21 +111,8 @@ command line override it.`,
 						cfg.BaseDir = abs
 					}
 				}
-				source = fetch.ReadInput(ctx, abs, fetch.InputOptions{URLCol: urlCol, CaptionCol: captionCol, Format: format})
 			}
-			cfg.Progress = func(s fetch.Stats) { fmt.Fprintln(os.Stderr, s.Line()) }
-			st, err := fetch.Run(ctx, cfg, source)
-			if st.Out != "" {
-				fmt.Fprint(os.Stderr, st.Summary())
-			}
-			if asJSON && st.Out != "" {
-				enc := json.NewEncoder(os.Stdout)
-				enc.SetIndent("", "  ")
-				if jerr := enc.Encode(&st); jerr != nil && err == nil {
-					err = jerr
-				}
-			}
-			return err
+			return run(cmd, cfg, abs, fetch.InputOptions{URLCol: urlCol, CaptionCol: captionCol, Format: format}, asJSON)
 		},
 	}
 	f := cmd.Flags()
@@ -156,6 +149,28 @@ command line override it.`,
 	f.DurationVar(&cfg.ProgressEvery, "progress-every", cfg.ProgressEvery, "how often the progress line (images/s, ok, failed) is printed to stderr")
 	f.BoolVar(&asJSON, "json", false, "print the final stats as JSON on stdout")
 	return cmd
+}
+
+// runFetchHere runs the fetch in this process.
+func runFetchHere(cmd *cobra.Command, cfg fetch.Config, in string, inOpts fetch.InputOptions, asJSON bool) error {
+	ctx := cmd.Context()
+	var source = fetch.Items(nil)
+	if in != "" {
+		source = fetch.ReadInput(ctx, in, inOpts)
+	}
+	cfg.Progress = func(s fetch.Stats) { fmt.Fprintln(os.Stderr, s.Line()) }
+	st, err := fetch.Run(ctx, cfg, source)
+	if st.Out != "" {
+		fmt.Fprint(os.Stderr, st.Summary())
+	}
+	if asJSON && st.Out != "" {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		if jerr := enc.Encode(&st); jerr != nil && err == nil {
+			err = jerr
+		}
+	}
+	return err
 }
 
 // fetchByteSize is a flag holding a byte count written as 1048576, 500KB, 20MiB, 1.5GB, ...
