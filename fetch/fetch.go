@@ -79,7 +79,7 @@ func Run(ctx context.Context, cfg Config, source iter.Seq2[Item, error]) (Stats,
 	if err := shards.WriteManifest(out, led.manifest); err != nil {
 		return Stats{}, err
 	}
-	sw, err := newSampleWriter(out, led.nextIndex, led.manifest, &cfg)
+	sw, err := newSampleWriter(out, max(led.nextIndex, cfg.FirstShard), led.manifest, &cfg)
 	if err != nil {
 		return Stats{}, err
 	}
@@ -118,7 +118,7 @@ func Run(ctx context.Context, cfg Config, source iter.Seq2[Item, error]) (Stats,
 		if cfg.RetryFailed {
 			feed = led.retrySource(out, cfg.RetryReasons)
 		} else {
-			feed = numbered(source, &led.done, &skipped)
+			feed = numbered(source, cfg.FirstSeq, &led.done, &skipped)
 		}
 		srcErr = schedule(runCtx, feed, jobs, hostDone, cfg.PerHost, window, func() { seen.Add(1) })
 	}()
@@ -212,10 +212,10 @@ loop:
 	return final, runErr
 }
 
-// numbered numbers the source's items and drops those an earlier run has done.
-func numbered(source iter.Seq2[Item, error], done *bitset, skipped *atomic.Int64) iter.Seq2[job, error] {
+// numbered numbers the source's items from first and drops those an earlier run has done.
+func numbered(source iter.Seq2[Item, error], first int64, done *bitset, skipped *atomic.Int64) iter.Seq2[job, error] {
 	return func(yield func(job, error) bool) {
-		var seq int64
+		seq := first
 		for it, err := range source {
 			if err != nil {
 				yield(job{}, err)
