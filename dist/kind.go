@@ -81,9 +81,20 @@ type Task struct {
 	Worker  string
 	Conn    *Conn
 	Log     *slog.Logger
+	// AllowPrivate: the worker lets tasks reach private addresses (see WorkerOptions).
+	AllowPrivate bool
 
 	ack   func(ctx context.Context) error
 	acked bool
+}
+
+// CheckPrivate refuses a job that asks for private addresses on a worker that does not allow
+// them. The error is not permanent: another worker may allow them.
+func (t *Task) CheckPrivate(jobAsks bool) error {
+	if jobAsks && !t.AllowPrivate {
+		return fmt.Errorf("job %s asks for private addresses (--allow-private); this worker does not allow them (start it with --allow-private)", t.Job.ID)
+	}
+	return nil
 }
 
 // DecodeInput unmarshals the task's input.

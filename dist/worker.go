@@ -24,7 +24,11 @@ type WorkerOptions struct {
 	// RetryDelay is the first delay before a failed task is delivered again; it doubles with
 	// every attempt up to 30 s (default 1 s).
 	RetryDelay time.Duration
-	Logger     *slog.Logger
+	// AllowPrivate lets tasks reach loopback, private and link-local addresses when their job
+	// asks for it (Task.AllowPrivate); without it such jobs' tasks are refused by this worker,
+	// so a job on a shared queue cannot make workers probe their internal networks.
+	AllowPrivate bool
+	Logger       *slog.Logger
 }
 
 // WorkerRecord is a worker's heartbeat in the wit_workers bucket.
@@ -255,7 +259,7 @@ func (w *worker) handle(ctx context.Context, msg jetstream.Msg) {
 			}
 		}
 	}()
-	task := &Task{Job: job, ID: tm.Task, Index: tm.Index, Input: tm.Input, Attempt: attempt, Worker: w.o.ID, Conn: w.c,
+	task := &Task{Job: job, ID: tm.Task, Index: tm.Index, Input: tm.Input, Attempt: attempt, Worker: w.o.ID, Conn: w.c, AllowPrivate: w.o.AllowPrivate,
 		Log: w.log.With("job", job.ID, "task", tm.Task), ack: msg.DoubleAck}
 	start := time.Now()
 	var result any

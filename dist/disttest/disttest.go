@@ -53,7 +53,7 @@ func WorkerMain() {
 		os.Exit(1)
 	}
 	conc, _ := strconv.Atoi(os.Getenv(envConcurrency))
-	err = dist.RunWorker(ctx, c, dist.WorkerOptions{Concurrency: conc, Poll: 200 * time.Millisecond, RetryDelay: 50 * time.Millisecond, Logger: log})
+	err = dist.RunWorker(ctx, c, dist.WorkerOptions{Concurrency: conc, Poll: 200 * time.Millisecond, RetryDelay: 50 * time.Millisecond, AllowPrivate: true, Logger: log})
 	c.Close()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

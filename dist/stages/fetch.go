@@ -158,6 +158,9 @@ func runFetchTask(ctx context.Context, t *dist.Task) (any, error) {
 		return nil, err
 	}
 	cfg := spec.Config
+	if err := t.CheckPrivate(cfg.AllowPrivate); err != nil {
+		return nil, err
+	}
 	cfg.Out = partDir(spec.Config.Out, in.Slice)
 	cfg.InputName = fmt.Sprintf("%s#%d-%d", spec.Input, in.First, in.First+in.Count)
 	cfg.FirstSeq = in.First
