@@ -87,6 +87,9 @@ type crawler struct {
 	abort   context.CancelCauseFunc
 	wake    chan struct{}
 
+	forwardWake chan struct{} // outbox entries were added (distributed crawls)
+	lastInbox   time.Time     // when the inbox was last polled (dispatcher goroutine only)
+
 	start     time.Time
 	persisted atomic.Int64 // ns of this run already added to the stored duration
 	finished  atomic.Bool
@@ -107,7 +110,8 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 	if err != nil {
 		return Stats{}, err
 	}
-	cr := &crawler{cfg: cfg, log: log, st: st, scope: newScope(cfg.Scope, cfg.AllowHosts), wake: make(chan struct{}, 1), start: time.Now()}
+	cr := &crawler{cfg: cfg, log: log, st: st, scope: newScope(cfg.Scope, cfg.AllowHosts), wake: make(chan struct{}, 1),
+		forwardWake: make(chan struct{}, 1), start: time.Now()}
 	stats, runErr := cr.run(ctx)
 	if err := st.Close(); err != nil && runErr == nil {
 		runErr = err
@@ -162,6 +166,16 @@ func (cr *crawler) run(parent context.Context) (Stats, error) {
 		}()
 	}
 
+	forwardDone := make(chan struct{})
+	var forwardWG sync.WaitGroup
+	if cfg.Forward != nil {
+		forwardWG.Add(1)
+		go func() {
+			defer forwardWG.Done()
+			cr.forwardLoop(forwardDone)
+		}()
+	}
+
 	jobs := make(chan job)
 	var wg sync.WaitGroup
 	for range cfg.Workers {
@@ -176,6 +190,8 @@ func (cr *crawler) run(parent context.Context) (Stats, error) {
 		cr.fail(dispatchErr)
 	}
 	wg.Wait()
+	close(forwardDone)
+	forwardWG.Wait()
 	close(progressDone)
 	progressWG.Wait()
 
@@ -424,8 +440,15 @@ func (cr *crawler) bumpCounter(name string, d int64) error {
 
 // addSeeds admits the seeds (those already admitted by an earlier run are skipped).
 func (cr *crawler) addSeeds(ctx context.Context) error {
+	if cr.cfg.Local != nil {
+		if _, done, err := cr.st.getU64(metaSeedsRead); err != nil || done {
+			return err
+		}
+	}
 	var batch []link
 	bad := int64(0)
+	// In a distributed crawl every partition reads the seeds; one of them reports bad ones.
+	countBad := cr.cfg.Local == nil || cr.cfg.Local("")
 	flush := func() error {
 		if len(batch) == 0 {
 			return nil
@@ -447,12 +470,17 @@ func (cr *crawler) addSeeds(ctx context.Context) error {
 		}
 		norm, err := urlnorm.String(raw)
 		if err != nil {
-			cr.log.Warn("crawl: skipping seed", "row", row.Index, "url", raw, "err", err)
+			if countBad {
+				cr.log.Warn("crawl: skipping seed", "row", row.Index, "url", raw, "err", err)
+			}
 			bad++
 			continue
 		}
 		u, _ := url.Parse(norm)
 		host := strings.ToLower(u.Host)
+		if cr.cfg.Local != nil && !cr.cfg.Local(host) {
+			continue // another partition's seed: its owner reads the same list
+		}
 		batch = append(batch, link{url: norm, host: host, root: host, depth: 0})
 		if len(batch) >= 512 {
 			if err := flush(); err != nil {
@@ -463,10 +491,31 @@ func (cr *crawler) addSeeds(ctx context.Context) error {
 	if err := flush(); err != nil {
 		return err
 	}
-	if bad > 0 {
-		return cr.bumpCounter(cSeedsBad, bad)
+	if countBad {
+		// Every run reads the whole list: the count is set, not added.
+		if err := cr.setCounter(cSeedsBad, bad); err != nil {
+			return err
+		}
+	}
+	if cr.cfg.Local != nil {
+		// A partition of a distributed crawl is started again whenever links arrive for it;
+		// its seeds are read once.
+		if err := cr.st.db.Set(metaSeedsRead, u64(1), pebble.NoSync); err != nil {
+			return fmt.Errorf("state: %w", err)
+		}
 	}
 	return nil
+}
+
+func (cr *crawler) setCounter(name string, v int64) error {
+	st := cr.st
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.counters[name] == v {
+		return nil
+	}
+	st.counters[name] = v
+	return st.db.Set(keyStr(ksCounter, name), u64(uint64(v)), pebble.NoSync)
 }
 
 // dispatch pops frontier items and hands them to workers until the crawl is done or ctx ends.
@@ -476,6 +525,13 @@ func (cr *crawler) dispatch(ctx context.Context, jobs chan<- job) error {
 	for {
 		if ctx.Err() != nil {
 			return nil
+		}
+		if cr.cfg.Inbox != nil && time.Since(cr.lastInbox) >= time.Second {
+			// Links forwarded by other partitions join the frontier at least once a second.
+			cr.lastInbox = time.Now()
+			if _, err := cr.pollInbox(ctx); err != nil && ctx.Err() == nil {
+				cr.log.Warn("crawl: inbox", "err", err)
+			}
 		}
 		seq, data, err := st.pop()
 		if err != nil {
@@ -492,9 +548,24 @@ func (cr *crawler) dispatch(ctx context.Context, jobs chan<- job) error {
 			continue
 		}
 		// Order matters: a completion adds its links before it leaves the in-flight count.
-		if st.inFlight.Load() == 0 && st.frontier.Load() == 0 && st.delayed.Load() == 0 {
-			cr.finished.Store(true)
-			return nil
+		if st.inFlight.Load() == 0 && st.frontier.Load() == 0 && st.delayed.Load() == 0 && st.outbox.Load() == 0 {
+			if cr.cfg.Inbox == nil {
+				cr.finished.Store(true)
+				return nil
+			}
+			cr.lastInbox = time.Now()
+			n, err := cr.pollInbox(ctx)
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return err
+			}
+			if n == 0 {
+				cr.finished.Store(true)
+				return nil
+			}
+			continue
 		}
 		wait := 200 * time.Millisecond
 		if st.delayed.Load() > 0 {
@@ -768,7 +839,7 @@ func (cr *crawler) complete(j job, o *outcome, fromWorker bool) ([]shards.Pair, 
 	if o.retryData != nil {
 		st.frontierSeq++ // the delayed key took a seq
 	}
-	added, err := cr.admitLocked(b, o.links)
+	added, outboxAdded, err := cr.admitLocked(b, o.links)
 	if err != nil {
 		st.frontierSeq = seqBefore
 		return nil, err
@@ -806,6 +877,14 @@ func (cr *crawler) complete(j job, o *outcome, fromWorker bool) ([]shards.Pair, 
 	st.frontierSeq += uint64(added)
 	st.admitted += int64(added)
 	st.frontier.Add(int64(added))
+	if outboxAdded > 0 {
+		st.outboxSeq++
+		st.outbox.Add(1)
+		select {
+		case cr.forwardWake <- struct{}{}:
+		default:
+		}
+	}
 	if o.retryData != nil {
 		st.delayed.Add(1)
 	}
@@ -822,29 +901,43 @@ func (cr *crawler) complete(j job, o *outcome, fromWorker bool) ([]shards.Pair, 
 }
 
 // admitLocked adds the links that are new and within the page caps to the visited set and the
-// frontier in b, and returns how many it added. st.mu is held.
-func (cr *crawler) admitLocked(b *pebble.Batch, links []link) (int, error) {
+// frontier in b, and returns how many it added; links to hosts another crawl owns (Config.Local)
+// go into one outbox entry (outboxAdded 1). st.mu is held.
+func (cr *crawler) admitLocked(b *pebble.Batch, links []link) (added, outboxAdded int, err error) {
 	if len(links) == 0 {
-		return 0, nil
+		return 0, 0, nil
 	}
 	st := cr.st
 	cfg := cr.cfg
-	added := 0
 	var hostCounts map[string]int64
+	var foreign []Link
 	ids := make(map[uint64]struct{}, len(links))
 	for _, l := range links {
-		if cfg.MaxPages > 0 && st.admitted+int64(added) >= cfg.MaxPages {
-			break
-		}
 		id := urlID(l.url)
 		if _, dup := ids[id]; dup {
+			continue
+		}
+		if cfg.Local != nil && !cfg.Local(l.host) {
+			ids[id] = struct{}{}
+			fk := key8(ksForward, id)
+			sent, err := st.has(fk)
+			if err != nil {
+				return 0, 0, err
+			}
+			if !sent {
+				b.Set(fk, nil, nil)
+				foreign = append(foreign, Link{URL: l.url, Host: l.host, Root: l.root, Depth: l.depth})
+			}
+			continue
+		}
+		if cfg.MaxPages > 0 && st.admitted+int64(added) >= cfg.MaxPages {
 			continue
 		}
 		ids[id] = struct{}{}
 		vk := key8(ksSeen, id)
 		seen, err := st.has(vk)
 		if err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		if seen {
 			continue
@@ -859,7 +952,7 @@ func (cr *crawler) admitLocked(b *pebble.Batch, links []link) (int, error) {
 			if !ok {
 				v, _, err := st.getU64(hk)
 				if err != nil {
-					return 0, err
+					return 0, 0, err
 				}
 				n = int64(v)
 			}
@@ -880,7 +973,12 @@ func (cr *crawler) admitLocked(b *pebble.Batch, links []link) (int, error) {
 	for h, n := range hostCounts {
 		b.Set(keyStr(ksHost, h), u64(uint64(n)), nil)
 	}
-	return added, nil
+	if len(foreign) > 0 {
+		b.Set(key8(ksOutbox, st.outboxSeq), encodeLinks(foreign), nil)
+		b.Set(metaOutboxSeq, u64(st.outboxSeq+1), nil)
+		outboxAdded = 1
+	}
+	return added, outboxAdded, nil
 }
 
 func marshalRequest(l link) ([]byte, error) {

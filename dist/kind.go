@@ -29,8 +29,8 @@ type Kind struct {
 	// the job's manifest and stats.
 	Finalize func(ctx context.Context, f *Final) (any, error)
 	// Settle, for lease kinds, runs after a lease task was given up (delivery limit), so the
-	// kind can notice the job has nothing left to do.
-	Settle func(ctx context.Context, c *Conn, job *JobRecord) error
+	// kind can drop what was left for it and notice the job has nothing left to do.
+	Settle func(ctx context.Context, c *Conn, job *JobRecord, task string) error
 }
 
 var (

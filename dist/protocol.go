@@ -185,6 +185,7 @@ func taskSubject(job *JobRecord, task string) string {
 func statusKey(job, task string) string  { return job + ".s." + task }
 func outcomeKey(job, task string) string { return job + ".d." + task }
 func finalKey(job string) string         { return job + ".final" }
+func submittedKey(job string) string     { return job + ".submitted" }
 
 // isPerSubjectLimit reports the rejection of a task already queued or running.
 func isPerSubjectLimit(err error) bool {

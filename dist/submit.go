@@ -72,6 +72,9 @@ func (c *Conn) Submit(ctx context.Context, s Submission) (*JobRecord, error) {
 			return nil, err
 		}
 	}
+	if err := c.putOutcome(ctx, submittedKey(job.ID), Outcome{State: StateDone, Finished: time.Now().UTC()}); err != nil {
+		return nil, err
+	}
 	if len(s.Tasks) == 0 && job.Finalize && !job.Lease {
 		return job, c.enqueueFinal(ctx, job)
 	}
@@ -167,6 +170,13 @@ func (c *Conn) JobProgress(ctx context.Context, id string) (Progress, error) {
 	if !job.Lease {
 		if p.Outcomes, err = c.countOutcomes(ctx, id); err != nil {
 			return p, err
+		}
+	} else if p.Final == nil {
+		// A safety net for the check lease tasks make after their ack.
+		if idle, err := c.LeaseJobIdle(ctx, job); err == nil && idle {
+			if err := c.enqueueFinal(ctx, job); err != nil {
+				return p, err
+			}
 		}
 	}
 	p.Complete = p.Final != nil || !job.Finalize && !job.Lease && p.Outcomes >= job.Tasks

@@ -214,6 +214,13 @@ func (w *worker) handle(ctx context.Context, msg jetstream.Msg) {
 	if final {
 		outKey = finalKey(job.ID)
 	}
+	if kind.Lease && !final {
+		// A lease task woken after its job finished has nothing to do.
+		if o, err := w.c.outcome(bg, finalKey(job.ID)); err == nil && o != nil {
+			_ = msg.DoubleAck(bg)
+			return
+		}
+	}
 	if !kind.Lease || final {
 		if o, err := w.c.outcome(bg, outKey); err == nil && o != nil {
 			// Done by an earlier delivery that was not acked in time: never run twice. The
@@ -322,7 +329,7 @@ func (w *worker) handle(ctx context.Context, msg jetstream.Msg) {
 		w.failed.Add(1)
 		w.log.Error("worker: task failed for good", "job", job.ID, "task", tm.Task, "attempt", attempt, "err", err)
 		w.giveUp(bg, job, kind, tm.Task, outKey, rec)
-		if err := w.afterGiveUp(bg, job, kind, final); err != nil {
+		if err := w.afterGiveUp(bg, job, kind, tm.Task, final); err != nil {
 			w.log.Warn("worker: final step check; the task will be delivered again", "job", job.ID, "err", err)
 			if !task.acked {
 				_ = msg.NakWithDelay(w.o.RetryDelay)
@@ -380,13 +387,13 @@ func (w *worker) giveUp(ctx context.Context, job *JobRecord, kind *Kind, task, o
 
 // afterGiveUp lets the job move on without the failed task: the final step of a batch job, the
 // Settle hook of a lease kind.
-func (w *worker) afterGiveUp(ctx context.Context, job *JobRecord, kind *Kind, final bool) error {
+func (w *worker) afterGiveUp(ctx context.Context, job *JobRecord, kind *Kind, task string, final bool) error {
 	switch {
 	case final:
 		return nil
 	case kind.Lease:
 		if kind.Settle != nil {
-			return kind.Settle(ctx, w.c, job)
+			return kind.Settle(ctx, w.c, job, task)
 		}
 		return nil
 	default:
@@ -439,7 +446,7 @@ func (w *worker) advisories(ctx context.Context) {
 					w.giveUp(bg, job, kind, tm.Task, outKey, rec)
 					// Before the message is removed, so that a failed check is made again
 					// when the advisory comes back.
-					if err := w.afterGiveUp(bg, job, kind, final); err != nil {
+					if err := w.afterGiveUp(bg, job, kind, tm.Task, final); err != nil {
 						w.log.Warn("worker: final step check; retrying", "job", job.ID, "err", err)
 						_ = msg.NakWithDelay(time.Second)
 						continue

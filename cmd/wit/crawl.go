@@ -14,7 +14,14 @@ import (
 
 func init() { rootCmd.AddCommand(newCrawlCmd()) }
 
-func newCrawlCmd() *cobra.Command {
+// crawlRunner runs a crawl once its flags are read: on this machine (wit crawl) or as a job on
+// the queue (wit submit crawl).
+type crawlRunner func(cmd *cobra.Command, cfg crawl.Config, jsonOut, quiet bool) error
+
+func newCrawlCmd() *cobra.Command { return newCrawlCmdWith(runCrawlHere) }
+
+// newCrawlCmdWith builds the crawl command's flags and config binding around run.
+func newCrawlCmdWith(run crawlRunner) *cobra.Command {
 	var (
 		configFile string
 		allowHosts string
@@ -90,22 +97,7 @@ Flags override --config (YAML, see configs/crawl.yaml), which overrides the defa
 				return fmt.Errorf("crawl: --seeds, --out and --state are required (flags or config)")
 			}
 			cfg.Logger = slog.Default()
-			finishProgress := func() {}
-			if !quiet {
-				cfg.Progress, finishProgress = crawl.NewProgress(os.Stderr, slog.Default())
-			}
-			stats, err := crawl.Run(cmd.Context(), cfg)
-			finishProgress()
-			if jsonOut {
-				enc := json.NewEncoder(os.Stdout)
-				enc.SetIndent("", "  ")
-				if e := enc.Encode(stats); e != nil && err == nil {
-					err = e
-				}
-			} else if stats.Runs > 0 {
-				fmt.Fprintln(os.Stderr, stats.Summary())
-			}
-			return err
+			return run(cmd, cfg, jsonOut, quiet)
 		},
 	}
 	f := cmd.Flags()
@@ -134,6 +126,26 @@ Flags override --config (YAML, see configs/crawl.yaml), which overrides the defa
 	f.BoolVar(&jsonOut, "json", false, "print the final stats as JSON on stdout instead of a summary on stderr")
 	f.BoolVar(&quiet, "quiet", false, "no progress line")
 	return cmd
+}
+
+// runCrawlHere runs the crawl in this process.
+func runCrawlHere(cmd *cobra.Command, cfg crawl.Config, jsonOut, quiet bool) error {
+	finishProgress := func() {}
+	if !quiet {
+		cfg.Progress, finishProgress = crawl.NewProgress(os.Stderr, slog.Default())
+	}
+	stats, err := crawl.Run(cmd.Context(), cfg)
+	finishProgress()
+	if jsonOut {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		if e := enc.Encode(stats); e != nil && err == nil {
+			err = e
+		}
+	} else if stats.Runs > 0 {
+		fmt.Fprintln(os.Stderr, stats.Summary())
+	}
+	return err
 }
 
 // splitList is a comma-separated flag's items, trimmed, empty ones left out.

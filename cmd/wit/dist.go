@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/witdata/wit/crawl"
 	"github.com/witdata/wit/dist"
 	"github.com/witdata/wit/dist/stages" // also registers the task kinds workers run
 	"github.com/witdata/wit/fetch"
@@ -231,7 +232,43 @@ tasks. Each subcommand takes the same flags as the single-machine command, plus 
 or relative to the directory wit submit runs in. Submitting the same job twice is harmless: it
 has the same ID and nothing already done runs again.`,
 	}
-	cmd.AddCommand(newSubmitFetchCmd())
+	cmd.AddCommand(newSubmitFetchCmd(), newSubmitCrawlCmd())
+	return cmd
+}
+
+func newSubmitCrawlCmd() *cobra.Command {
+	var (
+		s          submitFlags
+		partitions int
+	)
+	cmd := newCrawlCmdWith(func(cmd *cobra.Command, cfg crawl.Config, _, _ bool) error {
+		ctx := cmd.Context()
+		c, err := s.connect(ctx)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		job, err := stages.SubmitCrawl(ctx, c, cfg, partitions)
+		if err != nil {
+			return err
+		}
+		return s.finish(ctx, c, job)
+	})
+	cmd.Use = "crawl --queue URL --seeds FILE --out DIR --state DIR [crawl flags]"
+	cmd.Short = "Crawl on many machines: hosts split into partitions, each crawled by one worker at a time"
+	cmd.Long = `Crawl as a job on the queue. The hosts are split into --partitions by registered domain; one
+worker at a time crawls a partition (a lease it heartbeats), so --per-host, --delay and
+robots.txt hold across all machines. Links to hosts of other partitions are forwarded through
+the queue. Each partition's state (visited set, frontier, pending pairs, outbox) lives in
+--state/pNNNN: a worker that dies is replaced by another that continues from that state.
+When no partition has anything left, the pair files are moved into --out (numbered in
+partition order) with the summed stats.json.
+
+--seeds, --out and --state must be on storage every worker sees. --max-pages applies per
+partition; every other option means what it means for "wit crawl".`
+	cmd.Example = `  wit submit crawl --queue nats://queue-host:4222 --seeds /shared/seeds.txt --out /shared/pairs --state /shared/crawl-state --wait`
+	s.add(cmd)
+	cmd.Flags().IntVar(&partitions, "partitions", stages.DefaultPartitions, "partitions of the hosts (each crawled by one worker at a time)")
 	return cmd
 }
 

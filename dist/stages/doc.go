@@ -14,4 +14,35 @@
 // (records first, as fetch commits them), rebuilds manifest.json and sizes.json, writes
 // fetch.json and the summed stats.json, and removes _dist. Keys stay those of the files the
 // rows are in; shard numbers may have gaps.
+//
+// # crawl (Nutch-style)
+//
+// SubmitCrawl submits one lease task per partition of the hosts (crawl.PartitionOf: FNV of the
+// registered domain, mod Partitions). Partition p is crawled by crawl.Run with
+//
+//	State  <state>/pNNNN            pebble: visited set, frontier, in flight, pending pairs, outbox
+//	Out    <out>/_dist/parts/pNNNN  its pair files and stats.json
+//	Local  PartitionOf(host) == p   seeds and links of other hosts are not crawled here
+//	Forward                         outbox batch -> wit.inbox.<job>.pQQQQ per owner (msg ID
+//	                                job.pNNNN.oSEQ.pQQQQ), then a wake of pQQQQ
+//	Inbox                           durable consumer of wit.inbox.<job>.pNNNN
+//
+// One worker at a time holds a partition: its task message stays un-acked, heartbeated, for as
+// long as the crawl runs, and the stream holds one message per partition, so a host's requests,
+// delays and robots.txt are decided in one process. Links to other partitions are written to
+// the outbox in the batch of the page that found them and deleted after the publish is
+// acknowledged; received links are admitted in a synced batch before the inbox message is
+// acked. A forwarded link is therefore always in the sender's outbox, in the inbox, or in the
+// receiver's state: a worker killed at any moment loses nothing, and the next holder (after the
+// ack wait) opens the same state and continues. Duplicates (a batch forwarded twice) are
+// dropped by the message ID or by the receiver's visited set.
+//
+// Termination: a partition's crawl ends when its frontier, in-flight set, outbox and inbox are
+// empty. It then acks its message, re-checks its inbox (a sender's wake is refused while the
+// message is held, so the partition wakes itself when links arrived meanwhile) and checks the
+// whole job: no partition message queued or held and no inbox message left means nothing can
+// create work any more, and the last partition to ack enqueues the final step. The final step
+// moves the pair files into <out> as 00000.arrow... in partition order (a plan file makes the
+// renames resumable) and writes the summed stats.json. A partition that fails for good has its
+// inbox dropped (logged) so that the job can end.
 package stages

@@ -1,7 +1,17 @@
 package stages
 
-import "github.com/witdata/wit/dist"
+import (
+	"log/slog"
+
+	"github.com/witdata/wit/dist"
+)
 
 func init() {
 	dist.Register(&dist.Kind{Name: KindFetch, Run: runFetchTask, Finalize: finalizeFetch})
 }
+
+func init() {
+	dist.Register(&dist.Kind{Name: KindCrawl, Lease: true, Run: runCrawlPartition, Finalize: finalizeCrawl, Settle: settleCrawl})
+}
+
+func slogFor(job *dist.JobRecord) *slog.Logger { return slog.Default().With("job", job.ID) }
