@@ -166,6 +166,14 @@ func (cr *crawler) run(parent context.Context) (Stats, error) {
 		}()
 	}
 
+	syncDone := make(chan struct{})
+	var syncWG sync.WaitGroup
+	syncWG.Add(1)
+	go func() {
+		defer syncWG.Done()
+		cr.syncLoop(syncDone)
+	}()
+
 	forwardDone := make(chan struct{})
 	var forwardWG sync.WaitGroup
 	if cfg.Forward != nil {
@@ -192,6 +200,8 @@ func (cr *crawler) run(parent context.Context) (Stats, error) {
 	wg.Wait()
 	close(forwardDone)
 	forwardWG.Wait()
+	close(syncDone)
+	syncWG.Wait()
 	close(progressDone)
 	progressWG.Wait()
 
@@ -1003,6 +1013,27 @@ func (cr *crawler) snapshot() Stats {
 	s.Finished = cr.finished.Load()
 	s.finish(time.Duration(int64(time.Since(cr.start)) - cr.persisted.Load()))
 	return s
+}
+
+// walSyncEvery bounds what a kill -9 or power cut loses: page completions are committed
+// without fsync, and pebble's log keeps up to a block of them in memory; syncing the log this
+// often means only pages completed in the last moment are fetched again after a crash (a
+// distributed crawl's next holder continues almost where the dead one stopped).
+const walSyncEvery = 100 * time.Millisecond
+
+func (cr *crawler) syncLoop(done <-chan struct{}) {
+	t := time.NewTicker(walSyncEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-t.C:
+			if err := cr.st.db.LogData(nil, pebble.Sync); err != nil {
+				cr.log.Warn("crawl: sync state log", "err", err)
+			}
+		}
+	}
 }
 
 func (cr *crawler) progressLoop(done <-chan struct{}) {

@@ -51,9 +51,9 @@
 //     file is committed and stats.json written.
 //
 // Completion batches are written without fsync (pebble's WAL is one ordered log, so the synced
-// batch of the next file commit makes every earlier one durable). After kill -9 or a power cut
-// the pages in flight at that instant, and pages whose unsynced completion had not reached the
-// log, are fetched again: their server sees a second request. Their pairs are not duplicated in
+// batch of the next file commit makes every earlier one durable); the log is also synced every
+// 100 ms. After kill -9 or a power cut the pages in flight at that instant, and pages whose
+// unsynced completion had not reached the log (the last 100 ms), are fetched again: their server sees a second request. Their pairs are not duplicated in
 // the files: a lost completion never had its pairs in a committed file (file commits are
 // ordered after, and sync, the completions they cover). Config.OnPair, which is called right
 // after the completion batch, can see such a page's pairs twice after a kill -9 (never after a
