@@ -118,6 +118,13 @@ func (t *Task) Ack(ctx context.Context) error {
 	return nil
 }
 
+// Next is what a final step returns when it submitted the job that continues its work (a
+// pipeline of jobs: a distributed filter's map, dedup and sample steps). Waiting on a job
+// follows it (Conn.WaitChain).
+type Next struct {
+	Job string `json:"next_job"`
+}
+
 // Final is the final step of a job: the outcomes of all its tasks.
 type Final struct {
 	Job      *JobRecord

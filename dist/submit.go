@@ -208,3 +208,19 @@ func (c *Conn) Wait(ctx context.Context, id string, every time.Duration, progres
 		}
 	}
 }
+
+// WaitChain waits for a job and then for every job its final step submitted (Next), and returns
+// the last one's progress.
+func (c *Conn) WaitChain(ctx context.Context, id string, every time.Duration, progress func(Progress)) (Progress, error) {
+	for {
+		p, err := c.Wait(ctx, id, every, progress)
+		if err != nil || p.Final == nil || p.Final.State != StateDone {
+			return p, err
+		}
+		var next Next
+		if json.Unmarshal(p.Final.Result, &next) != nil || next.Job == "" {
+			return p, nil
+		}
+		id = next.Job
+	}
+}

@@ -15,6 +15,8 @@ import (
 	"github.com/witdata/wit/dist"
 	"github.com/witdata/wit/dist/stages" // also registers the task kinds workers run
 	"github.com/witdata/wit/fetch"
+	"github.com/witdata/wit/filter"
+	"github.com/witdata/wit/filter/stageset"
 )
 
 func init() {
@@ -194,13 +196,13 @@ func (s *submitFlags) finish(ctx context.Context, c *dist.Conn, job *dist.JobRec
 		return nil
 	}
 	last := time.Time{}
-	p, err := c.Wait(ctx, job.ID, time.Second, func(p dist.Progress) {
+	p, err := c.WaitChain(ctx, job.ID, time.Second, func(p dist.Progress) {
 		if time.Since(last) >= 5*time.Second {
 			last = time.Now()
 			if p.Job.Lease {
-				slog.Info("submit: waiting", "job", job.ID)
+				slog.Info("submit: waiting", "job", p.Job.ID, "kind", p.Job.Kind)
 			} else {
-				slog.Info("submit: waiting", "job", job.ID, "tasks_finished", p.Outcomes, "of", p.Job.Tasks)
+				slog.Info("submit: waiting", "job", p.Job.ID, "kind", p.Job.Kind, "tasks_finished", p.Outcomes, "of", p.Job.Tasks)
 			}
 		}
 	})
@@ -208,16 +210,16 @@ func (s *submitFlags) finish(ctx context.Context, c *dist.Conn, job *dist.JobRec
 		return err
 	}
 	if p.Final != nil && p.Final.State == dist.StateFailed {
-		return fmt.Errorf("job %s: final step failed: %s", job.ID, p.Final.Error)
+		return fmt.Errorf("job %s: final step failed: %s", p.Job.ID, p.Final.Error)
 	}
 	st, err := c.Status(ctx, p.Job)
 	if err != nil {
 		return err
 	}
 	if st.Failed > 0 {
-		slog.Warn("submit: job complete with failed tasks (wit jobs lists them)", "job", job.ID, "failed", st.Failed)
+		slog.Warn("submit: job complete with failed tasks (wit jobs lists them)", "job", p.Job.ID, "failed", st.Failed)
 	} else {
-		slog.Info("submit: job complete", "job", job.ID, "tasks", st.Done)
+		slog.Info("submit: job complete", "job", p.Job.ID, "tasks", st.Done)
 	}
 	return nil
 }
@@ -232,7 +234,39 @@ tasks. Each subcommand takes the same flags as the single-machine command, plus 
 or relative to the directory wit submit runs in. Submitting the same job twice is harmless: it
 has the same ID and nothing already done runs again.`,
 	}
-	cmd.AddCommand(newSubmitFetchCmd(), newSubmitCrawlCmd())
+	cmd.AddCommand(newSubmitFetchCmd(), newSubmitCrawlCmd(), newSubmitFilterCmd())
+	return cmd
+}
+
+func newSubmitFilterCmd() *cobra.Command {
+	var (
+		s          submitFlags
+		partitions int
+	)
+	cmd := newFilterCmdWith(func(cmd *cobra.Command, opts filter.Options, set stageset.Settings) error {
+		ctx := cmd.Context()
+		c, err := s.connect(ctx)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		job, err := stages.SubmitFilter(ctx, c, opts, set, partitions)
+		if err != nil {
+			return err
+		}
+		return s.finish(ctx, c, job)
+	})
+	cmd.Use = "filter --queue URL --in PAIRS --out DIR [filter flags]"
+	cmd.Short = "Filter on many machines: MetaCLIP's count, reduce and sample steps; equals --mode exact"
+	cmd.Long = `Filter as three jobs on the queue, MetaCLIP's way: the caption stages (text rules, query match,
+language) run per input file; dedup and per-entry match counts run per partition of the pair
+keys (one owner per key, first occurrence in input order kept); the counts are added up once;
+balancing runs per partition with the global counts; the kept rows are merged back into input
+order. The output (rows, files, filter-stats.json counts) equals "wit filter --mode exact" on
+the same input. --wait follows the three jobs. --keep-all and --mode online run on one machine.`
+	cmd.Example = `  wit submit filter --queue nats://queue-host:4222 --in /shared/pairs --queries default --out /shared/filtered --wait`
+	s.add(cmd)
+	cmd.Flags().IntVar(&partitions, "partitions", 16, "partitions of the pair keys (dedup owners and sampling tasks)")
 	return cmd
 }
 

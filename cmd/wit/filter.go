@@ -9,26 +9,24 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/witdata/wit/filter"
-	"github.com/witdata/wit/querymatch"
+	"github.com/witdata/wit/filter/stageset"
 )
 
 func init() { rootCmd.AddCommand(newFilterCmd()) }
 
-func newFilterCmd() *cobra.Command {
+// filterRunner runs a filter once its flags are read: on this machine (wit filter) or as a job
+// on the queue (wit submit filter). opts.Stages is left for the runner to build from set.
+type filterRunner func(cmd *cobra.Command, opts filter.Options, set stageset.Settings) error
+
+func newFilterCmd() *cobra.Command { return newFilterCmdWith(runFilterHere) }
+
+// newFilterCmdWith builds the filter command's flags around run.
+func newFilterCmdWith(run filterRunner) *cobra.Command {
 	var (
-		opts        filter.Options
-		queries     string
-		foldCase    bool
-		noLanguage  bool
-		languages   string
-		detectLangs string
-		lowAccuracy bool
-		noLexical   bool
-		cacheSize   int
-		noJunk      bool
-		extraCols   string
+		opts      filter.Options
+		extraCols string
 	)
-	rules := filter.DefaultTextRules()
+	set := stageset.Default()
 	cmd := &cobra.Command{
 		Use:   "filter --in PAIRS --out DIR [--queries FILE|default]",
 		Short: "Keep English pairs that match the query list, deduplicated and balanced per query",
@@ -67,55 +65,16 @@ filter-stats.json inside it (and --stats-json) holds the counts printed at the e
   wit filter --in captions.txt --no-language --balance 0 --queries default --out work/q --keep-all`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			rules.NoJunk = noJunk
-			opts.Stages.Text = rules
 			if extraCols != "" {
 				opts.ExtraCols = strings.Split(extraCols, ",")
 			}
-			mopts := querymatch.Options{FoldCase: foldCase}
-			switch queries {
-			case "":
+			if set.Queries == "" {
 				if cmd.Flags().Changed("balance") && opts.Threshold > 0 {
 					return fmt.Errorf("--balance needs --queries")
 				}
 				opts.Threshold = 0
-			case "default":
-				m, err := querymatch.Default(mopts)
-				if err != nil {
-					return fmt.Errorf("default query list: %w", err)
-				}
-				opts.Stages.Matcher = m
-			default:
-				m, err := querymatch.LoadFile(queries, mopts)
-				if err != nil {
-					return fmt.Errorf("--queries: %w", err)
-				}
-				opts.Stages.Matcher = m
 			}
-			if !noLanguage {
-				keep, err := filter.ParseLanguages(languages)
-				if err != nil {
-					return fmt.Errorf("--languages: %w", err)
-				}
-				lopts := filter.LanguageOptions{Keep: keep, CacheSize: cacheSize, LowAccuracy: lowAccuracy, NoLexical: noLexical}
-				if detectLangs != "" {
-					if lopts.Detect, err = filter.ParseLanguages(detectLangs); err != nil {
-						return fmt.Errorf("--detect-languages: %w", err)
-					}
-				}
-				slog.Info("loading language models", "keep", languages, "candidates", len(lopts.Detect))
-				lf, err := filter.NewLanguageFilter(lopts)
-				if err != nil {
-					return err
-				}
-				opts.Stages.Language = lf
-			}
-			stats, err := filter.Run(cmd.Context(), opts)
-			if err != nil {
-				return err
-			}
-			stats.WriteSummary(os.Stdout)
-			return nil
+			return run(cmd, opts, set)
 		},
 	}
 	f := cmd.Flags()
@@ -124,19 +83,19 @@ filter-stats.json inside it (and --stats-json) holds the counts printed at the e
 	f.StringVar(&opts.CaptionCol, "caption-col", "caption", "caption column")
 	f.StringVar(&opts.URLCol, "url-col", "", `image URL column (default "image_url" for Arrow input, "url" otherwise)`)
 	f.StringVar(&extraCols, "columns", "", "non-Arrow input: comma-separated further columns to carry to the output")
-	f.StringVar(&queries, "queries", "", `query list file (one entry a line, .gz ok) or "default" for the embedded list; empty: no query filter`)
-	f.BoolVar(&foldCase, "fold-case", false, "match queries case-insensitively (MetaCLIP is case-sensitive)")
-	f.BoolVar(&noLanguage, "no-language", false, "switch the language filter off")
-	f.StringVar(&languages, "languages", "en", "languages to keep, ISO 639-1 codes or names, comma-separated")
-	f.StringVar(&detectLangs, "detect-languages", "", `candidate languages lingua chooses among ("all" for 75; default: 20 common web languages)`)
-	f.BoolVar(&lowAccuracy, "low-accuracy", false, "lingua's low accuracy mode: faster, less recall on short captions")
-	f.BoolVar(&noLexical, "no-lexical", false, "English only: skip the function-word pre-check and ask lingua about every Latin-script caption")
-	f.IntVar(&cacheSize, "lang-cache", 100_000, "language results cached for repeated captions (LRU entries; -1 = off)")
-	f.IntVar(&rules.MinChars, "min-chars", rules.MinChars, "minimum caption length in characters (0 = off)")
-	f.IntVar(&rules.MinWords, "min-words", rules.MinWords, "minimum words per caption (0 = off)")
-	f.IntVar(&rules.MaxChars, "max-chars", rules.MaxChars, "maximum caption length in characters (0 = no limit)")
-	f.BoolVar(&noJunk, "no-junk", false, "switch the junk rules (URLs, file names, boilerplate, symbols) off")
-	f.BoolVar(&opts.Stages.DropInvalidUTF8, "drop-invalid-utf8", false, "drop captions with invalid UTF-8 instead of removing the bad bytes")
+	f.StringVar(&set.Queries, "queries", "", `query list file (one entry a line, .gz ok) or "default" for the embedded list; empty: no query filter`)
+	f.BoolVar(&set.FoldCase, "fold-case", false, "match queries case-insensitively (MetaCLIP is case-sensitive)")
+	f.BoolVar(&set.NoLanguage, "no-language", false, "switch the language filter off")
+	f.StringVar(&set.Languages, "languages", set.Languages, "languages to keep, ISO 639-1 codes or names, comma-separated")
+	f.StringVar(&set.DetectLanguages, "detect-languages", "", `candidate languages lingua chooses among ("all" for 75; default: 20 common web languages)`)
+	f.BoolVar(&set.LowAccuracy, "low-accuracy", false, "lingua's low accuracy mode: faster, less recall on short captions")
+	f.BoolVar(&set.NoLexical, "no-lexical", false, "English only: skip the function-word pre-check and ask lingua about every Latin-script caption")
+	f.IntVar(&set.CacheSize, "lang-cache", set.CacheSize, "language results cached for repeated captions (LRU entries; -1 = off)")
+	f.IntVar(&set.Text.MinChars, "min-chars", set.Text.MinChars, "minimum caption length in characters (0 = off)")
+	f.IntVar(&set.Text.MinWords, "min-words", set.Text.MinWords, "minimum words per caption (0 = off)")
+	f.IntVar(&set.Text.MaxChars, "max-chars", set.Text.MaxChars, "maximum caption length in characters (0 = no limit)")
+	f.BoolVar(&set.Text.NoJunk, "no-junk", false, "switch the junk rules (URLs, file names, boilerplate, symbols) off")
+	f.BoolVar(&set.DropInvalidUTF8, "drop-invalid-utf8", false, "drop captions with invalid UTF-8 instead of removing the bad bytes")
 	f.BoolVar(&opts.NoDedup, "no-dedup", false, "keep duplicate (image URL, caption) pairs")
 	f.IntVar(&opts.Threshold, "balance", filter.DefaultThreshold, "balancing threshold t (pairs per query entry); 0 = no balancing")
 	f.Uint64Var(&opts.Seed, "seed", 0, "seed of the balancing coin flips")
@@ -149,4 +108,19 @@ filter-stats.json inside it (and --stats-json) holds the counts printed at the e
 	_ = cmd.MarkFlagRequired("in")
 	_ = cmd.MarkFlagRequired("out")
 	return cmd
+}
+
+// runFilterHere builds the stages and runs the filter in this process.
+func runFilterHere(cmd *cobra.Command, opts filter.Options, set stageset.Settings) error {
+	st, err := set.Build(slog.Default())
+	if err != nil {
+		return err
+	}
+	opts.Stages = st
+	stats, err := filter.Run(cmd.Context(), opts)
+	if err != nil {
+		return err
+	}
+	stats.WriteSummary(os.Stdout)
+	return nil
 }

@@ -14,4 +14,10 @@ func init() {
 	dist.Register(&dist.Kind{Name: KindCrawl, Lease: true, Run: runCrawlPartition, Finalize: finalizeCrawl, Settle: settleCrawl})
 }
 
+func init() {
+	dist.Register(&dist.Kind{Name: KindFilterMap, Run: runFilterMap, Finalize: finalizeFilterMap})
+	dist.Register(&dist.Kind{Name: KindFilterDedup, Run: runFilterDedup, Finalize: finalizeFilterDedup})
+	dist.Register(&dist.Kind{Name: KindFilterSample, Run: runFilterSample, Finalize: finalizeFilterSample})
+}
+
 func slogFor(job *dist.JobRecord) *slog.Logger { return slog.Default().With("job", job.ID) }
