@@ -22,6 +22,7 @@ type Conn struct {
 
 	tasks    jetstream.Stream
 	inbox    jetstream.Stream
+	done     jetstream.Stream
 	jobs     jetstream.KeyValue
 	records  jetstream.KeyValue
 	workers  jetstream.KeyValue
@@ -97,7 +98,9 @@ func Connect(ctx context.Context, queueURL string, settings Settings, log *slog.
 	if err != nil {
 		return nil, fmt.Errorf("queue: connect %s: %w", redactURL(queueURL), err)
 	}
-	js, err := jetstream.New(nc)
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncErrHandler(func(_ jetstream.JetStream, m *nats.Msg, err error) {
+		log.Debug("queue: task state not recorded", "subject", m.Subject, "err", err)
+	}))
 	if err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("queue: %w", err)
@@ -110,8 +113,14 @@ func Connect(ctx context.Context, queueURL string, settings Settings, log *slog.
 	return c, nil
 }
 
-// Close drains nothing: acks and publishes are synchronous in this package.
-func (c *Conn) Close() { c.NC.Close() }
+// Close waits briefly for the task states still being published, then closes the connection.
+func (c *Conn) Close() {
+	select {
+	case <-c.JS.PublishAsyncComplete():
+	case <-time.After(2 * time.Second):
+	}
+	c.NC.Close()
+}
 
 // parseQueueURL splits a --queue value into the server list nats.Connect takes and the options
 // its query parameters ask for.

@@ -18,6 +18,7 @@ const (
 	TasksStream      = "WIT_TASKS"      // work queue: one message per outstanding task
 	InboxStream      = "WIT_INBOX"      // work queue: link batches forwarded to crawl partitions
 	AdvisoryStream   = "WIT_ADVISORIES" // the server's max-deliveries advisories for WIT_TASKS
+	DoneStream       = "WIT_DONE"       // one message per task with an outcome, on wit.done.<job>
 	TaskConsumer     = "wit-tasks"      // durable pull consumer of wit.task.>
 	LeaseConsumer    = "wit-leases"     // durable pull consumer of wit.lease.>
 	AdvisoryConsumer = "wit-advisories"
@@ -28,6 +29,7 @@ const (
 	taskSubjectPrefix  = "wit.task."
 	leaseSubjectPrefix = "wit.lease."
 	inboxSubjectPrefix = "wit.inbox."
+	doneSubjectPrefix  = "wit.done."
 	advisorySubjects   = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + TasksStream + ".*"
 	finalTaskID        = "final"
 )
@@ -115,6 +117,17 @@ func (c *Conn) setup(ctx context.Context) error {
 	})
 	if err != nil {
 		return fmt.Errorf("queue: stream %s: %w", InboxStream, err)
+	}
+	c.done, err = c.JS.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        DoneStream,
+		Description: "wit: one message per task with an outcome (counts a job's finished tasks)",
+		Subjects:    []string{doneSubjectPrefix + ">"},
+		Storage:     jetstream.FileStorage,
+		Replicas:    s.Replicas,
+		Duplicates:  s.DuplicateWait,
+	})
+	if err != nil {
+		return fmt.Errorf("queue: stream %s: %w", DoneStream, err)
 	}
 	if _, err = c.JS.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:        AdvisoryStream,
@@ -259,6 +272,56 @@ func (c *Conn) outcome(ctx context.Context, key string) (*Outcome, error) {
 	return &o, nil
 }
 
+// recordOutcome writes a task's outcome (an outcome already there, from another delivery that
+// finished first, is kept) and, with count, marks the task done (markDone), the two publishes
+// sent together and both waited for.
+func (c *Conn) recordOutcome(ctx context.Context, job, task, key string, o Outcome, count bool) error {
+	data, err := json.Marshal(o)
+	if err != nil {
+		return err
+	}
+	// Create's condition: no earlier value of the key.
+	put, err := c.JS.PublishAsync("$KV."+RecordsBucket+"."+key, data, jetstream.WithExpectLastSequencePerSubject(0))
+	if err != nil {
+		return fmt.Errorf("queue: record outcome %s: %w", key, err)
+	}
+	var mark jetstream.PubAckFuture
+	if count {
+		if mark, err = c.JS.PublishAsync(doneSubjectPrefix+job, nil, jetstream.WithMsgID(job+"."+task)); err != nil {
+			return fmt.Errorf("queue: count task %s: %w", task, err)
+		}
+	}
+	wait := func(f jetstream.PubAckFuture) error {
+		t := time.NewTimer(10 * time.Second)
+		defer t.Stop()
+		select {
+		case <-f.Ok():
+			return nil
+		case err := <-f.Err():
+			return err
+		case <-t.C:
+			return errors.New("no answer from the queue")
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if err := wait(put); err != nil && !isWrongLastSequence(err) {
+		return fmt.Errorf("queue: record outcome %s: %w", key, err)
+	}
+	if mark != nil {
+		if err := wait(mark); err != nil {
+			return fmt.Errorf("queue: count task %s: %w", task, err)
+		}
+	}
+	return nil
+}
+
+// isWrongLastSequence reports a conditional publish refused because the key has a value.
+func isWrongLastSequence(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence
+}
+
 // putOutcome writes a task's outcome; an outcome already there (another delivery of the task
 // finished first) is kept.
 func (c *Conn) putOutcome(ctx context.Context, key string, o Outcome) error {
@@ -272,37 +335,34 @@ func (c *Conn) putOutcome(ctx context.Context, key string, o Outcome) error {
 	return nil
 }
 
+// putStatus records a task's latest state for wit jobs. It does not wait for the server: the
+// state is informative (outcomes, which decide, are written synchronously), and a task's states
+// are published in order on one connection.
 func (c *Conn) putStatus(ctx context.Context, job string, r TaskRecord) error {
 	data, err := json.Marshal(r)
 	if err != nil {
 		return err
 	}
-	if _, err := c.records.Put(ctx, statusKey(job, r.Task), data); err != nil {
+	if _, err := c.JS.PublishAsync("$KV."+RecordsBucket+"."+statusKey(job, r.Task), data); err != nil {
 		return fmt.Errorf("queue: record task %s: %w", r.Task, err)
 	}
 	return nil
 }
 
-// countOutcomes counts the tasks of a job that have an outcome, without reading them: an
-// ephemeral consumer of the bucket's stream, one message per key, tells its pending count.
-func (c *Conn) countOutcomes(ctx context.Context, job string) (int, error) {
-	return c.countKeys(ctx, "$KV."+RecordsBucket+"."+job+".d.>")
+// markDone counts a task with an outcome: one message on wit.done.<job> whose message ID is the
+// task's, so marking it again (a redelivery after the worker died between the outcome and the
+// ack) is dropped by de-duplication.
+func (c *Conn) markDone(ctx context.Context, job, task string) error {
+	if _, err := c.JS.Publish(ctx, doneSubjectPrefix+job, nil, jetstream.WithMsgID(job+"."+task)); err != nil {
+		return fmt.Errorf("queue: count task %s: %w", task, err)
+	}
+	return nil
 }
 
-func (c *Conn) countKeys(ctx context.Context, subject string) (int, error) {
-	cons, err := c.JS.CreateConsumer(ctx, "KV_"+RecordsBucket, jetstream.ConsumerConfig{
-		FilterSubject:     subject,
-		DeliverPolicy:     jetstream.DeliverLastPerSubjectPolicy,
-		AckPolicy:         jetstream.AckNonePolicy,
-		InactiveThreshold: 10 * time.Second,
-		MemoryStorage:     true,
-	})
-	if err != nil {
-		return 0, fmt.Errorf("queue: count %s: %w", subject, err)
-	}
-	info := cons.CachedInfo()
-	_ = c.JS.DeleteConsumer(ctx, "KV_"+RecordsBucket, info.Name)
-	return int(info.NumPending), nil
+// countOutcomes counts the tasks of a job that have an outcome: the messages on one subject,
+// which the stream tells in one request whatever the job's size.
+func (c *Conn) countOutcomes(ctx context.Context, job string) (int, error) {
+	return c.countMessages(ctx, c.done, doneSubjectPrefix+job)
 }
 
 // Outcomes reads the outcomes of a job's tasks (task id -> outcome).

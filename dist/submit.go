@@ -42,6 +42,7 @@ func (c *Conn) Submit(ctx context.Context, s Submission) (*JobRecord, error) {
 	if err != nil {
 		return nil, err
 	}
+	resubmitted := false
 	if _, err := c.jobs.Create(ctx, job.ID, data); err != nil {
 		if !errors.Is(err, jetstream.ErrKeyExists) {
 			return nil, fmt.Errorf("queue: record job: %w", err)
@@ -51,7 +52,7 @@ func (c *Conn) Submit(ctx context.Context, s Submission) (*JobRecord, error) {
 			return nil, err
 		}
 		c.log.Info("queue: job was submitted before; enqueuing its unfinished tasks again", "job", job.ID, "created", prev.Created)
-		job = prev
+		job, resubmitted = prev, true
 	}
 	if done, _ := c.outcome(ctx, finalKey(job.ID)); done != nil {
 		return job, nil
@@ -67,7 +68,19 @@ func (c *Conn) Submit(ctx context.Context, s Submission) (*JobRecord, error) {
 	if dup := firstDuplicate(ids); dup != "" {
 		return nil, fmt.Errorf("queue: two tasks of the job have the same input (task %s)", dup)
 	}
+	// A resubmitted job's finished tasks are not enqueued again: workers look for an outcome only
+	// on redeliveries.
+	var done map[string]*Outcome
+	if resubmitted && !job.Lease {
+		var err error
+		if done, err = c.Outcomes(ctx, job.ID); err != nil {
+			return nil, err
+		}
+	}
 	for i, in := range s.Tasks {
+		if done[ids[i]] != nil {
+			continue
+		}
 		if _, err := c.publishTask(ctx, job, TaskMsg{Job: job.ID, Task: ids[i], Index: i, Input: in}, job.ID+"."+ids[i]+".0"); err != nil {
 			return nil, err
 		}
@@ -180,6 +193,12 @@ func (c *Conn) JobProgress(ctx context.Context, id string) (Progress, error) {
 		}
 	}
 	p.Complete = p.Final != nil || !job.Finalize && !job.Lease && p.Outcomes >= job.Tasks
+	if !p.Complete && job.Finalize && !job.Lease && p.Outcomes >= job.Tasks {
+		// Workers enqueue the final step; a watcher may as well.
+		if err := c.enqueueFinal(ctx, job); err != nil {
+			return p, err
+		}
+	}
 	return p, nil
 }
 

@@ -59,6 +59,7 @@ type worker struct {
 
 	runMu   sync.Mutex
 	running map[string]bool
+	fin     *finalizer
 	done    atomic.Int64
 	failed  atomic.Int64
 	started time.Time
@@ -100,7 +101,9 @@ func RunWorker(ctx context.Context, c *Conn, o WorkerOptions) error {
 	w.maxTask = w.tasks.CachedInfo().Config.MaxDeliver
 	w.maxLease = w.leases.CachedInfo().Config.MaxDeliver
 
+	w.fin = newFinalizer(c, w.log)
 	var wg sync.WaitGroup
+	wg.Go(func() { w.fin.run(ctx) })
 	wg.Go(func() { w.heartbeat(ctx, host) })
 	wg.Go(func() { w.advisories(ctx) })
 	for range o.Concurrency {
@@ -113,16 +116,87 @@ func RunWorker(ctx context.Context, c *Conn, o WorkerOptions) error {
 }
 
 // slot pulls and runs one task at a time.
+// slot pulls and runs one task at a time. A task's outcome is recorded and its message acked
+// while the slot pulls and runs the next one (one task's bookkeeping in flight per slot), so
+// the queue's round trips overlap the work.
+//
+// A slot whose last task was short (under shortTask) pulls its next task while it runs the
+// current one, heartbeating it until it starts, so that short tasks do not wait for a round
+// trip each; after a long task it pulls only when free, leaving queued tasks to idle workers.
 func (w *worker) slot(ctx context.Context) {
+	var finishing sync.WaitGroup
+	defer finishing.Wait()
+	var next *heldMsg
+	last := time.Duration(-1)
 	for ctx.Err() == nil {
-		msg := w.pull(ctx, w.tasks, w.o.Poll)
+		var msg jetstream.Msg
+		if next != nil {
+			msg = next.take()
+			next = nil
+		}
+		if msg == nil {
+			msg = w.pull(ctx, w.tasks, w.o.Poll)
+		}
 		if msg == nil {
 			msg = w.pull(ctx, w.leases, 0)
 		}
-		if msg != nil {
-			w.handle(ctx, msg)
+		if msg == nil {
+			continue
+		}
+		if last >= 0 && last < shortTask {
+			next = w.prefetch(ctx)
+		}
+		start := time.Now()
+		finish := w.handle(ctx, msg)
+		last = time.Since(start)
+		finishing.Wait()
+		if finish != nil {
+			finishing.Go(finish)
 		}
 	}
+	if next != nil {
+		if m := next.take(); m != nil {
+			_ = m.Nak() // stopping: another worker takes it
+		}
+	}
+}
+
+// shortTask is the task duration under which a slot pulls its next task ahead.
+const shortTask = time.Second
+
+// heldMsg is a task pulled ahead; it is heartbeated until taken.
+type heldMsg struct {
+	msg  chan jetstream.Msg
+	stop chan struct{}
+}
+
+func (w *worker) prefetch(ctx context.Context) *heldMsg {
+	h := &heldMsg{msg: make(chan jetstream.Msg, 1), stop: make(chan struct{})}
+	go func() {
+		m := w.pull(ctx, w.tasks, 0)
+		h.msg <- m
+		if m == nil {
+			return
+		}
+		t := time.NewTicker(max(w.c.settings.AckWait/4, 50*time.Millisecond))
+		defer t.Stop()
+		for {
+			select {
+			case <-h.stop:
+				return
+			case <-t.C:
+				_ = m.InProgress()
+			}
+		}
+	}()
+	return h
+}
+
+// take returns the message pulled ahead (nil if there was none) and stops its heartbeat.
+func (h *heldMsg) take() jetstream.Msg {
+	m := <-h.msg
+	close(h.stop)
+	return m
 }
 
 // pull fetches one message (wait 0: only if one is ready).
@@ -177,18 +251,21 @@ func (w *worker) job(ctx context.Context, id string) (*JobRecord, error) {
 }
 
 // handle runs one delivered task message.
-func (w *worker) handle(ctx context.Context, msg jetstream.Msg) {
+// handle runs one delivered task message and returns what is left to do once its work is done
+// (record the outcome, ack), which the slot runs while it pulls and runs the next task; nil when
+// nothing is left.
+func (w *worker) handle(ctx context.Context, msg jetstream.Msg) (finish func()) {
 	meta, err := msg.Metadata()
 	if err != nil {
 		w.log.Error("worker: message without metadata", "err", err)
 		_ = msg.Term()
-		return
+		return nil
 	}
 	var tm TaskMsg
 	if err := json.Unmarshal(msg.Data(), &tm); err != nil || tm.Job == "" || tm.Task == "" {
 		w.log.Error("worker: unreadable task message; dropped", "subject", msg.Subject(), "err", err)
 		_ = msg.TermWithReason("unreadable task message")
-		return
+		return nil
 	}
 	// Bookkeeping calls outlive a cancel so that a task that finished is still recorded.
 	bg := context.WithoutCancel(ctx)
@@ -197,17 +274,17 @@ func (w *worker) handle(ctx context.Context, msg jetstream.Msg) {
 		if errors.Is(err, jetstream.ErrKeyNotFound) {
 			w.log.Error("worker: task of an unknown job; dropped", "job", tm.Job, "task", tm.Task)
 			_ = msg.TermWithReason("unknown job")
-			return
+			return nil
 		}
 		w.log.Warn("worker: read job", "job", tm.Job, "err", err)
 		_ = msg.NakWithDelay(w.o.RetryDelay)
-		return
+		return nil
 	}
 	kind, ok := LookupKind(job.Kind)
 	if !ok {
 		w.log.Error("worker: task of a kind this worker does not know; handed back", "kind", job.Kind)
 		_ = msg.NakWithDelay(30 * time.Second)
-		return
+		return nil
 	}
 	final := tm.Task == finalTaskID
 	outKey := outcomeKey(job.ID, tm.Task)
@@ -218,25 +295,27 @@ func (w *worker) handle(ctx context.Context, msg jetstream.Msg) {
 		// A lease task woken after its job finished has nothing to do.
 		if o, err := w.c.outcome(bg, finalKey(job.ID)); err == nil && o != nil {
 			_ = msg.DoubleAck(bg)
-			return
-		}
-	}
-	if !kind.Lease || final {
-		if o, err := w.c.outcome(bg, outKey); err == nil && o != nil {
-			// Done by an earlier delivery that was not acked in time: never run twice. The
-			// final-step check that delivery may have missed is made here.
-			if !final && !kind.Lease {
-				if err := w.c.maybeFinalize(bg, job); err != nil {
-					w.log.Warn("worker: final step check; the task will be delivered again", "job", job.ID, "err", err)
-					_ = msg.NakWithDelay(w.o.RetryDelay)
-					return
-				}
-			}
-			_ = msg.DoubleAck(bg)
-			return
+			return nil
 		}
 	}
 	attempt := int(meta.NumDelivered)
+	// A first delivery has no outcome (Submit does not enqueue tasks that have one); a
+	// redelivery may: its earlier delivery finished but was not acked in time.
+	if (!kind.Lease && attempt > 1) || final {
+		if o, err := w.c.outcome(bg, outKey); err == nil && o != nil {
+			// Never run twice. The counting that delivery may have missed is done here.
+			if !final {
+				if err := w.c.markDone(bg, job.ID, tm.Task); err != nil {
+					w.log.Warn("worker: count a finished task; it will be delivered again", "job", job.ID, "err", err)
+					_ = msg.NakWithDelay(w.o.RetryDelay)
+					return nil
+				}
+				w.fin.dirty(job)
+			}
+			_ = msg.Ack()
+			return nil
+		}
+	}
 	maxDeliver := w.maxTask
 	if kind.Lease && !final {
 		maxDeliver = w.maxLease
@@ -286,66 +365,67 @@ func (w *worker) handle(ctx context.Context, msg jetstream.Msg) {
 		}
 		rec.State, rec.Error = StateRetrying, "worker stopped"
 		_ = w.c.putStatus(bg, job.ID, rec)
-		return
+		return nil
 	}
-	rec.Finished = time.Now().UTC()
-	if err == nil {
-		res, jerr := json.Marshal(result)
-		if jerr != nil {
-			err = Permanent(fmt.Errorf("task result: %w", jerr))
-		} else {
-			rec.State, rec.Result = StateDone, res
-			w.done.Add(1)
-			w.log.Debug("worker: task done", "job", job.ID, "task", tm.Task, "took", time.Since(start))
-			if !kind.Lease || final {
-				if err := w.c.putOutcome(bg, outKey, Outcome{State: StateDone, Result: res, Worker: w.o.ID, Finished: rec.Finished}); err != nil {
-					w.log.Error("worker: record outcome; the task will run again", "err", err)
-					return
+	return func() {
+		rec.Finished = time.Now().UTC()
+		if err == nil {
+			res, jerr := json.Marshal(result)
+			if jerr != nil {
+				err = Permanent(fmt.Errorf("task result: %w", jerr))
+			} else {
+				rec.State, rec.Result = StateDone, res
+				w.done.Add(1)
+				w.log.Debug("worker: task done", "job", job.ID, "task", tm.Task, "took", time.Since(start))
+				if !kind.Lease || final {
+					// The outcome and the count go out together, before the ack: if either is lost,
+					// the redelivery (which skips the work, the outcome being there) records both.
+					o := Outcome{State: StateDone, Result: res, Worker: w.o.ID, Finished: rec.Finished}
+					if err := w.c.recordOutcome(bg, job.ID, tm.Task, outKey, o, !final); err != nil {
+						w.log.Error("worker: record outcome; the task will be delivered again", "err", err)
+						_ = msg.NakWithDelay(w.o.RetryDelay)
+						return
+					}
 				}
+				if err := w.c.putStatus(bg, job.ID, rec); err != nil {
+					w.log.Warn("worker: record status", "err", err)
+				}
+				if !kind.Lease && !final {
+					w.fin.dirty(job)
+				}
+				if !task.acked {
+					// Not waited for: a lost ack only means a redelivery, which finds the outcome.
+					if err := msg.Ack(); err != nil {
+						w.log.Warn("worker: ack (the outcome is recorded; a redelivery is skipped)", "task", tm.Task, "err", err)
+					}
+				}
+				return
 			}
-			if err := w.c.putStatus(bg, job.ID, rec); err != nil {
-				w.log.Warn("worker: record status", "err", err)
-			}
-			if !kind.Lease && !final {
-				// Checked before the ack: if the check fails, the redelivery (which skips the
-				// work, the outcome being recorded) checks again, so no job misses its final step.
-				if err := w.c.maybeFinalize(bg, job); err != nil {
-					w.log.Warn("worker: final step check; the task will be delivered again", "job", job.ID, "err", err)
+		}
+		rec.Error = err.Error()
+		if IsPermanent(err) || attempt >= maxDeliver {
+			rec.State = StateFailed
+			w.failed.Add(1)
+			w.log.Error("worker: task failed for good", "job", job.ID, "task", tm.Task, "attempt", attempt, "err", err)
+			w.giveUp(bg, job, kind, tm.Task, outKey, rec)
+			if err := w.afterGiveUp(bg, job, kind, tm.Task, final); err != nil {
+				w.log.Warn("worker: final step check; the task will be delivered again", "job", job.ID, "err", err)
+				if !task.acked {
 					_ = msg.NakWithDelay(w.o.RetryDelay)
-					return
 				}
+				return
 			}
 			if !task.acked {
-				if err := msg.DoubleAck(bg); err != nil {
-					w.log.Warn("worker: ack (the outcome is recorded; a redelivery is skipped)", "task", tm.Task, "err", err)
-				}
+				_ = msg.TermWithReason("failed: " + truncate(err.Error(), 200))
 			}
 			return
 		}
-	}
-	rec.Error = err.Error()
-	if IsPermanent(err) || attempt >= maxDeliver {
-		rec.State = StateFailed
-		w.failed.Add(1)
-		w.log.Error("worker: task failed for good", "job", job.ID, "task", tm.Task, "attempt", attempt, "err", err)
-		w.giveUp(bg, job, kind, tm.Task, outKey, rec)
-		if err := w.afterGiveUp(bg, job, kind, tm.Task, final); err != nil {
-			w.log.Warn("worker: final step check; the task will be delivered again", "job", job.ID, "err", err)
-			if !task.acked {
-				_ = msg.NakWithDelay(w.o.RetryDelay)
-			}
-			return
-		}
+		rec.State = StateRetrying
+		w.log.Warn("worker: task failed; it will be delivered again", "job", job.ID, "task", tm.Task, "attempt", attempt, "of", maxDeliver, "err", err)
+		_ = w.c.putStatus(bg, job.ID, rec)
 		if !task.acked {
-			_ = msg.TermWithReason("failed: " + truncate(err.Error(), 200))
+			_ = msg.NakWithDelay(min(w.o.RetryDelay<<min(attempt-1, 10), 30*time.Second))
 		}
-		return
-	}
-	rec.State = StateRetrying
-	w.log.Warn("worker: task failed; it will be delivered again", "job", job.ID, "task", tm.Task, "attempt", attempt, "of", maxDeliver, "err", err)
-	_ = w.c.putStatus(bg, job.ID, rec)
-	if !task.acked {
-		_ = msg.NakWithDelay(min(w.o.RetryDelay<<min(attempt-1, 10), 30*time.Second))
 	}
 }
 
@@ -380,7 +460,8 @@ func (w *worker) giveUp(ctx context.Context, job *JobRecord, kind *Kind, task, o
 	if err := w.c.putStatus(ctx, job.ID, rec); err != nil {
 		w.log.Warn("worker: record status", "err", err)
 	}
-	if err := w.c.putOutcome(ctx, outKey, Outcome{State: StateFailed, Error: rec.Error, Worker: rec.Worker, Finished: time.Now().UTC()}); err != nil {
+	o := Outcome{State: StateFailed, Error: rec.Error, Worker: rec.Worker, Finished: time.Now().UTC()}
+	if err := w.c.recordOutcome(ctx, job.ID, task, outKey, o, task != finalTaskID); err != nil {
 		w.log.Error("worker: record failure", "task", task, "err", err)
 	}
 }
@@ -397,7 +478,8 @@ func (w *worker) afterGiveUp(ctx context.Context, job *JobRecord, kind *Kind, ta
 		}
 		return nil
 	default:
-		return w.c.maybeFinalize(ctx, job)
+		w.fin.dirty(job)
+		return nil
 	}
 }
 
