@@ -14,7 +14,7 @@ import (
 	"github.com/witdata/wit/crawl"
 	"github.com/witdata/wit/fetch"
 	"github.com/witdata/wit/filter"
-	"github.com/witdata/wit/querymatch"
+	"github.com/witdata/wit/filter/stageset"
 )
 
 // Layout of the output directory (relative to Config.Out).
@@ -57,49 +57,15 @@ func DefaultFilterOptions() FilterOptions {
 		MinChars: r.MinChars, MinWords: r.MinWords, MaxChars: r.MaxChars, Balance: filter.DefaultThreshold}
 }
 
-// Stages builds the per-caption filter stages (loading the query list and lingua's models).
+// Stages builds the per-caption filter stages (loading the query list and lingua's models),
+// the way wit filter does (filter/stageset).
 func (o FilterOptions) Stages(log *slog.Logger) (filter.Stages, error) {
-	st := filter.Stages{
+	return stageset.Settings{
+		Queries: o.Queries, FoldCase: o.FoldCase, NoLanguage: o.NoLanguage, Languages: o.Languages,
+		DetectLanguages: o.DetectLangs, LowAccuracy: o.LowAccuracy, CacheSize: o.LangCache,
 		Text:            filter.TextRules{MinChars: o.MinChars, MinWords: o.MinWords, MaxChars: o.MaxChars, NoJunk: o.NoJunk},
 		DropInvalidUTF8: o.DropInvalidUTF,
-	}
-	mopts := querymatch.Options{FoldCase: o.FoldCase}
-	switch o.Queries {
-	case "":
-	case "default":
-		m, err := querymatch.Default(mopts)
-		if err != nil {
-			return st, fmt.Errorf("default query list: %w", err)
-		}
-		st.Matcher = m
-	default:
-		m, err := querymatch.LoadFile(o.Queries, mopts)
-		if err != nil {
-			return st, fmt.Errorf("query list: %w", err)
-		}
-		st.Matcher = m
-	}
-	if !o.NoLanguage {
-		keep, err := filter.ParseLanguages(o.Languages)
-		if err != nil {
-			return st, fmt.Errorf("languages: %w", err)
-		}
-		lopts := filter.LanguageOptions{Keep: keep, CacheSize: o.LangCache, LowAccuracy: o.LowAccuracy}
-		if o.DetectLangs != "" {
-			if lopts.Detect, err = filter.ParseLanguages(o.DetectLangs); err != nil {
-				return st, fmt.Errorf("detect languages: %w", err)
-			}
-		}
-		if log != nil {
-			log.Info("build: loading language models", "keep", o.Languages)
-		}
-		lf, err := filter.NewLanguageFilter(lopts)
-		if err != nil {
-			return st, err
-		}
-		st.Language = lf
-	}
-	return st, nil
+	}.Build(log)
 }
 
 // Config holds every option of a build. Start from DefaultConfig (or LoadConfig).
