@@ -15,7 +15,14 @@ import (
 
 func init() { rootCmd.AddCommand(newBuildCmd()) }
 
-func newBuildCmd() *cobra.Command {
+// buildRunner runs a build once its flags are read: on this machine (wit build) or as jobs on the
+// queue (wit submit build).
+type buildRunner func(cmd *cobra.Command, cfg build.Config, jsonOut, quiet bool) error
+
+func newBuildCmd() *cobra.Command { return newBuildCmdWith(runBuildHere) }
+
+// newBuildCmdWith builds the build command's flags and config binding around run.
+func newBuildCmdWith(run buildRunner) *cobra.Command {
 	var (
 		configFile string
 		jsonOut    bool
@@ -90,22 +97,7 @@ to stderr.`,
 				return fmt.Errorf("build: --seeds and --out are required (flags or config)")
 			}
 			cfg.Logger = slog.Default()
-			finish := func() {}
-			if !quiet {
-				cfg.Progress, finish = buildProgress(os.Stderr)
-			}
-			stats, err := build.Run(cmd.Context(), cfg)
-			finish()
-			if jsonOut {
-				enc := json.NewEncoder(os.Stdout)
-				enc.SetIndent("", "  ")
-				if e := enc.Encode(stats); e != nil && err == nil {
-					err = e
-				}
-			} else if stats.Out != "" {
-				stats.WriteSummary(os.Stderr)
-			}
-			return err
+			return run(cmd, cfg, jsonOut, quiet)
 		},
 	}
 	f := cmd.Flags()
@@ -132,6 +124,26 @@ to stderr.`,
 	f.BoolVar(&jsonOut, "json", false, "print the final stats as JSON on stdout instead of a summary on stderr")
 	f.BoolVar(&quiet, "quiet", false, "no progress line")
 	return cmd
+}
+
+// runBuildHere runs the build in this process.
+func runBuildHere(cmd *cobra.Command, cfg build.Config, jsonOut, quiet bool) error {
+	finish := func() {}
+	if !quiet {
+		cfg.Progress, finish = buildProgress(os.Stderr)
+	}
+	stats, err := build.Run(cmd.Context(), cfg)
+	finish()
+	if jsonOut {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		if e := enc.Encode(stats); e != nil && err == nil {
+			err = e
+		}
+	} else if stats.Out != "" {
+		stats.WriteSummary(os.Stderr)
+	}
+	return err
 }
 
 // buildProgress shows the combined progress line: rewritten in place on a terminal, one log

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/witdata/wit/build"
 	"github.com/witdata/wit/crawl"
 	"github.com/witdata/wit/dist"
 	"github.com/witdata/wit/dist/stages" // also registers the task kinds workers run
@@ -234,7 +235,45 @@ tasks. Each subcommand takes the same flags as the single-machine command, plus 
 or relative to the directory wit submit runs in. Submitting the same job twice is harmless: it
 has the same ID and nothing already done runs again.`,
 	}
-	cmd.AddCommand(newSubmitFetchCmd(), newSubmitCrawlCmd(), newSubmitFilterCmd())
+	cmd.AddCommand(newSubmitFetchCmd(), newSubmitCrawlCmd(), newSubmitFilterCmd(), newSubmitBuildCmd())
+	return cmd
+}
+
+func newSubmitBuildCmd() *cobra.Command {
+	var (
+		s                            submitFlags
+		partitions, filterPartitions int
+		sliceSize                    int
+	)
+	cmd := newBuildCmdWith(func(cmd *cobra.Command, cfg build.Config, _, _ bool) error {
+		ctx := cmd.Context()
+		c, err := s.connect(ctx)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		job, err := stages.SubmitBuild(ctx, c, cfg, partitions, filterPartitions, sliceSize)
+		if err != nil {
+			return err
+		}
+		return s.finish(ctx, c, job)
+	})
+	cmd.Use = "build --queue URL --seeds FILE --queries FILE|default --out DIR [build flags]"
+	cmd.Short = "Crawl, filter and fetch on many machines, one stage after the other"
+	cmd.Long = `Build as a pipeline of jobs on the queue: the crawl (hosts in --partitions, as "wit submit
+crawl") into --out/pairs, then the filter with exact balancing (MetaCLIP's count, reduce and
+sample steps, as "wit submit filter") into --out/filtered, then the fetch (as "wit submit fetch")
+into --out/shards; each job's final step submits the next. Unlike "wit build", which streams the
+stages in one process with online balancing, each stage finishes before the next starts, so the
+balancing uses the complete counts. Crawl state lives in --out/state/crawl; the pairs are always
+kept. --wait follows the whole pipeline. --max-lag, --keep-pairs, --json and --quiet only matter
+to "wit build".`
+	cmd.Example = `  wit submit build --queue nats://queue-host:4222 --seeds /shared/seeds.txt --queries default --out /shared/data --wait`
+	s.add(cmd)
+	f := cmd.Flags()
+	f.IntVar(&partitions, "partitions", stages.DefaultPartitions, "crawl partitions of the hosts")
+	f.IntVar(&filterPartitions, "filter-partitions", 16, "filter partitions of the pair keys")
+	f.IntVar(&sliceSize, "slice-size", 0, "fetch: input items per task (default --samples-per-shard)")
 	return cmd
 }
 
@@ -299,7 +338,8 @@ When no partition has anything left, the pair files are moved into --out (number
 partition order) with the summed stats.json.
 
 --seeds, --out and --state must be on storage every worker sees. --max-pages applies per
-partition; every other option means what it means for "wit crawl".`
+partition; every other option means what it means for "wit crawl" (--json and --quiet only
+matter to "wit crawl").`
 	cmd.Example = `  wit submit crawl --queue nats://queue-host:4222 --seeds /shared/seeds.txt --out /shared/pairs --state /shared/crawl-state --wait`
 	s.add(cmd)
 	cmd.Flags().IntVar(&partitions, "partitions", stages.DefaultPartitions, "partitions of the hosts (each crawled by one worker at a time)")

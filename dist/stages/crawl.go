@@ -35,6 +35,7 @@ const mergePlan = "merge-plan.json"
 type CrawlSpec struct {
 	Config     crawl.Config `yaml:"config"` // Seeds, Out and State are absolute
 	Partitions int          `yaml:"partitions"`
+	Then       *BuildThen   `yaml:"then,omitempty"` // a distributed build's next stages
 }
 
 type crawlTask struct {
@@ -48,6 +49,10 @@ func partitionID(p int) string { return fmt.Sprintf("p%04d", p) }
 // crawl.Run, its state (visited set, frontier, outbox) in <state>/pNNNN, its pair files in
 // <out>/_dist/parts/pNNNN. Seeds, Out and State must be on storage every worker sees.
 func SubmitCrawl(ctx context.Context, c *dist.Conn, cfg crawl.Config, partitions int) (*dist.JobRecord, error) {
+	return submitCrawl(ctx, c, cfg, partitions, nil)
+}
+
+func submitCrawl(ctx context.Context, c *dist.Conn, cfg crawl.Config, partitions int, then *BuildThen) (*dist.JobRecord, error) {
 	if partitions <= 0 {
 		partitions = DefaultPartitions
 	}
@@ -64,7 +69,7 @@ func SubmitCrawl(ctx context.Context, c *dist.Conn, cfg crawl.Config, partitions
 	if files, err := shards.ListFiles(cfg.Out); err == nil && len(files) > 0 {
 		return nil, fmt.Errorf("submit crawl: %s already holds pair files; a distributed crawl writes into an empty directory", cfg.Out)
 	}
-	spec := CrawlSpec{Config: cfg, Partitions: partitions}
+	spec := CrawlSpec{Config: cfg, Partitions: partitions, Then: then}
 	spec.Config.Logger, spec.Config.Progress, spec.Config.OnPair, spec.Config.ShareLimitsWith = nil, nil, nil, nil
 	text, err := yaml.Marshal(&spec)
 	if err != nil {
@@ -244,6 +249,12 @@ func finalizeCrawl(ctx context.Context, f *dist.Final) (any, error) {
 	}
 	out := spec.Config.Out
 	work := filepath.Join(out, WorkDir)
+	if _, err := os.Stat(work); errors.Is(err, os.ErrNotExist) {
+		if _, err := os.Stat(filepath.Join(out, "stats.json")); err == nil {
+			// Merged by an earlier run of this step, which stopped before the end.
+			return crawlDone(ctx, f, spec, nil)
+		}
+	}
 	planPath := filepath.Join(work, mergePlan)
 	var plan []struct{ From, To string }
 	if data, err := os.ReadFile(planPath); err == nil {
@@ -321,5 +332,17 @@ func finalizeCrawl(ctx context.Context, f *dist.Final) (any, error) {
 	if err := os.RemoveAll(work); err != nil {
 		return nil, err
 	}
-	return map[string]any{"pages_ok": st.PagesOK, "pairs": st.PairsWritten, "files": len(plan), "failed_partitions": failed}, nil
+	return crawlDone(ctx, f, spec, map[string]any{"pages_ok": st.PagesOK, "pairs": st.PairsWritten, "files": len(plan), "failed_partitions": failed})
+}
+
+// crawlDone ends a crawl job: a build's crawl hands over to its filter.
+func crawlDone(ctx context.Context, f *dist.Final, spec *CrawlSpec, result any) (any, error) {
+	if spec.Then == nil {
+		return result, nil
+	}
+	next, err := afterCrawl(ctx, f.Conn, spec)
+	if err != nil {
+		return nil, err
+	}
+	return dist.Next{Job: next.ID}, nil
 }

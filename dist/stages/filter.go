@@ -47,6 +47,7 @@ type FilterSpec struct {
 	Phase       string            `yaml:"phase"`
 	MapJob      string            `yaml:"map_job,omitempty"`
 	DedupJob    string            `yaml:"dedup_job,omitempty"`
+	ThenFetch   *FetchThen        `yaml:"then_fetch,omitempty"` // a distributed build's fetch
 }
 
 // SubmitFilter submits a filter in exact mode as MetaCLIP's three parallel steps: the per-caption
@@ -55,6 +56,10 @@ type FilterSpec struct {
 // into input order. The output equals `wit filter --mode exact` on the same input. In and Out must
 // be on storage every worker sees.
 func SubmitFilter(ctx context.Context, c *dist.Conn, opts filter.Options, set stageset.Settings, partitions int) (*dist.JobRecord, error) {
+	return submitFilter(ctx, c, opts, set, partitions, nil)
+}
+
+func submitFilter(ctx context.Context, c *dist.Conn, opts filter.Options, set stageset.Settings, partitions int, then *FetchThen) (*dist.JobRecord, error) {
 	if opts.Mode != "" && opts.Mode != filter.ModeExact {
 		return nil, errors.New("submit filter: the distributed filter balances in exact mode (--mode exact)")
 	}
@@ -66,7 +71,7 @@ func SubmitFilter(ctx context.Context, c *dist.Conn, opts filter.Options, set st
 	}
 	spec := FilterSpec{CaptionCol: opts.CaptionCol, URLCol: opts.URLCol, ExtraCols: opts.ExtraCols, NoDedup: opts.NoDedup,
 		Threshold: opts.Threshold, Seed: opts.Seed, RowsPerFile: opts.RowsPerFile, Workers: opts.Workers, Partitions: partitions,
-		Stages: set, Phase: KindFilterMap}
+		Stages: set, Phase: KindFilterMap, ThenFetch: then}
 	var err error
 	if spec.In, err = filepath.Abs(opts.In); err != nil {
 		return nil, err
@@ -313,7 +318,18 @@ func finalizeFilterSample(ctx context.Context, f *dist.Final) (any, error) {
 		return nil, err
 	}
 	if _, err := os.Stat(filepath.Join(spec.Out, filter.StatsFile)); err == nil {
-		return nil, os.RemoveAll(spec.Work) // merged by an earlier run of this step
+		// Merged by an earlier run of this step.
+		if err := os.RemoveAll(spec.Work); err != nil {
+			return nil, err
+		}
+		if spec.ThenFetch != nil {
+			next, err := afterFilter(ctx, f.Conn, spec)
+			if err != nil {
+				return nil, err
+			}
+			return dist.Next{Job: next.ID}, nil
+		}
+		return nil, nil
 	}
 	mapOut, err := f.Conn.Outcomes(ctx, spec.MapJob)
 	if err != nil {
@@ -369,6 +385,13 @@ func finalizeFilterSample(ctx context.Context, f *dist.Final) (any, error) {
 	}
 	if err := os.RemoveAll(spec.Work); err != nil {
 		return nil, err
+	}
+	if spec.ThenFetch != nil {
+		next, err := afterFilter(ctx, f.Conn, spec)
+		if err != nil {
+			return nil, err
+		}
+		return dist.Next{Job: next.ID}, nil
 	}
 	return map[string]int64{"rows": stats.Rows, "kept": stats.Kept}, nil
 }
