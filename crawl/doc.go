@@ -31,7 +31,8 @@
 // # Exactly-once resume
 //
 // Key spaces of the state directory (see store.go): v visited, f frontier, i in flight,
-// r delayed (robots 5xx), p pending pairs, F committed files, h per-host counts, k counters.
+// r delayed (robots 5xx), p pending pairs, F committed files, h per-host counts, k counters,
+// o outbox and x forwarded URLs (partitions of a distributed crawl).
 //
 //  1. Pop: the dispatcher moves the oldest frontier item to the in-flight space (one batch).
 //  2. Completion: when a page is done (ok or failed), one batch deletes its in-flight key, adds
@@ -58,6 +59,15 @@
 // ordered after, and sync, the completions they cover). Config.OnPair, which is called right
 // after the completion batch, can see such a page's pairs twice after a kill -9 (never after a
 // clean cancel).
+//
+// # Partitions (distributed crawls)
+//
+// Config.Local makes the crawl one partition of a larger crawl (package dist/stages): seeds of
+// hosts it does not own are skipped, and links to them are written to the outbox (o) in the
+// page's completion batch, each URL once (x), then handed to Config.Forward and deleted; links
+// from Config.Inbox are admitted in a synced batch before the inbox is acked. The crawl is
+// finished when the frontier, in-flight set, outbox and inbox are all empty. A partition reads
+// its seeds once (a marker in the state), since it is started again whenever links arrive.
 //
 // # Output
 //

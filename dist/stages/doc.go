@@ -45,4 +45,26 @@
 // moves the pair files into <out> as 00000.arrow... in partition order (a plan file makes the
 // renames resumable) and writes the summed stats.json. A partition that fails for good has its
 // inbox dropped (logged) so that the job can end.
+//
+// # filter (MetaCLIP's steps)
+//
+// SubmitFilter runs filter's distributed steps (filter/dist.go) as three jobs, each submitted by
+// the final step of the one before (dist.Next; wit submit --wait follows them):
+//
+//	filter.map     one task per input file: the caption stages; survivors with pair key, entry
+//	               ids and input position into <work>/map/FFFFF/dKKKK by pair key
+//	filter.dedup   one task per key partition (its only owner): first occurrence in input order
+//	               kept, entry counts into <work>/counts/dKKKK.counts; final step: the one
+//	               reduce (total.counts)
+//	filter.sample  one task per partition: ExactBalancer with the global counts; final step:
+//	               merge into input order, write Out and filter-stats.json as filter.Run does
+//
+// <work> is .<out>.dist beside Out, removed at the end. The stages are built once per worker
+// process (filter/stageset) and shared by its tasks.
+//
+// # build
+//
+// SubmitBuild is a pipeline of the three: the crawl job carries the filter's and the fetch's
+// options (CrawlSpec.Then), its final step submits the filter, whose last step submits the
+// fetch (FilterSpec.ThenFetch). Each stage ends before the next starts, so balancing is exact.
 package stages
