@@ -341,6 +341,9 @@ func SamplePartition(ctx context.Context, opts Options, counts []int32, in, out 
 
 // MergeStats adds up the stats of MapFile tasks and applies the later steps' drops.
 func MergeStats(opts Options, parts []*Stats, duplicates, balanced int64) *Stats {
+	if opts.Mode == "" {
+		opts.Mode = ModeExact // the only mode the distributed steps run
+	}
 	s := newStats(opts)
 	for _, p := range parts {
 		s.Rows += p.Rows
