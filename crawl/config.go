@@ -82,6 +82,9 @@ type Config struct {
 	Local   func(host string) bool  `yaml:"-"`
 	Forward func(OutboxBatch) error `yaml:"-"`
 	Inbox   Inbox                   `yaml:"-"`
+	// InboxGrace is how long a crawl with an Inbox stays idle (frontier and inbox empty) before
+	// it finishes, in case links arrive (0: finish at once).
+	InboxGrace time.Duration `yaml:"-"`
 }
 
 // DefaultConfig returns polite defaults: robots.txt obeyed, 2 connections and 250 ms between

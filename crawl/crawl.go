@@ -89,6 +89,7 @@ type crawler struct {
 
 	forwardWake chan struct{} // outbox entries were added (distributed crawls)
 	lastInbox   time.Time     // when the inbox was last polled (dispatcher goroutine only)
+	idleSince   time.Time     // when the frontier and the inbox were first seen empty (dispatcher only)
 
 	start     time.Time
 	persisted atomic.Int64 // ns of this run already added to the stored duration
@@ -571,12 +572,28 @@ func (cr *crawler) dispatch(ctx context.Context, jobs chan<- job) error {
 				}
 				return err
 			}
-			if n == 0 {
+			if n > 0 {
+				cr.idleSince = time.Time{}
+				continue
+			}
+			// Links often arrive just after a partition runs dry; waiting InboxGrace for them
+			// saves a restart of the partition.
+			if cr.idleSince.IsZero() {
+				cr.idleSince = time.Now()
+			}
+			if time.Since(cr.idleSince) >= cr.cfg.InboxGrace {
 				cr.finished.Store(true)
 				return nil
 			}
+			t := time.NewTimer(min(200*time.Millisecond, cr.cfg.InboxGrace))
+			select {
+			case <-ctx.Done():
+			case <-t.C:
+			}
+			t.Stop()
 			continue
 		}
+		cr.idleSince = time.Time{}
 		wait := 200 * time.Millisecond
 		if st.delayed.Load() > 0 {
 			moved, next, err := st.releaseDue(time.Now().UnixNano())

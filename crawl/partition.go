@@ -21,12 +21,14 @@ type Link struct {
 	Depth int    `json:"depth"`
 }
 
-// OutboxBatch is the links one page (or one inbox batch) found for other partitions. Seq is its
-// position in the crawl's outbox: the same batch forwarded twice (the process died between the
-// forward and the deletion) has the same Seq, which the forwarder can use to de-duplicate.
+// OutboxBatch is the links of outbox entries First..Last (the pages completed since the last
+// forward), handed to Config.Forward together. The same entries forwarded twice (the process
+// died between the forward and their deletion) have the same First and Last when nothing was
+// added in between, which the forwarder can use to de-duplicate; otherwise the receiver's
+// visited set drops the repeats.
 type OutboxBatch struct {
-	Seq   uint64
-	Links []Link
+	First, Last uint64
+	Links       []Link
 }
 
 // Inbox delivers links other crawls forwarded to this one. Next returns what is waiting (nil
@@ -152,16 +154,22 @@ func (cr *crawler) forwardAll() (int, error) {
 	if err := it.Close(); err != nil {
 		return 0, err
 	}
-	for i, e := range entries {
-		if err := cr.cfg.Forward(OutboxBatch{Seq: e.seq, Links: e.links}); err != nil {
-			return i, err
-		}
-		// NoSync: an entry forwarded again after a crash is de-duplicated by its receiver.
-		if err := st.db.Delete(key8(ksOutbox, e.seq), pebble.NoSync); err != nil {
-			return i, fmt.Errorf("state: outbox: %w", err)
-		}
-		st.outbox.Add(-1)
+	if len(entries) == 0 {
+		return 0, nil
 	}
+	// One forward for all: the forwarder sends one message (and one wake) per destination.
+	b := OutboxBatch{First: entries[0].seq, Last: entries[len(entries)-1].seq}
+	for _, e := range entries {
+		b.Links = append(b.Links, e.links...)
+	}
+	if err := cr.cfg.Forward(b); err != nil {
+		return 0, err
+	}
+	// NoSync: entries forwarded again after a crash are de-duplicated by their receiver.
+	if err := st.db.DeleteRange(key8(ksOutbox, b.First), key8(ksOutbox, b.Last+1), pebble.NoSync); err != nil {
+		return 0, fmt.Errorf("state: outbox: %w", err)
+	}
+	st.outbox.Add(-int64(len(entries)))
 	return len(entries), nil
 }
 

@@ -129,6 +129,7 @@ func runCrawlPartition(ctx context.Context, t *dist.Task) (any, error) {
 		return nil, err
 	}
 	cfg.Inbox = &inbox{cons: cons}
+	cfg.InboxGrace = inboxGrace
 	st, err := crawl.Run(ctx, cfg)
 	if err != nil {
 		return nil, err
@@ -167,6 +168,13 @@ func settleCrawl(ctx context.Context, c *dist.Conn, job *dist.JobRecord, task st
 	return c.SettleLeaseJob(ctx, job)
 }
 
+// inboxGrace is how long an idle partition waits for forwarded links before it releases its
+// lease: restarting a partition costs an open of its state and new robots.txt fetches.
+const inboxGrace = time.Second
+
+// linksPerMessage caps an inbox message at a few hundred KB.
+const linksPerMessage = 1000
+
 // forwarder publishes a partition's outbox batches to the inboxes of the partitions that own
 // the links, and wakes those partitions.
 type forwarder struct {
@@ -190,14 +198,21 @@ func (f *forwarder) forward(b crawl.OutboxBatch) error {
 	sort.Ints(dests)
 	ctx := context.WithoutCancel(f.ctx)
 	for _, q := range dests {
-		data, err := json.Marshal(by[q])
-		if err != nil {
-			return err
-		}
-		// The same outbox entry forwarded twice (a crash before its deletion) has the same ID.
-		msgID := fmt.Sprintf("%s.%s.o%d.%s", f.job.ID, partitionID(f.from), b.Seq, partitionID(q))
-		if err := f.c.SendToTask(ctx, f.job, partitionID(q), data, msgID); err != nil {
-			return err
+		links := by[q]
+		// Messages stay far below NATS's payload limit (1 MB by default on a nats-server).
+		for chunk := 0; len(links) > 0; chunk++ {
+			n := min(len(links), linksPerMessage)
+			data, err := json.Marshal(links[:n])
+			if err != nil {
+				return err
+			}
+			links = links[n:]
+			// The same outbox entries forwarded twice (a crash before their deletion) have the
+			// same IDs.
+			msgID := fmt.Sprintf("%s.%s.o%d-%d.%s.%d", f.job.ID, partitionID(f.from), b.First, b.Last, partitionID(q), chunk)
+			if err := f.c.SendToTask(ctx, f.job, partitionID(q), data, msgID); err != nil {
+				return err
+			}
 		}
 		input, _ := json.Marshal(crawlTask{Partition: q})
 		if _, err := f.c.Republish(ctx, f.job, partitionID(q), q, input); err != nil {
