@@ -84,13 +84,35 @@ func (f *finalizer) sweep(ctx context.Context) {
 			continue
 		}
 		if j.Lease {
-			if idle, err := f.c.LeaseJobIdle(ctx, j); err == nil && idle {
+			idle, err := f.c.LeaseJobIdle(ctx, j)
+			if err == nil && idle {
 				_ = f.c.enqueueFinal(ctx, j)
+				continue
 			}
+			f.wakeStranded(ctx, j)
 			continue
 		}
 		if err := f.c.maybeFinalize(ctx, j); err != nil {
 			f.log.Debug("worker: final step sweep", "job", j.ID, "err", err)
+		}
+	}
+}
+
+// wakeStranded wakes the lease tasks whose inbox has messages nobody will read.
+func (f *finalizer) wakeStranded(ctx context.Context, j *JobRecord) {
+	kind, ok := LookupKind(j.Kind)
+	if !ok || kind.Wake == nil {
+		return
+	}
+	tasks, err := f.c.strandedInboxes(ctx, j)
+	if err != nil {
+		f.log.Debug("worker: sweep inboxes", "job", j.ID, "err", err)
+		return
+	}
+	for _, t := range tasks {
+		f.log.Info("worker: waking a task with unread inbox messages", "job", j.ID, "task", t)
+		if err := kind.Wake(ctx, f.c, j, t); err != nil {
+			f.log.Warn("worker: wake", "job", j.ID, "task", t, "err", err)
 		}
 	}
 }

@@ -110,3 +110,28 @@ func (c *Conn) DeleteInboxes(ctx context.Context, job *JobRecord, tasks []string
 	}
 	return errors.Join(errs...)
 }
+
+// strandedInboxes lists the tasks of a lease job with inbox messages but no task message (queued
+// or held): nobody will read those messages until the task is woken.
+func (c *Conn) strandedInboxes(ctx context.Context, job *JobRecord) ([]string, error) {
+	info, err := c.inbox.Info(ctx, jetstream.WithSubjectFilter(inboxSubjectPrefix+job.ID+".>"))
+	if err != nil {
+		return nil, fmt.Errorf("queue: inboxes of %s: %w", job.ID, err)
+	}
+	var out []string
+	prefix := inboxSubjectPrefix + job.ID + "."
+	for subj, n := range info.State.Subjects {
+		if n == 0 {
+			continue
+		}
+		task := subj[len(prefix):]
+		queued, err := c.TaskQueued(ctx, job, task)
+		if err != nil {
+			return nil, err
+		}
+		if !queued {
+			out = append(out, task)
+		}
+	}
+	return out, nil
+}

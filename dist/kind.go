@@ -31,6 +31,10 @@ type Kind struct {
 	// Settle, for lease kinds, runs after a lease task was given up (delivery limit), so the
 	// kind can drop what was left for it and notice the job has nothing left to do.
 	Settle func(ctx context.Context, c *Conn, job *JobRecord, task string) error
+	// Wake, for lease kinds, enqueues a lease task again (Conn.Republish with its input). The
+	// workers' sweep calls it for a task that has messages in its inbox but is neither queued
+	// nor held: its last holder died between releasing it and waking it for links that arrived.
+	Wake func(ctx context.Context, c *Conn, job *JobRecord, task string) error
 }
 
 var (

@@ -141,18 +141,31 @@ func runCrawlPartition(ctx context.Context, t *dist.Task) (any, error) {
 		return nil, err
 	}
 	// Links sent after the crawl's last look at its inbox: the sender's wake was refused while
-	// this task held its message, so wake it now.
-	if pending, err := t.Conn.InboxPending(ctx, t.Job, partitionID(p)); err != nil {
+	// this task held its message, so wake it now. (If this process dies here, the workers'
+	// sweep wakes it: Kind.Wake.)
+	bg := context.WithoutCancel(ctx)
+	if pending, err := t.Conn.InboxPending(bg, t.Job, partitionID(p)); err != nil {
 		return nil, err
 	} else if pending > 0 {
-		if _, err := t.Conn.Republish(ctx, t.Job, partitionID(p), p, t.Input); err != nil {
+		if _, err := t.Conn.Republish(bg, t.Job, partitionID(p), p, t.Input); err != nil {
 			return nil, err
 		}
 	}
-	if err := t.Conn.SettleLeaseJob(context.WithoutCancel(ctx), t.Job); err != nil {
+	if err := t.Conn.SettleLeaseJob(bg, t.Job); err != nil {
 		return nil, err
 	}
 	return st, nil
+}
+
+// wakeCrawl enqueues partition task again (the workers' sweep, for links nobody would read).
+func wakeCrawl(ctx context.Context, c *dist.Conn, job *dist.JobRecord, task string) error {
+	var p int
+	if _, err := fmt.Sscanf(task, "p%d", &p); err != nil {
+		return fmt.Errorf("crawl: task %q is not a partition", task)
+	}
+	input, _ := json.Marshal(crawlTask{Partition: p})
+	_, err := c.Republish(ctx, job, task, p, input)
+	return err
 }
 
 // settleCrawl runs after a partition failed for good: the links sent to it are dropped (and
@@ -170,7 +183,7 @@ func settleCrawl(ctx context.Context, c *dist.Conn, job *dist.JobRecord, task st
 
 // inboxGrace is how long an idle partition waits for forwarded links before it releases its
 // lease: restarting a partition costs an open of its state and new robots.txt fetches.
-const inboxGrace = time.Second
+const inboxGrace = 300 * time.Millisecond
 
 // linksPerMessage caps an inbox message at a few hundred KB.
 const linksPerMessage = 1000

@@ -11,7 +11,7 @@ func init() {
 }
 
 func init() {
-	dist.Register(&dist.Kind{Name: KindCrawl, Lease: true, Run: runCrawlPartition, Finalize: finalizeCrawl, Settle: settleCrawl})
+	dist.Register(&dist.Kind{Name: KindCrawl, Lease: true, Run: runCrawlPartition, Finalize: finalizeCrawl, Settle: settleCrawl, Wake: wakeCrawl})
 }
 
 func init() {
