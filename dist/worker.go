@@ -250,7 +250,6 @@ func (w *worker) job(ctx context.Context, id string) (*JobRecord, error) {
 	return j, nil
 }
 
-// handle runs one delivered task message.
 // handle runs one delivered task message and returns what is left to do once its work is done
 // (record the outcome, ack), which the slot runs while it pulls and runs the next task; nil when
 // nothing is left.
