@@ -27,32 +27,55 @@ type JobStatus struct {
 	Failures []TaskRecord `json:"failures,omitempty"`
 }
 
-// Status reads the state of every task of a job.
+// Status reads the state of every task of a job: done and failed from the outcomes (written
+// before a task is acked), running and retrying from the latest task states (published without
+// waiting, so a moment behind).
 func (c *Conn) Status(ctx context.Context, job *JobRecord) (JobStatus, error) {
 	s := JobStatus{Job: job}
+	outcomes, err := c.Outcomes(ctx, job.ID)
+	if err != nil {
+		return s, err
+	}
 	recs, err := c.TaskRecords(ctx, job.ID)
 	if err != nil {
 		return s, err
 	}
+	byTask := make(map[string]TaskRecord, len(recs))
+	for _, r := range recs {
+		byTask[r.Task] = r
+	}
 	recent := 0
 	now := time.Now()
-	for _, r := range recs {
-		if r.Task == finalTaskID {
-			continue
-		}
-		switch r.State {
+	for id, o := range outcomes {
+		switch o.State {
 		case StateDone:
 			s.Done++
 		case StateFailed:
 			s.Failed++
+			r, ok := byTask[id]
+			if !ok {
+				r = TaskRecord{Task: id, Index: -1}
+			}
+			r.State, r.Error = StateFailed, o.Error
 			s.Failures = append(s.Failures, r)
+		}
+		if now.Sub(o.Finished) < time.Minute {
+			recent++
+		}
+	}
+	for _, r := range recs {
+		if r.Task == finalTaskID || outcomes[r.Task] != nil {
+			continue
+		}
+		switch r.State {
 		case StateRunning:
 			s.Running++
 		case StateRetrying:
 			s.Retrying++
-		}
-		if (r.State == StateDone || r.State == StateFailed) && now.Sub(r.Finished) < time.Minute {
-			recent++
+		case StateDone:
+			if job.Lease { // lease tasks have no outcome when they end well
+				s.Done++
+			}
 		}
 	}
 	s.Rate = float64(recent) / 60
