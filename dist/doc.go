@@ -57,5 +57,12 @@
 // the final step by at most the sweep interval; wit submit --wait enqueues it too.
 //
 // Lease kinds (crawl partitions) ack their message themselves when their work is durably done
-// and decide when their job is complete (see dist/stages).
+// and decide when their job is complete (see dist/stages): after its ack, a lease task checks
+// that no task message (queued or held) and no inbox message of its job is left, and the last
+// one enqueues the final step. The workers' 5 s sweep repeats that check for every unfinished
+// lease job and wakes lease tasks whose inbox has messages but that are neither queued nor held
+// (Kind.Wake), so a worker dying between its ack and those steps leaves nothing stranded.
+//
+// Security: a job that asks for private addresses (--allow-private) runs only on workers
+// started with --allow-private (Task.CheckPrivate).
 package dist
