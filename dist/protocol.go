@@ -84,6 +84,8 @@ type Outcome struct {
 	Result   json.RawMessage `json:"result,omitempty"`
 	Worker   string          `json:"worker,omitempty"`
 	Finished time.Time       `json:"finished"`
+	Index    int             `json:"index"`             // the task's position in the job
+	Attempt  int             `json:"attempt,omitempty"` // deliveries it took
 }
 
 // setup creates (or updates to the same configuration) everything the protocol uses. Every

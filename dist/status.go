@@ -52,11 +52,8 @@ func (c *Conn) Status(ctx context.Context, job *JobRecord) (JobStatus, error) {
 			s.Done++
 		case StateFailed:
 			s.Failed++
-			r, ok := byTask[id]
-			if !ok {
-				r = TaskRecord{Task: id, Index: -1}
-			}
-			r.State, r.Error = StateFailed, o.Error
+			r := byTask[id]
+			r.Task, r.Index, r.Attempt, r.State, r.Error, r.Finished = id, o.Index, o.Attempt, StateFailed, o.Error, o.Finished
 			s.Failures = append(s.Failures, r)
 		}
 		if now.Sub(o.Finished) < time.Minute {

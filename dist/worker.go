@@ -164,6 +164,9 @@ func (w *worker) slot(ctx context.Context) {
 // shortTask is the task duration under which a slot pulls its next task ahead.
 const shortTask = time.Second
 
+// runningAfter is how long a task runs before its "running" state is recorded.
+const runningAfter = 250 * time.Millisecond
+
 // heldMsg is a task pulled ahead; it is heartbeated until taken.
 type heldMsg struct {
 	msg  chan jetstream.Msg
@@ -320,9 +323,14 @@ func (w *worker) handle(ctx context.Context, msg jetstream.Msg) (finish func()) 
 		maxDeliver = w.maxLease
 	}
 	rec := TaskRecord{Task: tm.Task, Index: tm.Index, State: StateRunning, Worker: w.o.ID, Attempt: attempt, Started: time.Now().UTC()}
-	if err := w.c.putStatus(bg, job.ID, rec); err != nil {
-		w.log.Warn("worker: record start", "err", err)
-	}
+	// "running" is recorded for tasks that run long enough for wit jobs to see them; short
+	// tasks go straight to their outcome (one write less per task).
+	running := rec
+	showRunning := time.AfterFunc(runningAfter, func() {
+		if err := w.c.putStatus(bg, job.ID, running); err != nil {
+			w.log.Debug("worker: record start", "err", err)
+		}
+	})
 	key := job.ID + "." + tm.Task
 	w.setRunning(key, true)
 	defer w.setRunning(key, false)
@@ -355,6 +363,7 @@ func (w *worker) handle(ctx context.Context, msg jetstream.Msg) (finish func()) 
 	}
 	cancel()
 	<-hbDone
+	shownRunning := !showRunning.Stop()
 
 	if err != nil && ctx.Err() != nil && !IsPermanent(err) {
 		// This worker is stopping: hand the task back at once.
@@ -379,15 +388,18 @@ func (w *worker) handle(ctx context.Context, msg jetstream.Msg) (finish func()) 
 				if !kind.Lease || final {
 					// The outcome and the count go out together, before the ack: if either is lost,
 					// the redelivery (which skips the work, the outcome being there) records both.
-					o := Outcome{State: StateDone, Result: res, Worker: w.o.ID, Finished: rec.Finished}
+					o := Outcome{State: StateDone, Result: res, Worker: w.o.ID, Finished: rec.Finished, Index: tm.Index, Attempt: attempt}
 					if err := w.c.recordOutcome(bg, job.ID, tm.Task, outKey, o, !final); err != nil {
 						w.log.Error("worker: record outcome; the task will be delivered again", "err", err)
 						_ = msg.NakWithDelay(w.o.RetryDelay)
 						return
 					}
 				}
-				if err := w.c.putStatus(bg, job.ID, rec); err != nil {
-					w.log.Warn("worker: record status", "err", err)
+				if kind.Lease || shownRunning {
+					// Batch tasks' outcomes say "done"; this replaces a "running" shown.
+					if err := w.c.putStatus(bg, job.ID, rec); err != nil {
+						w.log.Warn("worker: record status", "err", err)
+					}
 				}
 				if !kind.Lease && !final {
 					w.fin.dirty(job)
@@ -459,7 +471,7 @@ func (w *worker) giveUp(ctx context.Context, job *JobRecord, kind *Kind, task, o
 	if err := w.c.putStatus(ctx, job.ID, rec); err != nil {
 		w.log.Warn("worker: record status", "err", err)
 	}
-	o := Outcome{State: StateFailed, Error: rec.Error, Worker: rec.Worker, Finished: time.Now().UTC()}
+	o := Outcome{State: StateFailed, Error: rec.Error, Worker: rec.Worker, Finished: time.Now().UTC(), Index: rec.Index, Attempt: rec.Attempt}
 	if err := w.c.recordOutcome(ctx, job.ID, task, outKey, o, task != finalTaskID); err != nil {
 		w.log.Error("worker: record failure", "task", task, "err", err)
 	}

@@ -180,13 +180,13 @@ func TestDistributedFetch(t *testing.T) {
 	if p.Final == nil || p.Final.State != "done" {
 		t.Fatalf("final step: %+v", p.Final)
 	}
-	recs, err := c.TaskRecords(context.Background(), job.ID)
+	outcomes, err := c.Outcomes(context.Background(), job.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	redelivered := 0
-	for _, r := range recs {
-		if r.Attempt > 1 && r.Task != "final" {
+	for _, o := range outcomes {
+		if o.Attempt > 1 {
 			redelivered++
 		}
 	}
