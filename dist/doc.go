@@ -38,7 +38,8 @@
 // A worker slot pulls one message at a time (after a task shorter than a second it pulls the
 // next one while running the current one, heartbeating it; after a long task it holds nothing it
 // has not started), skips a redelivered task whose outcome exists (acking it), records
-// "running", heartbeats the task with InProgress every ack wait / 4 while the kind's Run works,
+// "running" once the task has run for 250 ms (short tasks go straight to their outcome),
+// heartbeats the task with InProgress every ack wait / 4 while the kind's Run works,
 // and on success writes the outcome and the WIT_DONE mark (both sent together, both waited for),
 // then acks (not waited for: a lost ack means a redelivery, which finds the outcome). The
 // recording overlaps the slot's next pull and run.
