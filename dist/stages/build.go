@@ -49,7 +49,7 @@ func SubmitBuild(ctx context.Context, c *dist.Conn, cfg build.Config, partitions
 	if cfg.Seeds == "" || cfg.Out == "" {
 		return nil, errors.New("submit build: --seeds and --out are required")
 	}
-	out, err := filepath.Abs(cfg.Out)
+	out, err := sharedPath("out", cfg.Out)
 	if err != nil {
 		return nil, err
 	}

@@ -59,12 +59,15 @@ func submitCrawl(ctx context.Context, c *dist.Conn, cfg crawl.Config, partitions
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	for _, p := range []*string{&cfg.Seeds, &cfg.Out, &cfg.State} {
-		abs, err := filepath.Abs(*p)
+	for _, p := range []struct {
+		flag string
+		path *string
+	}{{"seeds", &cfg.Seeds}, {"out", &cfg.Out}, {"state", &cfg.State}} {
+		abs, err := sharedPath(p.flag, *p.path)
 		if err != nil {
 			return nil, err
 		}
-		*p = abs
+		*p.path = abs
 	}
 	if files, err := shards.ListFiles(cfg.Out); err == nil && len(files) > 0 {
 		return nil, fmt.Errorf("submit crawl: %s already holds pair files; a distributed crawl writes into an empty directory", cfg.Out)

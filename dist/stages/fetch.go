@@ -74,8 +74,11 @@ func SubmitFetch(ctx context.Context, c *dist.Conn, cfg fetch.Config, input stri
 	if sliceSize <= 0 {
 		sliceSize = cfg.SamplesPerShard
 	}
-	out, err := filepath.Abs(cfg.Out)
+	out, err := sharedPath("out", cfg.Out)
 	if err != nil {
+		return nil, err
+	}
+	if input, err = sharedPath("in", input); err != nil {
 		return nil, err
 	}
 	cfg.Out = out

@@ -73,14 +73,14 @@ func submitFilter(ctx context.Context, c *dist.Conn, opts filter.Options, set st
 		Threshold: opts.Threshold, Seed: opts.Seed, RowsPerFile: opts.RowsPerFile, Workers: opts.Workers, Partitions: partitions,
 		Stages: set, Phase: KindFilterMap, ThenFetch: then}
 	var err error
-	if spec.In, err = filepath.Abs(opts.In); err != nil {
+	if spec.In, err = sharedPath("in", opts.In); err != nil {
 		return nil, err
 	}
-	if spec.Out, err = filepath.Abs(opts.Out); err != nil {
+	if spec.Out, err = sharedPath("out", opts.Out); err != nil {
 		return nil, err
 	}
 	if opts.StatsJSON != "" {
-		if spec.StatsJSON, err = filepath.Abs(opts.StatsJSON); err != nil {
+		if spec.StatsJSON, err = sharedPath("stats-json", opts.StatsJSON); err != nil {
 			return nil, err
 		}
 	}
