@@ -37,6 +37,10 @@ type Settings struct {
 	WorkerTTL     time.Duration // a worker silent for this long is no longer listed as alive
 	DuplicateWait time.Duration // JetStream's message-ID de-duplication window
 	Replicas      int           // stream replicas (3 on a 3-node cluster)
+	// Apply changes the consumers of a queue that has them already to AckWait, MaxDeliver and
+	// LeaseDeliver. Without it a client uses the queue as it is, so that one started with
+	// defaults (wit jobs) does not undo another's settings; workers read the ack wait in force.
+	Apply bool
 }
 
 // DefaultSettings: 30 s ack wait (workers heartbeat every ack wait / 4), 5 deliveries, 15 s

@@ -520,3 +520,37 @@ func TestParseQueueURL(t *testing.T) {
 }
 
 var _ = errors.New
+
+// A client leaves the queue's ack wait and delivery limit alone unless told to apply its own.
+func TestSettingsApply(t *testing.T) {
+	srv := startServer(t, t.TempDir(), 0)
+	ackWait := func(c *Conn) time.Duration {
+		cons, err := c.JS.Consumer(context.Background(), TasksStream, TaskConsumer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cons.CachedInfo().Config.AckWait
+	}
+	ctx := context.Background()
+	first, err := Connect(ctx, srv.ClientURL(), Settings{AckWait: 3 * time.Second}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	plain, err := Connect(ctx, srv.ClientURL(), Settings{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	if got := ackWait(plain); got != 3*time.Second {
+		t.Errorf("a client with defaults changed the ack wait to %s", got)
+	}
+	apply, err := Connect(ctx, srv.ClientURL(), Settings{AckWait: 7 * time.Second, Apply: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer apply.Close()
+	if got := ackWait(apply); got != 7*time.Second {
+		t.Errorf("ack wait %s after Apply, want 7s", got)
+	}
+}

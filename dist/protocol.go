@@ -155,6 +155,13 @@ func (c *Conn) setup(ctx context.Context) error {
 			AckWait: 30 * time.Second, Replicas: s.Replicas}},
 	}
 	for _, cc := range consumers {
+		if !s.Apply {
+			if _, err := c.JS.Consumer(ctx, cc.stream, cc.cfg.Durable); err == nil {
+				continue // in place: used as configured
+			} else if !errors.Is(err, jetstream.ErrConsumerNotFound) {
+				return fmt.Errorf("queue: consumer %s: %w", cc.cfg.Durable, err)
+			}
+		}
 		if _, err := c.JS.CreateOrUpdateConsumer(ctx, cc.stream, cc.cfg); err != nil {
 			return fmt.Errorf("queue: consumer %s: %w", cc.cfg.Durable, err)
 		}

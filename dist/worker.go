@@ -60,6 +60,7 @@ type worker struct {
 	runMu   sync.Mutex
 	running map[string]bool
 	fin     *finalizer
+	ackWait atomic.Int64 // the consumers' ack wait in force (refreshed with the heartbeat)
 	done    atomic.Int64
 	failed  atomic.Int64
 	started time.Time
@@ -100,6 +101,7 @@ func RunWorker(ctx context.Context, c *Conn, o WorkerOptions) error {
 	}
 	w.maxTask = w.tasks.CachedInfo().Config.MaxDeliver
 	w.maxLease = w.leases.CachedInfo().Config.MaxDeliver
+	w.ackWait.Store(int64(min(w.tasks.CachedInfo().Config.AckWait, w.leases.CachedInfo().Config.AckWait)))
 
 	w.fin = newFinalizer(c, w.log)
 	var wg sync.WaitGroup
@@ -161,6 +163,11 @@ func (w *worker) slot(ctx context.Context) {
 	}
 }
 
+// heartbeatEvery is how often a held task is heartbeated: a quarter of the ack wait in force.
+func (w *worker) heartbeatEvery() time.Duration {
+	return max(time.Duration(w.ackWait.Load())/4, 50*time.Millisecond)
+}
+
 // shortTask is the task duration under which a slot pulls its next task ahead.
 const shortTask = time.Second
 
@@ -181,7 +188,7 @@ func (w *worker) prefetch(ctx context.Context) *heldMsg {
 		if m == nil {
 			return
 		}
-		t := time.NewTicker(max(w.c.settings.AckWait/4, 50*time.Millisecond))
+		t := time.NewTicker(w.heartbeatEvery())
 		defer t.Stop()
 		for {
 			select {
@@ -339,7 +346,7 @@ func (w *worker) handle(ctx context.Context, msg jetstream.Msg) (finish func()) 
 	hbDone := make(chan struct{})
 	go func() {
 		defer close(hbDone)
-		t := time.NewTicker(max(w.c.settings.AckWait/4, 50*time.Millisecond))
+		t := time.NewTicker(w.heartbeatEvery())
 		defer t.Stop()
 		for {
 			select {
@@ -585,6 +592,12 @@ func (w *worker) heartbeat(ctx context.Context, host string) {
 		if data, err := json.Marshal(rec); err == nil {
 			if _, err := w.c.workers.Put(context.WithoutCancel(ctx), key, data); err != nil {
 				w.log.Debug("worker: heartbeat record", "err", err)
+			}
+		}
+		// Another client may have changed the ack wait (Settings.Apply).
+		if ti, err := w.tasks.Info(ctx); err == nil {
+			if li, err := w.leases.Info(ctx); err == nil {
+				w.ackWait.Store(int64(min(ti.Config.AckWait, li.Config.AckWait)))
 			}
 		}
 		select {

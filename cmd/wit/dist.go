@@ -34,8 +34,16 @@ func (q *queueFlags) add(cmd *cobra.Command) {
 	d := dist.DefaultSettings()
 	f := cmd.Flags()
 	f.StringVar(&q.url, "queue", os.Getenv("WIT_QUEUE"), "queue URL(s), comma-separated: nats://[user:pass@|token@]host:4222 or tls://...; ?creds=FILE, ?nkey=FILE, ?ca=FILE (default $WIT_QUEUE)")
-	f.DurationVar(&q.settings.AckWait, "ack-wait", d.AckWait, "a task whose worker sends no heartbeat for this long is given to another worker")
-	f.IntVar(&q.settings.MaxDeliver, "max-deliver", d.MaxDeliver, "deliveries of a task before it is recorded as failed")
+	f.DurationVar(&q.settings.AckWait, "ack-wait", d.AckWait, "a task whose worker sends no heartbeat for this long is given to another worker (changes the queue's setting; default: the queue's, 30s for a new one)")
+	f.IntVar(&q.settings.MaxDeliver, "max-deliver", d.MaxDeliver, "deliveries of a task before it is recorded as failed (changes the queue's setting; default: the queue's, 5 for a new one)")
+	prev := cmd.PreRunE
+	cmd.PreRunE = func(cmd *cobra.Command, args []string) error {
+		q.applyIfSet(cmd)
+		if prev != nil {
+			return prev(cmd, args)
+		}
+		return nil
+	}
 }
 
 func (q *queueFlags) connect(ctx context.Context) (*dist.Conn, error) {
@@ -43,6 +51,12 @@ func (q *queueFlags) connect(ctx context.Context) (*dist.Conn, error) {
 		return nil, errors.New("--queue is required (or set WIT_QUEUE)")
 	}
 	return dist.Connect(ctx, q.url, q.settings, slog.Default())
+}
+
+// applyIfSet makes the connection change the queue's ack wait and delivery limit when the
+// flags were given (otherwise the queue's own are used).
+func (q *queueFlags) applyIfSet(cmd *cobra.Command) {
+	q.settings.Apply = cmd.Flags().Changed("ack-wait") || cmd.Flags().Changed("max-deliver")
 }
 
 func newQueueCmd() *cobra.Command {

@@ -59,7 +59,9 @@ func TestSubmitFetchEndToEnd(t *testing.T) {
 	}
 	defer c.Close()
 	done := make(chan error, 1)
-	go func() { done <- dist.RunWorker(ctx, c, dist.WorkerOptions{Concurrency: 2, Poll: 100 * time.Millisecond}) }()
+	go func() {
+		done <- dist.RunWorker(ctx, c, dist.WorkerOptions{Concurrency: 2, Poll: 100 * time.Millisecond})
+	}()
 
 	out := filepath.Join(dir, "shards")
 	cmd := newSubmitCmd()
