@@ -72,6 +72,9 @@ func (c *Conn) Status(ctx context.Context, job *JobRecord) (JobStatus, error) {
 		case StateDone:
 			if job.Lease { // lease tasks have no outcome when they end well
 				s.Done++
+				if now.Sub(r.Finished) < time.Minute {
+					recent++
+				}
 			}
 		}
 	}
