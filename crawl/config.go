@@ -75,6 +75,20 @@ type Config struct {
 	// delivered again (files never hold a pair twice). Called from several goroutines at once;
 	// an error stops the crawl.
 	OnPair func(shards.Pair) error `yaml:"-"`
+
+	// A distributed crawl (package dist/stages) runs one crawl per partition of the hosts.
+	// Local reports whether this crawl owns a host; seeds of other hosts are skipped (their
+	// owner reads the same seed list) and links to them go to an outbox, written in the batch
+	// of the page that found them (each URL once per crawl), then handed to Forward and
+	// deleted, so no link is lost when the process dies. Inbox is polled for links forwarded
+	// here by other crawls. The crawl is finished when the frontier and the outbox are empty
+	// and the inbox has nothing. Bad seeds are counted by the crawl for which Local("") holds.
+	Local   func(host string) bool  `yaml:"-"`
+	Forward func(OutboxBatch) error `yaml:"-"`
+	Inbox   Inbox                   `yaml:"-"`
+	// InboxGrace is how long a crawl with an Inbox stays idle (frontier and inbox empty) before
+	// it finishes, in case links arrive (0: finish at once).
+	InboxGrace time.Duration `yaml:"-"`
 }
 
 // DefaultConfig returns polite defaults: robots.txt obeyed, 2 connections and 250 ms between
@@ -124,6 +138,9 @@ func (c *Config) Validate() error {
 	}
 	if c.State == "" {
 		errs = append(errs, errors.New("no state directory"))
+	}
+	if (c.Local == nil) != (c.Forward == nil) {
+		errs = append(errs, errors.New("Local and Forward go together"))
 	}
 	if c.Out == "" && c.OnPair == nil {
 		errs = append(errs, errors.New("no output directory (and no OnPair consumer)"))

@@ -91,6 +91,10 @@ type crawler struct {
 	abort   context.CancelCauseFunc
 	wake    chan struct{}
 
+	forwardWake chan struct{} // outbox entries were added (distributed crawls)
+	lastInbox   time.Time     // when the inbox was last polled (dispatcher goroutine only)
+	idleSince   time.Time     // when the frontier and the inbox were first seen empty (dispatcher only)
+
 	start     time.Time
 	persisted atomic.Int64 // ns of this run already added to the stored duration
 	finished  atomic.Bool
@@ -111,8 +115,8 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 	if err != nil {
 		return Stats{}, err
 	}
-	cr := &crawler{cfg: cfg, log: log, st: st, scope: newScope(cfg.Scope, cfg.AllowHosts), wake: make(chan struct{}, 1), start: time.Now(),
-		health: newHostHealth(cfg.RobotsRetryDelay)}
+	cr := &crawler{cfg: cfg, log: log, st: st, scope: newScope(cfg.Scope, cfg.AllowHosts), wake: make(chan struct{}, 1),
+		forwardWake: make(chan struct{}, 1), start: time.Now(), health: newHostHealth(cfg.RobotsRetryDelay)}
 	stats, runErr := cr.run(ctx)
 	if err := st.Close(); err != nil && runErr == nil {
 		runErr = err
@@ -174,6 +178,24 @@ func (cr *crawler) run(parent context.Context) (Stats, error) {
 		}()
 	}
 
+	syncDone := make(chan struct{})
+	var syncWG sync.WaitGroup
+	syncWG.Add(1)
+	go func() {
+		defer syncWG.Done()
+		cr.syncLoop(syncDone)
+	}()
+
+	forwardDone := make(chan struct{})
+	var forwardWG sync.WaitGroup
+	if cfg.Forward != nil {
+		forwardWG.Add(1)
+		go func() {
+			defer forwardWG.Done()
+			cr.forwardLoop(forwardDone)
+		}()
+	}
+
 	jobs := make(chan job)
 	var wg sync.WaitGroup
 	for range cfg.Workers {
@@ -188,6 +210,10 @@ func (cr *crawler) run(parent context.Context) (Stats, error) {
 		cr.fail(dispatchErr)
 	}
 	wg.Wait()
+	close(forwardDone)
+	forwardWG.Wait()
+	close(syncDone)
+	syncWG.Wait()
 	close(progressDone)
 	progressWG.Wait()
 
@@ -452,12 +478,24 @@ func (cr *crawler) bumpCounter(name string, d int64) error {
 // rows of the seed list are skipped and listed in Out/bad-rows.jsonl, or stop the crawl
 // (Config.BadRows); the seed counters add up: rows = ok + invalid + malformed.
 func (cr *crawler) addSeeds(ctx context.Context) (err error) {
+	if cr.cfg.Local != nil {
+		// A partition of a distributed crawl is started again whenever links arrive for it; it
+		// reads its seeds once.
+		if _, done, err := cr.st.getU64(metaSeedsRead); err != nil || done {
+			return err
+		}
+	}
 	var batch []link
 	bad, ok := int64(0), int64(0)
+	// In a distributed crawl every partition reads the seeds; one of them reports bad ones.
+	countBad := cr.cfg.Local == nil || cr.cfg.Local("")
 	// Beside the pair files, or, when pairs are only streamed (wit build), beside the state.
 	logPath := filepath.Join(filepath.Dir(filepath.Clean(cr.cfg.State)), input.BadRowsFile)
 	if cr.cfg.Out != "" {
 		logPath = filepath.Join(cr.cfg.Out, input.BadRowsFile)
+	}
+	if !countBad {
+		logPath = "" // count only: the reporting partition lists them
 	}
 	badRows, err := input.NewBadRowLog(logPath, cr.cfg.BadRows)
 	if err != nil {
@@ -469,6 +507,10 @@ func (cr *crawler) addSeeds(ctx context.Context) (err error) {
 			return
 		}
 		if err = badRows.Close(); err != nil {
+			return
+		}
+		if !countBad {
+			err = cr.bumpCounter(cSeedsOK, ok)
 			return
 		}
 		counts := badRows.Counts()
@@ -507,12 +549,17 @@ func (cr *crawler) addSeeds(ctx context.Context) (err error) {
 		}
 		norm, err := urlnorm.String(raw)
 		if err != nil {
-			cr.log.Warn("crawl: skipping seed", "row", row.Index, "url", raw, "err", err)
+			if countBad {
+				cr.log.Warn("crawl: skipping seed", "row", row.Index, "url", raw, "err", err)
+			}
 			bad++
 			continue
 		}
 		u, _ := url.Parse(norm)
 		host := strings.ToLower(u.Host)
+		if cr.cfg.Local != nil && !cr.cfg.Local(host) {
+			continue // another partition's seed: its owner reads the same list
+		}
 		ok++
 		batch = append(batch, link{url: norm, host: host, root: host, depth: 0})
 		if len(batch) >= 512 {
@@ -521,7 +568,26 @@ func (cr *crawler) addSeeds(ctx context.Context) (err error) {
 			}
 		}
 	}
-	return flush()
+	if err := flush(); err != nil {
+		return err
+	}
+	if cr.cfg.Local != nil {
+		if err := cr.st.db.Set(metaSeedsRead, u64(1), pebble.NoSync); err != nil {
+			return fmt.Errorf("state: %w", err)
+		}
+	}
+	return nil
+}
+
+func (cr *crawler) setCounter(name string, v int64) error {
+	st := cr.st
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.counters[name] == v {
+		return nil
+	}
+	st.counters[name] = v
+	return st.db.Set(keyStr(ksCounter, name), u64(uint64(v)), pebble.NoSync)
 }
 
 // dispatch pops frontier items and hands them to workers until the crawl is done or ctx ends.
@@ -531,6 +597,13 @@ func (cr *crawler) dispatch(ctx context.Context, jobs chan<- job) error {
 	for {
 		if ctx.Err() != nil {
 			return nil
+		}
+		if cr.cfg.Inbox != nil && time.Since(cr.lastInbox) >= time.Second {
+			// Links forwarded by other partitions join the frontier at least once a second.
+			cr.lastInbox = time.Now()
+			if _, err := cr.pollInbox(ctx); err != nil && ctx.Err() == nil {
+				cr.log.Warn("crawl: inbox", "err", err)
+			}
 		}
 		seq, data, err := st.pop()
 		if err != nil {
@@ -547,10 +620,41 @@ func (cr *crawler) dispatch(ctx context.Context, jobs chan<- job) error {
 			continue
 		}
 		// Order matters: a completion adds its links before it leaves the in-flight count.
-		if st.inFlight.Load() == 0 && st.frontier.Load() == 0 && st.delayed.Load() == 0 {
-			cr.finished.Store(true)
-			return nil
+		if st.inFlight.Load() == 0 && st.frontier.Load() == 0 && st.delayed.Load() == 0 && st.outbox.Load() == 0 {
+			if cr.cfg.Inbox == nil {
+				cr.finished.Store(true)
+				return nil
+			}
+			cr.lastInbox = time.Now()
+			n, err := cr.pollInbox(ctx)
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return err
+			}
+			if n > 0 {
+				cr.idleSince = time.Time{}
+				continue
+			}
+			// Links often arrive just after a partition runs dry; waiting InboxGrace for them
+			// saves a restart of the partition.
+			if cr.idleSince.IsZero() {
+				cr.idleSince = time.Now()
+			}
+			if time.Since(cr.idleSince) >= cr.cfg.InboxGrace {
+				cr.finished.Store(true)
+				return nil
+			}
+			t := time.NewTimer(min(200*time.Millisecond, cr.cfg.InboxGrace))
+			select {
+			case <-ctx.Done():
+			case <-t.C:
+			}
+			t.Stop()
+			continue
 		}
+		cr.idleSince = time.Time{}
 		wait := 200 * time.Millisecond
 		if st.delayed.Load() > 0 {
 			moved, next, err := st.releaseDue(time.Now().UnixNano())
@@ -834,7 +938,7 @@ func (cr *crawler) complete(j job, o *outcome, fromWorker bool) ([]shards.Pair, 
 	if o.retryData != nil {
 		st.frontierSeq++ // the delayed key took a seq
 	}
-	added, err := cr.admitLocked(b, o.links)
+	added, outboxAdded, err := cr.admitLocked(b, o.links)
 	if err != nil {
 		st.frontierSeq = seqBefore
 		return nil, err
@@ -872,6 +976,14 @@ func (cr *crawler) complete(j job, o *outcome, fromWorker bool) ([]shards.Pair, 
 	st.frontierSeq += uint64(added)
 	st.admitted += int64(added)
 	st.frontier.Add(int64(added))
+	if outboxAdded > 0 {
+		st.outboxSeq++
+		st.outbox.Add(1)
+		select {
+		case cr.forwardWake <- struct{}{}:
+		default:
+		}
+	}
 	if o.retryData != nil {
 		st.delayed.Add(1)
 	}
@@ -888,29 +1000,43 @@ func (cr *crawler) complete(j job, o *outcome, fromWorker bool) ([]shards.Pair, 
 }
 
 // admitLocked adds the links that are new and within the page caps to the visited set and the
-// frontier in b, and returns how many it added. st.mu is held.
-func (cr *crawler) admitLocked(b *pebble.Batch, links []link) (int, error) {
+// frontier in b, and returns how many it added; links to hosts another crawl owns (Config.Local)
+// go into one outbox entry (outboxAdded 1). st.mu is held.
+func (cr *crawler) admitLocked(b *pebble.Batch, links []link) (added, outboxAdded int, err error) {
 	if len(links) == 0 {
-		return 0, nil
+		return 0, 0, nil
 	}
 	st := cr.st
 	cfg := cr.cfg
-	added := 0
 	var hostCounts map[string]int64
+	var foreign []Link
 	ids := make(map[uint64]struct{}, len(links))
 	for _, l := range links {
-		if cfg.MaxPages > 0 && st.admitted+int64(added) >= cfg.MaxPages {
-			break
-		}
 		id := urlID(l.url)
 		if _, dup := ids[id]; dup {
+			continue
+		}
+		if cfg.Local != nil && !cfg.Local(l.host) {
+			ids[id] = struct{}{}
+			fk := key8(ksForward, id)
+			sent, err := st.has(fk)
+			if err != nil {
+				return 0, 0, err
+			}
+			if !sent {
+				b.Set(fk, nil, nil)
+				foreign = append(foreign, Link{URL: l.url, Host: l.host, Root: l.root, Depth: l.depth})
+			}
+			continue
+		}
+		if cfg.MaxPages > 0 && st.admitted+int64(added) >= cfg.MaxPages {
 			continue
 		}
 		ids[id] = struct{}{}
 		vk := key8(ksSeen, id)
 		seen, err := st.has(vk)
 		if err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		if seen {
 			continue
@@ -925,7 +1051,7 @@ func (cr *crawler) admitLocked(b *pebble.Batch, links []link) (int, error) {
 			if !ok {
 				v, _, err := st.getU64(hk)
 				if err != nil {
-					return 0, err
+					return 0, 0, err
 				}
 				n = int64(v)
 			}
@@ -946,7 +1072,12 @@ func (cr *crawler) admitLocked(b *pebble.Batch, links []link) (int, error) {
 	for h, n := range hostCounts {
 		b.Set(keyStr(ksHost, h), u64(uint64(n)), nil)
 	}
-	return added, nil
+	if len(foreign) > 0 {
+		b.Set(key8(ksOutbox, st.outboxSeq), encodeLinks(foreign), nil)
+		b.Set(metaOutboxSeq, u64(st.outboxSeq+1), nil)
+		outboxAdded = 1
+	}
+	return added, outboxAdded, nil
 }
 
 func marshalRequest(l link) ([]byte, error) {
@@ -971,6 +1102,27 @@ func (cr *crawler) snapshot() Stats {
 	s.Finished = cr.finished.Load()
 	s.finish(time.Duration(int64(time.Since(cr.start)) - cr.persisted.Load()))
 	return s
+}
+
+// walSyncEvery bounds what a kill -9 or power cut loses: page completions are committed
+// without fsync, and pebble's log keeps up to a block of them in memory; syncing the log this
+// often means only pages completed in the last moment are fetched again after a crash (a
+// distributed crawl's next holder continues almost where the dead one stopped).
+const walSyncEvery = 100 * time.Millisecond
+
+func (cr *crawler) syncLoop(done <-chan struct{}) {
+	t := time.NewTicker(walSyncEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-t.C:
+			if err := cr.st.db.LogData(nil, pebble.Sync); err != nil {
+				cr.log.Warn("crawl: sync state log", "err", err)
+			}
+		}
+	}
 }
 
 func (cr *crawler) progressLoop(done <-chan struct{}) {

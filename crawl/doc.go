@@ -34,7 +34,8 @@
 // # Exactly-once resume
 //
 // Key spaces of the state directory (see store.go): v visited, f frontier, i in flight,
-// r delayed (robots 5xx), p pending pairs, F committed files, h per-host counts, k counters.
+// r delayed (robots 5xx), p pending pairs, F committed files, h per-host counts, k counters,
+// o outbox and x forwarded URLs (partitions of a distributed crawl).
 //
 //  1. Pop: the dispatcher moves the oldest frontier item to the in-flight space (one batch).
 //  2. Completion: when a page is done (ok or failed), one batch deletes its in-flight key, adds
@@ -56,9 +57,9 @@
 //     file is committed and stats.json written.
 //
 // Completion batches are written without fsync (pebble's WAL is one ordered log, so the synced
-// batch of the next file commit makes every earlier one durable). After kill -9 or a power cut
-// the pages in flight at that instant, and pages whose unsynced completion had not reached the
-// log, are fetched again: their server sees a second request. Their pairs are not duplicated in
+// batch of the next file commit makes every earlier one durable); the log is also synced every
+// 100 ms. After kill -9 or a power cut the pages in flight at that instant, and pages whose
+// unsynced completion had not reached the log (the last 100 ms), are fetched again: their server sees a second request. Their pairs are not duplicated in
 // the files: a lost completion never had its pairs in a committed file (file commits are
 // ordered after, and sync, the completions they cover). Config.OnPair, which is called right
 // after the completion batch, can see such a page's pairs twice after a kill -9 (never after a
@@ -77,6 +78,15 @@
 // file whose upload a killed run cut off is uploaded on the next start. `wit cc` reads the archive back into the pairs the crawl
 // wrote (TestWARCRoundTrip); pages fetched twice (a redirect onto an admitted URL) give their
 // pairs twice there.
+//
+// # Partitions (distributed crawls)
+//
+// Config.Local makes the crawl one partition of a larger crawl (package dist/stages): seeds of
+// hosts it does not own are skipped, and links to them are written to the outbox (o) in the
+// page's completion batch, each URL once (x), then handed to Config.Forward and deleted; links
+// from Config.Inbox are admitted in a synced batch before the inbox is acked. The crawl is
+// finished when the frontier, in-flight set, outbox and inbox are all empty. A partition reads
+// its seeds once (a marker in the state), since it is started again whenever links arrive.
 //
 // # Output
 //

@@ -31,12 +31,16 @@ const (
 	ksCounter  = 'k' // k + name                  -> count (8)      stats, accumulated over runs
 	ksMeta     = 'm' // m + name                  -> count (8)      sequences
 	ksCookie   = 'c' // c + host                  -> cookies        colly storage interface
+	ksOutbox   = 'o' // o + seq (8)               -> JSON []Link    links for other partitions, not yet forwarded
+	ksForward  = 'x' // x + url id (8)            -> ""             URLs put in the outbox once (distributed crawls)
 )
 
 var (
 	metaFrontierSeq = []byte("mfseq")
 	metaPairSeq     = []byte("mpseq")
 	metaAdmitted    = []byte("madmitted")
+	metaOutboxSeq   = []byte("moseq")
+	metaSeedsRead   = []byte("mseeds") // a partition of a distributed crawl has read its seeds
 )
 
 func key8(space byte, n uint64) []byte {
@@ -95,6 +99,7 @@ type store struct {
 	frontierSeq uint64 // next frontier seq (under mu)
 	pairSeq     uint64 // next pending-pairs seq (under mu)
 	admitted    int64  // pages admitted in total (under mu)
+	outboxSeq   uint64 // next outbox seq (under mu)
 	counters    map[string]int64
 
 	popCursor uint64 // frontier seqs below it were popped (dispatcher goroutine only)
@@ -102,6 +107,7 @@ type store struct {
 	frontier atomic.Int64 // keys in ksFrontier
 	inFlight atomic.Int64 // keys in ksInFlight
 	delayed  atomic.Int64 // keys in ksDelayed
+	outbox   atomic.Int64 // keys in ksOutbox
 }
 
 var (
@@ -211,6 +217,9 @@ func (s *store) load() error {
 	if s.pairSeq, _, err = s.getU64(metaPairSeq); err != nil {
 		return err
 	}
+	if s.outboxSeq, _, err = s.getU64(metaOutboxSeq); err != nil {
+		return err
+	}
 	adm, _, err := s.getU64(metaAdmitted)
 	if err != nil {
 		return err
@@ -253,6 +262,10 @@ func (s *store) load() error {
 		return err
 	}
 	s.delayed.Store(n)
+	if n, err = s.countSpace(ksOutbox); err != nil {
+		return err
+	}
+	s.outbox.Store(n)
 
 	it, err = s.prefixIter(ksCounter)
 	if err != nil {

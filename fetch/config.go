@@ -64,6 +64,15 @@ type Config struct {
 	// same items when the input is the same.
 	InputName string `yaml:"-"`
 
+	// FirstSeq is the input position of the source's first item (default 0). A distributed
+	// fetch (package dist/stages) runs each slice of an input with its own FirstSeq, so the
+	// positions its records hold are the whole input's and the merged directory resumes like a
+	// single-machine one.
+	FirstSeq int64 `yaml:"-"`
+	// FirstShard is the first shard number of a new output directory (default 0); a
+	// distributed fetch gives each slice its own range of numbers.
+	FirstShard int `yaml:"-"`
+
 	// Client, when set, is used instead of a client built from the network options (wit build
 	// shares the crawler's, so per-host limits hold across both stages).
 	Client *httpx.Client `yaml:"-"`
@@ -159,6 +168,9 @@ func (c *Config) Validate() error {
 	}
 	if c.SamplesPerShard <= 0 {
 		errs = append(errs, fmt.Errorf("samples_per_shard %d: want > 0", c.SamplesPerShard))
+	}
+	if c.FirstSeq < 0 || c.FirstShard < 0 {
+		errs = append(errs, errors.New("first_seq and first_shard must be >= 0"))
 	}
 	if c.MaxShardBytes < 0 {
 		errs = append(errs, fmt.Errorf("max_shard_bytes %d: want >= 0", c.MaxShardBytes))

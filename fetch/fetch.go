@@ -98,7 +98,7 @@ func Run(ctx context.Context, cfg Config, source iter.Seq2[Item, error]) (Stats,
 		log.Warn("fetch: an earlier run died while decoding; its items are failed as crashed (decoded alone then) or decoded alone (decoded with others)",
 			"crashed", len(jl.crashed), "suspects", len(jl.suspects))
 	}
-	sw, err := newSampleWriter(outDir, led.nextIndex, led.manifest, &cfg)
+	sw, err := newSampleWriter(outDir, max(led.nextIndex, cfg.FirstShard), led.manifest, &cfg)
 	if err != nil {
 		return Stats{}, err
 	}
@@ -144,7 +144,7 @@ func Run(ctx context.Context, cfg Config, source iter.Seq2[Item, error]) (Stats,
 		if cfg.RetryFailed {
 			feed = led.retrySource(outDir, cfg.RetryReasons)
 		} else {
-			feed = numbered(source, &led.done, &skipped, bad)
+			feed = numbered(source, cfg.FirstSeq, &led.done, &skipped, bad)
 		}
 		srcErr = schedule(runCtx, jl.annotate(feed), jobs, hostDone, cfg.PerHost, window, func() { seen.Add(1) })
 	}()
@@ -247,11 +247,12 @@ loop:
 	return final, runErr
 }
 
-// numbered numbers the source's items and drops those an earlier run has done. Malformed rows
-// go to bad (skipped and logged, or the error that ends the run); they take no number.
-func numbered(source iter.Seq2[Item, error], done *bitset, skipped *atomic.Int64, bad *input.BadRowLog) iter.Seq2[job, error] {
+// numbered numbers the source's items from first and drops those an earlier run has done.
+// Malformed rows go to bad (skipped and logged, or the error that ends the run); they take no
+// number.
+func numbered(source iter.Seq2[Item, error], first int64, done *bitset, skipped *atomic.Int64, bad *input.BadRowLog) iter.Seq2[job, error] {
 	return func(yield func(job, error) bool) {
-		var seq int64
+		seq := first
 		for it, err := range source {
 			if err != nil {
 				if err = bad.Handle(err); err != nil {

@@ -57,6 +57,39 @@ func (s *Stats) finish(now time.Time) {
 	}
 }
 
+// MergeStats adds up the stats of runs over parts of one input (the slices of a distributed
+// fetch) into the stats of the whole: counts and bytes are summed, the run spans the earliest
+// start to the latest end. The dataset totals are left for the caller (they describe the merged
+// directory).
+func MergeStats(input, out string, parts []Stats) Stats {
+	m := Stats{Input: input, Out: out, Failures: map[string]int64{}}
+	for i, p := range parts {
+		if i == 0 || p.StartTime.Before(m.StartTime) {
+			m.StartTime = p.StartTime
+		}
+		if p.EndTime.After(m.EndTime) {
+			m.EndTime = p.EndTime
+		}
+		m.Seen += p.Seen
+		m.Skipped += p.Skipped
+		m.Done += p.Done
+		m.Successes += p.Successes
+		m.Failed += p.Failed
+		for r, n := range p.Failures {
+			m.Failures[r] += n
+		}
+		m.Canceled += p.Canceled
+		m.DownloadedBytes += p.DownloadedBytes
+		m.ShardsWritten += p.ShardsWritten
+		m.BytesWritten += p.BytesWritten
+		m.Interrupted = m.Interrupted || p.Interrupted
+	}
+	if len(parts) > 0 {
+		m.finish(m.EndTime)
+	}
+	return m
+}
+
 // clone returns a copy that does not share the failure map.
 func (s Stats) clone() Stats {
 	s.Failures = maps.Clone(s.Failures)

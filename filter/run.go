@@ -485,12 +485,23 @@ func (r *runner) decide(ctx context.Context, rec arrow.RecordBatch, out []rowVer
 // write appends the rows to keep (all rows with KeepAll) to w.
 func (r *runner) write(w *shards.Writer, rec arrow.RecordBatch, vs []rowVerdict, staging bool) error {
 	b := w.Builder()
-	m := r.opts.Stages.Matcher
 	for i := range vs {
 		v := &vs[i]
 		if v.reason != Kept && !r.opts.KeepAll {
 			continue
 		}
+		r.appendRow(b, rec, i, v, staging)
+		if err := w.EndRow(); err != nil {
+			return fmt.Errorf("filter: write: %w", err)
+		}
+	}
+	return nil
+}
+
+// appendRow appends row i with its verdict's columns (and the staging columns) to b.
+func (r *runner) appendRow(b *array.RecordBuilder, rec arrow.RecordBatch, i int, v *rowVerdict, staging bool) {
+	m := r.opts.Stages.Matcher
+	{
 		for j, c := range r.inCols {
 			if j == r.captionAt {
 				b.Field(j).(*array.StringBuilder).Append(v.Caption)
@@ -526,11 +537,7 @@ func (r *runner) write(w *shards.Writer, rec arrow.RecordBatch, vs []rowVerdict,
 			ib.Append(true)
 			ib.ValueBuilder().(*array.Int32Builder).AppendValues(v.Matches, nil)
 		}
-		if err := w.EndRow(); err != nil {
-			return fmt.Errorf("filter: write: %w", err)
-		}
 	}
-	return nil
 }
 
 // sample is pass 2 of the exact mode: with every entry's count known, decide each staged pair.

@@ -1,0 +1,69 @@
+// Package dist runs wit's stages across many machines on NATS JetStream: a job is split into
+// tasks, workers on any number of machines pull them, and nothing is lost or done twice when a
+// worker or the queue server dies.
+//
+// # Pieces
+//
+//	wit queue serve      StartServer: an embedded NATS server with JetStream on a file store
+//	                     (any NATS 2.10+ server with JetStream works as well)
+//	wit submit STAGE     Conn.Submit: the job record and its task messages
+//	wit worker           RunWorker: pull, run, record, ack; kinds registered by dist/stages
+//	wit jobs             Conn.Status, Conn.Workers
+//
+// # Protocol
+//
+// Streams (file storage):
+//
+//	WIT_TASKS       work queue; subjects wit.task.<job>.<task> (batch tasks) and
+//	                wit.lease.<job>.<task> (long-held lease tasks: crawl partitions). At most one
+//	                message per subject (DiscardNewPerSubject), so a task is queued or running at
+//	                most once at any time; message ID = job.task.N for de-duplication.
+//	WIT_INBOX       work queue; wit.inbox.<job>.<partition>: link batches forwarded between
+//	                crawl partitions.
+//	WIT_ADVISORIES  the server's $JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.WIT_TASKS.* events.
+//	WIT_DONE        wit.done.<job>: one message per task with an outcome (message ID job.task,
+//	                so counting a task twice is dropped); a job's finished tasks are counted
+//	                in one request, whatever the job's size.
+//
+// Durable pull consumers: wit-tasks (wit.task.>, ack wait 30 s, 5 deliveries), wit-leases
+// (wit.lease.>, 50 deliveries), wit-advisories. Key-value buckets: wit_jobs (job id ->
+// JobRecord: kind, the stage's options as YAML, task count), wit_tasks (<job>.s.<task> ->
+// TaskRecord, the latest state for wit jobs; <job>.d.<task> -> Outcome, written once;
+// <job>.final -> the final step's Outcome; <job>.submitted once every task is enqueued),
+// wit_workers (worker id -> WorkerRecord, in memory, expiring 15 s after the last heartbeat).
+//
+// IDs: a job's ID is a hash of its kind and spec (the serialized options), a task's ID a hash of
+// the job ID and the task's input. Submitting the same job twice therefore enqueues nothing new.
+//
+// A worker slot pulls one message at a time (after a task shorter than a second it pulls the
+// next one while running the current one, heartbeating it; after a long task it holds nothing it
+// has not started), skips a redelivered task whose outcome exists (acking it), records
+// "running" once the task has run for 250 ms (short tasks go straight to their outcome),
+// heartbeats the task with InProgress every ack wait / 4 while the kind's Run works,
+// and on success writes the outcome and the WIT_DONE mark (both sent together, both waited for),
+// then acks (not waited for: a lost ack means a redelivery, which finds the outcome). The
+// recording overlaps the slot's next pull and run.
+// Runs write their outputs atomically under names that depend only on the task, so a task whose
+// worker died after writing but before acking is run again with the same result: the final
+// output equals an uninterrupted run's. A failed run is nak'ed with a growing delay; at the
+// delivery limit (or at once for a Permanent error) the failure is recorded as the outcome and
+// the message terminated. A task whose worker dies on every delivery never gets that far: the
+// server's max-deliveries advisory, captured in WIT_ADVISORIES, is consumed by some worker,
+// which records the failure and deletes the message. Either way the job goes on without it.
+//
+// Final step: every worker checks the jobs whose tasks it finished within 100 ms, and every job
+// not yet complete every 5 s; when a job's WIT_DONE count reaches its task count it enqueues the
+// task "final" (msg ID job.final, one message per subject), which runs the kind's Finalize with
+// all outcomes. The check is not on the ack's path, so a worker dying after its last ack delays
+// the final step by at most the sweep interval; wit submit --wait enqueues it too.
+//
+// Lease kinds (crawl partitions) ack their message themselves when their work is durably done
+// and decide when their job is complete (see dist/stages): after its ack, a lease task checks
+// that no task message (queued or held) and no inbox message of its job is left, and the last
+// one enqueues the final step. The workers' 5 s sweep repeats that check for every unfinished
+// lease job and wakes lease tasks whose inbox has messages but that are neither queued nor held
+// (Kind.Wake), so a worker dying between its ack and those steps leaves nothing stranded.
+//
+// Security: a job that asks for private addresses (--allow-private) runs only on workers
+// started with --allow-private (Task.CheckPrivate).
+package dist

@@ -1,0 +1,70 @@
+// Package stages runs wit's stages as distributed jobs on package dist: it registers the task
+// kinds (what a worker does with a task) and the submit functions that split a stage's work
+// into tasks. Outputs go to shared storage (a path every worker sees) through the stages' own
+// writers, so a distributed job leaves the same files a single-machine run does.
+//
+// # fetch
+//
+// SubmitFetch reads the input once and writes it as slices of SliceSize items
+// (<out>/_dist/slices/NNNNN.jsonl); task N runs fetch.Run on slice N into
+// <out>/_dist/parts/NNNNN with the slice's input positions (FirstSeq) and its own range of
+// shard numbers (FirstShard, 2 per SamplesPerShard items plus a reserve for cut-off runs), so a
+// redelivered slice resumes its directory (nothing fetched or written twice) and no two slices
+// write the same shard name. The final step moves every slice's records and shards into <out>
+// (records first, as fetch commits them), rebuilds manifest.json and sizes.json, writes
+// fetch.json and the summed stats.json, and removes _dist. Keys stay those of the files the
+// rows are in; shard numbers may have gaps.
+//
+// # crawl (Nutch-style)
+//
+// SubmitCrawl submits one lease task per partition of the hosts (crawl.PartitionOf: FNV of the
+// registered domain, mod Partitions). Partition p is crawled by crawl.Run with
+//
+//	State  <state>/pNNNN            pebble: visited set, frontier, in flight, pending pairs, outbox
+//	Out    <out>/_dist/parts/pNNNN  its pair files and stats.json
+//	Local  PartitionOf(host) == p   seeds and links of other hosts are not crawled here
+//	Forward                         outbox batch -> wit.inbox.<job>.pQQQQ per owner (msg ID
+//	                                job.pNNNN.oSEQ.pQQQQ), then a wake of pQQQQ
+//	Inbox                           durable consumer of wit.inbox.<job>.pNNNN
+//
+// One worker at a time holds a partition: its task message stays un-acked, heartbeated, for as
+// long as the crawl runs, and the stream holds one message per partition, so a host's requests,
+// delays and robots.txt are decided in one process. Links to other partitions are written to
+// the outbox in the batch of the page that found them and deleted after the publish is
+// acknowledged; received links are admitted in a synced batch before the inbox message is
+// acked. A forwarded link is therefore always in the sender's outbox, in the inbox, or in the
+// receiver's state: a worker killed at any moment loses nothing, and the next holder (after the
+// ack wait) opens the same state and continues. Duplicates (a batch forwarded twice) are
+// dropped by the message ID or by the receiver's visited set.
+//
+// Termination: a partition's crawl ends when its frontier, in-flight set, outbox and inbox are
+// empty. It then acks its message, re-checks its inbox (a sender's wake is refused while the
+// message is held, so the partition wakes itself when links arrived meanwhile) and checks the
+// whole job: no partition message queued or held and no inbox message left means nothing can
+// create work any more, and the last partition to ack enqueues the final step. The final step
+// moves the pair files into <out> as 00000.arrow... in partition order (a plan file makes the
+// renames resumable) and writes the summed stats.json. A partition that fails for good has its
+// inbox dropped (logged) so that the job can end.
+//
+// # filter (MetaCLIP's steps)
+//
+// SubmitFilter runs filter's distributed steps (filter/dist.go) as three jobs, each submitted by
+// the final step of the one before (dist.Next; wit submit --wait follows them):
+//
+//	filter.map     one task per input file: the caption stages; survivors with pair key, entry
+//	               ids and input position into <work>/map/FFFFF/dKKKK by pair key
+//	filter.dedup   one task per key partition (its only owner): first occurrence in input order
+//	               kept, entry counts into <work>/counts/dKKKK.counts; final step: the one
+//	               reduce (total.counts)
+//	filter.sample  one task per partition: ExactBalancer with the global counts; final step:
+//	               merge into input order, write Out and filter-stats.json as filter.Run does
+//
+// <work> is .<out>.dist beside Out, removed at the end. The stages are built once per worker
+// process (filter.StageOptions) and shared by its tasks.
+//
+// # build
+//
+// SubmitBuild is a pipeline of the three: the crawl job carries the filter's and the fetch's
+// options (CrawlSpec.Then), its final step submits the filter, whose last step submits the
+// fetch (FilterSpec.ThenFetch). Each stage ends before the next starts, so balancing is exact.
+package stages

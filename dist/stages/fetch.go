@@ -1,0 +1,283 @@
+package stages
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/witdata/wit/dist"
+	"github.com/witdata/wit/fetch"
+	"github.com/witdata/wit/internal/atomicfile"
+	"github.com/witdata/wit/shards"
+)
+
+// KindFetch is the task kind of a distributed fetch: one task per slice of the input.
+const KindFetch = "fetch"
+
+// Layout of a distributed fetch's working files inside its output directory; the final step
+// removes them.
+const (
+	WorkDir   = "_dist"  // <out>/_dist
+	slicesDir = "slices" // <out>/_dist/slices/NNNNN.jsonl: the items of slice N (written by the submitter)
+	partsDir  = "parts"  // <out>/_dist/parts/NNNNN/: slice N's fetch output directory
+)
+
+// shardReserve is the spare shard numbers each slice gets beyond two per SamplesPerShard items
+// (a shard and a failures-only record): every run of a slice cut off by a kill can leave one
+// partial shard and one failure record more.
+const shardReserve = 16
+
+// FetchSpec is a distributed fetch job's spec: the single-machine options and the input.
+type FetchSpec struct {
+	Config        fetch.Config `yaml:"config"`
+	Input         string       `yaml:"input"` // absolute path of the input (fetch.json names it)
+	URLCol        string       `yaml:"url_col,omitempty"`
+	CaptionCol    string       `yaml:"caption_col,omitempty"`
+	Format        string       `yaml:"format,omitempty"`
+	SliceSize     int          `yaml:"slice_size"`
+	ShardsPerTask int          `yaml:"shards_per_task"`
+}
+
+// fetchTask is one slice: items [First, First+Count) of the input.
+type fetchTask struct {
+	Slice      int    `json:"slice"`
+	First      int64  `json:"first"`
+	Count      int64  `json:"count"`
+	FirstShard int    `json:"first_shard"`
+	File       string `json:"file"`
+}
+
+// SubmitFetch splits the input of a fetch into slices of sliceSize items, writes them under
+// <out>/_dist/slices (the output directory must be shared storage every worker sees) and submits
+// one task per slice. Each task fetches its slice with fetch.Run into its own directory, with the
+// slice's input positions and its own range of shard numbers; the final step moves every
+// slice's shards and records into <out> and writes manifest.json, sizes.json, fetch.json and
+// stats.json, so <out> ends up as a single-machine fetch would leave it (same schema, manifest
+// and stats; a later `wit fetch --in INPUT --out OUT` resumes it, `--retry-failed` works).
+func SubmitFetch(ctx context.Context, c *dist.Conn, cfg fetch.Config, input string, opts fetch.InputOptions, sliceSize int) (*dist.JobRecord, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("fetch: %w", err)
+	}
+	if input == "" {
+		return nil, errors.New("submit fetch: --in is required (--retry-failed runs on one machine)")
+	}
+	if cfg.RetryFailed {
+		return nil, errors.New("submit fetch: --retry-failed runs on one machine: wit fetch --out DIR --retry-failed")
+	}
+	if sliceSize <= 0 {
+		sliceSize = cfg.SamplesPerShard
+	}
+	out, err := sharedPath("out", cfg.Out)
+	if err != nil {
+		return nil, err
+	}
+	if input, err = sharedPath("in", input); err != nil {
+		return nil, err
+	}
+	cfg.Out = out
+	dir := filepath.Join(out, WorkDir, slicesDir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("submit fetch: %w", err)
+	}
+	perTask := 2*((sliceSize+cfg.SamplesPerShard-1)/cfg.SamplesPerShard) + shardReserve
+	spec := FetchSpec{Config: cfg, Input: input, URLCol: opts.URLCol, CaptionCol: opts.CaptionCol, Format: opts.Format,
+		SliceSize: sliceSize, ShardsPerTask: perTask}
+	spec.Config.Logger, spec.Config.Progress, spec.Config.Client, spec.Config.ShareLimitsWith = nil, nil, nil, nil
+	specText, err := yaml.Marshal(&spec)
+	if err != nil {
+		return nil, err
+	}
+
+	var tasks []json.RawMessage
+	var buf []byte
+	var n int64
+	flush := func() error {
+		if n == 0 {
+			return nil
+		}
+		i := len(tasks)
+		file := filepath.Join(dir, fmt.Sprintf("%05d.jsonl", i))
+		if err := atomicfile.WriteFile(file, buf); err != nil {
+			return err
+		}
+		t, _ := json.Marshal(fetchTask{Slice: i, First: int64(i) * int64(sliceSize), Count: n, FirstShard: i * perTask, File: file})
+		tasks = append(tasks, t)
+		buf, n = buf[:0], 0
+		return nil
+	}
+	for it, err := range fetch.ReadInput(ctx, input, opts) {
+		if err != nil {
+			return nil, err
+		}
+		line, err := json.Marshal(it)
+		if err != nil {
+			return nil, err
+		}
+		buf = append(append(buf, line...), '\n')
+		n++
+		if n == int64(sliceSize) {
+			if err := flush(); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return nil, err
+	}
+	return c.Submit(ctx, dist.Submission{Kind: KindFetch, Spec: string(specText), Tasks: tasks})
+}
+
+func decodeFetchSpec(text string) (*FetchSpec, error) {
+	spec := FetchSpec{Config: fetch.DefaultConfig()}
+	dec := yaml.NewDecoder(strings.NewReader(text))
+	dec.KnownFields(true)
+	if err := dec.Decode(&spec); err != nil {
+		return nil, dist.Permanent(fmt.Errorf("fetch job spec: %w", err))
+	}
+	return &spec, nil
+}
+
+func partDir(out string, slice int) string {
+	return filepath.Join(out, WorkDir, partsDir, fmt.Sprintf("%05d", slice))
+}
+
+// runFetchTask fetches one slice into its part directory. A second run of the same slice (its
+// worker died) resumes that directory: items already recorded are skipped, nothing is written
+// twice.
+func runFetchTask(ctx context.Context, t *dist.Task) (any, error) {
+	spec, err := decodeFetchSpec(t.Job.Spec)
+	if err != nil {
+		return nil, err
+	}
+	var in fetchTask
+	if err := t.DecodeInput(&in); err != nil {
+		return nil, err
+	}
+	cfg := spec.Config
+	if err := t.CheckPrivate(cfg.AllowPrivate); err != nil {
+		return nil, err
+	}
+	cfg.Out = partDir(spec.Config.Out, in.Slice)
+	cfg.InputName = fmt.Sprintf("%s#%d-%d", spec.Input, in.First, in.First+in.Count)
+	cfg.FirstSeq = in.First
+	cfg.FirstShard = in.FirstShard
+	cfg.Logger = t.Log
+	if _, err := os.Stat(in.File); err != nil {
+		return nil, fmt.Errorf("slice %d: %w (the output directory must be on storage every worker sees)", in.Slice, err)
+	}
+	source := fetch.ReadInput(ctx, in.File, fetch.InputOptions{URLCol: "url", CaptionCol: "caption", Format: "jsonl"})
+	st, err := fetch.Run(ctx, cfg, source)
+	if err != nil {
+		return nil, err
+	}
+	if st.Seen+st.Skipped != in.Count {
+		return nil, fmt.Errorf("slice %d: read %d items, want %d", in.Slice, st.Seen+st.Skipped, in.Count)
+	}
+	files, err := shards.ListFiles(cfg.Out)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range files {
+		if idx, _ := shards.FileIndex(f); idx >= in.FirstShard+spec.ShardsPerTask {
+			return nil, dist.Permanent(fmt.Errorf("slice %d: shard %d is past the slice's range [%d, %d)", in.Slice, idx, in.FirstShard, in.FirstShard+spec.ShardsPerTask))
+		}
+	}
+	return st, nil
+}
+
+// finalizeFetch merges the slices' directories into the output directory.
+func finalizeFetch(ctx context.Context, f *dist.Final) (any, error) {
+	spec, err := decodeFetchSpec(f.Job.Spec)
+	if err != nil {
+		return nil, err
+	}
+	out := spec.Config.Out
+	parts := filepath.Join(out, WorkDir, partsDir)
+	entries, err := os.ReadDir(parts)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	for _, e := range entries {
+		if err := movePart(filepath.Join(parts, e.Name()), out); err != nil {
+			return nil, err
+		}
+	}
+	if err := atomicfile.SyncDir(out); err != nil {
+		return nil, err
+	}
+	m, err := shards.BuildManifest(out)
+	if err != nil {
+		return nil, err
+	}
+	if err := shards.WriteManifest(out, m); err != nil {
+		return nil, err
+	}
+	rec, _ := json.Marshal(map[string]string{"input": spec.Input})
+	if err := atomicfile.WriteFile(filepath.Join(out, fetch.InputFile), rec); err != nil {
+		return nil, err
+	}
+	var stats []fetch.Stats
+	var failed []string
+	for id, o := range f.Outcomes {
+		if o.State != dist.StateDone {
+			failed = append(failed, id+": "+o.Error)
+			continue
+		}
+		var s fetch.Stats
+		if err := json.Unmarshal(o.Result, &s); err != nil {
+			return nil, dist.Permanent(fmt.Errorf("task %s result: %w", id, err))
+		}
+		stats = append(stats, s)
+	}
+	slices.Sort(failed)
+	st := fetch.MergeStats(spec.Input, out, stats)
+	st.DatasetShards, st.DatasetCount = len(m.Shards), m.TotalCount
+	if len(failed) > 0 {
+		st.Error = fmt.Sprintf("%d of %d slices failed (run `wit fetch --in %s --out %s` to fetch their items): %s",
+			len(failed), len(f.Outcomes), spec.Input, out, strings.Join(failed, "; "))
+	}
+	if err := atomicfile.WriteJSON(filepath.Join(out, fetch.StatsFile), &st); err != nil {
+		return nil, err
+	}
+	if err := os.RemoveAll(filepath.Join(out, WorkDir)); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// movePart moves a slice directory's shards and records into out, the records of a shard
+// before the shard itself (as fetch commits them), so that an interrupted move is finished by
+// the next run. Shard numbers do not collide: each slice has its own range.
+func movePart(part, out string) error {
+	entries, err := os.ReadDir(part)
+	if err != nil {
+		return err
+	}
+	var records, arrows []string
+	for _, e := range entries {
+		name := e.Name()
+		switch {
+		case strings.HasSuffix(name, "_stats.json") || strings.HasSuffix(name, "_failed.jsonl"):
+			if _, ok := shards.StatsIndex(name); ok || strings.HasSuffix(name, "_failed.jsonl") {
+				records = append(records, name)
+			}
+		default:
+			if _, ok := shards.FileIndex(name); ok && !shards.IsTemp(name) {
+				arrows = append(arrows, name)
+			}
+		}
+	}
+	for _, name := range append(records, arrows...) {
+		if err := os.Rename(filepath.Join(part, name), filepath.Join(out, name)); err != nil {
+			return fmt.Errorf("merge %s: %w", part, err)
+		}
+	}
+	return os.RemoveAll(part)
+}

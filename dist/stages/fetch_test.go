@@ -1,0 +1,238 @@
+package stages
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/witdata/wit/dist/disttest"
+	"github.com/witdata/wit/fetch"
+	"github.com/witdata/wit/shards"
+)
+
+// testJPEG makes a small distinct JPEG for number n.
+func testJPEG(n int) []byte {
+	img := image.NewRGBA(image.Rect(0, 0, 24, 16))
+	for y := range 16 {
+		for x := range 24 {
+			img.Set(x, y, color.RGBA{uint8(n * 37), uint8(x * 10), uint8(y*15 + n), 255})
+		}
+	}
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 85}); err != nil {
+		panic(err)
+	}
+	return buf.Bytes()
+}
+
+// imageSite serves /img/N.jpg (N % 9 == 4 answers 404) after a delay; every request is
+// announced on requests when someone listens.
+func imageSite(t *testing.T, delay time.Duration, requests chan<- string) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case requests <- r.URL.Path:
+		default:
+		}
+		n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/img/"), ".jpg"))
+		if err != nil || n%9 == 4 {
+			http.NotFound(w, r)
+			return
+		}
+		select {
+		case <-time.After(delay):
+		case <-r.Context().Done():
+			return
+		}
+		w.Header().Set("Content-Type", "image/jpeg")
+		w.Write(testJPEG(n))
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func fetchConfig(out string) fetch.Config {
+	cfg := fetch.DefaultConfig()
+	cfg.Out = out
+	cfg.AllowPrivate = true
+	cfg.Size = 16
+	cfg.SamplesPerShard = 5
+	cfg.Retries = 0
+	cfg.Workers = 4
+	cfg.PerHost = 4
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	return cfg
+}
+
+type sampleView struct {
+	Caption, SHA256 string
+	Width, Height   int
+	OrigW, OrigH    int
+}
+
+// readDataset reads every sample of dir by URL, checking that keys name their shard and that no
+// URL is there twice.
+func readDataset(t *testing.T, dir string) map[string]sampleView {
+	t.Helper()
+	files, err := shards.ListFiles(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]sampleView{}
+	for _, f := range files {
+		idx, _ := shards.FileIndex(f)
+		row := 0
+		for rec, err := range shards.ReadFile(f, nil) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			cols, err := shards.NewSampleColumns(rec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range cols.Len() {
+				s := cols.Sample(i)
+				if want := shards.SampleKey(idx, row); s.Key != want {
+					t.Errorf("%s row %d: key %q, want %q", f, row, s.Key, want)
+				}
+				if _, dup := out[s.URL]; dup {
+					t.Errorf("%s is in the output twice", s.URL)
+				}
+				out[s.URL] = sampleView{s.Caption, s.SHA256, s.Width, s.Height, s.OriginalWidth, s.OriginalHeight}
+				row++
+			}
+		}
+	}
+	return out
+}
+
+func readStats(t *testing.T, dir string) fetch.Stats {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, fetch.StatsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st fetch.Stats
+	if err := json.Unmarshal(data, &st); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// TestDistributedFetch: a fetch split into slices, run by two worker processes one of which is
+// killed in the middle, gives the same samples, manifest and counts as a single-machine fetch.
+func TestDistributedFetch(t *testing.T) {
+	requests := make(chan string)
+	site := imageSite(t, 60*time.Millisecond, requests)
+	dir := t.TempDir()
+	input := filepath.Join(dir, "urls.csv")
+	var b strings.Builder
+	b.WriteString("url,caption\n")
+	const n = 48
+	for i := range n {
+		fmt.Fprintf(&b, "%s/img/%d.jpg,picture number %d\n", site.URL, i, i)
+	}
+	if err := os.WriteFile(input, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	opts := fetch.InputOptions{}
+
+	single := filepath.Join(dir, "single")
+	cfg := fetchConfig(single)
+	cfg.InputName = input
+	if _, err := fetch.Run(context.Background(), cfg, fetch.ReadInput(context.Background(), input, opts)); err != nil {
+		t.Fatal(err)
+	}
+
+	srv := disttest.StartServer(t, t.TempDir(), 0)
+	c := disttest.Connect(t, srv.ClientURL())
+	multi := filepath.Join(dir, "multi")
+	cfg = fetchConfig(multi)
+	cfg.InputName = input
+	job, err := SubmitFetch(context.Background(), c, cfg, input, opts, 6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if job.Tasks != n/6 {
+		t.Fatalf("%d tasks, want %d", job.Tasks, n/6)
+	}
+	workers := disttest.StartWorkers(t, srv.ClientURL(), 2, 1)
+	disttest.WaitOutcomes(t, c, job.ID, 2, 30*time.Second)
+	// Kill both workers while a download is in flight, so at least one dies in the middle of a
+	// slice; both are started again.
+	<-requests
+	workers.Kill(0)
+	workers.Kill(1)
+	p := disttest.Wait(t, c, job.ID, 90*time.Second)
+	if p.Final == nil || p.Final.State != "done" {
+		t.Fatalf("final step: %+v", p.Final)
+	}
+	outcomes, err := c.Outcomes(context.Background(), job.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	redelivered := 0
+	for _, o := range outcomes {
+		if o.Attempt > 1 {
+			redelivered++
+		}
+	}
+	if redelivered == 0 {
+		t.Error("no slice was cut off by the kill")
+	}
+
+	want, got := readDataset(t, single), readDataset(t, multi)
+	if len(want) != n-5 || len(got) != len(want) { // 4, 13, 22, 31, 40 answer 404
+		t.Fatalf("samples: single %d, distributed %d", len(want), len(got))
+	}
+	for url, w := range want {
+		if got[url] != w {
+			t.Errorf("%s: distributed %+v, single %+v", url, got[url], w)
+		}
+	}
+	ms, err := shards.ReadManifest(single)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mm, err := shards.ReadManifest(multi)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ms.TotalCount != mm.TotalCount || ms.SchemaVersion != mm.SchemaVersion {
+		t.Errorf("manifest: single %d samples, distributed %d", ms.TotalCount, mm.TotalCount)
+	}
+	ss, sm := readStats(t, single), readStats(t, multi)
+	if ss.Successes != sm.Successes || ss.Failed != sm.Failed || ss.Failures["http_4xx"] != sm.Failures["http_4xx"] ||
+		sm.DatasetCount != ms.TotalCount || sm.Input != input || sm.Error != "" {
+		t.Errorf("stats: single %+v\ndistributed %+v", ss, sm)
+	}
+	entries, _ := os.ReadDir(multi)
+	for _, e := range entries {
+		if strings.Contains(e.Name(), ".tmp") || e.Name() == WorkDir {
+			t.Errorf("left in the output: %s", e.Name())
+		}
+	}
+	// The merged directory is a single-machine fetch directory: resuming it finds nothing to do.
+	cfg = fetchConfig(multi)
+	cfg.InputName = input
+	st, err := fetch.Run(context.Background(), cfg, fetch.ReadInput(context.Background(), input, opts))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Skipped != n || st.Done != 0 {
+		t.Errorf("resume after the distributed fetch: skipped %d, done %d; want %d, 0", st.Skipped, st.Done, n)
+	}
+}

@@ -1,0 +1,658 @@
+package dist
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// WorkerOptions configures RunWorker.
+type WorkerOptions struct {
+	ID          string        // shown by wit jobs (default host-pid)
+	Concurrency int           // tasks run at once (default 1)
+	Poll        time.Duration // how long an idle slot waits for a task per pull (default 1s)
+	// RetryDelay is the first delay before a failed task is delivered again; it doubles with
+	// every attempt up to 30 s (default 1 s).
+	RetryDelay time.Duration
+	// AllowPrivate lets tasks reach loopback, private and link-local addresses when their job
+	// asks for it (Task.AllowPrivate); without it such jobs' tasks are refused by this worker,
+	// so a job on a shared queue cannot make workers probe their internal networks.
+	AllowPrivate bool
+	Logger       *slog.Logger
+}
+
+// WorkerRecord is a worker's heartbeat in the wit_workers bucket.
+type WorkerRecord struct {
+	ID          string    `json:"id"`
+	Host        string    `json:"host"`
+	PID         int       `json:"pid"`
+	Concurrency int       `json:"concurrency"`
+	Started     time.Time `json:"started"`
+	Seen        time.Time `json:"seen"`
+	Running     []string  `json:"running"` // job.task
+	Done        int64     `json:"done"`
+	Failed      int64     `json:"failed"`
+}
+
+type worker struct {
+	c        *Conn
+	o        WorkerOptions
+	log      *slog.Logger
+	tasks    jetstream.Consumer
+	leases   jetstream.Consumer
+	advis    jetstream.Consumer
+	maxTask  int
+	maxLease int
+
+	jobsMu sync.Mutex
+	jobs   map[string]*JobRecord
+
+	runMu   sync.Mutex
+	running map[string]bool
+	fin     *finalizer
+	ackWait atomic.Int64 // the consumers' ack wait in force (refreshed with the heartbeat)
+	done    atomic.Int64
+	failed  atomic.Int64
+	started time.Time
+}
+
+// RunWorker pulls tasks and runs them until ctx is cancelled. Each of Concurrency slots pulls one
+// task at a time (a busy worker holds no task it has not started), heartbeats it while it runs
+// (InProgress every ack wait / 4) and acks it only after its outcome is recorded. On cancel, the
+// tasks in flight are cancelled and handed back (nak) for another worker.
+func RunWorker(ctx context.Context, c *Conn, o WorkerOptions) error {
+	if o.Concurrency <= 0 {
+		o.Concurrency = 1
+	}
+	if o.Poll <= 0 {
+		o.Poll = time.Second
+	}
+	if o.RetryDelay <= 0 {
+		o.RetryDelay = time.Second
+	}
+	host, _ := os.Hostname()
+	if o.ID == "" {
+		o.ID = host + "-" + strconv.Itoa(os.Getpid())
+	}
+	log := o.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	w := &worker{c: c, o: o, log: log.With("worker", o.ID), jobs: map[string]*JobRecord{}, running: map[string]bool{}, started: time.Now().UTC()}
+	var err error
+	if w.tasks, err = c.JS.Consumer(ctx, TasksStream, TaskConsumer); err != nil {
+		return fmt.Errorf("worker: %w", err)
+	}
+	if w.leases, err = c.JS.Consumer(ctx, TasksStream, LeaseConsumer); err != nil {
+		return fmt.Errorf("worker: %w", err)
+	}
+	if w.advis, err = c.JS.Consumer(ctx, AdvisoryStream, AdvisoryConsumer); err != nil {
+		return fmt.Errorf("worker: %w", err)
+	}
+	w.maxTask = w.tasks.CachedInfo().Config.MaxDeliver
+	w.maxLease = w.leases.CachedInfo().Config.MaxDeliver
+	w.ackWait.Store(int64(min(w.tasks.CachedInfo().Config.AckWait, w.leases.CachedInfo().Config.AckWait)))
+
+	w.fin = newFinalizer(c, w.log)
+	var wg sync.WaitGroup
+	wg.Go(func() { w.fin.run(ctx) })
+	wg.Go(func() { w.heartbeat(ctx, host) })
+	wg.Go(func() { w.advisories(ctx) })
+	for range o.Concurrency {
+		wg.Go(func() { w.slot(ctx) })
+	}
+	w.log.Info("worker: started", "concurrency", o.Concurrency, "kinds", KindNames())
+	wg.Wait()
+	_ = c.workers.Delete(context.Background(), sanitizeKey(o.ID))
+	return nil
+}
+
+// slot pulls and runs one task at a time.
+// slot pulls and runs one task at a time. A task's outcome is recorded and its message acked
+// while the slot pulls and runs the next one (one task's bookkeeping in flight per slot), so
+// the queue's round trips overlap the work.
+//
+// A slot whose last task was short (under shortTask) pulls its next task while it runs the
+// current one, heartbeating it until it starts, so that short tasks do not wait for a round
+// trip each; after a long task it pulls only when free, leaving queued tasks to idle workers.
+func (w *worker) slot(ctx context.Context) {
+	var finishing sync.WaitGroup
+	defer finishing.Wait()
+	var next *heldMsg
+	last := time.Duration(-1)
+	for ctx.Err() == nil {
+		var msg jetstream.Msg
+		if next != nil {
+			msg = next.take()
+			next = nil
+		}
+		if msg == nil {
+			msg = w.pull(ctx, w.tasks, w.o.Poll)
+		}
+		if msg == nil {
+			msg = w.pull(ctx, w.leases, 0)
+		}
+		if msg == nil {
+			continue
+		}
+		if last >= 0 && last < shortTask {
+			next = w.prefetch(ctx)
+		}
+		start := time.Now()
+		finish := w.handle(ctx, msg)
+		last = time.Since(start)
+		finishing.Wait()
+		if finish != nil {
+			finishing.Go(finish)
+		}
+	}
+	if next != nil {
+		if m := next.take(); m != nil {
+			_ = m.Nak() // stopping: another worker takes it
+		}
+	}
+}
+
+// heartbeatEvery is how often a held task is heartbeated: a quarter of the ack wait in force.
+func (w *worker) heartbeatEvery() time.Duration {
+	return max(time.Duration(w.ackWait.Load())/4, 50*time.Millisecond)
+}
+
+// shortTask is the task duration under which a slot pulls its next task ahead.
+const shortTask = time.Second
+
+// runningAfter is how long a task runs before its "running" state is recorded.
+const runningAfter = 250 * time.Millisecond
+
+// heldMsg is a task pulled ahead; it is heartbeated until taken.
+type heldMsg struct {
+	msg  chan jetstream.Msg
+	stop chan struct{}
+}
+
+func (w *worker) prefetch(ctx context.Context) *heldMsg {
+	h := &heldMsg{msg: make(chan jetstream.Msg, 1), stop: make(chan struct{})}
+	go func() {
+		m := w.pull(ctx, w.tasks, 0)
+		h.msg <- m
+		if m == nil {
+			return
+		}
+		t := time.NewTicker(w.heartbeatEvery())
+		defer t.Stop()
+		for {
+			select {
+			case <-h.stop:
+				return
+			case <-t.C:
+				_ = m.InProgress()
+			}
+		}
+	}()
+	return h
+}
+
+// take returns the message pulled ahead (nil if there was none) and stops its heartbeat.
+func (h *heldMsg) take() jetstream.Msg {
+	m := <-h.msg
+	close(h.stop)
+	return m
+}
+
+// pull fetches one message (wait 0: only if one is ready).
+func (w *worker) pull(ctx context.Context, cons jetstream.Consumer, wait time.Duration) jetstream.Msg {
+	var batch jetstream.MessageBatch
+	var err error
+	if wait == 0 {
+		batch, err = cons.FetchNoWait(1)
+	} else {
+		// The context bounds the wait and ends it when the worker stops.
+		fctx, cancel := context.WithTimeout(ctx, wait)
+		defer cancel()
+		batch, err = cons.Fetch(1, jetstream.FetchContext(fctx))
+	}
+	if err != nil {
+		if ctx.Err() == nil {
+			w.log.Warn("worker: pull", "err", err)
+			sleepCtx(ctx, w.o.Poll)
+		}
+		return nil
+	}
+	for m := range batch.Messages() {
+		return m
+	}
+	return nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+func (w *worker) job(ctx context.Context, id string) (*JobRecord, error) {
+	w.jobsMu.Lock()
+	j := w.jobs[id]
+	w.jobsMu.Unlock()
+	if j != nil {
+		return j, nil
+	}
+	j, err := w.c.Job(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	w.jobsMu.Lock()
+	w.jobs[id] = j
+	w.jobsMu.Unlock()
+	return j, nil
+}
+
+// handle runs one delivered task message and returns what is left to do once its work is done
+// (record the outcome, ack), which the slot runs while it pulls and runs the next task; nil when
+// nothing is left.
+func (w *worker) handle(ctx context.Context, msg jetstream.Msg) (finish func()) {
+	meta, err := msg.Metadata()
+	if err != nil {
+		w.log.Error("worker: message without metadata", "err", err)
+		_ = msg.Term()
+		return nil
+	}
+	var tm TaskMsg
+	if err := json.Unmarshal(msg.Data(), &tm); err != nil || tm.Job == "" || tm.Task == "" {
+		w.log.Error("worker: unreadable task message; dropped", "subject", msg.Subject(), "err", err)
+		_ = msg.TermWithReason("unreadable task message")
+		return nil
+	}
+	// Bookkeeping calls outlive a cancel so that a task that finished is still recorded.
+	bg := context.WithoutCancel(ctx)
+	job, err := w.job(bg, tm.Job)
+	if err != nil {
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			w.log.Error("worker: task of an unknown job; dropped", "job", tm.Job, "task", tm.Task)
+			_ = msg.TermWithReason("unknown job")
+			return nil
+		}
+		w.log.Warn("worker: read job", "job", tm.Job, "err", err)
+		_ = msg.NakWithDelay(w.o.RetryDelay)
+		return nil
+	}
+	kind, ok := LookupKind(job.Kind)
+	if !ok {
+		w.log.Error("worker: task of a kind this worker does not know; handed back", "kind", job.Kind)
+		_ = msg.NakWithDelay(30 * time.Second)
+		return nil
+	}
+	final := tm.Task == finalTaskID
+	outKey := outcomeKey(job.ID, tm.Task)
+	if final {
+		outKey = finalKey(job.ID)
+	}
+	if kind.Lease && !final {
+		// A lease task woken after its job finished has nothing to do.
+		if o, err := w.c.outcome(bg, finalKey(job.ID)); err == nil && o != nil {
+			_ = msg.DoubleAck(bg)
+			return nil
+		}
+	}
+	attempt := int(meta.NumDelivered)
+	// A first delivery has no outcome (Submit does not enqueue tasks that have one); a
+	// redelivery may: its earlier delivery finished but was not acked in time.
+	if (!kind.Lease && attempt > 1) || final {
+		if o, err := w.c.outcome(bg, outKey); err == nil && o != nil {
+			// Never run twice. The counting that delivery may have missed is done here.
+			if !final {
+				if err := w.c.markDone(bg, job.ID, tm.Task); err != nil {
+					w.log.Warn("worker: count a finished task; it will be delivered again", "job", job.ID, "err", err)
+					_ = msg.NakWithDelay(w.o.RetryDelay)
+					return nil
+				}
+				w.fin.dirty(job)
+			}
+			_ = msg.Ack()
+			return nil
+		}
+	}
+	maxDeliver := w.maxTask
+	if kind.Lease && !final {
+		maxDeliver = w.maxLease
+	}
+	rec := TaskRecord{Task: tm.Task, Index: tm.Index, State: StateRunning, Worker: w.o.ID, Attempt: attempt, Started: time.Now().UTC()}
+	// "running" is recorded for tasks that run long enough for wit jobs to see them; short
+	// tasks go straight to their outcome (one write less per task).
+	running := rec
+	showRunning := time.AfterFunc(runningAfter, func() {
+		if err := w.c.putStatus(bg, job.ID, running); err != nil {
+			w.log.Debug("worker: record start", "err", err)
+		}
+	})
+	key := job.ID + "." + tm.Task
+	w.setRunning(key, true)
+	defer w.setRunning(key, false)
+
+	taskCtx, cancel := context.WithCancel(ctx)
+	hbDone := make(chan struct{})
+	go func() {
+		defer close(hbDone)
+		t := time.NewTicker(w.heartbeatEvery())
+		defer t.Stop()
+		for {
+			select {
+			case <-taskCtx.Done():
+				return
+			case <-t.C:
+				if err := msg.InProgress(); err != nil {
+					w.log.Debug("worker: heartbeat", "task", tm.Task, "err", err)
+				}
+			}
+		}
+	}()
+	task := &Task{Job: job, ID: tm.Task, Index: tm.Index, Input: tm.Input, Attempt: attempt, Worker: w.o.ID, Conn: w.c, AllowPrivate: w.o.AllowPrivate,
+		Log: w.log.With("job", job.ID, "task", tm.Task), ack: msg.DoubleAck}
+	start := time.Now()
+	var result any
+	if final {
+		result, err = w.runFinal(taskCtx, kind, job)
+	} else {
+		result, err = runSafely(taskCtx, kind, task)
+	}
+	cancel()
+	<-hbDone
+	shownRunning := !showRunning.Stop()
+
+	if err != nil && ctx.Err() != nil && !IsPermanent(err) {
+		// This worker is stopping: hand the task back at once.
+		w.log.Info("worker: stopping; task handed back", "job", job.ID, "task", tm.Task)
+		if !task.acked {
+			_ = msg.Nak()
+		}
+		rec.State, rec.Error = StateRetrying, "worker stopped"
+		_ = w.c.putStatus(bg, job.ID, rec)
+		return nil
+	}
+	return func() {
+		rec.Finished = time.Now().UTC()
+		if err == nil {
+			res, jerr := json.Marshal(result)
+			if jerr != nil {
+				err = Permanent(fmt.Errorf("task result: %w", jerr))
+			} else {
+				rec.State, rec.Result = StateDone, res
+				w.done.Add(1)
+				w.log.Debug("worker: task done", "job", job.ID, "task", tm.Task, "took", time.Since(start))
+				if !kind.Lease || final {
+					// The outcome and the count go out together, before the ack: if either is lost,
+					// the redelivery (which skips the work, the outcome being there) records both.
+					o := Outcome{State: StateDone, Result: res, Worker: w.o.ID, Finished: rec.Finished, Index: tm.Index, Attempt: attempt}
+					if err := w.c.recordOutcome(bg, job.ID, tm.Task, outKey, o, !final); err != nil {
+						w.log.Error("worker: record outcome; the task will be delivered again", "err", err)
+						_ = msg.NakWithDelay(w.o.RetryDelay)
+						return
+					}
+				}
+				if kind.Lease || shownRunning {
+					// Batch tasks' outcomes say "done"; this replaces a "running" shown.
+					if err := w.c.putStatus(bg, job.ID, rec); err != nil {
+						w.log.Warn("worker: record status", "err", err)
+					}
+				}
+				if !kind.Lease && !final {
+					w.fin.dirty(job)
+				}
+				if !task.acked {
+					// Not waited for: a lost ack only means a redelivery, which finds the outcome.
+					if err := msg.Ack(); err != nil {
+						w.log.Warn("worker: ack (the outcome is recorded; a redelivery is skipped)", "task", tm.Task, "err", err)
+					}
+				}
+				return
+			}
+		}
+		rec.Error = err.Error()
+		if IsPermanent(err) || attempt >= maxDeliver {
+			rec.State = StateFailed
+			w.failed.Add(1)
+			w.log.Error("worker: task failed for good", "job", job.ID, "task", tm.Task, "attempt", attempt, "err", err)
+			w.giveUp(bg, job, kind, tm.Task, outKey, rec)
+			if err := w.afterGiveUp(bg, job, kind, tm.Task, final); err != nil {
+				w.log.Warn("worker: final step check; the task will be delivered again", "job", job.ID, "err", err)
+				if !task.acked {
+					_ = msg.NakWithDelay(w.o.RetryDelay)
+				}
+				return
+			}
+			if !task.acked {
+				_ = msg.TermWithReason("failed: " + truncate(err.Error(), 200))
+			}
+			return
+		}
+		rec.State = StateRetrying
+		w.log.Warn("worker: task failed; it will be delivered again", "job", job.ID, "task", tm.Task, "attempt", attempt, "of", maxDeliver, "err", err)
+		_ = w.c.putStatus(bg, job.ID, rec)
+		if !task.acked {
+			_ = msg.NakWithDelay(min(w.o.RetryDelay<<min(attempt-1, 10), 30*time.Second))
+		}
+	}
+}
+
+// runSafely runs a task, turning a panic into a permanent failure of that task.
+func runSafely(ctx context.Context, kind *Kind, t *Task) (res any, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = Permanent(fmt.Errorf("task panicked: %v", r))
+		}
+	}()
+	return kind.Run(ctx, t)
+}
+
+func (w *worker) runFinal(ctx context.Context, kind *Kind, job *JobRecord) (res any, err error) {
+	if kind.Finalize == nil {
+		return nil, nil
+	}
+	outcomes, err := w.c.Outcomes(ctx, job.ID)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = Permanent(fmt.Errorf("final step panicked: %v", r))
+		}
+	}()
+	return kind.Finalize(ctx, &Final{Job: job, Outcomes: outcomes, Conn: w.c, Log: w.log.With("job", job.ID, "task", finalTaskID)})
+}
+
+// giveUp records a task's failure for good.
+func (w *worker) giveUp(ctx context.Context, job *JobRecord, kind *Kind, task, outKey string, rec TaskRecord) {
+	if err := w.c.putStatus(ctx, job.ID, rec); err != nil {
+		w.log.Warn("worker: record status", "err", err)
+	}
+	o := Outcome{State: StateFailed, Error: rec.Error, Worker: rec.Worker, Finished: time.Now().UTC(), Index: rec.Index, Attempt: rec.Attempt}
+	if err := w.c.recordOutcome(ctx, job.ID, task, outKey, o, task != finalTaskID); err != nil {
+		w.log.Error("worker: record failure", "task", task, "err", err)
+	}
+}
+
+// afterGiveUp lets the job move on without the failed task: the final step of a batch job, the
+// Settle hook of a lease kind.
+func (w *worker) afterGiveUp(ctx context.Context, job *JobRecord, kind *Kind, task string, final bool) error {
+	switch {
+	case final:
+		return nil
+	case kind.Lease:
+		if kind.Settle != nil {
+			return kind.Settle(ctx, w.c, job, task)
+		}
+		return nil
+	default:
+		w.fin.dirty(job)
+		return nil
+	}
+}
+
+// advisories records tasks whose worker died on every delivery: the server's max-deliveries
+// advisory names the message, which is read, recorded as failed and removed from the queue.
+func (w *worker) advisories(ctx context.Context) {
+	bg := context.WithoutCancel(ctx)
+	for ctx.Err() == nil {
+		msg := w.pull(ctx, w.advis, 5*time.Second)
+		if msg == nil {
+			continue
+		}
+		var adv struct {
+			Stream     string `json:"stream"`
+			StreamSeq  uint64 `json:"stream_seq"`
+			Deliveries uint64 `json:"deliveries"`
+		}
+		if err := json.Unmarshal(msg.Data(), &adv); err != nil || adv.Stream != TasksStream {
+			_ = msg.Ack()
+			continue
+		}
+		raw, err := w.c.tasks.GetMsg(bg, adv.StreamSeq)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			_ = msg.Ack()
+			continue
+		}
+		if err != nil {
+			w.log.Warn("worker: read task of an advisory", "seq", adv.StreamSeq, "err", err)
+			_ = msg.NakWithDelay(time.Second)
+			continue
+		}
+		var tm TaskMsg
+		if err := json.Unmarshal(raw.Data, &tm); err == nil && tm.Job != "" {
+			if job, err := w.job(bg, tm.Job); err == nil {
+				kind, _ := LookupKind(job.Kind)
+				final := tm.Task == finalTaskID
+				outKey := outcomeKey(job.ID, tm.Task)
+				if final {
+					outKey = finalKey(job.ID)
+				}
+				rec := TaskRecord{Task: tm.Task, Index: tm.Index, State: StateFailed, Attempt: int(adv.Deliveries),
+					Error:    fmt.Sprintf("delivery limit reached after %d deliveries: the worker running it stopped each time (killed, crashed or too slow to heartbeat)", adv.Deliveries),
+					Finished: time.Now().UTC()}
+				w.log.Error("worker: task failed for good", "job", job.ID, "task", tm.Task, "err", rec.Error)
+				if kind != nil {
+					w.giveUp(bg, job, kind, tm.Task, outKey, rec)
+					// Before the message is removed, so that a failed check is made again
+					// when the advisory comes back.
+					if err := w.afterGiveUp(bg, job, kind, tm.Task, final); err != nil {
+						w.log.Warn("worker: final step check; retrying", "job", job.ID, "err", err)
+						_ = msg.NakWithDelay(time.Second)
+						continue
+					}
+				}
+				if err := w.c.tasks.DeleteMsg(bg, adv.StreamSeq); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
+					w.log.Warn("worker: remove failed task", "err", err)
+					_ = msg.NakWithDelay(time.Second)
+					continue
+				}
+			}
+		}
+		_ = msg.Ack()
+	}
+}
+
+func (w *worker) setRunning(key string, on bool) {
+	w.runMu.Lock()
+	defer w.runMu.Unlock()
+	if on {
+		w.running[key] = true
+	} else {
+		delete(w.running, key)
+	}
+}
+
+// heartbeat keeps this worker's record alive in the wit_workers bucket.
+func (w *worker) heartbeat(ctx context.Context, host string) {
+	key := sanitizeKey(w.o.ID)
+	every := max(w.c.settings.WorkerTTL/3, 100*time.Millisecond)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		w.runMu.Lock()
+		running := make([]string, 0, len(w.running))
+		for k := range w.running {
+			running = append(running, k)
+		}
+		w.runMu.Unlock()
+		slices.Sort(running)
+		rec := WorkerRecord{ID: w.o.ID, Host: host, PID: os.Getpid(), Concurrency: w.o.Concurrency, Started: w.started,
+			Seen: time.Now().UTC(), Running: running, Done: w.done.Load(), Failed: w.failed.Load()}
+		if data, err := json.Marshal(rec); err == nil {
+			if _, err := w.c.workers.Put(context.WithoutCancel(ctx), key, data); err != nil {
+				w.log.Debug("worker: heartbeat record", "err", err)
+			}
+		}
+		// Another client may have changed the ack wait (Settings.Apply).
+		if ti, err := w.tasks.Info(ctx); err == nil {
+			if li, err := w.leases.Info(ctx); err == nil {
+				w.ackWait.Store(int64(min(ti.Config.AckWait, li.Config.AckWait)))
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Workers lists the workers alive (heard from within the worker TTL).
+func (c *Conn) Workers(ctx context.Context) ([]WorkerRecord, error) {
+	lister, err := c.workers.ListKeys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("queue: list workers: %w", err)
+	}
+	var out []WorkerRecord
+	for k := range lister.Keys() {
+		e, err := c.workers.Get(ctx, k)
+		if err != nil {
+			continue
+		}
+		var r WorkerRecord
+		if json.Unmarshal(e.Value(), &r) == nil {
+			out = append(out, r)
+		}
+	}
+	slices.SortFunc(out, func(a, b WorkerRecord) int { return cmpString(a.ID, b.ID) })
+	return out, nil
+}
+
+func cmpString(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// sanitizeKey keeps the characters a KV key may hold.
+func sanitizeKey(s string) string {
+	b := []byte(s)
+	for i, ch := range b {
+		if !(ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' || ch == '-' || ch == '_' || ch == '=') {
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
