@@ -13,19 +13,43 @@ import (
 
 func init() { rootCmd.AddCommand(newCCCmd()) }
 
-func newCCCmd() *cobra.Command {
-	// ccConfig is what --config holds: cc.Options plus the inputs.
-	type ccConfig struct {
-		cc.Options `yaml:",inline"`
-		In         []string `yaml:"in"`
-		Base       string   `yaml:"base"`
+// ccConfig is what `wit cc` reads from its flags and --config: cc.Options plus the inputs.
+type ccConfig struct {
+	cc.Options `yaml:",inline"`
+	In         []string `yaml:"in"`
+	Base       string   `yaml:"base"`
+	JSON       bool     `yaml:"-"`
+	Quiet      bool     `yaml:"-"`
+}
+
+func newCCCmd() *cobra.Command { return ccCommand(runCC) }
+
+// runCC runs wit cc with resolved options.
+func runCC(cmd *cobra.Command, cfg *ccConfig) error {
+	opts := &cfg.Options
+	in, base := cfg.In, cfg.Base
+	if len(in) == 0 || opts.Out == "" {
+		return fmt.Errorf("cc: --in and --out are required")
 	}
-	var (
-		cfg     = ccConfig{Options: cc.Options{Workers: 1, MaxBody: 5 << 20, HTTPTimeout: cc.DefaultHTTPTimeout, Format: cc.FormatAuto}, Base: cc.DefaultBase}
-		opts    = &cfg.Options
-		jsonOut bool
-		quiet   bool
-	)
+	opts.Logger = slog.Default()
+	opts.Open = cc.NewOpener(opts.AllowPrivate, opts.Workers, opts.HTTPTimeout)
+	finishProgress := func() {}
+	if !cfg.Quiet {
+		opts.Progress, finishProgress = cc.NewProgress(os.Stderr, slog.Default())
+	}
+	ctx := cmd.Context()
+	stats, err := cc.Run(ctx, *opts, cc.Inputs(ctx, in, base, opts.Open))
+	finishProgress()
+	if stats == nil {
+		return err
+	}
+	return reportStats(err, cfg.JSON, stats, func(w io.Writer) { fmt.Fprintln(w, stats.Summary()) })
+}
+
+// ccCommand declares the flags; run gets the resolved options (wit submit cc passes its own).
+func ccCommand(run func(*cobra.Command, *ccConfig) error) *cobra.Command {
+	cfg := &ccConfig{Options: cc.Options{Workers: 1, MaxBody: 5 << 20, HTTPTimeout: cc.DefaultHTTPTimeout, Format: cc.FormatAuto}, Base: cc.DefaultBase}
+	opts := &cfg.Options
 	cmd := &cobra.Command{
 		Use:   "cc --in FILE|DIR|URL|LIST [--in ...] --out DIR|s3://BUCKET/PREFIX [flags]",
 		Short: "Extract (image URL, caption) pairs from Common Crawl WARC/WAT files or a crawl archive",
@@ -71,26 +95,7 @@ another input list needs another --out.`,
   wit cc --in work/warc --out work/archive-pairs          # the archive of wit crawl --warc-out
   wit cc --in 's3://my-bucket/warc/?region=eu-west-1' --out 's3://my-bucket/cc?region=eu-west-1' --workers 8`,
 	}
-	run := func(cmd *cobra.Command, cfg *ccConfig) error {
-		in, base := cfg.In, cfg.Base
-		if len(in) == 0 || opts.Out == "" {
-			return fmt.Errorf("cc: --in and --out are required")
-		}
-		opts.Logger = slog.Default()
-		opts.Open = cc.NewOpener(opts.AllowPrivate, opts.Workers, opts.HTTPTimeout)
-		finishProgress := func() {}
-		if !quiet {
-			opts.Progress, finishProgress = cc.NewProgress(os.Stderr, slog.Default())
-		}
-		ctx := cmd.Context()
-		stats, err := cc.Run(ctx, *opts, cc.Inputs(ctx, in, base, opts.Open))
-		finishProgress()
-		if stats == nil {
-			return err
-		}
-		return reportStats(err, jsonOut, stats, func(w io.Writer) { fmt.Fprintln(w, stats.Summary()) })
-	}
-	b := bindConfig(cmd, &cfg, &cfg, "YAML file of cc options (keys: in, base, out, state, format, limit_files, workers, max_body, allow_private, http_timeout); flags set on the command line override it", run)
+	b := bindConfig(cmd, cfg, cfg, "YAML file of cc options (keys: in, base, out, state, format, limit_files, workers, max_body, allow_private, http_timeout); flags set on the command line override it", run)
 	b.Repeated(&cfg.In, "in", "input: a .warc(.gz)/.wat(.gz) file, a directory of them, an http(s) URL, or a *.paths(.gz) list; a path or an s3:// URL (a file or a folder) (repeatable; order matters for resume)")
 	b.String(&cfg.Base, "base", "URL (http(s) or s3://) or local directory that the relative entries of *.paths lists are resolved against")
 	b.String(&opts.Out, "out", "output directory, a path or an s3:// URL: NNNNN.arrow pair files (one per input) and cc-stats.json")
@@ -101,7 +106,7 @@ another input list needs another --out.`,
 	b.Int64(&opts.MaxBody, "max-body", "largest record block read in bytes; larger records are counted as too_large (Common Crawl cuts payloads at 1 MiB)")
 	b.Bool(&opts.AllowPrivate, "allow-private", "allow http(s) inputs on loopback, private and link-local addresses (testing, intranet mirrors)")
 	b.Duration(&opts.HTTPTimeout, "http-timeout", "longest time one http(s) input may take to download (retried on failure)")
-	b.Bool(&jsonOut, "json", "print the final stats as JSON on stdout instead of a summary on stderr")
-	b.Bool(&quiet, "quiet", "no progress line")
+	b.Bool(&cfg.JSON, "json", "print the final stats as JSON on stdout instead of a summary on stderr")
+	b.Bool(&cfg.Quiet, "quiet", "no progress line")
 	return cmd
 }

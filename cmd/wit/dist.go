@@ -245,7 +245,7 @@ tasks. Each subcommand takes the same flags as the single-machine command, plus 
 or relative to the directory wit submit runs in. Submitting the same job twice is harmless: it
 has the same ID and nothing already done runs again.`,
 	}
-	cmd.AddCommand(newSubmitFetchCmd(), newSubmitCrawlCmd(), newSubmitFilterCmd(), newSubmitBuildCmd())
+	cmd.AddCommand(newSubmitFetchCmd(), newSubmitCCCmd(), newSubmitCrawlCmd(), newSubmitFilterCmd(), newSubmitBuildCmd())
 	return cmd
 }
 
@@ -384,5 +384,37 @@ func newSubmitFetchCmd() *cobra.Command {
 	cmd.Example = `  wit submit fetch --queue nats://queue-host:4222 --in /shared/filtered --out /shared/data --wait`
 	s.add(cmd)
 	cmd.Flags().IntVar(&sliceSize, "slice-size", 0, "input items per task (default --samples-per-shard)")
+	return cmd
+}
+
+func newSubmitCCCmd() *cobra.Command {
+	var s submitFlags
+	cmd := ccCommand(func(cmd *cobra.Command, cfg *ccConfig) error {
+		if len(cfg.In) == 0 {
+			return errors.New("submit cc: --in is required")
+		}
+		ctx := cmd.Context()
+		c, err := s.connect(ctx)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		job, err := stages.SubmitCC(ctx, c, cfg.Options, cfg.In, cfg.Base)
+		if err != nil {
+			return err
+		}
+		return s.finish(ctx, c, job)
+	})
+	cmd.Use = "cc --queue URL --in FILE|DIR|URL|LIST --out DIR|s3://BUCKET/PREFIX [cc flags]"
+	cmd.Short = "Read Common Crawl WARC/WAT files on many machines: one task per input file"
+	cmd.Long = `Run wit cc as a job on the queue: the inputs are expanded here (files, folders, URLs, *.paths
+lists against --base) and each input file becomes one task, run by whichever worker pulls it
+(cc.ProcessFile). A task writes its pair file NNNNN.arrow (NNNNN = the input's position) and
+its done marker, so a redelivered task overwrites the same names or finds its marker: the output
+is the one "wit cc" writes, cc-stats.json (the files' counters added up) included. --out and
+--state (default OUT/.cc-state) must be where every worker sees them: a shared path or an s3://
+URL. --workers, --limit-files, --json and --quiet only matter to "wit cc".`
+	cmd.Example = `  wit submit cc --queue nats://queue-host:4222 --in crawl-data/CC-MAIN-2024-10/wat.paths.gz --out 's3://bucket/cc?region=us-east-1' --wait`
+	s.add(cmd)
 	return cmd
 }

@@ -8,6 +8,7 @@ import (
 
 func init() {
 	dist.Register(&dist.Kind{Name: KindFetch, Run: runFetchTask, Finalize: finalizeFetch})
+	dist.Register(&dist.Kind{Name: KindCC, Run: runCCTask, Finalize: finalizeCC})
 }
 
 func init() {
