@@ -66,6 +66,7 @@ func (p *Prefetcher) Open(ctx context.Context, name string) (Reader, error) {
 	for j, it := range p.items {
 		if j < i && !it.opened {
 			delete(p.items, j)
+			p.wg.Add(1) // Close waits for the removal too, so no copy outlives it
 			go p.discard(it)
 		}
 	}
@@ -159,6 +160,7 @@ func (p *Prefetcher) copyTo(name string, f *os.File) error {
 }
 
 func (p *Prefetcher) discard(it *prefetched) {
+	defer p.wg.Done()
 	<-it.done
 	if it.err == nil {
 		os.Remove(it.path)
