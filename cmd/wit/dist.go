@@ -200,6 +200,21 @@ func (s *submitFlags) add(cmd *cobra.Command) {
 }
 
 // finish prints the job's ID and, with --wait, waits for it.
+// run connects to the queue, submits the job that submit builds and finishes as --wait says.
+func (s *submitFlags) run(cmd *cobra.Command, submit func(context.Context, *dist.Conn) (*dist.JobRecord, error)) error {
+	ctx := cmd.Context()
+	c, err := s.connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	job, err := submit(ctx, c)
+	if err != nil {
+		return err
+	}
+	return s.finish(ctx, c, job)
+}
+
 func (s *submitFlags) finish(ctx context.Context, c *dist.Conn, job *dist.JobRecord) error {
 	fmt.Fprintf(os.Stdout, "%s\n", job.ID)
 	slog.Info("submit: job queued", "job", job.ID, "kind", job.Kind, "tasks", job.Tasks)
@@ -257,17 +272,9 @@ func newSubmitBuildCmd() *cobra.Command {
 	)
 	cmd := buildCommand(func(cmd *cobra.Command, o *buildOptions) error {
 		cfg := o.Config
-		ctx := cmd.Context()
-		c, err := s.connect(ctx)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		job, err := stages.SubmitBuild(ctx, c, cfg, partitions, filterPartitions, sliceSize)
-		if err != nil {
-			return err
-		}
-		return s.finish(ctx, c, job)
+		return s.run(cmd, func(ctx context.Context, c *dist.Conn) (*dist.JobRecord, error) {
+			return stages.SubmitBuild(ctx, c, cfg, partitions, filterPartitions, sliceSize)
+		})
 	})
 	cmd.Use = "build --queue URL --seeds FILE --queries FILE|default --out DIR [build flags]"
 	cmd.Short = "Crawl, filter and fetch on many machines, one stage after the other"
@@ -295,17 +302,9 @@ func newSubmitFilterCmd() *cobra.Command {
 	)
 	cmd := filterCommand(func(cmd *cobra.Command, o *filterOptions) error {
 		opts, set := o.Run, o.Stages
-		ctx := cmd.Context()
-		c, err := s.connect(ctx)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		job, err := stages.SubmitFilter(ctx, c, opts, set, partitions)
-		if err != nil {
-			return err
-		}
-		return s.finish(ctx, c, job)
+		return s.run(cmd, func(ctx context.Context, c *dist.Conn) (*dist.JobRecord, error) {
+			return stages.SubmitFilter(ctx, c, opts, set, partitions)
+		})
 	})
 	cmd.Use = "filter --queue URL --in PAIRS --out DIR [filter flags]"
 	cmd.Short = "Filter on many machines: MetaCLIP's count, reduce and sample steps; equals --mode exact"
@@ -328,17 +327,9 @@ func newSubmitCrawlCmd() *cobra.Command {
 	)
 	cmd := crawlCommand(func(cmd *cobra.Command, o *crawlOptions) error {
 		cfg := o.Config
-		ctx := cmd.Context()
-		c, err := s.connect(ctx)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		job, err := stages.SubmitCrawl(ctx, c, cfg, partitions)
-		if err != nil {
-			return err
-		}
-		return s.finish(ctx, c, job)
+		return s.run(cmd, func(ctx context.Context, c *dist.Conn) (*dist.JobRecord, error) {
+			return stages.SubmitCrawl(ctx, c, cfg, partitions)
+		})
 	})
 	cmd.Use = "crawl --queue URL --seeds FILE --out DIR --state DIR [crawl flags]"
 	cmd.Short = "Crawl on many machines: hosts split into partitions, each crawled by one worker at a time"
@@ -367,17 +358,9 @@ func newSubmitFetchCmd() *cobra.Command {
 	cmd := fetchCommand(func(cmd *cobra.Command, o *fetchOptions) error {
 		cfg, in := o.Config, o.In
 		inOpts := fetch.InputOptions{URLCol: o.URLCol, CaptionCol: o.CaptionCol, Format: o.InputFormat}
-		ctx := cmd.Context()
-		c, err := s.connect(ctx)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		job, err := stages.SubmitFetch(ctx, c, cfg, in, inOpts, sliceSize)
-		if err != nil {
-			return err
-		}
-		return s.finish(ctx, c, job)
+		return s.run(cmd, func(ctx context.Context, c *dist.Conn) (*dist.JobRecord, error) {
+			return stages.SubmitFetch(ctx, c, cfg, in, inOpts, sliceSize)
+		})
 	})
 	cmd.Use = "fetch --queue URL --in INPUT --out DIR [fetch flags]"
 	cmd.Short = "Fetch on many machines: the input split into slices, one task each"
@@ -393,17 +376,9 @@ func newSubmitCCCmd() *cobra.Command {
 		if len(cfg.In) == 0 {
 			return errors.New("submit cc: --in is required")
 		}
-		ctx := cmd.Context()
-		c, err := s.connect(ctx)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		job, err := stages.SubmitCC(ctx, c, cfg.Options, cfg.In, cfg.Base)
-		if err != nil {
-			return err
-		}
-		return s.finish(ctx, c, job)
+		return s.run(cmd, func(ctx context.Context, c *dist.Conn) (*dist.JobRecord, error) {
+			return stages.SubmitCC(ctx, c, cfg.Options, cfg.In, cfg.Base)
+		})
 	})
 	cmd.Use = "cc --queue URL --in FILE|DIR|URL|LIST --out DIR|s3://BUCKET/PREFIX [cc flags]"
 	cmd.Short = "Read Common Crawl WARC/WAT files on many machines: one task per input file"
