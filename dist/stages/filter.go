@@ -231,16 +231,23 @@ func failedTasks(f *dist.Final) error {
 	return nil
 }
 
-func runFilterDedup(ctx context.Context, t *dist.Task) (any, error) {
+// partitionSetup reads what a dedup or sample task needs: its job's spec, its partition and the
+// filter options the spec describes.
+func partitionSetup(ctx context.Context, t *dist.Task) (*FilterSpec, partitionTask, filter.Options, error) {
+	var in partitionTask
 	spec, err := decodeFilterSpec(t.Job.Spec)
 	if err != nil {
-		return nil, err
+		return nil, in, filter.Options{}, err
 	}
-	var in partitionTask
 	if err := t.DecodeInput(&in); err != nil {
-		return nil, err
+		return nil, in, filter.Options{}, err
 	}
 	opts, err := spec.options(ctx, t.Log)
+	return spec, in, opts, err
+}
+
+func runFilterDedup(ctx context.Context, t *dist.Task) (any, error) {
+	spec, in, opts, err := partitionSetup(ctx, t)
 	if err != nil {
 		return nil, err
 	}
@@ -284,15 +291,7 @@ func finalizeFilterDedup(ctx context.Context, f *dist.Final) (any, error) {
 }
 
 func runFilterSample(ctx context.Context, t *dist.Task) (any, error) {
-	spec, err := decodeFilterSpec(t.Job.Spec)
-	if err != nil {
-		return nil, err
-	}
-	var in partitionTask
-	if err := t.DecodeInput(&in); err != nil {
-		return nil, err
-	}
-	opts, err := spec.options(ctx, t.Log)
+	spec, in, opts, err := partitionSetup(ctx, t)
 	if err != nil {
 		return nil, err
 	}
