@@ -18,6 +18,9 @@
 #   CROP_MIN    random resized crop's smallest area fraction (default 0.5; the trainer's own: 0.9)
 #   JITTER      colour jitter strength, brightness/contrast/saturation in [1-J, 1+J] (default 0.4)
 #   GRAY        probability of a greyscale training image (default 0.2)
+#   ZOOM_OUT    probability of zooming a training image out (default 0), ZOOM_OUT_MIN its smallest
+#               side fraction (default 0.5)
+#   OUTLINE     probability of drawing contours over a training image (default 0)
 #               (the defaults were chosen on a validation split without openmoji, docs/EXPERIMENT.md)
 #   STYLES      the styles in play (default all five); validation runs: STYLES="noto emojione
 #               fluent-flat fluent-high-contrast" HELDOUT=emojione, openmoji never read
@@ -44,6 +47,9 @@ BATCH=${BATCH:-128}
 CROP_MIN=${CROP_MIN:-0.5}
 JITTER=${JITTER:-0.4}
 GRAY=${GRAY:-0.2}
+ZOOM_OUT=${ZOOM_OUT:-0}
+ZOOM_OUT_MIN=${ZOOM_OUT_MIN:-0.5}
+OUTLINE=${OUTLINE:-0}
 CONFIG=${CONFIG:-configs/clip-tiny.yaml}
 # STYLES: the styles in play (default all five); the tuning runs drop openmoji and hold out emojione.
 read -r -a STYLES <<<"${STYLES:-noto emojione openmoji fluent-flat fluent-high-contrast}"
@@ -157,14 +163,15 @@ if [[ -z ${STEPS:-} ]]; then
   log "speed probe (a few steps, compile included)"
   rm -rf "$WORK/probe"
   "$wit" train --shards "$WORK/shards/train-$CAPTIONS" --config "$CONFIG" --out "$WORK/probe" --steps 8 --batch-size "$BATCH" \
-    --log-every 1 --checkpoint-every 1000 --no-progress --crop-scale-min "$CROP_MIN" --color-jitter "$JITTER" --grayscale "$GRAY" >/dev/null 2>"$WORK/probe.log"
+    --log-every 1 --checkpoint-every 1000 --no-progress --crop-scale-min "$CROP_MIN" --color-jitter "$JITTER" --grayscale "$GRAY" \
+    --zoom-out "$ZOOM_OUT" --zoom-out-min "$ZOOM_OUT_MIN" --outline "$OUTLINE" >/dev/null 2>"$WORK/probe.log"
   # Steady-state speed: the last five steps (the first ones include compilation and warm-up).
   sps=$(tail -n 5 "$WORK/probe/metrics.jsonl" | jq -s 'map(.samples_per_sec) | add / length')
   STEPS=$(jq -n --argjson sps "$sps" --argjson b "$BATCH" --argjson m "$BUDGET_MIN" '[($m * 60 * $sps / $b * 0.9 | floor), 50] | max')
   log "probe: $sps samples/s → $STEPS steps for $BUDGET_MIN min"
   rm -rf "$WORK/probe"
 fi
-extra=(--crop-scale-min "$CROP_MIN" --color-jitter "$JITTER" --grayscale "$GRAY")
+extra=(--crop-scale-min "$CROP_MIN" --color-jitter "$JITTER" --grayscale "$GRAY" --zoom-out "$ZOOM_OUT" --zoom-out-min "$ZOOM_OUT_MIN" --outline "$OUTLINE")
 [[ -n ${LR:-} ]] && extra+=(--lr "$LR")
 [[ -n ${MIN_LR:-} ]] && extra+=(--min-lr "$MIN_LR")
 warmup=${WARMUP:-$(( STEPS / 10 < 200 ? STEPS / 10 : 200 ))}
@@ -207,6 +214,7 @@ jq -n \
   --arg heldout "$HELDOUT" --arg captions "$CAPTIONS" --arg styles "${train_styles[*]}" --arg config "$CONFIG" \
   --argjson steps "$STEPS" --argjson batch "$BATCH" --argjson budget "$BUDGET_MIN" --argjson train_s "$train_s" \
   --argjson crop_min "$CROP_MIN" --argjson jitter "$JITTER" --argjson gray "$GRAY" --arg lr "${LR:-}" \
+  --argjson zoom_out "$ZOOM_OUT" --argjson zoom_out_min "$ZOOM_OUT_MIN" --argjson outline "$OUTLINE" \
   --argjson exit "$status" --arg loss_png "$run/loss.png" --arg metrics "$run/metrics.jsonl" \
   --slurpfile m "$run/metrics.jsonl" \
   --slurpfile r "$WORK/reports/retrieval.json" \
@@ -222,7 +230,7 @@ def zs(z): {top1: (z.at_k[] | select(.k==1) | .accuracy), top3: (z.at_k[] | sele
 {
   experiment: "emoji style transfer", heldout_style: $heldout, train_styles: ($styles | split(" ")),
   caption_recipe: $captions, config: $config, steps_requested: $steps, batch: $batch, budget_min: $budget,
-  augmentation: {crop_scale_min: $crop_min, color_jitter: $jitter, grayscale: $gray}, lr: (if $lr == "" then "preset" else ($lr | tonumber) end),
+  augmentation: {crop_scale_min: $crop_min, color_jitter: $jitter, grayscale: $gray, zoom_out: $zoom_out, zoom_out_min: $zoom_out_min, outline: $outline}, lr: (if $lr == "" then "preset" else ($lr | tonumber) end),
   train_seconds: $train_s, train_exit: $exit,
   steps_done: ($m | last | .step), final_loss: ($m | last | .loss), first_loss: ($m | first | .loss),
   samples_per_sec: ($m | map(.samples_per_sec) | add / length), logit_scale: ($m | last | .logit_scale),

@@ -3,6 +3,8 @@ package train
 import (
 	"fmt"
 	"image"
+	"image/color"
+	"image/draw"
 	"math"
 	"math/rand/v2"
 
@@ -16,6 +18,7 @@ const (
 	CropScaleMax = 1.0
 	CropRatioMin = 3.0 / 4.0
 	CropRatioMax = 4.0 / 3.0
+	ZoomOutMin   = 0.5 // zoom-out's default smallest side fraction
 )
 
 // RandomResizedCrop picks a crop of an w×h image as torchvision's RandomResizedCrop.get_params does:
@@ -123,3 +126,122 @@ func (j Jitter) Apply(tile []float32, rng *rand.Rand) {
 }
 
 func clamp01(v float32) float32 { return min(max(v, 0), 1) }
+
+// ZoomOut is torchvision's RandomZoomOut (the SSD "expand" augmentation), applied before the random
+// resized crop: with probability Prob the image is placed, at a random position, on a larger canvas
+// filled with the colour of its border, so that it covers a side fraction drawn uniformly in
+// [Min, 1] of the canvas. The random resized crop zooms in only (its area fraction is ≤ 1); zoom-out
+// shows the model objects drawn smaller than the training images draw them, with more margin, as
+// other sources draw the same things. The zero value does nothing.
+type ZoomOut struct {
+	Prob float64 // probability of zooming out, 0–1
+	Min  float64 // smallest side fraction of the image on the canvas, (0, 1]
+}
+
+// Active reports whether z changes anything.
+func (z ZoomOut) Active() bool { return z.Prob > 0 && z.Min < 1 }
+
+// Validate reports out-of-range parameters.
+func (z ZoomOut) Validate() error {
+	if z.Prob < 0 || z.Prob > 1 || (z.Prob > 0 && (z.Min < 0.1 || z.Min > 1)) {
+		return fmt.Errorf("zoom-out probability %g must be in [0, 1] and its smallest side fraction %g in [0.1, 1]", z.Prob, z.Min)
+	}
+	return nil
+}
+
+// Apply returns img or, with probability z.Prob, img on a canvas 1/s times its size (s uniform in
+// [z.Min, 1]) filled with img's mean border colour.
+func (z ZoomOut) Apply(img image.Image, rng *rand.Rand) image.Image {
+	if !z.Active() || rng.Float64() >= z.Prob {
+		return img
+	}
+	s := z.Min + rng.Float64()*(1-z.Min)
+	b := img.Bounds()
+	w, h := b.Dx(), b.Dy()
+	cw, ch := max(w, int(math.Round(float64(w)/s))), max(h, int(math.Round(float64(h)/s)))
+	canvas := image.NewRGBA(image.Rect(0, 0, cw, ch))
+	draw.Draw(canvas, canvas.Bounds(), image.NewUniform(borderColour(img)), image.Point{}, draw.Src)
+	x, y := rng.IntN(cw-w+1), rng.IntN(ch-h+1)
+	draw.Draw(canvas, image.Rect(x, y, x+w, y+h), img, b.Min, draw.Src)
+	return canvas
+}
+
+// borderColour is the most frequent colour (at 5 bits a channel) of img's outermost pixels: the
+// background a web image's object sits on (white for icons composited on white), which a mean would
+// mix with the object's own pixels where it touches the border.
+func borderColour(img image.Image) color.RGBA {
+	b := img.Bounds()
+	var counts [1 << 15]uint16
+	best, bestN := uint16(1<<15-1), uint16(0)
+	add := func(x, y int) {
+		cr, cg, cb, _ := img.At(x, y).RGBA()
+		k := uint16(cr>>11)<<10 | uint16(cg>>11)<<5 | uint16(cb>>11)
+		counts[k]++
+		if counts[k] > bestN {
+			best, bestN = k, counts[k]
+		}
+	}
+	for x := b.Min.X; x < b.Max.X; x++ {
+		add(x, b.Min.Y)
+		add(x, b.Max.Y-1)
+	}
+	for y := b.Min.Y + 1; y < b.Max.Y-1; y++ {
+		add(b.Min.X, y)
+		add(b.Max.X-1, y)
+	}
+	level := func(v uint16) uint8 { return uint8(v&31)<<3 | uint8(v&31)>>2 }
+	return color.RGBA{R: level(best >> 10), G: level(best >> 5), B: level(best), A: 255}
+}
+
+// Outline draws dark contours over a CLIP-normalised [R, R, 3] tile with probability Prob: pixels
+// whose luma gradient (Sobel, on the tile) exceeds Threshold become black. It turns a filled,
+// shaded drawing into a line drawing of the same shapes, the way many icon and clip-art styles
+// draw, so that the model keys on shapes and colours rather than on one style's rendering. Applied
+// after the colour jitter. The zero value does nothing.
+type Outline struct {
+	Prob      float64 // probability, 0–1
+	Threshold float64 // Sobel magnitude on [0,1] luma above which a pixel becomes a contour (default 1)
+}
+
+// OutlineThreshold is Outline's default Sobel threshold: a step of a quarter of the luma range.
+const OutlineThreshold = 1.0
+
+// Validate reports out-of-range parameters.
+func (o Outline) Validate() error {
+	if o.Prob < 0 || o.Prob > 1 || o.Threshold < 0 {
+		return fmt.Errorf("outline probability %g must be in [0, 1] and its threshold %g ≥ 0", o.Prob, o.Threshold)
+	}
+	return nil
+}
+
+// Apply draws the contours into tile (side r) with probability o.Prob; edges is scratch of r·r
+// values (reused across calls).
+func (o Outline) Apply(tile []float32, r int, edges []float32, rng *rand.Rand) {
+	if o.Prob <= 0 || rng.Float64() >= o.Prob {
+		return
+	}
+	th := float32(o.Threshold)
+	if th == 0 {
+		th = OutlineThreshold
+	}
+	lum := func(x, y int) float32 {
+		x, y = min(max(x, 0), r-1), min(max(y, 0), r-1)
+		k := (y*r + x) * 3
+		return luma(tile[k]*inference.CLIPStd[0]+inference.CLIPMean[0], tile[k+1]*inference.CLIPStd[1]+inference.CLIPMean[1],
+			tile[k+2]*inference.CLIPStd[2]+inference.CLIPMean[2])
+	}
+	for y := range r {
+		for x := range r {
+			gx := lum(x+1, y-1) + 2*lum(x+1, y) + lum(x+1, y+1) - lum(x-1, y-1) - 2*lum(x-1, y) - lum(x-1, y+1)
+			gy := lum(x-1, y+1) + 2*lum(x, y+1) + lum(x+1, y+1) - lum(x-1, y-1) - 2*lum(x, y-1) - lum(x+1, y-1)
+			edges[y*r+x] = gx*gx + gy*gy
+		}
+	}
+	for i, e := range edges[:r*r] {
+		if e > th*th {
+			for c := range 3 {
+				tile[i*3+c] = -inference.CLIPMean[c] / inference.CLIPStd[c] // black
+			}
+		}
+	}
+}

@@ -1,6 +1,9 @@
 package train
 
 import (
+	"image"
+	"image/color"
+	"image/draw"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -130,5 +133,147 @@ func TestLoaderJitter(t *testing.T) {
 	bad.Jitter = Jitter{Strength: 2}
 	if _, err := NewLoader(bad, tok); err == nil {
 		t.Fatal("strength 2 accepted")
+	}
+}
+
+// square is a w×w white image with a red square of side s at (x0, y0).
+func square(w, s, x0, y0 int) *image.RGBA {
+	img := image.NewRGBA(image.Rect(0, 0, w, w))
+	draw.Draw(img, img.Bounds(), image.NewUniform(color.White), image.Point{}, draw.Src)
+	draw.Draw(img, image.Rect(x0, y0, x0+s, y0+s), image.NewUniform(color.RGBA{R: 220, A: 255}), image.Point{}, draw.Src)
+	return img
+}
+
+func TestZoomOut(t *testing.T) {
+	src := square(40, 20, 10, 10)
+	for _, tc := range []struct {
+		name     string
+		z        ZoomOut
+		same     bool
+		min, max int // canvas side range
+	}{
+		{name: "zero value", z: ZoomOut{}, same: true},
+		{name: "never", z: ZoomOut{Prob: 0, Min: 0.5}, same: true},
+		{name: "min 1 cannot zoom", z: ZoomOut{Prob: 1, Min: 1}, same: true},
+		{name: "always, down to half", z: ZoomOut{Prob: 1, Min: 0.5}, min: 40, max: 80},
+		{name: "always, down to a fifth", z: ZoomOut{Prob: 1, Min: 0.2}, min: 40, max: 200},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for seed := range uint64(20) {
+				out := tc.z.Apply(src, rand.New(rand.NewPCG(seed, 1)))
+				if tc.same {
+					if out != image.Image(src) {
+						t.Fatal("image changed")
+					}
+					continue
+				}
+				side := out.Bounds().Dx()
+				if out.Bounds().Dy() != side || side < tc.min || side > tc.max {
+					t.Fatalf("canvas %v, want a square side in [%d, %d]", out.Bounds(), tc.min, tc.max)
+				}
+				// The image is on the canvas unchanged (same number of red pixels) and the margin
+				// has the border's colour (white).
+				red, white := 0, 0
+				for y := range side {
+					for x := range side {
+						switch out.At(x, y) {
+						case color.RGBA{R: 220, A: 255}:
+							red++
+						case color.RGBA{R: 255, G: 255, B: 255, A: 255}:
+							white++
+						}
+					}
+				}
+				if red != 400 || red+white != side*side {
+					t.Fatalf("canvas %d²: %d red (want 400), %d white", side, red, white)
+				}
+			}
+		})
+	}
+	if (ZoomOut{Prob: 1.5, Min: 0.5}).Validate() == nil || (ZoomOut{Prob: 0.5, Min: 0.01}).Validate() == nil {
+		t.Error("out-of-range zoom-out accepted")
+	}
+}
+
+// TestBorderColour: the border's most frequent colour, not its mean, so an object touching the
+// border does not tint the canvas.
+func TestBorderColour(t *testing.T) {
+	img := square(40, 30, 0, 5) // the red square touches the left border
+	if c := borderColour(img); c != (color.RGBA{R: 255, G: 255, B: 255, A: 255}) {
+		t.Fatalf("border colour %v, want white", c)
+	}
+}
+
+func TestOutline(t *testing.T) {
+	const r = 24
+	res := inference.NewResampler(r)
+	tile := make([]float32, r*r*3)
+	res.Tile(tile, square(r, 12, 6, 6), image.Rect(0, 0, r, r))
+	before := unnorm(tile)
+	(Outline{}).Apply(tile, r, make([]float32, r*r), rand.New(rand.NewPCG(1, 1)))
+	if !slices.Equal(unnorm(tile), before) {
+		t.Fatal("zero value changed the tile")
+	}
+	(Outline{Prob: 1}).Apply(tile, r, make([]float32, r*r), rand.New(rand.NewPCG(1, 1)))
+	after := unnorm(tile)
+	black := func(img []float32, x, y int) bool {
+		k := (y*r + x) * 3
+		return img[k] < 0.01 && img[k+1] < 0.01 && img[k+2] < 0.01
+	}
+	// The square's edge (columns 5–6 and 17–18 along its height) turns black; its inside and the
+	// background far from it keep their colours.
+	for _, p := range [][2]int{{6, 12}, {17, 12}, {12, 6}, {12, 17}} {
+		if !black(after, p[0], p[1]) {
+			t.Errorf("edge pixel %v not black", p)
+		}
+	}
+	for _, p := range [][2]int{{12, 12}, {1, 1}, {22, 22}} {
+		k := (p[1]*r + p[0]) * 3
+		if black(after, p[0], p[1]) || math.Abs(float64(after[k]-before[k])) > 1e-5 {
+			t.Errorf("pixel %v away from edges changed", p)
+		}
+	}
+	if (Outline{Prob: 2}).Validate() == nil || (Outline{Prob: 0.5, Threshold: -1}).Validate() == nil {
+		t.Error("out-of-range outline accepted")
+	}
+}
+
+// TestLoaderZoomOutAndOutline: both augmentations change training tiles, deterministically, and
+// never the evaluation transform.
+func TestLoaderZoomOutAndOutline(t *testing.T) {
+	dir := t.TempDir()
+	writeShards(t, dir, 16, 16, 0, 24)
+	tok := testTokenizer(t)
+	base := LoaderOptions{Shards: dir, Resolution: 16, ContextLength: 8, BatchSize: 8, Workers: 2, ShuffleBuffer: 4, Seed: 5, Epochs: 1}
+	load := func(o LoaderOptions) []*Batch {
+		l, err := NewLoader(o, tok)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return collect(t, l, shards.Position{})
+	}
+	plain := load(base)
+	for name, set := range map[string]func(*LoaderOptions){
+		"zoom-out": func(o *LoaderOptions) { o.ZoomOut = ZoomOut{Prob: 1, Min: 0.5} },
+		"outline":  func(o *LoaderOptions) { o.Outline = Outline{Prob: 1} },
+	} {
+		t.Run(name, func(t *testing.T) {
+			o := base
+			set(&o)
+			a, b := load(o), load(o)
+			if slices.Equal(plain[0].Images, a[0].Images) {
+				t.Fatal("training tiles unchanged")
+			}
+			if !slices.Equal(a[0].Images, b[0].Images) || !slices.Equal(a[1].Images, b[1].Images) {
+				t.Fatal("stream not deterministic")
+			}
+			center := base
+			center.CenterCrop = true
+			co := center
+			set(&co)
+			if !slices.Equal(load(center)[0].Images, load(co)[0].Images) {
+				t.Fatal("applied to the evaluation transform")
+			}
+		})
 	}
 }

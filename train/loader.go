@@ -29,9 +29,11 @@ type LoaderOptions struct {
 	Epochs        int     // epochs to stream (0: one; -1: forever)
 	ScaleMin      float64 // random resized crop area range (default 0.9–1.0, OpenCLIP's)
 	ScaleMax      float64
-	Jitter        Jitter // colour jitter after the random crop (zero: none)
-	CenterCrop    bool   // evaluation transform: no random crop, no jitter
-	MaxPixels     int64  // larger images count as corrupt (default inference.DefaultMaxPixels)
+	Jitter        Jitter  // colour jitter after the random crop (zero: none)
+	ZoomOut       ZoomOut // zoom-out before the random crop (zero: none)
+	Outline       Outline // contours drawn after the colour jitter (zero: none)
+	CenterCrop    bool    // evaluation transform: no random crop, no jitter
+	MaxPixels     int64   // larger images count as corrupt (default inference.DefaultMaxPixels)
 }
 
 func (o LoaderOptions) withDefaults() LoaderOptions {
@@ -105,6 +107,12 @@ func NewLoader(opts LoaderOptions, tok *tokenizer.Tokenizer) (*Loader, error) {
 		return nil, fmt.Errorf("loader: crop scale range [%g, %g] not within (0, 1]", opts.ScaleMin, opts.ScaleMax)
 	}
 	if err := opts.Jitter.Validate(); err != nil {
+		return nil, fmt.Errorf("loader: %w", err)
+	}
+	if err := opts.Outline.Validate(); err != nil {
+		return nil, fmt.Errorf("loader: %w", err)
+	}
+	if err := opts.ZoomOut.Validate(); err != nil {
 		return nil, fmt.Errorf("loader: %w", err)
 	}
 	sl, err := shards.NewLoader(opts.Shards, shards.LoaderOptions{
@@ -366,9 +374,16 @@ func (l *Loader) prepare(res *inference.Resampler, tile []float32, j job) error 
 	if !l.opts.CenterCrop {
 		// The crop depends on the seed and the sample's position only: a resumed run crops alike.
 		rng := rand.New(rand.NewPCG(l.opts.Seed^0xC1F0C1F0, uint64(j.pos.Epoch)<<40^uint64(j.pos.Consumed)))
+		if l.opts.ZoomOut.Active() {
+			img = l.opts.ZoomOut.Apply(img, rng)
+			b = img.Bounds()
+		}
 		rect = RandomResizedCrop(b.Dx(), b.Dy(), l.opts.ScaleMin, l.opts.ScaleMax, rng)
 		res.Tile(tile, img, rect)
 		l.opts.Jitter.Apply(tile, rng)
+		if l.opts.Outline.Prob > 0 {
+			l.opts.Outline.Apply(tile, res.R, make([]float32, res.R*res.R), rng)
+		}
 		return nil
 	}
 	res.Tile(tile, img, rect)

@@ -34,6 +34,9 @@ type Options struct {
 	CropScaleMin float64 `json:"crop_scale_min,omitempty"` // random resized crop's smallest area fraction (default 0.9, OpenCLIP's)
 	ColorJitter  float64 `json:"color_jitter,omitempty"`   // brightness/contrast/saturation jitter strength, 0–1 (default 0: none)
 	GrayScale    float64 `json:"grayscale,omitempty"`      // probability of a greyscale training image (default 0)
+	ZoomOutProb  float64 `json:"zoom_out_prob,omitempty"`  // probability of zooming a training image out (default 0)
+	ZoomOutMin   float64 `json:"zoom_out_min,omitempty"`   // zoom-out's smallest side fraction (default 0.5)
+	OutlineProb  float64 `json:"outline_prob,omitempty"`   // probability of drawing contours over a training image (default 0)
 
 	ShuffleBuffer int   `json:"shuffle_buffer"` // samples in the loader's shuffle buffer (default 2048)
 	Workers       int   `json:"workers"`        // JPEG decode goroutines (default NumCPU)
@@ -88,6 +91,7 @@ func (o Options) WithDefaults(h model.Hyper, cfg model.Config) Options {
 		o.Seed = 1
 	}
 	setF(&o.CropScaleMin, CropScaleMin)
+	setF(&o.ZoomOutMin, ZoomOutMin)
 	setI(&o.ShuffleBuffer, 2048)
 	setI(&o.Workers, runtime.NumCPU())
 	setI(&o.Prefetch, 2)
@@ -116,11 +120,17 @@ func (o Options) Validate(cfg model.Config) error {
 		return fmt.Errorf("crop scale min %g must be in (0, 1]", o.CropScaleMin)
 	case (Jitter{Strength: o.ColorJitter, Gray: o.GrayScale}).Validate() != nil:
 		return (Jitter{Strength: o.ColorJitter, Gray: o.GrayScale}).Validate()
+	case (Outline{Prob: o.OutlineProb}).Validate() != nil:
+		return (Outline{Prob: o.OutlineProb}).Validate()
+	case o.zoomOut().Validate() != nil:
+		return o.zoomOut().Validate()
 	case o.VocabSize > cfg.VocabSize:
 		return fmt.Errorf("tokenizer vocabulary %d exceeds the model's %d", o.VocabSize, cfg.VocabSize)
 	}
 	return nil
 }
+
+func (o Options) zoomOut() ZoomOut { return ZoomOut{Prob: o.ZoomOutProb, Min: o.ZoomOutMin} }
 
 // MicroBatch is the number of pairs per forward/backward pass.
 func (o Options) MicroBatch() int { return o.BatchSize / o.Accum }

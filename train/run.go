@@ -188,6 +188,7 @@ func (r *run) build(be backends.Backend) error {
 		BatchSize: o.MicroBatch(), Workers: o.Workers, Prefetch: o.Prefetch, ShuffleBuffer: o.ShuffleBuffer,
 		Seed: o.Seed, Epochs: -1, MaxPixels: o.MaxPixels,
 		ScaleMin: o.CropScaleMin, ScaleMax: CropScaleMax, Jitter: Jitter{Strength: o.ColorJitter, Gray: o.GrayScale},
+		ZoomOut: o.zoomOut(), Outline: Outline{Prob: o.OutlineProb},
 	}, r.tok)
 	if err != nil {
 		return err
