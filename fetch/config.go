@@ -72,6 +72,16 @@ type Config struct {
 	// FirstShard is the first shard number of a new output directory (default 0); a
 	// distributed fetch gives each slice its own range of numbers.
 	FirstShard int `yaml:"-"`
+	// ShardDir, when set, is where the run's shards and their records (NNNNN.arrow,
+	// NNNNN_stats.json, NNNNN_failed.jsonl) go instead of Out: a folder that other runs share,
+	// each owning its own shard numbers, [FirstShard, ShardLimit) for this one. The run reads,
+	// cleans and writes only its numbers there (a shard that would pass ShardLimit is an error),
+	// and keeps its own files in Out: manifest.json and sizes.json of its shards, stats.json,
+	// fetch.json, the bad-rows list, the lock and the decode journal. A distributed fetch
+	// (package dist/stages) gives each slice a range in the job's output folder, so the shards
+	// are written under their final names and no merge has to move them.
+	ShardDir   string `yaml:"-"`
+	ShardLimit int    `yaml:"-"`
 
 	// Client, when set, is used instead of a client built from the network options (wit build
 	// shares the crawler's, so per-host limits hold across both stages).
@@ -171,6 +181,9 @@ func (c *Config) Validate() error {
 	}
 	if c.FirstSeq < 0 || c.FirstShard < 0 {
 		errs = append(errs, errors.New("first_seq and first_shard must be >= 0"))
+	}
+	if c.ShardDir != "" && c.ShardLimit <= c.FirstShard {
+		errs = append(errs, fmt.Errorf("shard_limit %d: a shared shard folder needs a range past first_shard %d", c.ShardLimit, c.FirstShard))
 	}
 	if c.MaxShardBytes < 0 {
 		errs = append(errs, fmt.Errorf("max_shard_bytes %d: want >= 0", c.MaxShardBytes))

@@ -73,17 +73,33 @@ func Run(ctx context.Context, cfg Config, source iter.Seq2[Item, error]) (Stats,
 	if err := outDir.Mkdir(ctx); err != nil {
 		return Stats{}, fmt.Errorf("fetch: %w", err)
 	}
+	shardDir, owns := outDir, shardRange(0, 0)
+	if cfg.ShardDir != "" {
+		if shardDir, err = storage.Open(ctx, cfg.ShardDir); err != nil {
+			return Stats{}, fmt.Errorf("fetch: %w", err)
+		}
+		if err := shardDir.Mkdir(ctx); err != nil {
+			return Stats{}, fmt.Errorf("fetch: %w", err)
+		}
+		owns = shardRange(cfg.FirstShard, cfg.ShardLimit)
+	}
 	unlock, err := lockDir(out)
 	if err != nil {
 		return Stats{}, err
 	}
 	defer unlock()
+	if cfg.ShardDir != "" {
+		// Out is the run's own: a killed run's manifest or stats temporary files go.
+		if err := shards.CleanAtomicTemp(out); err != nil {
+			return Stats{}, fmt.Errorf("fetch: %w", err)
+		}
+	}
 	if !cfg.RetryFailed {
 		if err := checkInput(out, cfg.InputName); err != nil {
 			return Stats{}, err
 		}
 	}
-	led, err := loadLedger(ctx, outDir, log)
+	led, err := loadLedger(ctx, shardDir, owns, log)
 	if err != nil {
 		return Stats{}, err
 	}
@@ -98,7 +114,7 @@ func Run(ctx context.Context, cfg Config, source iter.Seq2[Item, error]) (Stats,
 		log.Warn("fetch: an earlier run died while decoding; its items are failed as crashed (decoded alone then) or decoded alone (decoded with others)",
 			"crashed", len(jl.crashed), "suspects", len(jl.suspects))
 	}
-	sw, err := newSampleWriter(outDir, max(led.nextIndex, cfg.FirstShard), led.manifest, &cfg)
+	sw, err := newSampleWriter(shardDir, out, max(led.nextIndex, cfg.FirstShard), led.manifest, &cfg)
 	if err != nil {
 		return Stats{}, err
 	}
@@ -142,7 +158,7 @@ func Run(ctx context.Context, cfg Config, source iter.Seq2[Item, error]) (Stats,
 		defer close(feederDone)
 		var feed iter.Seq2[job, error]
 		if cfg.RetryFailed {
-			feed = led.retrySource(outDir, cfg.RetryReasons)
+			feed = led.retrySource(shardDir, cfg.RetryReasons)
 		} else {
 			feed = numbered(source, cfg.FirstSeq, &led.done, &skipped, bad)
 		}

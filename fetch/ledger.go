@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/witdata/wit/internal/atomicfile"
 	"github.com/witdata/wit/internal/storage"
 	"github.com/witdata/wit/shards"
 )
@@ -81,19 +82,56 @@ type ledger struct {
 	manifest  *shards.Manifest
 }
 
+// shardNumbers are the shard numbers a run owns in its shard folder: [first, limit), or every
+// number when limit is 0.
+type shardNumbers struct{ first, limit int }
+
+func shardRange(first, limit int) shardNumbers { return shardNumbers{first, limit} }
+
+func (r shardNumbers) has(n int) bool { return r.limit == 0 || n >= r.first && n < r.limit }
+
+// leadingNumber is the number a shard file, record or one of their temporary files starts with
+// ("00012.arrow.tmp-x", "00012_stats.json.tmp-y" -> 12).
+func leadingNumber(name string) (int, bool) {
+	i := strings.IndexAny(name, "._")
+	if i <= 0 {
+		return 0, false
+	}
+	n, err := strconv.Atoi(name[:i])
+	return n, err == nil && n >= 0
+}
+
 // loadLedger cleans up after a killed run and reads the records of dir (a local directory or a
-// folder on object storage, where a killed run leaves no temporary objects to clean).
-func loadLedger(ctx context.Context, d storage.Dir, log *slog.Logger) (*ledger, error) {
+// folder on object storage, where a killed run leaves no temporary objects to clean), of the
+// shard numbers owns (a folder shared by several runs holds others' too, never touched).
+func loadLedger(ctx context.Context, d storage.Dir, owns shardNumbers, log *slog.Logger) (*ledger, error) {
 	dir := d.String()
-	if err := shards.CleanTemp(dir); err != nil {
-		return nil, err
+	if owns.limit == 0 {
+		if err := shards.CleanTemp(dir); err != nil {
+			return nil, err
+		}
+		if err := shards.CleanAtomicTemp(dir); err != nil {
+			return nil, err
+		}
 	}
-	if err := shards.CleanAtomicTemp(dir); err != nil {
-		return nil, err
-	}
-	entries, err := d.List(ctx, "")
+	all, err := d.List(ctx, "")
 	if err != nil {
 		return nil, fmt.Errorf("fetch: %w", err)
+	}
+	var entries []storage.Info
+	for _, e := range all {
+		n, numbered := leadingNumber(e.Name)
+		if numbered && !owns.has(n) {
+			continue
+		}
+		if !e.IsDir && numbered && strings.Contains(e.Name, atomicfile.TempMarker) {
+			// A shard or record a killed run never committed (local disk only).
+			if err := d.Delete(ctx, e.Name); err != nil {
+				return nil, fmt.Errorf("fetch: remove stale %s: %w", e.Name, err)
+			}
+			continue
+		}
+		entries = append(entries, e)
 	}
 	l := &ledger{stats: map[int]*shards.ShardStats{}}
 	arrows := map[int]bool{}
@@ -154,7 +192,10 @@ func loadLedger(ctx context.Context, d storage.Dir, log *slog.Logger) (*ledger, 
 			log.Warn("fetch: shard without a stats record; its input items are unknown and will not be skipped", "file", shards.FileName(n))
 		}
 	}
-	m, err := shards.BuildManifest(dir)
+	m, err := shards.BuildManifestFunc(dir, func(name string) bool {
+		n, ok := shards.FileIndex(name)
+		return ok && owns.has(n)
+	})
 	if err != nil {
 		return nil, err
 	}

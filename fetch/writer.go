@@ -21,6 +21,8 @@ type sampleWriter struct {
 	ctx      context.Context
 	d        storage.Dir
 	dir      string // d's location
+	metaDir  string // where manifest.json goes: dir, or Config.Out when the shards go to Config.ShardDir
+	limit    int    // first shard number past this run's range (0: none)
 	opts     shards.WriterOptions
 	w        *shards.Writer
 	cur      int // number of the shard being written
@@ -40,8 +42,11 @@ type sampleWriter struct {
 	lastStats *shards.ShardStats                           // handed from beforeCommit to afterCommit
 }
 
-func newSampleWriter(d storage.Dir, first int, m *shards.Manifest, cfg *Config) (*sampleWriter, error) {
-	sw := &sampleWriter{ctx: context.Background(), d: d, dir: d.String(), cur: first, manifest: m, failures: map[string]int64{}}
+func newSampleWriter(d storage.Dir, metaDir string, first int, m *shards.Manifest, cfg *Config) (*sampleWriter, error) {
+	sw := &sampleWriter{ctx: context.Background(), d: d, dir: d.String(), metaDir: metaDir, cur: first, manifest: m, failures: map[string]int64{}}
+	if cfg.ShardDir != "" {
+		sw.limit = cfg.ShardLimit
+	}
 	// Small batches bound the builder's memory (~BatchRows images) and keep the int32 offsets
 	// of the image column far from overflowing even for unresized originals.
 	batch := 256
@@ -56,6 +61,7 @@ func newSampleWriter(d storage.Dir, first int, m *shards.Manifest, cfg *Config) 
 		Metadata:     shards.SampleMetadata(),
 		BeforeCommit: sw.beforeCommit,
 		AfterCommit:  sw.afterCommit,
+		SharedDir:    cfg.ShardDir != "",
 	}
 	if cfg.MaxShardBytes > 0 {
 		// Rotation is checked after each batch: smaller batches overshoot the limit less.
@@ -138,6 +144,10 @@ func (sw *sampleWriter) pendingRows() bool { return sw.row > 0 }
 
 // writeRecord finishes the pending failed list and writes the stats record for shard index.
 func (sw *sampleWriter) writeRecord(index int, c *shards.Commit) (*shards.ShardStats, error) {
+	if sw.limit > 0 && index >= sw.limit {
+		// The numbers past the range are another run's in a shared shard folder.
+		return nil, fmt.Errorf("fetch: shard %d is past this run's range (shard_limit %d)", index, sw.limit)
+	}
 	end := time.Now()
 	st := &shards.ShardStats{
 		Count:       int64(len(sw.seqs)),
@@ -191,7 +201,7 @@ func (sw *sampleWriter) afterCommit(c shards.Commit) error {
 	if sw.onCommit != nil {
 		sw.onCommit(c, sw.lastStats)
 	}
-	return shards.WriteManifest(sw.dir, sw.manifest)
+	return shards.WriteManifest(sw.metaDir, sw.manifest)
 }
 
 // flushFailures writes a failures-only record when many failures wait and no rows do, so that a

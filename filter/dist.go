@@ -7,15 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"iter"
-	"os"
-	"path/filepath"
 	"slices"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 
-	"github.com/witdata/wit/internal/atomicfile"
 	"github.com/witdata/wit/internal/storage"
 	"github.com/witdata/wit/shards"
 )
@@ -45,7 +42,7 @@ type MapResult struct {
 }
 
 // PartitionDir names partition k's directory under dir.
-func PartitionDir(dir string, k int) string { return filepath.Join(dir, fmt.Sprintf("d%04d", k)) }
+func PartitionDir(dir string, k int) string { return storage.Join(dir, fmt.Sprintf("d%04d", k)) }
 
 // MapFile runs the per-caption stages over one input file (opts.In) with file index fileIndex,
 // and writes the survivors into PartitionDir(dir, PairKey % partitions). Dedup, counting and
@@ -62,7 +59,7 @@ func MapFile(ctx context.Context, opts Options, fileIndex, partitions int, dir s
 	if err != nil {
 		return nil, err
 	}
-	if err := os.RemoveAll(dir); err != nil {
+	if err := storage.RemoveAll(ctx, dir); err != nil {
 		return nil, fmt.Errorf("filter: %w", err)
 	}
 	r := &runner{opts: opts, src: src, stats: newStats(opts)}
@@ -132,7 +129,7 @@ func withPosition(s *arrow.Schema) *arrow.Schema {
 func stagedRows(ctx context.Context, dirs []string) iter.Seq2[arrow.RecordBatch, error] {
 	return func(yield func(arrow.RecordBatch, error) bool) {
 		for _, d := range dirs {
-			if _, err := os.Stat(d); errors.Is(err, os.ErrNotExist) {
+			if _, err := storage.Stat(ctx, d); storage.IsNotExist(err) {
 				continue // no survivor of that file fell in this partition
 			}
 			for rec, err := range shards.ReadDir(ctx, d, nil) {
@@ -174,7 +171,7 @@ func DedupPartition(ctx context.Context, opts Options, inputs []string, out, cou
 	if m := opts.Stages.Matcher; m != nil {
 		counts = make([]int32, m.Len())
 	}
-	if err := os.RemoveAll(out); err != nil {
+	if err := storage.RemoveAll(ctx, out); err != nil {
 		return res, fmt.Errorf("filter: %w", err)
 	}
 	var w *shards.Writer
@@ -233,18 +230,22 @@ func DedupPartition(ctx context.Context, opts Options, inputs []string, out, cou
 	return res, WriteCounts(countsFile, counts)
 }
 
-// WriteCounts writes per-entry counts atomically (int32s, little-endian).
+// WriteCounts writes per-entry counts atomically (int32s, little-endian) to path, a local path
+// or an object-store URL.
 func WriteCounts(path string, counts []int32) error {
 	buf := make([]byte, 4*len(counts))
 	for i, c := range counts {
 		binary.LittleEndian.PutUint32(buf[4*i:], uint32(c))
 	}
-	return atomicfile.WriteFile(path, buf)
+	if err := storage.WriteFile(context.Background(), path, buf); err != nil {
+		return fmt.Errorf("filter: counts: %w", err)
+	}
+	return nil
 }
 
 // ReadCounts reads a file written by WriteCounts.
 func ReadCounts(path string) ([]int32, error) {
-	buf, err := os.ReadFile(path)
+	buf, err := storage.ReadFile(context.Background(), path)
 	if err != nil {
 		return nil, fmt.Errorf("filter: counts: %w", err)
 	}
@@ -286,10 +287,10 @@ func SumCounts(files []string) ([]int32, error) {
 // SamplePartition keeps the rows of one deduplicated partition (in) that ExactBalancer keeps
 // with the global counts, into out, and returns how many it dropped.
 func SamplePartition(ctx context.Context, opts Options, counts []int32, in, out string) (int64, error) {
-	if err := os.RemoveAll(out); err != nil {
+	if err := storage.RemoveAll(ctx, out); err != nil {
 		return 0, fmt.Errorf("filter: %w", err)
 	}
-	if _, err := os.Stat(in); errors.Is(err, os.ErrNotExist) {
+	if _, err := storage.Stat(ctx, in); storage.IsNotExist(err) {
 		return 0, nil
 	}
 	bal := &ExactBalancer{T: opts.Threshold, Seed: opts.Seed, Counts: counts}
@@ -380,7 +381,7 @@ func MergeOutput(ctx context.Context, opts Options, parts []string, stats *Stats
 	tmp := out.Dir().String()
 	h := &mergeHeap{}
 	for _, p := range parts {
-		if _, err := os.Stat(p); errors.Is(err, os.ErrNotExist) {
+		if _, err := storage.Stat(ctx, p); storage.IsNotExist(err) {
 			continue
 		}
 		next, stop := iter.Pull2(shards.ReadDir(ctx, p, nil))

@@ -110,10 +110,17 @@ func WriteManifest(dir string, m *Manifest) error {
 // BuildManifest scans the committed shard files of dir. A file's row count comes from its
 // NNNNN_stats.json when that names the same size; otherwise the file is opened and counted
 // (reading every batch), so a manifest can be rebuilt for any directory of sample shards.
-func BuildManifest(dir string) (*Manifest, error) {
+func BuildManifest(dir string) (*Manifest, error) { return BuildManifestFunc(dir, nil) }
+
+// BuildManifestFunc is BuildManifest over the shard files of dir whose names keep reports true
+// (nil: all), for a folder that several writers share, each with its own shard numbers.
+func BuildManifestFunc(dir string, keep func(name string) bool) (*Manifest, error) {
 	files, err := ListFiles(dir)
 	if err != nil {
 		return nil, err
+	}
+	if keep != nil {
+		files = slices.DeleteFunc(files, func(f string) bool { return !keep(storage.Base(f)) })
 	}
 	m := &Manifest{SchemaVersion: SchemaVersion, Shards: make([]ShardInfo, 0, len(files))}
 	sizes := map[string]int64{}

@@ -41,6 +41,9 @@ type WriterOptions struct {
 	// BeforeCommit sees a complete, durable TempPath there; without it files stream to the store
 	// and TempPath is empty. Local directories ignore it (files are staged beside their name).
 	StageDir string
+	// SharedDir says that other writers write into dir at the same time (with other file
+	// numbers): its temporary files are theirs and are left alone; the caller removes its own.
+	SharedDir bool
 }
 
 // Commit describes one completed file.
@@ -95,8 +98,10 @@ func NewWriter(dir string, schema *arrow.Schema, opts WriterOptions) (*Writer, e
 	if err := d.Mkdir(ctx); err != nil {
 		return nil, fmt.Errorf("shards: create %s: %w", dir, err)
 	}
-	if err := CleanTemp(dir); err != nil {
-		return nil, err
+	if !opts.SharedDir {
+		if err := CleanTemp(dir); err != nil {
+			return nil, err
+		}
 	}
 	if _, local := d.Local(); local {
 		opts.StageDir = ""

@@ -256,8 +256,9 @@ func newSubmitCmd() *cobra.Command {
 		Short: "Submit a stage as a job that workers on many machines run",
 		Long: `Submit a stage as a job on the queue; "wit worker" processes on any number of machines run its
 tasks. Each subcommand takes the same flags as the single-machine command, plus --queue and
---wait. Paths (--in, --seeds, --out) must be on storage every worker sees, as absolute paths
-or relative to the directory wit submit runs in. Submitting the same job twice is harmless: it
+--wait. Locations (--in, --seeds, --out, --state) must be where every worker sees them: an
+s3:// URL, or a path on a shared file system (absolute or relative to the directory wit submit
+runs in). Submitting the same job twice is harmless: it
 has the same ID and nothing already done runs again.`,
 	}
 	cmd.AddCommand(newSubmitFetchCmd(), newSubmitCCCmd(), newSubmitCrawlCmd(), newSubmitFilterCmd(), newSubmitBuildCmd())
@@ -276,7 +277,7 @@ func newSubmitBuildCmd() *cobra.Command {
 			return stages.SubmitBuild(ctx, c, cfg, partitions, filterPartitions, sliceSize)
 		})
 	})
-	cmd.Use = "build --queue URL --seeds FILE --queries FILE|default --out DIR [build flags]"
+	cmd.Use = "build --queue URL --seeds FILE --queries FILE|default --out DIR|s3://BUCKET/PREFIX [build flags]"
 	cmd.Short = "Crawl, filter and fetch on many machines, one stage after the other"
 	cmd.Long = `Build as a pipeline of jobs on the queue: the crawl (hosts in --partitions, as "wit submit
 crawl") into --out/pairs, then the filter with exact balancing (MetaCLIP's count, reduce and
@@ -284,7 +285,7 @@ sample steps, as "wit submit filter") into --out/filtered, then the fetch (as "w
 into --out/shards; each job's final step submits the next. Unlike "wit build", which streams the
 stages in one process with online balancing, each stage finishes before the next starts, so the
 balancing uses the complete counts. Crawl state lives in --out/state/crawl; the pairs are always
-kept. --wait follows the whole pipeline. --max-lag, --keep-pairs, --json and --quiet only matter
+kept. --seeds and --out may be s3:// URLs or shared paths. --wait follows the whole pipeline. --max-lag, --keep-pairs, --json and --quiet only matter
 to "wit build".`
 	cmd.Example = `  wit submit build --queue nats://queue-host:4222 --seeds /shared/seeds.txt --queries default --out /shared/data --wait`
 	s.add(cmd)
@@ -306,14 +307,16 @@ func newSubmitFilterCmd() *cobra.Command {
 			return stages.SubmitFilter(ctx, c, opts, set, partitions)
 		})
 	})
-	cmd.Use = "filter --queue URL --in PAIRS --out DIR [filter flags]"
+	cmd.Use = "filter --queue URL --in PAIRS --out DIR|s3://BUCKET/PREFIX [filter flags]"
 	cmd.Short = "Filter on many machines: MetaCLIP's count, reduce and sample steps; equals --mode exact"
 	cmd.Long = `Filter as three jobs on the queue, MetaCLIP's way: the caption stages (text rules, query match,
 language) run per input file; dedup and per-entry match counts run per partition of the pair
 keys (one owner per key, first occurrence in input order kept); the counts are added up once;
 balancing runs per partition with the global counts; the kept rows are merged back into input
 order. The output (rows, files, filter-stats.json counts) equals "wit filter --mode exact" on
-the same input. --wait follows the three jobs. --keep-all and --mode online run on one machine.`
+the same input. --in and --out (and --stats-json) may be s3:// URLs or shared paths; the work
+folder .OUT.dist beside --out is removed at the end. --wait follows the three jobs. --keep-all
+and --mode online run on one machine.`
 	cmd.Example = `  wit submit filter --queue nats://queue-host:4222 --in /shared/pairs --queries default --out /shared/filtered --wait`
 	s.add(cmd)
 	cmd.Flags().IntVar(&partitions, "partitions", 16, "partitions of the pair keys (dedup owners and sampling tasks)")
@@ -331,17 +334,21 @@ func newSubmitCrawlCmd() *cobra.Command {
 			return stages.SubmitCrawl(ctx, c, cfg, partitions)
 		})
 	})
-	cmd.Use = "crawl --queue URL --seeds FILE --out DIR --state DIR [crawl flags]"
+	cmd.Use = "crawl --queue URL --seeds FILE --out DIR|s3://BUCKET/PREFIX [--state DIR|s3://…] [crawl flags]"
 	cmd.Short = "Crawl on many machines: hosts split into partitions, each crawled by one worker at a time"
 	cmd.Long = `Crawl as a job on the queue. The hosts are split into --partitions by registered domain; one
 worker at a time crawls a partition (a lease it heartbeats), so --per-host, --delay and
 robots.txt hold across all machines. Links to hosts of other partitions are forwarded through
 the queue. Each partition's state (visited set, frontier, pending pairs, outbox) lives in
---state/pNNNN: a worker that dies is replaced by another that continues from that state.
-When no partition has anything left, the pair files are moved into --out (numbered in
-partition order) with the summed stats.json.
+--state/pNNNN (default --state: OUT/.crawl-state): a worker that dies is replaced by another
+that continues from that state. On a shared path the state is written there as the crawl goes;
+with an s3:// --state it is kept on the holder's local disk and saved to the bucket when the
+lease ends, so a worker killed mid-lease costs that lease's work (done again; nothing lost or
+written twice). When no partition has anything left, the pair files are moved (s3://: copied)
+into --out, numbered in partition order, with the summed stats.json.
 
---seeds, --out and --state must be on storage every worker sees. --max-pages applies per
+--seeds, --out and --state must be where every worker sees them: s3:// URLs or shared paths.
+--max-pages applies per
 partition; every other option means what it means for "wit crawl" (--json and --quiet only
 matter to "wit crawl").`
 	cmd.Example = `  wit submit crawl --queue nats://queue-host:4222 --seeds /shared/seeds.txt --out /shared/pairs --state /shared/crawl-state --wait`
@@ -362,8 +369,15 @@ func newSubmitFetchCmd() *cobra.Command {
 			return stages.SubmitFetch(ctx, c, cfg, in, inOpts, sliceSize)
 		})
 	})
-	cmd.Use = "fetch --queue URL --in INPUT --out DIR [fetch flags]"
+	cmd.Use = "fetch --queue URL --in INPUT --out DIR|s3://BUCKET/PREFIX [fetch flags]"
 	cmd.Short = "Fetch on many machines: the input split into slices, one task each"
+	cmd.Long = `Fetch as a job on the queue: the input is read here and split into slices (--slice-size items,
+written under OUT/_dist); each slice is one task that fetches its items with the whole input's
+positions and writes its shards straight into --out under its own range of shard numbers; the
+final step writes manifest.json, sizes.json, fetch.json and the summed stats.json and removes
+OUT/_dist. --out must be where every worker sees it: an s3:// URL or a shared path; --in is read
+by wit submit only (a path, or an s3:// URL). Afterwards "wit fetch --in INPUT --out OUT" finds
+nothing left to do.`
 	cmd.Example = `  wit submit fetch --queue nats://queue-host:4222 --in /shared/filtered --out /shared/data --wait`
 	s.add(cmd)
 	cmd.Flags().IntVar(&sliceSize, "slice-size", 0, "input items per task (default --samples-per-shard)")

@@ -3,12 +3,12 @@ package stages
 import (
 	"context"
 	"errors"
-	"path/filepath"
 
 	"github.com/witdata/wit/build"
 	"github.com/witdata/wit/dist"
 	"github.com/witdata/wit/fetch"
 	"github.com/witdata/wit/filter"
+	"github.com/witdata/wit/internal/storage"
 )
 
 // Layout of a distributed build's output directory.
@@ -48,16 +48,16 @@ func SubmitBuild(ctx context.Context, c *dist.Conn, cfg build.Config, partitions
 	if cfg.Seeds == "" || cfg.Out == "" {
 		return nil, errors.New("submit build: --seeds and --out are required")
 	}
-	out, err := sharedPath("out", cfg.Out)
+	out, err := jobLocation("out", cfg.Out)
 	if err != nil {
 		return nil, err
 	}
 	cr := cfg.Crawl
 	cr.Seeds, cr.SeedsCol = cfg.Seeds, cfg.SeedsCol
-	cr.Out, cr.State = filepath.Join(out, BuildPairs), filepath.Join(out, BuildState)
+	cr.Out, cr.State = storage.Join(out, BuildPairs), storage.Join(out, BuildState)
 	fo := cfg.Filter
 	fe := cfg.Fetch
-	fe.Out = filepath.Join(out, BuildShards)
+	fe.Out = storage.Join(out, BuildShards)
 	fe.Logger, fe.Progress, fe.Client, fe.ShareLimitsWith = nil, nil, nil, nil
 	if filterPartitions <= 0 {
 		filterPartitions = 16
@@ -65,7 +65,7 @@ func SubmitBuild(ctx context.Context, c *dist.Conn, cfg build.Config, partitions
 	then := &BuildThen{
 		Stages:    fo.StageOptions,
 		Threshold: fo.Balance, Seed: fo.Seed, NoDedup: fo.NoDedup,
-		FilterOut: filepath.Join(out, BuildFiltered), FilterPartitions: filterPartitions,
+		FilterOut: storage.Join(out, BuildFiltered), FilterPartitions: filterPartitions,
 		Fetch: fe, SliceSize: sliceSize,
 	}
 	if then.Stages.Queries == "" {

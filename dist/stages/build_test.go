@@ -18,6 +18,8 @@ import (
 	"github.com/witdata/wit/dist/disttest"
 	"github.com/witdata/wit/fetch"
 	"github.com/witdata/wit/filter"
+	"github.com/witdata/wit/internal/storage"
+	"github.com/witdata/wit/shards"
 )
 
 // photoSite: hosts on 127.0.0.(50+i); page j links to page j+1 and to page j of the next host,
@@ -58,8 +60,16 @@ func photoSite(t *testing.T, hosts, pages int) []string {
 
 // TestDistributedBuild: crawl -> filter (exact balancing) -> fetch as a pipeline of jobs on
 // three workers gives the samples of `wit crawl`, `wit filter --mode exact` and `wit fetch` run
-// one after the other on one machine.
+// one after the other on one machine; on a shared path, and with the seeds and every output in
+// an S3 bucket (left with the outputs and the crawl state only).
 func TestDistributedBuild(t *testing.T) {
+	for _, kind := range storageKinds {
+		t.Run(kind, func(t *testing.T) { testDistributedBuild(t, kind) })
+	}
+}
+
+func testDistributedBuild(t *testing.T, kind string) {
+	ts := newTestStorage(t, kind)
 	const hosts, pages = 3, 8
 	urls := photoSite(t, hosts, pages)
 	dir := t.TempDir()
@@ -103,7 +113,13 @@ func TestDistributedBuild(t *testing.T) {
 	srv := disttest.StartServer(t, t.TempDir(), 0)
 	c := disttest.Connect(t, srv.ClientURL())
 	bcfg := build.DefaultConfig()
-	bcfg.Seeds, bcfg.Out = seeds, filepath.Join(dir, "multi")
+	bcfg.Seeds, bcfg.Out = seeds, ts.loc("multi")
+	if kind == "s3" {
+		bcfg.Seeds = ts.loc("seeds.txt")
+		if err := storage.WriteFile(context.Background(), bcfg.Seeds, []byte(urls[0]+"/p/0\n")); err != nil {
+			t.Fatal(err)
+		}
+	}
 	bcfg.Crawl = crawlConfig(dir, seeds)
 	bcfg.Filter = build.DefaultFilterOptions()
 	bcfg.Filter.Queries, bcfg.Filter.NoLanguage, bcfg.Filter.Balance, bcfg.Filter.Seed = queries, true, 10, 5
@@ -123,7 +139,7 @@ func TestDistributedBuild(t *testing.T) {
 		t.Fatalf("last job %s final %+v", p.Job.Kind, p.Final)
 	}
 
-	want, got := readDataset(t, fcfg.Out), readDataset(t, filepath.Join(bcfg.Out, BuildShards))
+	want, got := readDataset(t, fcfg.Out), readDataset(t, storage.Join(bcfg.Out, BuildShards))
 	if len(want) == 0 || len(got) != len(want) {
 		t.Fatalf("samples: one machine %d, distributed %d", len(want), len(got))
 	}
@@ -133,8 +149,22 @@ func TestDistributedBuild(t *testing.T) {
 		}
 	}
 	for _, d := range []string{BuildPairs, BuildFiltered, BuildShards} {
-		if _, err := os.Stat(filepath.Join(bcfg.Out, d, WorkDir)); !os.IsNotExist(err) {
+		if _, err := storage.Stat(context.Background(), storage.Join(bcfg.Out, d, WorkDir)); !storage.IsNotExist(err) {
 			t.Errorf("%s/%s left behind", d, WorkDir)
 		}
+	}
+	isArrow := func(name string) bool { _, ok := shards.FileIndex(name); return ok }
+	stray := ts.strayKeys(t, func(k string) bool {
+		return k == "seeds.txt" ||
+			keyIn(k, "multi/"+BuildPairs, topLevel(func(n string) bool { return isArrow(n) || n == "stats.json" })) ||
+			keyIn(k, "multi/"+BuildFiltered, topLevel(func(n string) bool { return isArrow(n) || n == filter.StatsFile })) ||
+			keyIn(k, "multi/"+BuildShards, topLevel(isFetchOutput)) ||
+			keyIn(k, "multi/"+BuildState, func(rest string) bool {
+				p, gen, ok := strings.Cut(rest, "/")
+				return ok && strings.HasPrefix(p, "p") && strings.HasSuffix(gen, snapshotExt) && !strings.Contains(gen, "/")
+			})
+	})
+	if len(stray) > 0 {
+		t.Errorf("left in the bucket: %v", stray)
 	}
 }

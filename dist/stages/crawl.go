@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/witdata/wit/crawl"
 	"github.com/witdata/wit/dist"
 	"github.com/witdata/wit/internal/atomicfile"
+	"github.com/witdata/wit/internal/storage"
 	"github.com/witdata/wit/shards"
 )
 
@@ -47,7 +49,9 @@ func partitionID(p int) string { return fmt.Sprintf("p%04d", p) }
 // SubmitCrawl submits a crawl split into partitions of the hosts (crawl.PartitionOf: by
 // registered domain). Partition p is a lease task: one worker at a time crawls it with
 // crawl.Run, its state (visited set, frontier, outbox) in <state>/pNNNN, its pair files in
-// <out>/_dist/parts/pNNNN. Seeds, Out and State must be on storage every worker sees.
+// <out>/_dist/parts/pNNNN. Seeds, Out and State (default <out>/.crawl-state) must be where every
+// worker sees them: s3:// URLs or shared paths. A state on object storage is kept on the
+// holder's local disk and saved to <state>/pNNNN when the lease ends (crawlstate.go).
 func SubmitCrawl(ctx context.Context, c *dist.Conn, cfg crawl.Config, partitions int) (*dist.JobRecord, error) {
 	return submitCrawl(ctx, c, cfg, partitions, nil)
 }
@@ -56,14 +60,20 @@ func submitCrawl(ctx context.Context, c *dist.Conn, cfg crawl.Config, partitions
 	if partitions <= 0 {
 		partitions = DefaultPartitions
 	}
+	if cfg.State == "" && cfg.Out != "" {
+		cfg.State = storage.Join(cfg.Out, ".crawl-state")
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	if cfg.Out == "" {
+		return nil, errors.New("submit crawl: --out is required")
 	}
 	for _, p := range []struct {
 		flag string
 		path *string
 	}{{"seeds", &cfg.Seeds}, {"out", &cfg.Out}, {"state", &cfg.State}} {
-		abs, err := sharedPath(p.flag, *p.path)
+		abs, err := jobLocation(p.flag, *p.path)
 		if err != nil {
 			return nil, err
 		}
@@ -101,7 +111,7 @@ func decodeCrawlSpec(text string) (*CrawlSpec, error) {
 }
 
 func crawlPartDir(out string, p int) string {
-	return filepath.Join(out, WorkDir, partsDir, partitionID(p))
+	return storage.Join(out, WorkDir, partsDir, partitionID(p))
 }
 
 // runCrawlPartition crawls one partition until it has nothing left: its frontier, outbox and
@@ -121,7 +131,6 @@ func runCrawlPartition(ctx context.Context, t *dist.Task) (any, error) {
 	if err := t.CheckPrivate(cfg.AllowPrivate); err != nil {
 		return nil, err
 	}
-	cfg.State = filepath.Join(spec.Config.State, partitionID(p))
 	cfg.Out = crawlPartDir(spec.Config.Out, p)
 	cfg.Logger = t.Log
 	cfg.Local = func(host string) bool { return crawl.PartitionOf(host, n) == p }
@@ -131,14 +140,37 @@ func runCrawlPartition(ctx context.Context, t *dist.Task) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg.Inbox = &inbox{cons: cons}
+	ib := &inbox{cons: cons}
+	cfg.Inbox = ib
 	cfg.InboxGrace = inboxGrace
+	var local *localPartition
+	if storage.IsRemote(spec.Config.State) {
+		if local, err = restorePartition(ctx, spec.Config.State, cfg.Out, p); err != nil {
+			return nil, err
+		}
+		defer local.unlock()
+		cfg.State = local.state
+		// The restored outbox numbers were maybe forwarded by a lease whose state is lost.
+		fw.lease = strconv.FormatInt(time.Now().UnixNano(), 36)
+		ib.deferred = newDeferredAcks(max(cons.CachedInfo().Config.AckWait/3, 50*time.Millisecond))
+		defer ib.deferred.close()
+	} else {
+		cfg.State = filepath.Join(spec.Config.State, partitionID(p))
+	}
 	st, err := crawl.Run(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
 	if !st.Finished {
 		return nil, fmt.Errorf("partition %d: crawl stopped before its frontier was empty", p)
+	}
+	if local != nil {
+		if err := local.save(ctx, cfg.Out); err != nil {
+			return nil, fmt.Errorf("partition %d: save state: %w", p, err)
+		}
+		if err := ib.deferred.ackAll(ctx); err != nil {
+			t.Log.Warn("crawl: ack inbox messages (they are delivered again, their links dropped as seen)", "err", err)
+		}
 	}
 	if err := t.Ack(ctx); err != nil {
 		return nil, err
@@ -199,6 +231,7 @@ type forwarder struct {
 	from       int
 	partitions int
 	ctx        context.Context
+	lease      string // a lease's own tag in message IDs when its state may be rolled back ("": none)
 }
 
 func (f *forwarder) forward(b crawl.OutboxBatch) error {
@@ -226,6 +259,9 @@ func (f *forwarder) forward(b crawl.OutboxBatch) error {
 			// The same outbox entries forwarded twice (a crash before their deletion) have the
 			// same IDs.
 			msgID := fmt.Sprintf("%s.%s.o%d-%d.%s.%d", f.job.ID, partitionID(f.from), b.First, b.Last, partitionID(q), chunk)
+			if f.lease != "" {
+				msgID += "." + f.lease
+			}
 			if err := f.c.SendToTask(ctx, f.job, partitionID(q), data, msgID); err != nil {
 				return err
 			}
@@ -238,8 +274,12 @@ func (f *forwarder) forward(b crawl.OutboxBatch) error {
 	return nil
 }
 
-// inbox reads a partition's inbox for crawl.Run.
-type inbox struct{ cons jetstream.Consumer }
+// inbox reads a partition's inbox for crawl.Run. With deferred set, messages are acked only when
+// the lease's state is saved.
+type inbox struct {
+	cons     jetstream.Consumer
+	deferred *deferredAcks
+}
 
 func (in *inbox) Next(ctx context.Context) ([]crawl.Link, func() error, error) {
 	batch, err := in.cons.FetchNoWait(64)
@@ -261,6 +301,10 @@ func (in *inbox) Next(ctx context.Context) ([]crawl.Link, func() error, error) {
 		return nil, nil, err
 	}
 	ack := func() error {
+		if in.deferred != nil {
+			in.deferred.add(msgs)
+			return nil
+		}
 		for _, m := range msgs {
 			if err := m.DoubleAck(ctx); err != nil {
 				return err
@@ -271,64 +315,75 @@ func (in *inbox) Next(ctx context.Context) ([]crawl.Link, func() error, error) {
 	return links, ack, nil
 }
 
-// finalizeCrawl moves every partition's pair files into the output directory, numbered in
-// partition order, and writes the summed stats.json.
+// finalizeCrawl brings every partition's pair files into the output folder, numbered in
+// partition order, and writes the summed stats.json. On a local (shared) folder the files are
+// renamed; on object storage, which has no rename, they are copied (pair files are small: text
+// only), each copy a complete object under its final name, and the partitions' folders are
+// deleted afterwards. A plan file records which file becomes which, so an interrupted run of
+// this step is finished by the next.
 func finalizeCrawl(ctx context.Context, f *dist.Final) (any, error) {
 	spec, err := decodeCrawlSpec(f.Job.Spec)
 	if err != nil {
 		return nil, err
 	}
 	out := spec.Config.Out
-	work := filepath.Join(out, WorkDir)
-	if _, err := os.Stat(work); errors.Is(err, os.ErrNotExist) {
-		if _, err := os.Stat(filepath.Join(out, "stats.json")); err == nil {
+	work := storage.Join(out, WorkDir)
+	if _, err := storage.Stat(ctx, work); storage.IsNotExist(err) {
+		if _, err := storage.Stat(ctx, storage.Join(out, "stats.json")); err == nil {
 			// Merged by an earlier run of this step, which stopped before the end.
 			return crawlDone(ctx, f, spec, nil)
 		}
 	}
-	planPath := filepath.Join(work, mergePlan)
+	planPath := storage.Join(work, mergePlan)
 	var plan []struct{ From, To string }
-	if data, err := os.ReadFile(planPath); err == nil {
+	if data, err := storage.ReadFile(ctx, planPath); err == nil {
 		if err := json.Unmarshal(data, &plan); err != nil {
 			return nil, dist.Permanent(fmt.Errorf("%s: %w", planPath, err))
 		}
+	} else if !storage.IsNotExist(err) {
+		return nil, err
 	} else {
 		next := 0
 		for p := range spec.Partitions {
 			files, err := shards.ListFiles(crawlPartDir(out, p))
 			if err != nil {
-				if errors.Is(err, os.ErrNotExist) {
+				if storage.IsNotExist(err) {
 					continue
 				}
 				return nil, err
 			}
 			for _, file := range files {
-				plan = append(plan, struct{ From, To string }{file, filepath.Join(out, shards.FileName(next))})
+				plan = append(plan, struct{ From, To string }{file, storage.Join(out, shards.FileName(next))})
 				next++
 			}
 		}
 		data, _ := json.Marshal(plan)
-		if err := os.MkdirAll(work, 0o755); err != nil {
-			return nil, err
-		}
-		if err := atomicfile.WriteFile(planPath, data); err != nil {
+		if err := storage.WriteFile(ctx, planPath, data); err != nil {
 			return nil, err
 		}
 	}
-	// Renames are done in plan order and each is atomic, so an interrupted merge is finished by
-	// the next run of this step.
+	_, local := storage.LocalPath(out)
 	for _, m := range plan {
-		if err := os.Rename(m.From, m.To); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if local {
+			// Each rename is atomic and done in plan order: a rerun skips the moved ones.
+			if err := os.Rename(m.From, m.To); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return nil, fmt.Errorf("merge %s: %w", m.From, err)
+			}
+			continue
+		}
+		if err := copyOnce(ctx, m.From, m.To); err != nil {
 			return nil, fmt.Errorf("merge %s: %w", m.From, err)
 		}
 	}
-	if err := atomicfile.SyncDir(out); err != nil {
-		return nil, err
+	if local {
+		if err := atomicfile.SyncDir(out); err != nil {
+			return nil, err
+		}
 	}
 	var parts []crawl.Stats
 	for p := range spec.Partitions {
-		data, err := os.ReadFile(filepath.Join(crawlPartDir(out, p), "stats.json"))
-		if errors.Is(err, os.ErrNotExist) {
+		data, err := storage.ReadFile(ctx, storage.Join(crawlPartDir(out, p), "stats.json"))
+		if storage.IsNotExist(err) {
 			continue
 		}
 		if err != nil {
@@ -360,10 +415,23 @@ func finalizeCrawl(ctx context.Context, f *dist.Final) (any, error) {
 	if err := f.Conn.DeleteInboxes(ctx, f.Job, ids); err != nil {
 		f.Log.Warn("crawl: delete inbox consumers", "err", err)
 	}
-	if err := os.RemoveAll(work); err != nil {
+	if err := storage.RemoveAll(ctx, work); err != nil {
 		return nil, err
 	}
 	return crawlDone(ctx, f, spec, map[string]any{"pages_ok": st.PagesOK, "pairs": st.PairsWritten, "files": len(plan), "failed_partitions": failed})
+}
+
+// copyOnce copies src to dst unless dst holds it already (a complete object of the same size:
+// copied by an earlier run of the merge).
+func copyOnce(ctx context.Context, src, dst string) error {
+	si, err := storage.Stat(ctx, src)
+	if err != nil {
+		return err
+	}
+	if di, err := storage.Stat(ctx, dst); err == nil && di.Size == si.Size {
+		return nil
+	}
+	return storage.Copy(ctx, src, dst)
 }
 
 // crawlDone ends a crawl job: a build's crawl hands over to its filter.

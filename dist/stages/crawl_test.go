@@ -21,6 +21,7 @@ import (
 
 	"github.com/witdata/wit/crawl"
 	"github.com/witdata/wit/dist/disttest"
+	"github.com/witdata/wit/internal/storage"
 	"github.com/witdata/wit/shards"
 )
 
@@ -150,10 +151,7 @@ func crawlConfig(dir string, seeds string) crawl.Config {
 
 func readCrawlStats(t *testing.T, dir string) crawl.Stats {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(dir, "stats.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := readLoc(t, storage.Join(dir, "stats.json"))
 	var st crawl.Stats
 	if err := json.Unmarshal(data, &st); err != nil {
 		t.Fatal(err)
@@ -165,8 +163,16 @@ func readCrawlStats(t *testing.T, dir string) crawl.Stats {
 // partitions, links crossing partitions through the queue; one worker is killed in the middle
 // and its partitions are taken over from their durable state. The pairs equal a single-machine
 // crawl's, no host ever sees more concurrent requests than --per-host, and no pair is written
-// twice.
+// twice: with the state on a shared path, and with the output and the state in an S3 bucket
+// (the state on the workers' disks, saved to the bucket when a lease ends).
 func TestDistributedCrawl(t *testing.T) {
+	for _, kind := range storageKinds {
+		t.Run(kind, func(t *testing.T) { testDistributedCrawl(t, kind) })
+	}
+}
+
+func testDistributedCrawl(t *testing.T, kind string) {
+	ts := newTestStorage(t, kind)
 	const hosts, pages = 6, 12
 	ms := newMultiSite(t, hosts, pages, 80*time.Millisecond)
 	dir := t.TempDir()
@@ -194,6 +200,9 @@ func TestDistributedCrawl(t *testing.T) {
 	srv := disttest.StartServer(t, t.TempDir(), 0)
 	c := disttest.Connect(t, srv.ClientURL())
 	cfg := crawlConfig(filepath.Join(dir, "multi"), seeds)
+	if kind == "s3" {
+		cfg.Out, cfg.State = ts.loc("multi"), "" // state: <out>/.crawl-state
+	}
 	job, err := SubmitCrawl(context.Background(), c, cfg, 4)
 	if err != nil {
 		t.Fatal(err)
@@ -241,12 +250,17 @@ func TestDistributedCrawl(t *testing.T) {
 	}
 	// Taken over from durable state, not from scratch (which would fetch the half done before
 	// the kill again): only pages in flight at the kill and those completed in the last moment
-	// before it are fetched again.
+	// before it are fetched again. A state in a bucket is saved when a lease ends, so what the
+	// killed leases did is done again.
 	fetched := int64(0)
 	for _, h := range ms.hosts {
 		fetched += h.pages.Load()
 	}
-	if limit := int64(hosts*pages + hosts*pages/4); fetched > limit {
+	limit := int64(hosts*pages + hosts*pages/4)
+	if kind == "s3" {
+		limit = 2 * hosts * pages
+	}
+	if fetched > limit {
 		t.Errorf("%d page fetches for %d pages: the partitions started over", fetched, hosts*pages)
 	} else {
 		t.Logf("%d page fetches for %d pages", fetched, hosts*pages)
@@ -254,6 +268,21 @@ func TestDistributedCrawl(t *testing.T) {
 	ss, sm := readCrawlStats(t, single.Out), readCrawlStats(t, cfg.Out)
 	if sm.PagesOK != ss.PagesOK || sm.PairsWritten != ss.PairsWritten || sm.SeedsInvalid != ss.SeedsInvalid || !sm.Finished {
 		t.Errorf("stats: single %+v\ndistributed %+v", ss, sm)
+	}
+	if kind == "s3" {
+		stray := ts.strayKeys(t, func(k string) bool {
+			return keyIn(k, "multi", topLevel(func(name string) bool {
+				_, ok := shards.FileIndex(name)
+				return ok || name == "stats.json"
+			})) || keyIn(k, "multi/.crawl-state", func(rest string) bool {
+				p, gen, ok := strings.Cut(rest, "/")
+				return ok && strings.HasPrefix(p, "p") && strings.HasSuffix(gen, snapshotExt) && !strings.Contains(gen, "/")
+			})
+		})
+		if len(stray) > 0 {
+			t.Errorf("left in the bucket: %v", stray)
+		}
+		return
 	}
 	entries, _ := os.ReadDir(cfg.Out)
 	var names []string

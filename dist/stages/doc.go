@@ -1,19 +1,21 @@
 // Package stages runs wit's stages as distributed jobs on package dist: it registers the task
 // kinds (what a worker does with a task) and the submit functions that split a stage's work
-// into tasks. Outputs go to shared storage (a path every worker sees) through the stages' own
-// writers, so a distributed job leaves the same files a single-machine run does.
+// into tasks. Outputs go to storage every worker sees (an s3:// URL or a shared path, through
+// internal/storage and the stages' own writers), so a distributed job leaves the same files a
+// single-machine run does, each appearing under its final name only when complete.
 //
 // # fetch
 //
 // SubmitFetch reads the input once and writes it as slices of SliceSize items
-// (<out>/_dist/slices/NNNNN.jsonl); task N runs fetch.Run on slice N into
-// <out>/_dist/parts/NNNNN with the slice's input positions (FirstSeq) and its own range of
-// shard numbers (FirstShard, 2 per SamplesPerShard items plus a reserve for cut-off runs), so a
-// redelivered slice resumes its directory (nothing fetched or written twice) and no two slices
-// write the same shard name. The final step moves every slice's records and shards into <out>
-// (records first, as fetch commits them), rebuilds manifest.json and sizes.json, writes
-// fetch.json and the summed stats.json, and removes _dist. Keys stay those of the files the
-// rows are in; shard numbers may have gaps.
+// (<out>/_dist/slices/NNNNN.jsonl); task N runs fetch.Run on slice N with the slice's input
+// positions (FirstSeq) and its own range of shard numbers (FirstShard..ShardLimit, 2 per
+// SamplesPerShard items plus a reserve for cut-off runs): its shards and records go straight
+// into <out> under their final names (fetch.Config.ShardDir), its own manifest, stats and
+// fetch.json into <out>/_dist/parts/NNNNN. A redelivered slice resumes from the records of its
+// range (nothing fetched or written twice) and no two slices write the same name. The final
+// step writes fetch.json, manifest.json and sizes.json over every shard of <out>, then the
+// summed stats.json, and removes _dist. Keys stay those of the files the rows are in; shard
+// numbers may have gaps.
 //
 // # crawl (Nutch-style)
 //
@@ -21,6 +23,7 @@
 // registered domain, mod Partitions). Partition p is crawled by crawl.Run with
 //
 //	State  <state>/pNNNN            pebble: visited set, frontier, in flight, pending pairs, outbox
+//	                                (s3:// state: on the holder's disk, saved per lease; crawlstate.go)
 //	Out    <out>/_dist/parts/pNNNN  its pair files and stats.json
 //	Local  PartitionOf(host) == p   seeds and links of other hosts are not crawled here
 //	Forward                         outbox batch -> wit.inbox.<job>.pQQQQ per owner (msg ID
@@ -42,8 +45,8 @@
 // message is held, so the partition wakes itself when links arrived meanwhile) and checks the
 // whole job: no partition message queued or held and no inbox message left means nothing can
 // create work any more, and the last partition to ack enqueues the final step. The final step
-// moves the pair files into <out> as 00000.arrow... in partition order (a plan file makes the
-// renames resumable) and writes the summed stats.json. A partition that fails for good has its
+// moves (on object storage: copies) the pair files into <out> as 00000.arrow... in partition
+// order (a plan file makes it resumable), writes the summed stats.json and removes _dist. A partition that fails for good has its
 // inbox dropped (logged) so that the job can end.
 //
 // # filter (MetaCLIP's steps)
@@ -59,7 +62,7 @@
 //	filter.sample  one task per partition: ExactBalancer with the global counts; final step:
 //	               merge into input order, write Out and filter-stats.json as filter.Run does
 //
-// <work> is .<out>.dist beside Out, removed at the end. The stages are built once per worker
+// <work> is .<out>.dist beside Out (a path or a folder of the same bucket), removed at the end. The stages are built once per worker
 // process (filter.StageOptions) and shared by its tasks.
 //
 // # build

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -14,19 +12,19 @@ import (
 
 	"github.com/witdata/wit/dist"
 	"github.com/witdata/wit/fetch"
-	"github.com/witdata/wit/internal/atomicfile"
+	"github.com/witdata/wit/internal/storage"
 	"github.com/witdata/wit/shards"
 )
 
 // KindFetch is the task kind of a distributed fetch: one task per slice of the input.
 const KindFetch = "fetch"
 
-// Layout of a distributed fetch's working files inside its output directory; the final step
+// Layout of a distributed fetch's working files inside its output folder; the final step
 // removes them.
 const (
 	WorkDir   = "_dist"  // <out>/_dist
 	slicesDir = "slices" // <out>/_dist/slices/NNNNN.jsonl: the items of slice N (written by the submitter)
-	partsDir  = "parts"  // <out>/_dist/parts/NNNNN/: slice N's fetch output directory
+	partsDir  = "parts"  // <out>/_dist/parts/NNNNN/: slice N's own files (its manifest, stats, fetch.json)
 )
 
 // shardReserve is the spare shard numbers each slice gets beyond two per SamplesPerShard items
@@ -37,7 +35,7 @@ const shardReserve = 16
 // FetchSpec is a distributed fetch job's spec: the single-machine options and the input.
 type FetchSpec struct {
 	Config        fetch.Config `yaml:"config"`
-	Input         string       `yaml:"input"` // absolute path of the input (fetch.json names it)
+	Input         string       `yaml:"input"` // the input, absolute when a path (fetch.json names it)
 	URLCol        string       `yaml:"url_col,omitempty"`
 	CaptionCol    string       `yaml:"caption_col,omitempty"`
 	Format        string       `yaml:"format,omitempty"`
@@ -55,12 +53,13 @@ type fetchTask struct {
 }
 
 // SubmitFetch splits the input of a fetch into slices of sliceSize items, writes them under
-// <out>/_dist/slices (the output directory must be shared storage every worker sees) and submits
-// one task per slice. Each task fetches its slice with fetch.Run into its own directory, with the
-// slice's input positions and its own range of shard numbers; the final step moves every
-// slice's shards and records into <out> and writes manifest.json, sizes.json, fetch.json and
-// stats.json, so <out> ends up as a single-machine fetch would leave it (same schema, manifest
-// and stats; a later `wit fetch --in INPUT --out OUT` resumes it, `--retry-failed` works).
+// <out>/_dist/slices (the output folder must be where every worker sees it: an s3:// URL or a
+// shared path) and submits one task per slice. Each task fetches its slice with fetch.Run, with
+// the slice's input positions and its own range of shard numbers, writing its shards and their
+// records straight into <out> under their final names (fetch.Config.ShardDir); the final step
+// writes manifest.json, sizes.json, fetch.json and stats.json, so <out> ends up as a
+// single-machine fetch would leave it (same schema, manifest and stats; a later
+// `wit fetch --in INPUT --out OUT` resumes it, `--retry-failed` works).
 func SubmitFetch(ctx context.Context, c *dist.Conn, cfg fetch.Config, input string, opts fetch.InputOptions, sliceSize int) (*dist.JobRecord, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("fetch: %w", err)
@@ -74,18 +73,15 @@ func SubmitFetch(ctx context.Context, c *dist.Conn, cfg fetch.Config, input stri
 	if sliceSize <= 0 {
 		sliceSize = cfg.SamplesPerShard
 	}
-	out, err := sharedPath("out", cfg.Out)
+	out, err := jobLocation("out", cfg.Out)
 	if err != nil {
 		return nil, err
 	}
-	if input, err = sharedPath("in", input); err != nil {
+	if input, err = jobLocation("in", input); err != nil {
 		return nil, err
 	}
 	cfg.Out = out
-	dir := filepath.Join(out, WorkDir, slicesDir)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("submit fetch: %w", err)
-	}
+	dir := storage.Join(out, WorkDir, slicesDir)
 	perTask := 2*((sliceSize+cfg.SamplesPerShard-1)/cfg.SamplesPerShard) + shardReserve
 	spec := FetchSpec{Config: cfg, Input: input, URLCol: opts.URLCol, CaptionCol: opts.CaptionCol, Format: opts.Format,
 		SliceSize: sliceSize, ShardsPerTask: perTask}
@@ -103,9 +99,9 @@ func SubmitFetch(ctx context.Context, c *dist.Conn, cfg fetch.Config, input stri
 			return nil
 		}
 		i := len(tasks)
-		file := filepath.Join(dir, fmt.Sprintf("%05d.jsonl", i))
-		if err := atomicfile.WriteFile(file, buf); err != nil {
-			return err
+		file := storage.Join(dir, fmt.Sprintf("%05d.jsonl", i))
+		if err := storage.WriteFile(ctx, file, buf); err != nil {
+			return fmt.Errorf("submit fetch: %w", err)
 		}
 		t, _ := json.Marshal(fetchTask{Slice: i, First: int64(i) * int64(sliceSize), Count: n, FirstShard: i * perTask, File: file})
 		tasks = append(tasks, t)
@@ -145,12 +141,13 @@ func decodeFetchSpec(text string) (*FetchSpec, error) {
 }
 
 func partDir(out string, slice int) string {
-	return filepath.Join(out, WorkDir, partsDir, fmt.Sprintf("%05d", slice))
+	return storage.Join(out, WorkDir, partsDir, fmt.Sprintf("%05d", slice))
 }
 
-// runFetchTask fetches one slice into its part directory. A second run of the same slice (its
-// worker died) resumes that directory: items already recorded are skipped, nothing is written
-// twice.
+// runFetchTask fetches one slice: its shards and records into the output folder, in the
+// slice's range of shard numbers, its own files into its part folder. A second run of the same
+// slice (its worker died) resumes from the records of that range: items already recorded are
+// skipped, nothing is written twice.
 func runFetchTask(ctx context.Context, t *dist.Task) (any, error) {
 	spec, err := decodeFetchSpec(t.Job.Spec)
 	if err != nil {
@@ -165,12 +162,14 @@ func runFetchTask(ctx context.Context, t *dist.Task) (any, error) {
 		return nil, err
 	}
 	cfg.Out = partDir(spec.Config.Out, in.Slice)
+	cfg.ShardDir = spec.Config.Out
 	cfg.InputName = fmt.Sprintf("%s#%d-%d", spec.Input, in.First, in.First+in.Count)
 	cfg.FirstSeq = in.First
 	cfg.FirstShard = in.FirstShard
+	cfg.ShardLimit = in.FirstShard + spec.ShardsPerTask
 	cfg.Logger = t.Log
-	if _, err := os.Stat(in.File); err != nil {
-		return nil, fmt.Errorf("slice %d: %w (the output directory must be on storage every worker sees)", in.Slice, err)
+	if _, err := storage.Stat(ctx, in.File); err != nil {
+		return nil, fmt.Errorf("slice %d: %w (the output folder must be on storage every worker sees)", in.Slice, err)
 	}
 	source := fetch.ReadInput(ctx, in.File, fetch.InputOptions{URLCol: "url", CaptionCol: "caption", Format: "jsonl"})
 	st, err := fetch.Run(ctx, cfg, source)
@@ -180,36 +179,25 @@ func runFetchTask(ctx context.Context, t *dist.Task) (any, error) {
 	if st.Seen+st.Skipped != in.Count {
 		return nil, fmt.Errorf("slice %d: read %d items, want %d", in.Slice, st.Seen+st.Skipped, in.Count)
 	}
-	files, err := shards.ListFiles(cfg.Out)
-	if err != nil {
-		return nil, err
-	}
-	for _, f := range files {
-		if idx, _ := shards.FileIndex(f); idx >= in.FirstShard+spec.ShardsPerTask {
-			return nil, dist.Permanent(fmt.Errorf("slice %d: shard %d is past the slice's range [%d, %d)", in.Slice, idx, in.FirstShard, in.FirstShard+spec.ShardsPerTask))
-		}
-	}
 	return st, nil
 }
 
-// finalizeFetch merges the slices' directories into the output directory.
+// finalizeFetch writes the output folder's manifest.json, sizes.json, fetch.json and the summed
+// stats.json over the shards the slices wrote there, and removes the working files. Run again
+// (a redelivered final step), it writes the same files.
 func finalizeFetch(ctx context.Context, f *dist.Final) (any, error) {
 	spec, err := decodeFetchSpec(f.Job.Spec)
 	if err != nil {
 		return nil, err
 	}
 	out := spec.Config.Out
-	parts := filepath.Join(out, WorkDir, partsDir)
-	entries, err := os.ReadDir(parts)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
+	// Temporary files of a slice that failed for good (no task writes any more); object
+	// storage holds none.
+	if err := shards.CleanTemp(out); err != nil {
 		return nil, err
 	}
-	for _, e := range entries {
-		if err := movePart(filepath.Join(parts, e.Name()), out); err != nil {
-			return nil, err
-		}
-	}
-	if err := atomicfile.SyncDir(out); err != nil {
+	rec, _ := json.Marshal(map[string]string{"input": spec.Input})
+	if err := storage.WriteFile(ctx, storage.Join(out, fetch.InputFile), rec); err != nil {
 		return nil, err
 	}
 	m, err := shards.BuildManifest(out)
@@ -217,10 +205,6 @@ func finalizeFetch(ctx context.Context, f *dist.Final) (any, error) {
 		return nil, err
 	}
 	if err := shards.WriteManifest(out, m); err != nil {
-		return nil, err
-	}
-	rec, _ := json.Marshal(map[string]string{"input": spec.Input})
-	if err := atomicfile.WriteFile(filepath.Join(out, fetch.InputFile), rec); err != nil {
 		return nil, err
 	}
 	var stats []fetch.Stats
@@ -243,41 +227,11 @@ func finalizeFetch(ctx context.Context, f *dist.Final) (any, error) {
 		st.Error = fmt.Sprintf("%d of %d slices failed (run `wit fetch --in %s --out %s` to fetch their items): %s",
 			len(failed), len(f.Outcomes), spec.Input, out, strings.Join(failed, "; "))
 	}
-	if err := atomicfile.WriteJSON(filepath.Join(out, fetch.StatsFile), &st); err != nil {
+	if err := storage.WriteJSON(ctx, storage.Join(out, fetch.StatsFile), &st); err != nil {
 		return nil, err
 	}
-	if err := os.RemoveAll(filepath.Join(out, WorkDir)); err != nil {
+	if err := storage.RemoveAll(ctx, storage.Join(out, WorkDir)); err != nil {
 		return nil, err
 	}
 	return st, nil
-}
-
-// movePart moves a slice directory's shards and records into out, the records of a shard
-// before the shard itself (as fetch commits them), so that an interrupted move is finished by
-// the next run. Shard numbers do not collide: each slice has its own range.
-func movePart(part, out string) error {
-	entries, err := os.ReadDir(part)
-	if err != nil {
-		return err
-	}
-	var records, arrows []string
-	for _, e := range entries {
-		name := e.Name()
-		switch {
-		case strings.HasSuffix(name, "_stats.json") || strings.HasSuffix(name, "_failed.jsonl"):
-			if _, ok := shards.StatsIndex(name); ok || strings.HasSuffix(name, "_failed.jsonl") {
-				records = append(records, name)
-			}
-		default:
-			if _, ok := shards.FileIndex(name); ok && !shards.IsTemp(name) {
-				arrows = append(arrows, name)
-			}
-		}
-	}
-	for _, name := range append(records, arrows...) {
-		if err := os.Rename(filepath.Join(part, name), filepath.Join(out, name)); err != nil {
-			return fmt.Errorf("merge %s: %w", part, err)
-		}
-	}
-	return os.RemoveAll(part)
 }

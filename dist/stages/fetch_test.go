@@ -21,6 +21,7 @@ import (
 
 	"github.com/witdata/wit/dist/disttest"
 	"github.com/witdata/wit/fetch"
+	"github.com/witdata/wit/internal/storage"
 	"github.com/witdata/wit/shards"
 )
 
@@ -121,10 +122,7 @@ func readDataset(t *testing.T, dir string) map[string]sampleView {
 
 func readStats(t *testing.T, dir string) fetch.Stats {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(dir, fetch.StatsFile))
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := readLoc(t, storage.Join(dir, fetch.StatsFile))
 	var st fetch.Stats
 	if err := json.Unmarshal(data, &st); err != nil {
 		t.Fatal(err)
@@ -132,9 +130,18 @@ func readStats(t *testing.T, dir string) fetch.Stats {
 	return st
 }
 
-// TestDistributedFetch: a fetch split into slices, run by two worker processes one of which is
-// killed in the middle, gives the same samples, manifest and counts as a single-machine fetch.
+// TestDistributedFetch: a fetch split into slices, run by two worker processes that are killed
+// in the middle, gives the same samples, manifest and counts as a single-machine fetch, on a
+// shared path and in an S3 bucket (where nothing but the output is left: no temporary or
+// working objects).
 func TestDistributedFetch(t *testing.T) {
+	for _, kind := range storageKinds {
+		t.Run(kind, func(t *testing.T) { testDistributedFetch(t, kind) })
+	}
+}
+
+func testDistributedFetch(t *testing.T, kind string) {
+	ts := newTestStorage(t, kind)
 	requests := make(chan string)
 	site := imageSite(t, 60*time.Millisecond, requests)
 	dir := t.TempDir()
@@ -159,7 +166,7 @@ func TestDistributedFetch(t *testing.T) {
 
 	srv := disttest.StartServer(t, t.TempDir(), 0)
 	c := disttest.Connect(t, srv.ClientURL())
-	multi := filepath.Join(dir, "multi")
+	multi := ts.loc("multi")
 	cfg = fetchConfig(multi)
 	cfg.InputName = input
 	job, err := SubmitFetch(context.Background(), c, cfg, input, opts, 6)
@@ -219,11 +226,16 @@ func TestDistributedFetch(t *testing.T) {
 		sm.DatasetCount != ms.TotalCount || sm.Input != input || sm.Error != "" {
 		t.Errorf("stats: single %+v\ndistributed %+v", ss, sm)
 	}
-	entries, _ := os.ReadDir(multi)
-	for _, e := range entries {
-		if strings.Contains(e.Name(), ".tmp") || e.Name() == WorkDir {
-			t.Errorf("left in the output: %s", e.Name())
+	if kind == "shared" {
+		entries, _ := os.ReadDir(multi)
+		for _, e := range entries {
+			if strings.Contains(e.Name(), ".tmp") || e.Name() == WorkDir {
+				t.Errorf("left in the output: %s", e.Name())
+			}
 		}
+	}
+	if stray := ts.strayKeys(t, func(k string) bool { return keyIn(k, "multi", topLevel(isFetchOutput)) }); len(stray) > 0 {
+		t.Errorf("left in the bucket: %v", stray)
 	}
 	// The merged directory is a single-machine fetch directory: resuming it finds nothing to do.
 	cfg = fetchConfig(multi)
@@ -235,4 +247,21 @@ func TestDistributedFetch(t *testing.T) {
 	if st.Skipped != n || st.Done != 0 {
 		t.Errorf("resume after the distributed fetch: skipped %d, done %d; want %d, 0", st.Skipped, st.Done, n)
 	}
+}
+
+// isFetchOutput reports whether name is a file a fetch leaves in its output folder.
+func isFetchOutput(name string) bool {
+	if _, ok := shards.FileIndex(name); ok {
+		return true
+	}
+	if _, ok := shards.StatsIndex(name); ok {
+		return true
+	}
+	switch name {
+	case shards.ManifestName, shards.SizesName, fetch.InputFile, fetch.StatsFile:
+		return true
+	}
+	num, ok := strings.CutSuffix(name, "_failed.jsonl")
+	_, err := strconv.Atoi(num)
+	return ok && err == nil
 }

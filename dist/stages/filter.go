@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -16,7 +14,7 @@ import (
 
 	"github.com/witdata/wit/dist"
 	"github.com/witdata/wit/filter"
-	"github.com/witdata/wit/internal/atomicfile"
+	"github.com/witdata/wit/internal/storage"
 	"github.com/witdata/wit/shards"
 )
 
@@ -31,7 +29,7 @@ const (
 type FilterSpec struct {
 	In          string              `yaml:"in"`
 	Out         string              `yaml:"out"`
-	Work        string              `yaml:"work"` // <out's parent>/.<out's name>.dist: staged rows, counts
+	Work        string              `yaml:"work"` // <out's parent>/.<out's name>.dist: staged rows, counts (removed at the end)
 	Files       []string            `yaml:"files"`
 	CaptionCol  string              `yaml:"caption_col"`
 	URLCol      string              `yaml:"url_col,omitempty"`
@@ -54,7 +52,7 @@ type FilterSpec struct {
 // stages per input file, dedup and entry counts per key partition (one owner per key), then, with
 // the counts added up once, balancing per partition; the final step merges the kept rows back
 // into input order. The output equals `wit filter --mode exact` on the same input. In and Out must
-// be on storage every worker sees.
+// be where every worker sees them: s3:// URLs or shared paths.
 func SubmitFilter(ctx context.Context, c *dist.Conn, opts filter.Options, set filter.StageOptions, partitions int) (*dist.JobRecord, error) {
 	return submitFilter(ctx, c, opts, set, partitions, nil)
 }
@@ -73,26 +71,35 @@ func submitFilter(ctx context.Context, c *dist.Conn, opts filter.Options, set fi
 		Threshold: opts.Threshold, Seed: opts.Seed, RowsPerFile: opts.RowsPerFile, Workers: opts.Workers, Partitions: partitions,
 		Stages: set, Phase: KindFilterMap, ThenFetch: then}
 	var err error
-	if spec.In, err = sharedPath("in", opts.In); err != nil {
+	if spec.In, err = jobLocation("in", opts.In); err != nil {
 		return nil, err
 	}
-	if spec.Out, err = sharedPath("out", opts.Out); err != nil {
+	if spec.Out, err = jobLocation("out", opts.Out); err != nil {
 		return nil, err
 	}
 	if opts.StatsJSON != "" {
-		if spec.StatsJSON, err = sharedPath("stats-json", opts.StatsJSON); err != nil {
+		if spec.StatsJSON, err = jobLocation("stats-json", opts.StatsJSON); err != nil {
 			return nil, err
 		}
 	}
-	if entries, err := os.ReadDir(spec.Out); err == nil && len(entries) > 0 {
+	outDir, err := storage.Open(ctx, spec.Out)
+	if err != nil {
+		return nil, fmt.Errorf("submit filter: %w", err)
+	}
+	if entries, err := outDir.List(ctx, ""); err != nil {
+		return nil, fmt.Errorf("submit filter: %w", err)
+	} else if len(entries) > 0 {
 		return nil, fmt.Errorf("submit filter: output %s exists and is not empty", spec.Out)
 	}
-	spec.Work = filepath.Join(filepath.Dir(spec.Out), "."+filepath.Base(spec.Out)+".dist")
-	st, err := os.Stat(spec.In)
+	if storage.Parent(spec.Out) == spec.Out {
+		return nil, fmt.Errorf("submit filter: output %s: name a folder in the bucket (the work folder goes beside it)", spec.Out)
+	}
+	spec.Work = storage.Join(storage.Parent(spec.Out), "."+storage.Base(spec.Out)+".dist")
+	st, err := storage.Stat(ctx, spec.In)
 	if err != nil {
 		return nil, fmt.Errorf("submit filter: input: %w", err)
 	}
-	if st.IsDir() {
+	if st.IsDir {
 		if spec.Files, err = shards.ListFiles(spec.In); err != nil {
 			return nil, err
 		}
@@ -156,18 +163,18 @@ func (s *FilterSpec) options(ctx context.Context, log *slog.Logger) (filter.Opti
 }
 
 func (s *FilterSpec) mapDir(file int) string {
-	return filepath.Join(s.Work, "map", fmt.Sprintf("%05d", file))
+	return storage.Join(s.Work, "map", fmt.Sprintf("%05d", file))
 }
 func (s *FilterSpec) dedupDir(k int) string {
-	return filter.PartitionDir(filepath.Join(s.Work, "dedup"), k)
+	return filter.PartitionDir(storage.Join(s.Work, "dedup"), k)
 }
 func (s *FilterSpec) countsFile(k int) string {
-	return filepath.Join(s.Work, "counts", fmt.Sprintf("d%04d.counts", k))
+	return storage.Join(s.Work, "counts", fmt.Sprintf("d%04d.counts", k))
 }
 func (s *FilterSpec) sampleDir(k int) string {
-	return filter.PartitionDir(filepath.Join(s.Work, "sample"), k)
+	return filter.PartitionDir(storage.Join(s.Work, "sample"), k)
 }
-func (s *FilterSpec) totalCounts() string { return filepath.Join(s.Work, "counts", "total.counts") }
+func (s *FilterSpec) totalCounts() string { return storage.Join(s.Work, "counts", "total.counts") }
 
 type partitionTask struct {
 	Partition int `json:"partition"`
@@ -255,9 +262,6 @@ func runFilterDedup(ctx context.Context, t *dist.Task) (any, error) {
 	for i := range spec.Files {
 		inputs[i] = filter.PartitionDir(spec.mapDir(i), in.Partition)
 	}
-	if err := os.MkdirAll(filepath.Dir(spec.countsFile(in.Partition)), 0o755); err != nil {
-		return nil, err
-	}
 	return filter.DedupPartition(ctx, opts, inputs, spec.dedupDir(in.Partition), spec.countsFile(in.Partition))
 }
 
@@ -316,9 +320,9 @@ func finalizeFilterSample(ctx context.Context, f *dist.Final) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := os.Stat(filepath.Join(spec.Out, filter.StatsFile)); err == nil {
+	if _, err := storage.Stat(ctx, storage.Join(spec.Out, filter.StatsFile)); err == nil {
 		// Merged by an earlier run of this step.
-		if err := os.RemoveAll(spec.Work); err != nil {
+		if err := storage.RemoveAll(ctx, spec.Work); err != nil {
 			return nil, err
 		}
 		if spec.ThenFetch != nil {
@@ -374,15 +378,21 @@ func finalizeFilterSample(ctx context.Context, f *dist.Final) (any, error) {
 	if mapJob, err := f.Conn.Job(ctx, spec.MapJob); err == nil {
 		started = mapJob.Created
 	}
+	if _, err := storage.Stat(ctx, storage.Join(spec.Out, storage.IncompleteMarker)); err == nil {
+		// An earlier run of this step was cut off while writing Out on object storage.
+		if err := storage.RemoveAll(ctx, spec.Out); err != nil {
+			return nil, err
+		}
+	}
 	if err := filter.MergeOutput(ctx, opts, sampled, stats, counts, started); err != nil {
 		return nil, err
 	}
 	if spec.StatsJSON != "" {
-		if err := atomicfile.WriteJSON(spec.StatsJSON, stats); err != nil {
+		if err := storage.WriteJSON(ctx, spec.StatsJSON, stats); err != nil {
 			return nil, err
 		}
 	}
-	if err := os.RemoveAll(spec.Work); err != nil {
+	if err := storage.RemoveAll(ctx, spec.Work); err != nil {
 		return nil, err
 	}
 	if spec.ThenFetch != nil {

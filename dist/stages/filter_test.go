@@ -13,6 +13,7 @@ import (
 
 	"github.com/witdata/wit/dist/disttest"
 	"github.com/witdata/wit/filter"
+	"github.com/witdata/wit/internal/storage"
 	"github.com/witdata/wit/shards"
 )
 
@@ -80,10 +81,7 @@ func readRows(t *testing.T, dir string) ([]string, int) {
 
 func readFilterStats(t *testing.T, dir string) filter.Stats {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(dir, filter.StatsFile))
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := readLoc(t, storage.Join(dir, filter.StatsFile))
 	var st filter.Stats
 	if err := json.Unmarshal(data, &st); err != nil {
 		t.Fatal(err)
@@ -93,8 +91,16 @@ func readFilterStats(t *testing.T, dir string) filter.Stats {
 
 // TestDistributedFilterEqualsExact: the filter run as three distributed steps (per-file stages,
 // per-partition dedup and counts, one reduce, per-partition sampling) writes the same rows, in
-// the same files, with the same counts, as `wit filter --mode exact`.
+// the same files, with the same counts, as `wit filter --mode exact`, on a shared path and with
+// its input, output and work folder in an S3 bucket (left with the input and the output only).
 func TestDistributedFilterEqualsExact(t *testing.T) {
+	for _, kind := range storageKinds {
+		t.Run(kind, func(t *testing.T) { testDistributedFilterEqualsExact(t, kind) })
+	}
+}
+
+func testDistributedFilterEqualsExact(t *testing.T, kind string) {
+	ts := newTestStorage(t, kind)
 	dir := t.TempDir()
 	in := filepath.Join(dir, "pairs")
 	writePairFiles(t, in, 4, 60)
@@ -121,7 +127,11 @@ func TestDistributedFilterEqualsExact(t *testing.T) {
 	srv := disttest.StartServer(t, t.TempDir(), 0)
 	c := disttest.Connect(t, srv.ClientURL())
 	multi := opts
-	multi.Out = filepath.Join(dir, "multi")
+	multi.Out = ts.loc("multi")
+	if kind == "s3" {
+		multi.In = ts.loc("pairs")
+		writePairFiles(t, multi.In, 4, 60)
+	}
 	job, err := SubmitFilter(context.Background(), c, multi, set, 3)
 	if err != nil {
 		t.Fatal(err)
@@ -152,7 +162,15 @@ func TestDistributedFilterEqualsExact(t *testing.T) {
 	if ss.Rows != sm.Rows || ss.Kept != sm.Kept || !reflect.DeepEqual(ss.Dropped, sm.Dropped) || !reflect.DeepEqual(ss.Balance, sm.Balance) {
 		t.Errorf("stats differ:\nsingle      %+v %+v\ndistributed %+v %+v", ss, ss.Balance, sm, sm.Balance)
 	}
-	if _, err := os.Stat(filepath.Join(dir, ".multi.dist")); !os.IsNotExist(err) {
+	if _, err := storage.Stat(context.Background(), ts.loc(".multi.dist")); !storage.IsNotExist(err) {
 		t.Errorf("work directory left behind: %v", err)
+	}
+	stray := ts.strayKeys(t, func(k string) bool {
+		isArrow := func(name string) bool { _, ok := shards.FileIndex(name); return ok }
+		return keyIn(k, "pairs", topLevel(isArrow)) ||
+			keyIn(k, "multi", topLevel(func(name string) bool { return isArrow(name) || name == filter.StatsFile }))
+	})
+	if len(stray) > 0 {
+		t.Errorf("left in the bucket: %v", stray)
 	}
 }

@@ -3,15 +3,21 @@ package stages
 import (
 	"fmt"
 	"path/filepath"
-	"strings"
+
+	"github.com/witdata/wit/internal/storage"
 )
 
-// sharedPath makes a job's path absolute (workers run elsewhere, from another directory). Object
-// storage URLs are refused for now: the distributed stages merge their tasks' outputs with file
-// renames and keep crawl state in pebble, both on a shared file system.
-func sharedPath(flag, p string) (string, error) {
-	if strings.Contains(p, "://") {
-		return "", fmt.Errorf("--%s %s: distributed jobs read and write a shared file system path for now, not a URL", flag, p)
+// jobLocation makes a job's location usable by workers that run elsewhere, from another
+// directory: an object-store URL (s3://) is kept; a path or file:// URL is made absolute (it
+// must then be on a file system every worker shares); other URLs are refused, since workers
+// write there.
+func jobLocation(flag, loc string) (string, error) {
+	if storage.IsRemote(loc) {
+		return loc, nil
+	}
+	p, ok := storage.LocalPath(loc)
+	if !ok {
+		return "", fmt.Errorf("--%s %s: not a path, file:// or s3:// URL", flag, loc)
 	}
 	abs, err := filepath.Abs(p)
 	if err != nil {
