@@ -12,10 +12,10 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/witdata/wit/imgproc"
+	"github.com/witdata/wit/internal/atomicfile"
 	"github.com/witdata/wit/internal/httpx"
 	"github.com/witdata/wit/internal/input"
 	"github.com/witdata/wit/internal/storage"
@@ -393,19 +393,11 @@ func localStateDir(dir string) string {
 // storage has no locks: for an s3:// directory the lock is a file in the local temporary
 // directory named after the URL, which keeps two runs on one machine apart (not two machines).
 func lockDir(dir string) (func(), error) {
-	path := filepath.Join(localStateDir(dir), lockFile)
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	unlock, err := atomicfile.Lock(filepath.Join(localStateDir(dir), lockFile))
 	if err != nil {
-		return nil, fmt.Errorf("fetch: lock %s: %w", dir, err)
+		return nil, fmt.Errorf("fetch: %s: %w", dir, err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("fetch: %s is in use by another run (%v)", dir, err)
-	}
-	return func() {
-		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-		f.Close()
-	}, nil
+	return unlock, nil
 }
 
 // inputRecord is fetch.json.

@@ -98,44 +98,6 @@ func TestJitterValidate(t *testing.T) {
 	}
 }
 
-// TestLoaderJitter: the loader applies the jitter to training tiles (deterministically) and not to
-// the evaluation transform.
-func TestLoaderJitter(t *testing.T) {
-	dir := t.TempDir()
-	writeShards(t, dir, 16, 16, 0, 24)
-	tok := testTokenizer(t)
-	base := LoaderOptions{Shards: dir, Resolution: 16, ContextLength: 8, BatchSize: 8, Workers: 2, ShuffleBuffer: 4, Seed: 5, Epochs: 1}
-	load := func(o LoaderOptions) []*Batch {
-		l, err := NewLoader(o, tok)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return collect(t, l, shards.Position{})
-	}
-	plain := load(base)
-	jit := base
-	jit.Jitter = Jitter{Strength: 0.5, Gray: 0.5}
-	a, b := load(jit), load(jit)
-	if slices.Equal(plain[0].Images, a[0].Images) {
-		t.Fatal("jitter did not change the training tiles")
-	}
-	if !slices.Equal(a[0].Images, b[0].Images) || !slices.Equal(a[1].Images, b[1].Images) {
-		t.Fatal("jittered stream not deterministic")
-	}
-	center := base
-	center.CenterCrop = true
-	cj := center
-	cj.Jitter = jit.Jitter
-	if !slices.Equal(load(center)[0].Images, load(cj)[0].Images) {
-		t.Fatal("jitter applied to the evaluation transform")
-	}
-	bad := base
-	bad.Jitter = Jitter{Strength: 2}
-	if _, err := NewLoader(bad, tok); err == nil {
-		t.Fatal("strength 2 accepted")
-	}
-}
-
 // square is a w×w white image with a red square of side s at (x0, y0).
 func square(w, s, x0, y0 int) *image.RGBA {
 	img := image.NewRGBA(image.Rect(0, 0, w, w))
@@ -238,9 +200,9 @@ func TestOutline(t *testing.T) {
 	}
 }
 
-// TestLoaderZoomOutAndOutline: both augmentations change training tiles, deterministically, and
-// never the evaluation transform.
-func TestLoaderZoomOutAndOutline(t *testing.T) {
+// TestLoaderAugmentations: each augmentation changes the training tiles, deterministically, and
+// never the evaluation transform; out-of-range settings are refused.
+func TestLoaderAugmentations(t *testing.T) {
 	dir := t.TempDir()
 	writeShards(t, dir, 16, 16, 0, 24)
 	tok := testTokenizer(t)
@@ -253,13 +215,17 @@ func TestLoaderZoomOutAndOutline(t *testing.T) {
 		return collect(t, l, shards.Position{})
 	}
 	plain := load(base)
-	for name, set := range map[string]func(*LoaderOptions){
-		"zoom-out": func(o *LoaderOptions) { o.ZoomOut = ZoomOut{Prob: 1, Min: 0.5} },
-		"outline":  func(o *LoaderOptions) { o.Outline = Outline{Prob: 1} },
+	for _, tc := range []struct {
+		name     string
+		set, bad func(*LoaderOptions)
+	}{
+		{"jitter", func(o *LoaderOptions) { o.Jitter = Jitter{Strength: 0.5, Gray: 0.5} }, func(o *LoaderOptions) { o.Jitter = Jitter{Strength: 2} }},
+		{"zoom-out", func(o *LoaderOptions) { o.ZoomOut = ZoomOut{Prob: 1, Min: 0.5} }, func(o *LoaderOptions) { o.ZoomOut = ZoomOut{Prob: 1, Min: 0} }},
+		{"outline", func(o *LoaderOptions) { o.Outline = Outline{Prob: 1} }, func(o *LoaderOptions) { o.Outline = Outline{Prob: -1} }},
 	} {
-		t.Run(name, func(t *testing.T) {
+		t.Run(tc.name, func(t *testing.T) {
 			o := base
-			set(&o)
+			tc.set(&o)
 			a, b := load(o), load(o)
 			if slices.Equal(plain[0].Images, a[0].Images) {
 				t.Fatal("training tiles unchanged")
@@ -270,9 +236,14 @@ func TestLoaderZoomOutAndOutline(t *testing.T) {
 			center := base
 			center.CenterCrop = true
 			co := center
-			set(&co)
+			tc.set(&co)
 			if !slices.Equal(load(center)[0].Images, load(co)[0].Images) {
 				t.Fatal("applied to the evaluation transform")
+			}
+			bad := base
+			tc.bad(&bad)
+			if _, err := NewLoader(bad, tok); err == nil {
+				t.Fatal("out-of-range setting accepted")
 			}
 		})
 	}

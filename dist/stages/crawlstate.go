@@ -17,11 +17,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/witdata/wit/internal/atomicfile"
 	"github.com/witdata/wit/internal/storage"
 	"github.com/witdata/wit/shards"
 )
@@ -312,18 +312,11 @@ func downloadSnapshot(ctx context.Context, loc, dir string) (partitionSnapshot, 
 
 // lockFile takes an exclusive lock on path for this process (released when it dies).
 func lockFile(path string) (func(), error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	unlock, err := atomicfile.Lock(path)
 	if err != nil {
 		return nil, fmt.Errorf("crawl state: %w", err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("crawl state: %s is in use by another process on this machine (%v)", path, err)
-	}
-	return func() {
-		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-		f.Close()
-	}, nil
+	return unlock, nil
 }
 
 // deferredAcks holds the inbox messages of a lease whose links are admitted in the local state

@@ -247,3 +247,24 @@ func TestDirReplace(t *testing.T) {
 		}
 	}
 }
+
+func TestLock(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "lock")
+	unlock, err := Lock(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// flock locks belong to the open file, so a second Lock fails even in the same process.
+	if _, err := Lock(path); !errors.Is(err, ErrLocked) {
+		t.Fatalf("second lock: %v, want ErrLocked", err)
+	}
+	unlock()
+	again, err := Lock(path)
+	if err != nil {
+		t.Fatalf("lock after unlock: %v", err)
+	}
+	again()
+	if _, err := Lock(filepath.Join(t.TempDir(), "missing", "lock")); err == nil || errors.Is(err, ErrLocked) {
+		t.Fatalf("lock in a missing folder: %v", err)
+	}
+}
