@@ -216,6 +216,16 @@ func (p *workerPool) kill(i int) int {
 	return 0
 }
 
+// pid is worker i's process ID.
+func (p *workerPool) pid(i int) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if c := p.cmds[i]; c != nil && c.Process != nil {
+		return c.Process.Pid
+	}
+	return 0
+}
+
 func (p *workerPool) close() {
 	select {
 	case <-p.stop:
