@@ -1,4 +1,4 @@
-package dist
+package dist_test
 
 import (
 	"context"
@@ -14,6 +14,9 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/witdata/wit/dist"
+	"github.com/witdata/wit/dist/disttest"
 )
 
 // TestQueueOverhead (WIT_DIST_BENCH=1) runs the same 10,000 small tasks (wait
@@ -35,14 +38,14 @@ func TestQueueOverhead(t *testing.T) {
 	rounds = max(rounds, 1)
 	const slots = 4
 	sleep, _ := time.ParseDuration(os.Getenv("WIT_DIST_BENCH_SLEEP")) // the task's own wait (e.g. a download), default none
-	kind, _ := LookupKind("test.write")
+	kind, _ := dist.LookupKind("test.write")
 
 	// Directly: the same Run function, the same concurrency.
 	direct := func() (time.Duration, time.Duration) {
 		out := t.TempDir()
 		cpu := selfCPU()
 		spec, _ := yaml.Marshal(writeSpec{Out: out, Sleep: sleep})
-		job := &JobRecord{ID: "direct", Spec: string(spec)}
+		job := &dist.JobRecord{ID: "direct", Spec: string(spec)}
 		start := time.Now()
 		var wg sync.WaitGroup
 		next := make(chan int)
@@ -50,7 +53,7 @@ func TestQueueOverhead(t *testing.T) {
 			wg.Go(func() {
 				for i := range next {
 					in, _ := json.Marshal(writeInput{N: i})
-					if _, err := kind.Run(context.Background(), &Task{Job: job, Input: in}); err != nil {
+					if _, err := kind.Run(context.Background(), &dist.Task{Job: job, Input: in}); err != nil {
 						t.Error(err)
 					}
 				}
@@ -70,9 +73,9 @@ func TestQueueOverhead(t *testing.T) {
 		store, _ = os.MkdirTemp(d, "store")
 		defer os.RemoveAll(store)
 	}
-	srv := startServer(t, store, 0)
-	c := connect(t, srv.ClientURL())
-	pool := startWorkers(t, srv.ClientURL(), 1, slots)
+	srv := disttest.StartServer(t, store, 0)
+	c := disttest.Connect(t, srv.ClientURL())
+	pool := disttest.StartTestWorkers(t, srv.ClientURL(), 1, slots)
 	for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
 		if ws, _ := c.Workers(context.Background()); len(ws) > 0 {
 			break
@@ -84,16 +87,16 @@ func TestQueueOverhead(t *testing.T) {
 	// The CPU time the queue run takes: this process (the server, the submission) and the worker.
 	queued := func(round int) (total, submitting, cpu, workerCPU time.Duration) {
 		out := t.TempDir()
-		cpu0, wcpu0 := selfCPU(), processCPU(t, pool.pid(0))
+		cpu0, wcpu0 := selfCPU(), processCPU(t, pool.PID(0))
 		start := time.Now()
 		job := submitWrite(t, c, writeSpec{Out: out, Sleep: sleep, Attempt: fmt.Sprint("bench", round)}, inputs(n))
 		submitting = time.Since(start)
-		p := waitJob(t, c, job.ID, 30*time.Minute)
+		p := disttest.Wait(t, c, job.ID, 30*time.Minute)
 		total = time.Since(start)
-		if p.Final == nil || p.Final.State != StateDone {
+		if p.Final == nil || p.Final.State != dist.StateDone {
 			t.Fatalf("final: %+v", p.Final)
 		}
-		return total, submitting, selfCPU() - cpu0, processCPU(t, pool.pid(0)) - wcpu0
+		return total, submitting, selfCPU() - cpu0, processCPU(t, pool.PID(0)) - wcpu0
 	}
 
 	rate := func(d time.Duration) float64 { return float64(n) / d.Seconds() }
