@@ -26,6 +26,7 @@ type writeSpec struct {
 	Out     string        `yaml:"out"`
 	Sleep   time.Duration `yaml:"sleep"`
 	Attempt string        `yaml:"attempt"` // makes different jobs of the same inputs
+	Empty   bool          `yaml:"empty"`   // the task does nothing (TestQueueOverhead's queue-only figure)
 }
 
 type writeInput struct {
@@ -44,6 +45,9 @@ func init() {
 			var in writeInput
 			if err := t.DecodeInput(&in); err != nil {
 				return nil, err
+			}
+			if spec.Empty {
+				return map[string]int{"bytes": 0}, nil
 			}
 			logLine(spec.Out, "start", in.N)
 			switch in.Fail {
