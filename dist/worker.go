@@ -175,10 +175,10 @@ func (w *worker) feed(ctx context.Context, in chan<- jetstream.Msg) {
 // or more. Tasks of more than aheadWork are not pulled ahead: a pull's round trip is small next
 // to them.
 func (w *worker) ahead() int {
-	if !w.short.Load() {
+	avg := time.Duration(w.avgTask.Load())
+	if !w.short.Load() || avg <= 0 {
 		return 0
 	}
-	avg := max(time.Duration(w.avgTask.Load()), time.Microsecond)
 	return min(int(int64(w.o.Concurrency)*int64(aheadWork)/int64(avg)), max(maxAhead, w.o.Concurrency))
 }
 
@@ -187,9 +187,14 @@ const (
 	maxAhead  = 256
 )
 
-// ranTask records a task's run time for ahead.
-func (w *worker) ranTask(d time.Duration) {
+// ranTask records a task's run time for ahead. Only tasks that succeeded count in the average:
+// a task that fails at once says nothing about the others' length (and pulling many ahead next
+// to a task that may crash its worker costs them deliveries).
+func (w *worker) ranTask(d time.Duration, ok bool) {
 	w.short.Store(d < shortTask)
+	if !ok {
+		return
+	}
 	for {
 		old := w.avgTask.Load()
 		avg := int64(d)
@@ -248,9 +253,7 @@ func (w *worker) slot(ctx context.Context, in <-chan jetstream.Msg) {
 			w.busy.Add(-1)
 			continue
 		}
-		start := time.Now()
 		finish := w.handle(ctx, msg)
-		w.ranTask(time.Since(start))
 		w.busy.Add(-1)
 		select {
 		case w.freed <- struct{}{}:
@@ -463,6 +466,7 @@ func (w *worker) handle(ctx context.Context, msg jetstream.Msg) (finish func()) 
 	} else {
 		result, err = runSafely(ctx, kind, task)
 	}
+	w.ranTask(time.Since(start), err == nil)
 	shownRunning := !showRunning.Stop()
 
 	if err != nil && ctx.Err() != nil && !IsPermanent(err) {
