@@ -1,40 +1,32 @@
-package dist
+package dist_test
 
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"log/slog"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/witdata/wit/dist"
+	"github.com/witdata/wit/dist/disttest"
 	"github.com/witdata/wit/internal/atomicfile"
 )
 
-// The tests run workers as separate processes: the test binary re-executed with
-// WIT_DIST_TEST_WORKER set to the queue URL runs RunWorker with the test kind below, so a
-// worker can be killed with SIGKILL like a real one.
-
-const envWorker = "WIT_DIST_TEST_WORKER"
-
-var testSettings = Settings{AckWait: time.Second, MaxDeliver: 3, LeaseDeliver: 3, WorkerTTL: 2 * time.Second}
+// The tests run workers as separate processes, so that a worker can be killed with SIGKILL like
+// a real one: the test binary re-executed (disttest.StartTestWorkers), whose init registers the
+// test kind below, which the wit binary does not have.
 
 // writeSpec is the test kind's job spec.
 type writeSpec struct {
 	Out     string        `yaml:"out"`
 	Sleep   time.Duration `yaml:"sleep"`
 	Attempt string        `yaml:"attempt"` // makes different jobs of the same inputs
+	Empty   bool          `yaml:"empty"`   // the task does nothing (TestQueueOverhead's queue-only figure)
 }
 
 type writeInput struct {
@@ -43,16 +35,19 @@ type writeInput struct {
 }
 
 func init() {
-	Register(&Kind{
+	dist.Register(&dist.Kind{
 		Name: "test.write",
-		Run: func(ctx context.Context, t *Task) (any, error) {
+		Run: func(ctx context.Context, t *dist.Task) (any, error) {
 			var spec writeSpec
 			if err := yaml.Unmarshal([]byte(t.Job.Spec), &spec); err != nil {
-				return nil, Permanent(err)
+				return nil, dist.Permanent(err)
 			}
 			var in writeInput
 			if err := t.DecodeInput(&in); err != nil {
 				return nil, err
+			}
+			if spec.Empty {
+				return map[string]int{"bytes": 0}, nil
 			}
 			logLine(spec.Out, "start", in.N)
 			switch in.Fail {
@@ -73,10 +68,10 @@ func init() {
 			logLine(spec.Out, "commit", in.N)
 			return map[string]int{"bytes": len(data)}, nil
 		},
-		Finalize: func(ctx context.Context, f *Final) (any, error) {
+		Finalize: func(ctx context.Context, f *dist.Final) (any, error) {
 			var spec writeSpec
 			if err := yaml.Unmarshal([]byte(f.Job.Spec), &spec); err != nil {
-				return nil, Permanent(err)
+				return nil, dist.Permanent(err)
 			}
 			sum := map[string]int{}
 			for _, o := range f.Outcomes {
@@ -99,151 +94,10 @@ func logLine(out, event string, n int) {
 }
 
 func TestMain(m *testing.M) {
-	if url := os.Getenv(envWorker); url != "" {
-		os.Exit(workerMain(url))
-	}
-	os.Exit(m.Run())
+	os.Exit(disttest.Main(m))
 }
 
-func workerMain(url string) int {
-	ctx, stop := signalContext()
-	defer stop()
-	level := slog.LevelWarn
-	if os.Getenv("WIT_DIST_TEST_DEBUG") != "" {
-		level = slog.LevelDebug
-	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	c, err := Connect(ctx, url, testSettings, log)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer c.Close()
-	conc, _ := strconv.Atoi(os.Getenv("WIT_DIST_TEST_CONCURRENCY"))
-	if err := RunWorker(ctx, c, WorkerOptions{Concurrency: conc, Poll: 200 * time.Millisecond, RetryDelay: 50 * time.Millisecond, Logger: log}); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	return 0
-}
-
-func signalContext() (context.Context, func()) {
-	ctx, cancel := context.WithCancel(context.Background())
-	ch := make(chan os.Signal, 1)
-	signalNotify(ch)
-	go func() {
-		select {
-		case <-ch:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
-	return ctx, cancel
-}
-
-// freePort returns a port free at the time of the call (the server restart test needs to
-// start the server again on the same address).
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-func startServer(t *testing.T, store string, port int) *Server {
-	t.Helper()
-	s, err := StartServer(ServerOptions{Listen: fmt.Sprintf("127.0.0.1:%d", port), StoreDir: store,
-		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Cleanups run last-in first-out: workers started after the server stop before it.
-	t.Cleanup(s.Shutdown)
-	return s
-}
-
-// workerPool runs worker processes and restarts those that exit, as a service manager would.
-type workerPool struct {
-	t    *testing.T
-	url  string
-	mu   sync.Mutex
-	cmds []*exec.Cmd
-	stop chan struct{}
-	wg   sync.WaitGroup
-}
-
-func startWorkers(t *testing.T, url string, n, concurrency int) *workerPool {
-	p := &workerPool{t: t, url: url, cmds: make([]*exec.Cmd, n), stop: make(chan struct{})}
-	for i := range n {
-		p.wg.Add(1)
-		go func() {
-			defer p.wg.Done()
-			for {
-				cmd := exec.Command(os.Args[0], "-test.run=^$")
-				cmd.Env = append(os.Environ(), envWorker+"="+url, "WIT_DIST_TEST_CONCURRENCY="+strconv.Itoa(concurrency))
-				cmd.Stderr = os.Stderr
-				if err := cmd.Start(); err != nil {
-					t.Error(err)
-					return
-				}
-				p.mu.Lock()
-				p.cmds[i] = cmd
-				p.mu.Unlock()
-				cmd.Wait()
-				select {
-				case <-p.stop:
-					return
-				default:
-				}
-			}
-		}()
-	}
-	t.Cleanup(p.close)
-	return p
-}
-
-// kill sends SIGKILL to worker i and returns its pid.
-func (p *workerPool) kill(i int) int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if c := p.cmds[i]; c != nil && c.Process != nil {
-		c.Process.Signal(syscall.SIGKILL)
-		return c.Process.Pid
-	}
-	return 0
-}
-
-func (p *workerPool) close() {
-	select {
-	case <-p.stop:
-		return
-	default:
-	}
-	close(p.stop)
-	p.mu.Lock()
-	for _, c := range p.cmds {
-		if c != nil && c.Process != nil {
-			c.Process.Signal(syscall.SIGTERM)
-		}
-	}
-	p.mu.Unlock()
-	p.wg.Wait()
-}
-
-func connect(t *testing.T, url string) *Conn {
-	t.Helper()
-	c, err := Connect(context.Background(), url, testSettings, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return c
-}
-
-func submitWrite(t *testing.T, c *Conn, spec writeSpec, inputs []writeInput) *JobRecord {
+func submitWrite(t *testing.T, c *dist.Conn, spec writeSpec, inputs []writeInput) *dist.JobRecord {
 	t.Helper()
 	specText, _ := yaml.Marshal(spec)
 	var tasks []json.RawMessage
@@ -251,24 +105,11 @@ func submitWrite(t *testing.T, c *Conn, spec writeSpec, inputs []writeInput) *Jo
 		b, _ := json.Marshal(in)
 		tasks = append(tasks, b)
 	}
-	job, err := c.Submit(context.Background(), Submission{Kind: "test.write", Spec: string(specText), Tasks: tasks})
+	job, err := c.Submit(context.Background(), dist.Submission{Kind: "test.write", Spec: string(specText), Tasks: tasks})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return job
-}
-
-func waitJob(t *testing.T, c *Conn, id string, limit time.Duration) Progress {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), limit)
-	defer cancel()
-	p, err := c.Wait(ctx, id, 100*time.Millisecond, nil)
-	if err != nil {
-		job, _ := c.Job(context.Background(), id)
-		st, _ := c.Status(context.Background(), job)
-		t.Fatalf("job %s not complete: %v (status %+v)", id, err, st)
-	}
-	return p
 }
 
 type event struct {
@@ -335,8 +176,8 @@ func inputs(n int) []writeInput {
 // every output is there once with its content, and only tasks that were in flight on the killed
 // worker ran twice.
 func TestKillWorker(t *testing.T) {
-	srv := startServer(t, t.TempDir(), 0)
-	c := connect(t, srv.ClientURL())
+	srv := disttest.StartServer(t, t.TempDir(), 0)
+	c := disttest.Connect(t, srv.ClientURL())
 	out := t.TempDir()
 	const n = 24
 	job := submitWrite(t, c, writeSpec{Out: out, Sleep: 150 * time.Millisecond}, inputs(n))
@@ -344,7 +185,7 @@ func TestKillWorker(t *testing.T) {
 	if again := submitWrite(t, c, writeSpec{Out: out, Sleep: 150 * time.Millisecond}, inputs(n)); again.ID != job.ID {
 		t.Fatalf("second submission made job %s, want %s", again.ID, job.ID)
 	}
-	pool := startWorkers(t, srv.ClientURL(), 2, 2)
+	pool := disttest.StartTestWorkers(t, srv.ClientURL(), 2, 2)
 	// Kill worker 0 once some tasks are done and it is in the middle of others.
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -353,15 +194,15 @@ func TestKillWorker(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	killed := pool.kill(0)
-	p := waitJob(t, c, job.ID, 60*time.Second)
-	if p.Final == nil || p.Final.State != StateDone {
+	killed := pool.Kill(0)
+	p := disttest.Wait(t, c, job.ID, 60*time.Second)
+	if p.Final == nil || p.Final.State != dist.StateDone {
 		t.Fatalf("final step: %+v", p.Final)
 	}
 	checkOutputs(t, out, n)
 	var final map[string]int
 	data, _ := os.ReadFile(filepath.Join(out, "final.json"))
-	if err := json.Unmarshal(data, &final); err != nil || final[StateDone] != n {
+	if err := json.Unmarshal(data, &final); err != nil || final[dist.StateDone] != n {
 		t.Fatalf("final.json %s: want %d done", data, n)
 	}
 	starts, commits := events(t, out)
@@ -413,14 +254,14 @@ func TestKillWorker(t *testing.T) {
 // store; the workers reconnect and the job completes.
 func TestServerRestart(t *testing.T) {
 	store := t.TempDir()
-	port := freePort(t)
-	srv := startServer(t, store, port)
+	port := disttest.FreePort(t)
+	srv := disttest.StartServer(t, store, port)
 	url := srv.ClientURL()
-	c := connect(t, url)
+	c := disttest.Connect(t, url)
 	out := t.TempDir()
 	const n = 30
 	job := submitWrite(t, c, writeSpec{Out: out, Sleep: 100 * time.Millisecond}, inputs(n))
-	pool := startWorkers(t, url, 2, 2)
+	pool := disttest.StartTestWorkers(t, url, 2, 2)
 	for {
 		if p, _ := c.JobProgress(context.Background(), job.ID); p.Outcomes >= 6 {
 			break
@@ -429,28 +270,28 @@ func TestServerRestart(t *testing.T) {
 	}
 	srv.Shutdown()
 	time.Sleep(500 * time.Millisecond)
-	startServer(t, store, port)
-	p := waitJob(t, c, job.ID, 60*time.Second)
-	if p.Final == nil || p.Final.State != StateDone {
+	disttest.StartServer(t, store, port)
+	p := disttest.Wait(t, c, job.ID, 60*time.Second)
+	if p.Final == nil || p.Final.State != dist.StateDone {
 		t.Fatalf("final step: %+v", p.Final)
 	}
 	checkOutputs(t, out, n)
-	pool.close() // before the server's cleanup
+	pool.Close() // before the server's cleanup
 }
 
 // TestPoisonTasks: a task that always fails and one that kills its worker each time end after
 // the delivery limit and are reported with their error; the rest of the job completes.
 func TestPoisonTasks(t *testing.T) {
-	srv := startServer(t, t.TempDir(), 0)
-	c := connect(t, srv.ClientURL())
+	srv := disttest.StartServer(t, t.TempDir(), 0)
+	c := disttest.Connect(t, srv.ClientURL())
 	out := t.TempDir()
 	in := inputs(10)
 	in[3].Fail = "always"
 	in[7].Fail = "crash"
 	job := submitWrite(t, c, writeSpec{Out: out, Sleep: 20 * time.Millisecond}, in)
-	startWorkers(t, srv.ClientURL(), 2, 1)
-	p := waitJob(t, c, job.ID, 90*time.Second)
-	if p.Final == nil || p.Final.State != StateDone {
+	disttest.StartTestWorkers(t, srv.ClientURL(), 2, 1)
+	p := disttest.Wait(t, c, job.ID, 90*time.Second)
+	if p.Final == nil || p.Final.State != dist.StateDone {
 		t.Fatalf("final step: %+v", p.Final)
 	}
 	st, err := c.Status(context.Background(), job)
@@ -471,73 +312,39 @@ func TestPoisonTasks(t *testing.T) {
 		t.Errorf("task 7 error %q", reasons[7])
 	}
 	starts, _ := events(t, out)
-	if starts[3] != testSettings.MaxDeliver || starts[7] != testSettings.MaxDeliver {
-		t.Errorf("poison tasks started %d and %d times, want %d", starts[3], starts[7], testSettings.MaxDeliver)
+	if starts[3] != disttest.Settings.MaxDeliver || starts[7] != disttest.Settings.MaxDeliver {
+		t.Errorf("poison tasks started %d and %d times, want %d", starts[3], starts[7], disttest.Settings.MaxDeliver)
 	}
 	var final map[string]int
 	data, _ := os.ReadFile(filepath.Join(out, "final.json"))
-	if err := json.Unmarshal(data, &final); err != nil || final[StateDone] != 8 || final[StateFailed] != 2 {
+	if err := json.Unmarshal(data, &final); err != nil || final[dist.StateDone] != 8 || final[dist.StateFailed] != 2 {
 		t.Fatalf("final.json %s", data)
 	}
 	// The poison messages are gone from the queue.
-	for _, task := range []string{ID(job.ID, `{"n":3,"fail":"always"}`), ID(job.ID, `{"n":7,"fail":"crash"}`)} {
+	for _, task := range []string{dist.ID(job.ID, `{"n":3,"fail":"always"}`), dist.ID(job.ID, `{"n":7,"fail":"crash"}`)} {
 		if q, err := c.TaskQueued(context.Background(), job, task); err != nil || q {
 			t.Errorf("task %s still queued (%v)", task, err)
 		}
 	}
 }
 
-func TestParseQueueURL(t *testing.T) {
-	tests := []struct {
-		in, servers string
-		opts        int
-		err         string
-	}{
-		{in: "nats://127.0.0.1:4222", servers: "nats://127.0.0.1:4222"},
-		{in: "127.0.0.1:4222", servers: "nats://127.0.0.1:4222"},
-		{in: "nats://u:p@h:1,nats://u:p@g:2", servers: "nats://u:p@h:1,nats://u:p@g:2"},
-		{in: "tls://tok@h:4222?ca=ca.pem", servers: "tls://tok@h:4222", opts: 1},
-		{in: "nats://h:4222?creds=/x/user.creds", servers: "nats://h:4222", opts: 1},
-		{in: "http://h:4222", err: "scheme"},
-		{in: "nats://h:4222?foo=1", err: "unknown parameter"},
-		{in: "", err: "no URL"},
-	}
-	for _, tt := range tests {
-		servers, opts, err := parseQueueURL(tt.in)
-		if tt.err != "" {
-			if err == nil || !strings.Contains(err.Error(), tt.err) {
-				t.Errorf("%q: err %v, want %q", tt.in, err, tt.err)
-			}
-			continue
-		}
-		if err != nil || servers != tt.servers || len(opts) != tt.opts {
-			t.Errorf("%q: %q %d opts %v, want %q %d", tt.in, servers, len(opts), err, tt.servers, tt.opts)
-		}
-	}
-	if got := redactURL("nats://user:secret@h:1"); strings.Contains(got, "secret") {
-		t.Errorf("redactURL kept the password: %s", got)
-	}
-}
-
-var _ = errors.New
-
 // A client leaves the queue's ack wait and delivery limit alone unless told to apply its own.
 func TestSettingsApply(t *testing.T) {
-	srv := startServer(t, t.TempDir(), 0)
-	ackWait := func(c *Conn) time.Duration {
-		cons, err := c.JS.Consumer(context.Background(), TasksStream, TaskConsumer)
+	srv := disttest.StartServer(t, t.TempDir(), 0)
+	ackWait := func(c *dist.Conn) time.Duration {
+		cons, err := c.JS.Consumer(context.Background(), dist.TasksStream, dist.TaskConsumer)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return cons.CachedInfo().Config.AckWait
 	}
 	ctx := context.Background()
-	first, err := Connect(ctx, srv.ClientURL(), Settings{AckWait: 3 * time.Second}, nil)
+	first, err := dist.Connect(ctx, srv.ClientURL(), dist.Settings{AckWait: 3 * time.Second}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer first.Close()
-	plain, err := Connect(ctx, srv.ClientURL(), Settings{}, nil)
+	plain, err := dist.Connect(ctx, srv.ClientURL(), dist.Settings{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -545,7 +352,7 @@ func TestSettingsApply(t *testing.T) {
 	if got := ackWait(plain); got != 3*time.Second {
 		t.Errorf("a client with defaults changed the ack wait to %s", got)
 	}
-	apply, err := Connect(ctx, srv.ClientURL(), Settings{AckWait: 7 * time.Second, Apply: true}, nil)
+	apply, err := dist.Connect(ctx, srv.ClientURL(), dist.Settings{AckWait: 7 * time.Second, Apply: true}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

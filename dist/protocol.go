@@ -300,29 +300,34 @@ func (c *Conn) recordOutcome(ctx context.Context, job, task, key string, o Outco
 			return fmt.Errorf("queue: count task %s: %w", task, err)
 		}
 	}
-	wait := func(f jetstream.PubAckFuture) error {
-		t := time.NewTimer(10 * time.Second)
-		defer t.Stop()
-		select {
-		case <-f.Ok():
-			return nil
-		case err := <-f.Err():
-			return err
-		case <-t.C:
-			return errors.New("no answer from the queue")
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	if err := wait(put); err != nil && !isWrongLastSequence(err) {
+	if err := waitPubAck(ctx, put); err != nil && !isWrongLastSequence(err) {
 		return fmt.Errorf("queue: record outcome %s: %w", key, err)
 	}
 	if mark != nil {
-		if err := wait(mark); err != nil {
+		if err := waitPubAck(ctx, mark); err != nil {
 			return fmt.Errorf("queue: count task %s: %w", task, err)
 		}
 	}
 	return nil
+}
+
+// pubAckWait bounds the wait for the answer to a publish sent without waiting (PublishAsync).
+const pubAckWait = 10 * time.Second
+
+// waitPubAck waits for the answer to a publish sent with PublishAsync.
+func waitPubAck(ctx context.Context, f jetstream.PubAckFuture) error {
+	t := time.NewTimer(pubAckWait)
+	defer t.Stop()
+	select {
+	case <-f.Ok():
+		return nil
+	case err := <-f.Err():
+		return err
+	case <-t.C:
+		return errors.New("no answer from the queue")
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // isWrongLastSequence reports a conditional publish refused because the key has a value.

@@ -77,13 +77,14 @@ func (c *Conn) Submit(ctx context.Context, s Submission) (*JobRecord, error) {
 			return nil, err
 		}
 	}
+	var todo []TaskMsg
 	for i, in := range s.Tasks {
-		if done[ids[i]] != nil {
-			continue
+		if done[ids[i]] == nil {
+			todo = append(todo, TaskMsg{Job: job.ID, Task: ids[i], Index: i, Input: in})
 		}
-		if _, err := c.publishTask(ctx, job, TaskMsg{Job: job.ID, Task: ids[i], Index: i, Input: in}, job.ID+"."+ids[i]+".0"); err != nil {
-			return nil, err
-		}
+	}
+	if err := c.enqueueTasks(ctx, job, todo); err != nil {
+		return nil, err
 	}
 	if err := c.putOutcome(ctx, submittedKey(job.ID), Outcome{State: StateDone, Finished: time.Now().UTC()}); err != nil {
 		return nil, err
@@ -92,6 +93,55 @@ func (c *Conn) Submit(ctx context.Context, s Submission) (*JobRecord, error) {
 		return job, c.enqueueFinal(ctx, job)
 	}
 	return job, nil
+}
+
+// submitWindow is how many task messages Submit has in flight before it waits for their answers.
+const submitWindow = 1000
+
+// enqueueTasks publishes the messages of a job's tasks (message ID job.task.0) without waiting
+// for each answer in turn: submitWindow at a time, then their answers. A task whose answer is an
+// error or does not come is published again the plain way, which its message ID makes harmless.
+func (c *Conn) enqueueTasks(ctx context.Context, job *JobRecord, tasks []TaskMsg) error {
+	type sent struct {
+		t TaskMsg
+		f jetstream.PubAckFuture
+	}
+	msgID := func(t TaskMsg) string { return job.ID + "." + t.Task + ".0" }
+	window := make([]sent, 0, min(len(tasks), submitWindow))
+	settle := func() error {
+		for _, s := range window {
+			if err := waitPubAck(ctx, s.f); err == nil || isPerSubjectLimit(err) {
+				continue
+			} else if ctx.Err() != nil {
+				return fmt.Errorf("queue: enqueue task %s of job %s: %w", s.t.Task, job.ID, ctx.Err())
+			}
+			if _, err := c.publishTask(ctx, job, s.t, msgID(s.t)); err != nil {
+				return err
+			}
+		}
+		window = window[:0]
+		return nil
+	}
+	for _, t := range tasks {
+		data, err := json.Marshal(t)
+		if err != nil {
+			return err
+		}
+		f, err := c.JS.PublishAsync(taskSubject(job, t.Task), data, jetstream.WithMsgID(msgID(t)))
+		if err != nil {
+			if _, err := c.publishTask(ctx, job, t, msgID(t)); err != nil {
+				return err
+			}
+			continue
+		}
+		window = append(window, sent{t, f})
+		if len(window) == submitWindow {
+			if err := settle(); err != nil {
+				return err
+			}
+		}
+	}
+	return settle()
 }
 
 func firstDuplicate(ids []string) string {

@@ -64,12 +64,26 @@ type worker struct {
 	done    atomic.Int64
 	failed  atomic.Int64
 	started time.Time
+
+	// Messages pulled and not yet started (queued), being run by a slot (busy), and the
+	// messages this worker holds (from the pull until their ack, nak or term), heartbeated
+	// together by heartbeatHeld.
+	queued    atomic.Int32
+	busy      atomic.Int32
+	short     atomic.Bool   // the last task run took less than shortTask
+	avgTask   atomic.Int64  // moving average of the tasks' run times (ns)
+	freed     chan struct{} // a slot finished a task: feed may pull again
+	heldMu    sync.Mutex
+	held      map[jetstream.Msg]time.Time
+	finishing sync.WaitGroup
+	finishCap chan struct{} // bounds the tasks whose outcome is being recorded
 }
 
-// RunWorker pulls tasks and runs them until ctx is cancelled. Each of Concurrency slots pulls one
-// task at a time (a busy worker holds no task it has not started), heartbeats it while it runs
-// (InProgress every ack wait / 4) and acks it only after its outcome is recorded. On cancel, the
-// tasks in flight are cancelled and handed back (nak) for another worker.
+// RunWorker pulls tasks and runs them until ctx is cancelled. Concurrency slots run tasks; the
+// worker pulls messages in batches sized to its free slots (plus as many ahead while tasks are
+// short), heartbeats every message it holds (InProgress every ack wait / 4) and acks a task
+// only after its outcome is recorded. On cancel, the tasks in flight are cancelled and handed
+// back (nak) for another worker, with the messages pulled but not started.
 func RunWorker(ctx context.Context, c *Conn, o WorkerOptions) error {
 	if o.Concurrency <= 0 {
 		o.Concurrency = 1
@@ -88,7 +102,8 @@ func RunWorker(ctx context.Context, c *Conn, o WorkerOptions) error {
 	if log == nil {
 		log = slog.Default()
 	}
-	w := &worker{c: c, o: o, log: log.With("worker", o.ID), jobs: map[string]*JobRecord{}, running: map[string]bool{}, started: time.Now().UTC()}
+	w := &worker{c: c, o: o, log: log.With("worker", o.ID), jobs: map[string]*JobRecord{}, running: map[string]bool{}, started: time.Now().UTC(),
+		freed: make(chan struct{}, 1), held: map[jetstream.Msg]time.Time{}, finishCap: make(chan struct{}, max(64, 16*o.Concurrency))}
 	var err error
 	if w.tasks, err = c.JS.Consumer(ctx, TasksStream, TaskConsumer); err != nil {
 		return fmt.Errorf("worker: %w", err)
@@ -108,57 +123,192 @@ func RunWorker(ctx context.Context, c *Conn, o WorkerOptions) error {
 	wg.Go(func() { w.fin.run(ctx) })
 	wg.Go(func() { w.heartbeat(ctx, host) })
 	wg.Go(func() { w.advisories(ctx) })
+	// Slots and the recording of their last outcomes end after ctx; their messages are
+	// heartbeated until then.
+	in := make(chan jetstream.Msg, o.Concurrency+max(o.Concurrency, maxAhead))
+	var slots sync.WaitGroup
+	slots.Go(func() { w.feed(ctx, in) })
 	for range o.Concurrency {
-		wg.Go(func() { w.slot(ctx) })
+		slots.Go(func() { w.slot(ctx, in) })
 	}
+	slotsDone := make(chan struct{})
+	wg.Go(func() { w.heartbeatHeld(slotsDone) })
 	w.log.Info("worker: started", "concurrency", o.Concurrency, "kinds", KindNames())
+	slots.Wait()
+	w.finishing.Wait()
+	close(slotsDone)
 	wg.Wait()
 	_ = c.workers.Delete(context.Background(), sanitizeKey(o.ID))
 	return nil
 }
 
-// slot pulls and runs one task at a time.
-// slot pulls and runs one task at a time. A task's outcome is recorded and its message acked
-// while the slot pulls and runs the next one (one task's bookkeeping in flight per slot), so
-// the queue's round trips overlap the work.
-//
-// A slot whose last task was short (under shortTask) pulls its next task while it runs the
-// current one, heartbeating it until it starts, so that short tasks do not wait for a round
-// trip each; after a long task it pulls only when free, leaving queued tasks to idle workers.
-func (w *worker) slot(ctx context.Context) {
-	var finishing sync.WaitGroup
-	defer finishing.Wait()
-	var next *heldMsg
-	last := time.Duration(-1)
+// feed pulls task messages for the slots. It pulls when it has room (free slots, plus tasks
+// ahead while tasks are very short: about aheadWork of work per slot) and either no pulled task
+// is waiting or half its room is free, so that a queue of short tasks costs one pull request
+// per batch, not a round trip per task, and the slots do not wait for one. Otherwise it pulls
+// only for free slots, leaving queued tasks to idle workers and holding no task a crash of this
+// worker would cost a delivery. Lease tasks (long by nature) are pulled only for free slots
+// when no batch task came within the poll.
+func (w *worker) feed(ctx context.Context, in chan<- jetstream.Msg) {
+	defer close(in)
 	for ctx.Err() == nil {
-		var msg jetstream.Msg
-		if next != nil {
-			msg = next.take()
-			next = nil
-		}
-		if msg == nil {
-			msg = w.pull(ctx, w.tasks, w.o.Poll)
-		}
-		if msg == nil {
-			msg = w.pull(ctx, w.leases, 0)
-		}
-		if msg == nil {
+		limit := w.o.Concurrency + w.ahead()
+		room := limit - int(w.queued.Load()) - int(w.busy.Load())
+		if room <= 0 || (w.queued.Load() > 0 && room < limit/2) {
+			select {
+			case <-ctx.Done():
+			case <-w.freed:
+			}
 			continue
 		}
-		if last >= 0 && last < shortTask {
-			next = w.prefetch(ctx)
+		if w.fetch(ctx, w.tasks, room, w.o.Poll, in) > 0 {
+			continue
 		}
-		start := time.Now()
-		finish := w.handle(ctx, msg)
-		last = time.Since(start)
-		finishing.Wait()
-		if finish != nil {
-			finishing.Go(finish)
+		if free := w.o.Concurrency - int(w.queued.Load()) - int(w.busy.Load()); free > 0 {
+			w.fetch(ctx, w.leases, free, 0, in)
 		}
 	}
-	if next != nil {
-		if m := next.take(); m != nil {
-			_ = m.Nak() // stopping: another worker takes it
+}
+
+// ahead is how many tasks the worker pulls before a slot is free for them: about aheadWork of
+// work per slot at the tasks' average run time, at most maxAhead; none after a task of a second
+// or more. Tasks of more than aheadWork are not pulled ahead: a pull's round trip is small next
+// to them.
+func (w *worker) ahead() int {
+	avg := time.Duration(w.avgTask.Load())
+	if !w.short.Load() || avg <= 0 {
+		return 0
+	}
+	return min(int(int64(w.o.Concurrency)*int64(aheadWork)/int64(avg)), max(maxAhead, w.o.Concurrency))
+}
+
+const (
+	aheadWork = 10 * time.Millisecond
+	maxAhead  = 256
+)
+
+// ranTask records a task's run time for ahead. Only tasks that succeeded count in the average:
+// a task that fails at once says nothing about the others' length (and pulling many ahead next
+// to a task that may crash its worker costs them deliveries).
+func (w *worker) ranTask(d time.Duration, ok bool) {
+	w.short.Store(d < shortTask)
+	if !ok {
+		return
+	}
+	for {
+		old := w.avgTask.Load()
+		avg := int64(d)
+		if old > 0 {
+			avg = old + (int64(d)-old)/8
+		}
+		if w.avgTask.CompareAndSwap(old, avg) {
+			return
+		}
+	}
+}
+
+// fetch pulls up to n messages (wait 0: only those ready), hands them to the slots and returns
+// how many came.
+func (w *worker) fetch(ctx context.Context, cons jetstream.Consumer, n int, wait time.Duration, in chan<- jetstream.Msg) int {
+	var batch jetstream.MessageBatch
+	var err error
+	if wait == 0 {
+		batch, err = cons.FetchNoWait(n)
+	} else {
+		// The context bounds the wait and ends it when the worker stops.
+		fctx, cancel := context.WithTimeout(ctx, wait)
+		defer cancel()
+		batch, err = cons.Fetch(n, jetstream.FetchContext(fctx))
+	}
+	if err != nil {
+		if ctx.Err() == nil {
+			w.log.Warn("worker: pull", "err", err)
+			sleepCtx(ctx, w.o.Poll)
+		}
+		return 0
+	}
+	got := 0
+	for m := range batch.Messages() {
+		w.hold(m)
+		w.queued.Add(1)
+		in <- m // never blocks: in holds the most the worker pulls ahead
+		got++
+	}
+	if err := batch.Error(); err != nil && ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) {
+		w.log.Debug("worker: pull", "err", err)
+	}
+	return got
+}
+
+// slot runs the tasks fed to it, one at a time. A task's outcome is recorded and its message
+// acked while the slot runs the next ones (up to finishCap tasks' bookkeeping in flight per
+// worker), so the queue's round trips overlap the work.
+func (w *worker) slot(ctx context.Context, in <-chan jetstream.Msg) {
+	for msg := range in {
+		w.busy.Add(1)
+		w.queued.Add(-1)
+		if ctx.Err() != nil {
+			_ = msg.Nak() // stopping: another worker takes it
+			w.release(msg)
+			w.busy.Add(-1)
+			continue
+		}
+		finish := w.handle(ctx, msg)
+		w.busy.Add(-1)
+		select {
+		case w.freed <- struct{}{}:
+		default:
+		}
+		if finish == nil {
+			w.release(msg)
+			continue
+		}
+		w.finishCap <- struct{}{}
+		w.finishing.Go(func() {
+			defer func() { <-w.finishCap }()
+			defer w.release(msg)
+			finish()
+		})
+	}
+}
+
+// hold and release track the messages this worker holds, for heartbeatHeld.
+func (w *worker) hold(m jetstream.Msg) {
+	w.heldMu.Lock()
+	w.held[m] = time.Now()
+	w.heldMu.Unlock()
+}
+
+func (w *worker) release(m jetstream.Msg) {
+	w.heldMu.Lock()
+	delete(w.held, m)
+	w.heldMu.Unlock()
+}
+
+// heartbeatHeld tells the queue that every message held for half a heartbeat interval or more
+// (queued, running or being recorded) is still being worked on, until stop.
+func (w *worker) heartbeatHeld(stop <-chan struct{}) {
+	for {
+		every := w.heartbeatEvery()
+		t := time.NewTimer(every)
+		select {
+		case <-stop:
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		w.heldMu.Lock()
+		var due []jetstream.Msg
+		for m, since := range w.held {
+			if time.Since(since) >= every/2 {
+				due = append(due, m)
+			}
+		}
+		w.heldMu.Unlock()
+		for _, m := range due {
+			if err := m.InProgress(); err != nil {
+				w.log.Debug("worker: heartbeat", "subject", m.Subject(), "err", err)
+			}
 		}
 	}
 }
@@ -168,46 +318,11 @@ func (w *worker) heartbeatEvery() time.Duration {
 	return max(time.Duration(w.ackWait.Load())/4, 50*time.Millisecond)
 }
 
-// shortTask is the task duration under which a slot pulls its next task ahead.
+// shortTask is the task duration under which the worker pulls tasks ahead.
 const shortTask = time.Second
 
 // runningAfter is how long a task runs before its "running" state is recorded.
 const runningAfter = 250 * time.Millisecond
-
-// heldMsg is a task pulled ahead; it is heartbeated until taken.
-type heldMsg struct {
-	msg  chan jetstream.Msg
-	stop chan struct{}
-}
-
-func (w *worker) prefetch(ctx context.Context) *heldMsg {
-	h := &heldMsg{msg: make(chan jetstream.Msg, 1), stop: make(chan struct{})}
-	go func() {
-		m := w.pull(ctx, w.tasks, 0)
-		h.msg <- m
-		if m == nil {
-			return
-		}
-		t := time.NewTicker(w.heartbeatEvery())
-		defer t.Stop()
-		for {
-			select {
-			case <-h.stop:
-				return
-			case <-t.C:
-				_ = m.InProgress()
-			}
-		}
-	}()
-	return h
-}
-
-// take returns the message pulled ahead (nil if there was none) and stops its heartbeat.
-func (h *heldMsg) take() jetstream.Msg {
-	m := <-h.msg
-	close(h.stop)
-	return m
-}
 
 // pull fetches one message (wait 0: only if one is ready).
 func (w *worker) pull(ctx context.Context, cons jetstream.Consumer, wait time.Duration) jetstream.Msg {
@@ -342,34 +457,16 @@ func (w *worker) handle(ctx context.Context, msg jetstream.Msg) (finish func()) 
 	w.setRunning(key, true)
 	defer w.setRunning(key, false)
 
-	taskCtx, cancel := context.WithCancel(ctx)
-	hbDone := make(chan struct{})
-	go func() {
-		defer close(hbDone)
-		t := time.NewTicker(w.heartbeatEvery())
-		defer t.Stop()
-		for {
-			select {
-			case <-taskCtx.Done():
-				return
-			case <-t.C:
-				if err := msg.InProgress(); err != nil {
-					w.log.Debug("worker: heartbeat", "task", tm.Task, "err", err)
-				}
-			}
-		}
-	}()
 	task := &Task{Job: job, ID: tm.Task, Index: tm.Index, Input: tm.Input, Attempt: attempt, Worker: w.o.ID, Conn: w.c, AllowPrivate: w.o.AllowPrivate,
 		Log: w.log.With("job", job.ID, "task", tm.Task), ack: msg.DoubleAck}
 	start := time.Now()
 	var result any
 	if final {
-		result, err = w.runFinal(taskCtx, kind, job)
+		result, err = w.runFinal(ctx, kind, job)
 	} else {
-		result, err = runSafely(taskCtx, kind, task)
+		result, err = runSafely(ctx, kind, task)
 	}
-	cancel()
-	<-hbDone
+	w.ranTask(time.Since(start), err == nil)
 	shownRunning := !showRunning.Stop()
 
 	if err != nil && ctx.Err() != nil && !IsPermanent(err) {

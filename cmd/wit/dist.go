@@ -32,6 +32,7 @@ func (q *queueFlags) add(cmd *cobra.Command) {
 	f.StringVar(&q.url, "queue", os.Getenv("WIT_QUEUE"), "queue URL(s), comma-separated: nats://[user:pass@|token@]host:4222 or tls://...; ?creds=FILE, ?nkey=FILE, ?ca=FILE (default $WIT_QUEUE)")
 	f.DurationVar(&q.settings.AckWait, "ack-wait", d.AckWait, "a task whose worker sends no heartbeat for this long is given to another worker (changes the queue's setting; default: the queue's, 30s for a new one)")
 	f.IntVar(&q.settings.MaxDeliver, "max-deliver", d.MaxDeliver, "deliveries of a task before it is recorded as failed (changes the queue's setting; default: the queue's, 5 for a new one)")
+	f.IntVar(&q.settings.LeaseDeliver, "lease-deliver", d.LeaseDeliver, "advanced: deliveries of a lease task (a crawl partition, handed over whenever its worker dies) before it is recorded as failed (changes the queue's setting; default: the queue's, 50 for a new one)")
 	prev := cmd.PreRunE
 	cmd.PreRunE = func(cmd *cobra.Command, args []string) error {
 		q.applyIfSet(cmd)
@@ -49,10 +50,10 @@ func (q *queueFlags) connect(ctx context.Context) (*dist.Conn, error) {
 	return dist.Connect(ctx, q.url, q.settings, slog.Default())
 }
 
-// applyIfSet makes the connection change the queue's ack wait and delivery limit when the
+// applyIfSet makes the connection change the queue's ack wait and delivery limits when the
 // flags were given (otherwise the queue's own are used).
 func (q *queueFlags) applyIfSet(cmd *cobra.Command) {
-	q.settings.Apply = cmd.Flags().Changed("ack-wait") || cmd.Flags().Changed("max-deliver")
+	q.settings.Apply = cmd.Flags().Changed("ack-wait") || cmd.Flags().Changed("max-deliver") || cmd.Flags().Changed("lease-deliver")
 }
 
 func newQueueCmd() *cobra.Command {
@@ -139,6 +140,10 @@ queue cannot make every worker probe its internal network.`,
 	f.IntVar(&o.Concurrency, "concurrency", 1, "tasks run at once (each task has its own download/crawl workers)")
 	f.StringVar(&o.ID, "id", "", "worker name shown by wit jobs (default HOST-PID)")
 	f.BoolVar(&o.AllowPrivate, "allow-private", false, "run tasks of jobs that ask for loopback, private and link-local destinations")
+	d := dist.DefaultSettings()
+	f.DurationVar(&o.Poll, "poll", time.Second, "advanced: how long an idle worker's pull waits for a task before it looks for crawl partitions")
+	f.DurationVar(&o.RetryDelay, "retry-delay", time.Second, "advanced: delay before a failed task is delivered again; it doubles with every attempt, up to 30s")
+	f.DurationVar(&q.settings.WorkerTTL, "worker-ttl", d.WorkerTTL, "advanced: a worker not heard from for this long is no longer listed by wit jobs (it heartbeats every third of it)")
 	return cmd
 }
 

@@ -7,7 +7,8 @@ import (
 	"github.com/witdata/wit/dist/disttest"
 )
 
+// The distributed tests' workers are the wit binary, built once for this test process
+// (disttest.StartWorkers); Main removes it when the tests end.
 func TestMain(m *testing.M) {
-	disttest.WorkerMain() // a worker process started by disttest.StartWorkers runs here and exits
-	os.Exit(m.Run())
+	os.Exit(disttest.Main(m))
 }
