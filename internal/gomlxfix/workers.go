@@ -1,0 +1,175 @@
+package gomlxfix
+
+import (
+	"context"
+	"runtime"
+	"runtime/trace"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// A step runs thousands of ops one after another, most of them 50 µs–2 ms long and each split
+// over the cores. Starting a goroutine per op leaves the second core idle for the first part of
+// every op: the goroutine is runnable at once, but the thread that runs it must be woken by the OS
+// (tens of µs on an idle VM, often longer than the whole op under load), and the caller has
+// usually taken every chunk by then. So parallelFor hands its indices to workers that are already
+// running: after each task a worker spins for up to workerSpin (yielding to other goroutines,
+// e.g. the loader's) before it sleeps, which covers the short serial ops and executor overhead
+// between two parallel ops; only a worker asleep longer than that is woken through the OS.
+
+// DefaultWorkerSpin is how long an idle worker waits, running, for the next task before it sleeps.
+const DefaultWorkerSpin = 100 * time.Microsecond
+
+var workerSpin atomic.Int64 // nanoseconds
+
+func init() { workerSpin.Store(int64(DefaultWorkerSpin)) }
+
+// SetWorkerSpin sets how long idle workers spin before they sleep (0: at once, as goroutines
+// started per op would) and returns the previous value. Benchmarks compare the two with it.
+func SetWorkerSpin(d time.Duration) (previous time.Duration) {
+	return time.Duration(workerSpin.Swap(int64(max(0, d))))
+}
+
+// ParallelRegion names the runtime/trace region around a parallelFor on its caller: internal/parprof
+// counts the work inside as parallel, the rest of a step's as serial.
+const ParallelRegion = "par: gomlxfix parallelFor"
+
+// IdleRegion prefixes the runtime/trace regions of a spinning worker: internal/parprof counts a
+// goroutine inside such a region as idle, not busy.
+const IdleRegion = "idle: gomlxfix worker spin"
+
+// forTask is one parallelFor call: indices [0, n) are claimed one at a time by the caller and the
+// workers.
+type forTask struct {
+	fn       func(i int)
+	n        int64
+	next     atomic.Int64 // next index to claim
+	done     atomic.Int64 // indices finished
+	finished chan struct{}
+}
+
+// work runs indices of t until none is left to claim.
+func (t *forTask) work() {
+	for i := t.next.Add(1) - 1; i < t.n; i = t.next.Add(1) - 1 {
+		t.fn(int(i))
+		if t.done.Add(1) == t.n {
+			close(t.finished)
+		}
+	}
+}
+
+// workerPool is the process's workers: GOMAXPROCS−1 goroutines started on first use, and one task
+// slot (a parallelFor called while another one runs, nested or from another graph execution,
+// starts its own goroutines instead).
+type workerPool struct {
+	start   sync.Once
+	slot    atomic.Pointer[forTask]
+	parked  atomic.Int32  // workers asleep (or about to be)
+	wake    chan struct{} // a token per worker to wake
+	workers int
+}
+
+var pool workerPool
+
+func (p *workerPool) init() {
+	p.workers = max(0, runtime.GOMAXPROCS(0)-1)
+	p.wake = make(chan struct{}, p.workers)
+	for range p.workers {
+		go p.worker()
+	}
+}
+
+func (p *workerPool) worker() {
+	var last *forTask
+	for {
+		t := p.waitTask(last)
+		last = t
+		t.work()
+	}
+}
+
+// waitTask returns the task in the slot once it is not last: spinning for up to workerSpin, then
+// asleep until parallelFor wakes it.
+func (p *workerPool) waitTask(last *forTask) *forTask {
+	found := func() *forTask {
+		if t := p.slot.Load(); t != nil && t != last && t.next.Load() < t.n {
+			return t
+		}
+		return nil
+	}
+	var region *trace.Region
+	if trace.IsEnabled() {
+		region = trace.StartRegion(context.Background(), IdleRegion)
+		defer region.End()
+	}
+	deadline := time.Now().Add(time.Duration(workerSpin.Load()))
+	for workerSpin.Load() > 0 {
+		for range 32 {
+			if t := found(); t != nil {
+				return t
+			}
+			runtime.Gosched() // let other goroutines (the loader's, GC workers) have this core
+		}
+		if time.Now().After(deadline) {
+			break
+		}
+	}
+	for {
+		p.parked.Add(1)
+		if t := found(); t != nil { // published before it saw parked: it may not send a token
+			p.parked.Add(-1)
+			return t
+		}
+		<-p.wake
+		p.parked.Add(-1)
+		if t := found(); t != nil {
+			return t
+		}
+	}
+}
+
+// parallelFor runs fn(0..n-1) and returns when all have returned. The caller runs indices itself
+// and the pool's workers take the others as they come (all of them may end up on the caller).
+// Indices may run one after another on one goroutine: fn(i) must not wait for fn(j).
+func parallelFor(n int, fn func(i int)) {
+	if n <= 1 {
+		if n == 1 {
+			fn(0)
+		}
+		return
+	}
+	if trace.IsEnabled() {
+		defer trace.StartRegion(context.Background(), ParallelRegion).End()
+	}
+	pool.start.Do(pool.init)
+	t := &forTask{fn: fn, n: int64(n), finished: make(chan struct{})}
+	if pool.workers == 0 || !pool.slot.CompareAndSwap(nil, t) {
+		spawnFor(n, fn)
+		return
+	}
+	for range min(int(pool.parked.Load()), n-1) {
+		select {
+		case pool.wake <- struct{}{}:
+		default:
+		}
+	}
+	t.work()
+	pool.slot.CompareAndSwap(t, nil)
+	<-t.finished
+}
+
+// spawnFor is parallelFor on goroutines of its own: fn(0) on the caller's, one goroutine for each
+// other index.
+func spawnFor(n int, fn func(i int)) {
+	var wg sync.WaitGroup
+	for i := 1; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fn(i)
+		}()
+	}
+	fn(0)
+	wg.Wait()
+}
