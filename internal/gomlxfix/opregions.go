@@ -3,6 +3,7 @@ package gomlxfix
 import (
 	"context"
 	"runtime/trace"
+	"sync"
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/backends/simplego"
@@ -22,12 +23,24 @@ func traceOps() {
 			if !trace.IsEnabled() {
 				return exec(backend, node, inputs, inputsOwned)
 			}
-			name := opName
-			if s, ok := nodeShape(node); ok {
-				name += " " + s.String()
-			}
-			defer trace.StartRegion(context.Background(), name).End()
+			defer trace.StartRegion(context.Background(), opRegionName(opName, node)).End()
 			return exec(backend, node, inputs, inputsOwned)
 		}
 	}
+}
+
+// opRegionNames caches the region name of each node traced (reading the shape by reflection and
+// formatting it for each of a step's thousands of ops would be most of the time between them).
+var opRegionNames sync.Map // *simplego.Node → string
+
+func opRegionName(opName string, node *simplego.Node) string {
+	if name, ok := opRegionNames.Load(node); ok {
+		return name.(string)
+	}
+	name := opName
+	if s, ok := nodeShape(node); ok {
+		name += " " + s.String()
+	}
+	opRegionNames.Store(node, name)
+	return name
 }
