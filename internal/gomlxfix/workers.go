@@ -158,6 +158,25 @@ func parallelFor(n int, fn func(i int)) {
 	}
 	t.work()
 	pool.slot.CompareAndSwap(t, nil)
+	t.wait()
+}
+
+// wait returns once every index of t has returned: it spins (yielding) for up to the workers'
+// spin time, since the last chunks usually end within µs, then sleeps. Sleeping at once would
+// cost two thread hand-overs per op (the caller's thread put to sleep, the closer's woken).
+func (t *forTask) wait() {
+	deadline := time.Now().Add(time.Duration(workerSpin.Load()))
+	for workerSpin.Load() > 0 {
+		for range 32 {
+			if t.done.Load() == t.n {
+				return
+			}
+			runtime.Gosched()
+		}
+		if time.Now().After(deadline) {
+			break
+		}
+	}
 	<-t.finished
 }
 

@@ -83,3 +83,32 @@ func TestParallelForTakesWorkers(t *testing.T) {
 		t.Fatal("no call ran two indices at once: the worker never took one")
 	}
 }
+
+// BenchmarkParallelFor is a sequence of short parallel ops like a training step's (two halves of
+// about 20 µs each, a few µs of serial work between two ops), with the workers spinning between
+// ops and with workers that sleep at once (as goroutines started per op would):
+//
+//	go test ./internal/gomlxfix -run '^$' -bench ParallelFor
+//
+// overlap is the op's work over its wall time (2 when both halves always run at once).
+func BenchmarkParallelFor(b *testing.B) {
+	spinFor := func(d time.Duration) {
+		for start := time.Now(); time.Since(start) < d; {
+		}
+	}
+	for _, run := range []struct {
+		name string
+		spin time.Duration
+	}{{"spin", DefaultWorkerSpin}, {"nospin", 0}} {
+		b.Run(run.name, func(b *testing.B) {
+			defer SetWorkerSpin(SetWorkerSpin(run.spin))
+			const half, serial = 20 * time.Microsecond, 3 * time.Microsecond
+			for b.Loop() {
+				spinFor(serial)
+				parallelFor(8, func(int) { spinFor(half / 4) })
+			}
+			perOp := b.Elapsed() / time.Duration(b.N)
+			b.ReportMetric(float64(2*half+serial)/float64(perOp), "overlap")
+		})
+	}
+}
