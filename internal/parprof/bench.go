@@ -10,7 +10,8 @@ import (
 const OutEnv = "WIT_PARPROF_OUT"
 
 // ReportBench traces steps calls of step (call it after the benchmark's timed loop) and reports
-// the trace's parallelism and Amdahl bound as the metrics "parallelism" and "par_bound"; it logs
+// the trace's parallelism and Amdahl bound as the metrics "parallelism" and "par_bound", and the
+// share of the CPU time spent by idle workers spinning as "spin_cpu_frac"; it logs
 // the ops with the most serial work, and writes the full tables to $WIT_PARPROF_OUT when set.
 func ReportBench(b *testing.B, steps int, step func()) *Profile {
 	b.Helper()
@@ -25,6 +26,7 @@ func ReportBench(b *testing.B, steps int, step func()) *Profile {
 	}
 	b.ReportMetric(p.Parallelism(), "parallelism")
 	b.ReportMetric(p.Bound(), "par_bound")
+	b.ReportMetric(float64(p.Total.Spin)/float64(max(1, p.Total.Busy+p.Total.Spin)), "spin_cpu_frac")
 	var sb strings.Builder
 	p.Format(&sb, 7, FirstWord, BySerial)
 	b.Log(sb.String())

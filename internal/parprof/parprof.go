@@ -52,6 +52,9 @@ type Span struct {
 	Ready time.Duration
 	// Serial is the part of Busy outside ParallelPrefix regions: work only one goroutine could do.
 	Serial time.Duration
+	// Spin is ∫ running goroutines inside IdlePrefix regions dt: CPU time spent waiting for work
+	// (not in Busy; the OS counts it as CPU time).
+	Spin time.Duration
 }
 
 // Parallelism is the mean number of running goroutines while the span's region was active.
@@ -76,6 +79,7 @@ func (s *Span) add(o Span) {
 	s.Idle += o.Idle
 	s.Ready += o.Ready
 	s.Serial += o.Serial
+	s.Spin += o.Spin
 }
 
 // Bound is Amdahl's bound on the parallelism with procs cores: the work over the time it takes
@@ -156,8 +160,9 @@ func FirstWord(name string) string {
 
 // Format writes the profile's totals and its n largest spans by by (grouped by group).
 func (p *Profile) Format(w io.Writer, n int, group func(string) string, by func(Span) time.Duration) {
-	fmt.Fprintf(w, "parallelism %.3f of %d, demand %.3f, bound %.3f (wall %v, busy %v, serial %v, idle core time %v)\n",
-		p.Parallelism(), p.Procs, p.Demand(), p.Bound(), p.Total.Wall.Round(time.Microsecond), p.Total.Busy.Round(time.Microsecond), p.Total.Serial.Round(time.Microsecond), p.Total.Idle.Round(time.Microsecond))
+	fmt.Fprintf(w, "parallelism %.3f of %d, demand %.3f, bound %.3f (wall %v, busy %v, serial %v, spinning %v, idle core time %v)\n",
+		p.Parallelism(), p.Procs, p.Demand(), p.Bound(), p.Total.Wall.Round(time.Microsecond), p.Total.Busy.Round(time.Microsecond),
+		p.Total.Serial.Round(time.Microsecond), p.Total.Spin.Round(time.Microsecond), p.Total.Idle.Round(time.Microsecond))
 	for _, s := range p.Top(n, group, by) {
 		fmt.Fprintf(w, "  %-44s wall %9v %5.1f%%  parallelism %.2f  demand %.2f  serial %9v  bound %.2f  idle %9v %5.1f%% of idle\n", s.Name,
 			s.Wall.Round(time.Microsecond), 100*float64(s.Wall)/float64(max(1, p.Total.Wall)), s.Parallelism(), s.Demand(),
@@ -218,10 +223,10 @@ func Read(r io.Reader, procs int) (*Profile, error) {
 	runnable := map[trace.GoID]bool{}
 	idle := map[trace.GoID]int{} // goroutines inside IdlePrefix regions (nesting depth)
 	parallel := 0                // ParallelPrefix regions open
-	count := func(set map[trace.GoID]bool) int {
+	count := func(set map[trace.GoID]bool, idling bool) int {
 		n := 0
 		for g := range set {
-			if idle[g] == 0 {
+			if (idle[g] > 0) == idling {
 				n++
 			}
 		}
@@ -234,12 +239,13 @@ func Read(r io.Reader, procs int) (*Profile, error) {
 		t := ev.Time()
 		if i > 0 && inWindow && t > last {
 			dt := t.Sub(last)
-			n := count(running)
-			ready := min(procs, n+count(runnable))
+			n := count(running, false)
+			ready := min(procs, n+count(runnable, false))
 			s := Span{Wall: dt, Busy: time.Duration(n) * dt, Idle: time.Duration(max(0, procs-n)) * dt, Ready: time.Duration(ready) * dt}
 			if parallel == 0 {
 				s.Serial = s.Busy
 			}
+			s.Spin = time.Duration(count(running, true)) * dt
 			name := Outside
 			if len(active) > 0 {
 				name = active[len(active)-1].name

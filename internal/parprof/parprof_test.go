@@ -76,6 +76,8 @@ func TestMeasure(t *testing.T) {
 		t.Fatalf("no span for region %q", "spun")
 	}
 	near("spun region's parallelism (spinner idle)", spun.Parallelism(), 0.8, 0.25)
+	near("spun region's spinning share of its wall time", float64(spun.Spin)/float64(spun.Wall), 0.8, 0.25)
+	near("spinning outside the spun region", float64(p.Total.Spin-spun.Spin)/float64(p.Total.Wall), 0, 0.05)
 	top := p.Top(1, nil, BySerial)
 	if len(top) != 1 || top[0].Serial < serial.Serial {
 		t.Errorf("Top(1, BySerial) = %+v, want the largest serial span", top)
