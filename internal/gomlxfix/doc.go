@@ -25,7 +25,8 @@
 //     Ops are split over the cores by parallelFor (workers.go): GOMAXPROCS−1 worker goroutines that
 //     stay running for DefaultWorkerSpin after each task (yielding to other goroutines), so that the
 //     next op's chunks are taken at once instead of after the OS has woken a thread; the caller
-//     takes chunks too and never waits for a worker that has not started.
+//     takes chunks too, never waits for a worker that has not started, and spins as briefly for
+//     the last chunks ($WIT_GOMLX_SPIN or SetWorkerSpin change the spin; 0 sleeps at once).
 //   - Tracing: while a runtime/trace execution trace runs, every simplego op executes inside a
 //     trace region named after its op type and shape, parallelFor inside a "par:" region and idle
 //     workers inside an "idle:" region; internal/parprof reads them into the step's parallelism and

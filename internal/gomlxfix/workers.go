@@ -2,6 +2,8 @@ package gomlxfix
 
 import (
 	"context"
+	"log/slog"
+	"os"
 	"runtime"
 	"runtime/trace"
 	"sync"
@@ -27,7 +29,21 @@ const DefaultWorkerSpin = 50 * time.Microsecond
 
 var workerSpin atomic.Int64 // nanoseconds
 
-func init() { workerSpin.Store(int64(DefaultWorkerSpin)) }
+// EnvWorkerSpin overrides DefaultWorkerSpin at start-up (a Go duration: "0" sleeps at once, which
+// spends less CPU time on a machine whose cores other processes keep busy).
+const EnvWorkerSpin = "WIT_GOMLX_SPIN"
+
+func init() {
+	spin := DefaultWorkerSpin
+	if v := os.Getenv(EnvWorkerSpin); v != "" {
+		if d, err := time.ParseDuration(v); err != nil || d < 0 {
+			slog.Warn("ignoring $"+EnvWorkerSpin, "value", v, "spin", spin)
+		} else {
+			spin = d
+		}
+	}
+	workerSpin.Store(int64(spin))
+}
 
 // SetWorkerSpin sets how long idle workers, and callers waiting for the last chunks, spin before
 // they sleep (0: at once, as with goroutines started per op) and returns the previous value.
@@ -40,8 +56,8 @@ func SetWorkerSpin(d time.Duration) (previous time.Duration) {
 // counts the work inside as parallel, the rest of a step's as serial.
 const ParallelRegion = "par: gomlxfix parallelFor"
 
-// IdleRegion prefixes the runtime/trace regions of a spinning worker: internal/parprof counts a
-// goroutine inside such a region as idle, not busy.
+// IdleRegion names the runtime/trace regions of a spinning worker or caller: internal/parprof
+// counts a goroutine inside such a region as idle, not busy (its "idle:" prefix).
 const IdleRegion = "idle: gomlxfix worker spin"
 
 // forTask is one parallelFor call: indices [0, n) are claimed one at a time by the caller and the
@@ -168,16 +184,25 @@ func parallelFor(n int, fn func(i int)) {
 // spin time, since the last chunks usually end within µs, then sleeps. Sleeping at once would
 // cost two thread hand-overs per op (the caller's thread put to sleep, the closer's woken).
 func (t *forTask) wait() {
-	deadline := time.Now().Add(time.Duration(workerSpin.Load()))
-	for workerSpin.Load() > 0 {
-		for range 32 {
-			if t.done.Load() == t.n {
-				return
-			}
-			runtime.Gosched()
+	if t.done.Load() == t.n {
+		return
+	}
+	if workerSpin.Load() > 0 {
+		if trace.IsEnabled() {
+			region := trace.StartRegion(context.Background(), IdleRegion)
+			defer region.End()
 		}
-		if time.Now().After(deadline) {
-			break
+		deadline := time.Now().Add(time.Duration(workerSpin.Load()))
+		for {
+			for range 32 {
+				if t.done.Load() == t.n {
+					return
+				}
+				runtime.Gosched()
+			}
+			if time.Now().After(deadline) {
+				break
+			}
 		}
 	}
 	<-t.finished
