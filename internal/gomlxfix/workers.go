@@ -70,25 +70,31 @@ type forTask struct {
 	finished chan struct{}
 }
 
-// work runs indices of t until none is left to claim.
-func (t *forTask) work() {
+// work runs indices of t until none is left to claim, and returns how many it ran.
+func (t *forTask) work() int {
+	ran := 0
 	for i := t.next.Add(1) - 1; i < t.n; i = t.next.Add(1) - 1 {
 		t.fn(int(i))
+		ran++
 		if t.done.Add(1) == t.n {
 			close(t.finished)
 		}
 	}
+	return ran
 }
 
 // workerPool is the process's workers: GOMAXPROCS−1 goroutines started on first use, and one task
 // slot (a parallelFor called while another one runs, nested or from another graph execution,
 // starts its own goroutines instead).
 type workerPool struct {
-	start   sync.Once
-	slot    atomic.Pointer[forTask]
-	parked  atomic.Int32  // workers asleep (or about to be)
-	wake    chan struct{} // a token per worker to wake
-	workers int
+	start  sync.Once
+	slot   atomic.Pointer[forTask]
+	parked atomic.Int32 // workers asleep (or about to be)
+	// lateScore and soloUntil drive solo mode (noteWait).
+	lateScore atomic.Int64
+	soloUntil atomic.Int64  // Unix ns
+	wake      chan struct{} // a token per worker to wake
+	workers   int
 }
 
 var pool workerPool
@@ -119,22 +125,9 @@ func (p *workerPool) waitTask(last *forTask) *forTask {
 		}
 		return nil
 	}
-	var region *trace.Region
-	if trace.IsEnabled() {
-		region = trace.StartRegion(context.Background(), IdleRegion)
-		defer region.End()
-	}
-	deadline := time.Now().Add(time.Duration(workerSpin.Load()))
-	for workerSpin.Load() > 0 {
-		for range 32 {
-			if t := found(); t != nil {
-				return t
-			}
-			runtime.Gosched() // let other goroutines (the loader's, GC workers) have this core
-		}
-		if time.Now().After(deadline) {
-			break
-		}
+	var t *forTask
+	if spin(time.Duration(workerSpin.Load()), func() bool { t = found(); return t != nil }) {
+		return t
 	}
 	for {
 		p.parked.Add(1)
@@ -164,8 +157,14 @@ func parallelFor(n int, fn func(i int)) {
 		defer trace.StartRegion(context.Background(), ParallelRegion).End()
 	}
 	pool.start.Do(pool.init)
+	if pool.workers == 0 || workerSpin.Load() > 0 && pool.solo() {
+		for i := range n {
+			fn(i)
+		}
+		return
+	}
 	t := &forTask{fn: fn, n: int64(n), finished: make(chan struct{})}
-	if pool.workers == 0 || !pool.slot.CompareAndSwap(nil, t) {
+	if !pool.slot.CompareAndSwap(nil, t) {
 		spawnFor(n, fn)
 		return
 	}
@@ -175,35 +174,100 @@ func parallelFor(n int, fn func(i int)) {
 		default:
 		}
 	}
-	t.work()
+	start := time.Now()
+	mine := t.work()
 	pool.slot.CompareAndSwap(t, nil)
-	t.wait()
+	// A chunk still running elsewhere should end within about one chunk's time; waiting longer
+	// means its thread lost its core, and spinning would only take the core time it needs.
+	chunk := time.Duration(workerSpin.Load())
+	if mine > 0 {
+		chunk = time.Since(start) / time.Duration(mine)
+	}
+	waitStart := time.Now()
+	t.wait(2*chunk + 2*time.Microsecond)
+	pool.noteWait(time.Since(waitStart), chunk)
 }
 
-// wait returns once every index of t has returned: it spins (yielding) for up to the workers'
-// spin time, since the last chunks usually end within µs, then sleeps. Sleeping at once would
+// Solo mode. On a machine whose cores other processes keep busy, a worker's thread loses its core
+// for milliseconds at a time, and the op waits for the chunk it holds: splitting ops then makes
+// them slower than running them on the caller alone (as goroutines started per op effectively
+// did: they seldom ran before the caller had taken every chunk). So the pool counts the calls
+// whose caller waited for the last chunk much longer than a chunk takes; when they are frequent it
+// runs the next calls on the caller alone for soloFor, then tries the workers again.
+const (
+	lateWait = 100 * time.Microsecond // a wait past max(this, 4 chunks) is late
+	soloFor  = 20 * time.Millisecond
+)
+
+// noteWait records how long a caller waited for the other chunks of its call.
+func (p *workerPool) noteWait(waited, chunk time.Duration) {
+	late := int64(0)
+	if waited > max(lateWait, 4*chunk) {
+		late = 1 << 16
+	}
+	// Exponential average of late calls, in units of 1/65536, over about 32 calls.
+	score := p.lateScore.Load()
+	score += (late - score) / 32
+	p.lateScore.Store(score)
+	if score > 1<<16/8 { // more than 1 call in 8 late
+		p.lateScore.Store(0)
+		p.soloUntil.Store(time.Now().Add(soloFor).UnixNano())
+	}
+}
+
+// solo reports whether calls run on the caller alone for now.
+func (p *workerPool) solo() bool {
+	until := p.soloUntil.Load()
+	return until != 0 && time.Now().UnixNano() < until
+}
+
+// spinCheck is how often spin looks at the clock (in rounds of runtime.Gosched), and
+// spinPreempted the time between two looks that shows the spinning thread lost its core.
+const (
+	spinCheck     = 32
+	spinPreempted = 50 * time.Microsecond
+)
+
+// spin calls done, yielding between calls, until it returns true (spin returns true) or for up
+// to d (false). It also gives up when its own thread loses its core for spinPreempted or more:
+// then the cores are oversubscribed (other processes, or other goroutines to run) and spinning
+// takes core time from the goroutines that do the work. Inside an IdleRegion while tracing.
+func spin(d time.Duration, done func() bool) bool {
+	if done() {
+		return true
+	}
+	if d <= 0 {
+		return false
+	}
+	if trace.IsEnabled() {
+		defer trace.StartRegion(context.Background(), IdleRegion).End()
+	}
+	last := time.Now()
+	deadline := last.Add(d)
+	for {
+		for range spinCheck {
+			if done() {
+				return true
+			}
+			runtime.Gosched() // let other goroutines (the loader's, GC workers) have this core
+		}
+		now := time.Now()
+		if now.After(deadline) || now.Sub(last) >= spinPreempted {
+			return done()
+		}
+		last = now
+	}
+}
+
+// wait returns once every index of t has returned: it spins (yielding) for up to budget, since
+// the last chunks usually end within about a chunk's time, then sleeps. Sleeping at once would
 // cost two thread hand-overs per op (the caller's thread put to sleep, the closer's woken).
-func (t *forTask) wait() {
+func (t *forTask) wait(budget time.Duration) {
 	if t.done.Load() == t.n {
 		return
 	}
-	if workerSpin.Load() > 0 {
-		if trace.IsEnabled() {
-			region := trace.StartRegion(context.Background(), IdleRegion)
-			defer region.End()
-		}
-		deadline := time.Now().Add(time.Duration(workerSpin.Load()))
-		for {
-			for range 32 {
-				if t.done.Load() == t.n {
-					return
-				}
-				runtime.Gosched()
-			}
-			if time.Now().After(deadline) {
-				break
-			}
-		}
+	if spin(min(time.Duration(workerSpin.Load()), budget), func() bool { return t.done.Load() == t.n }) {
+		return
 	}
 	<-t.finished
 }

@@ -60,6 +60,7 @@ func TestParallelForTakesWorkers(t *testing.T) {
 	if pool.workers == 0 {
 		t.Skip("GOMAXPROCS is 1")
 	}
+	pool.soloUntil.Store(0)
 	together := 0
 	for range 50 {
 		started := make(chan struct{})
@@ -81,6 +82,36 @@ func TestParallelForTakesWorkers(t *testing.T) {
 	}
 	if together == 0 {
 		t.Fatal("no call ran two indices at once: the worker never took one")
+	}
+}
+
+// TestSoloMode: frequent late waits switch the pool to running calls on the caller alone (every
+// index still runs once, on the calling goroutine, in order), for soloFor; punctual waits do not.
+func TestSoloMode(t *testing.T) {
+	pool.start.Do(pool.init)
+	defer pool.soloUntil.Store(0)
+	pool.soloUntil.Store(0)
+	pool.lateScore.Store(0)
+	for range 100 {
+		pool.noteWait(10*time.Microsecond, 5*time.Microsecond)
+	}
+	if pool.solo() {
+		t.Fatal("punctual waits switched solo mode on")
+	}
+	for range 10 {
+		pool.noteWait(time.Millisecond, 5*time.Microsecond)
+	}
+	if !pool.solo() {
+		t.Fatal("10 late waits in a row did not switch solo mode on")
+	}
+	var order []int
+	parallelFor(5, func(i int) { order = append(order, i) }) // no lock: must run on this goroutine
+	if len(order) != 5 || order[0] != 0 || order[4] != 4 {
+		t.Fatalf("solo call ran %v", order)
+	}
+	pool.soloUntil.Store(time.Now().Add(-time.Millisecond).UnixNano())
+	if pool.solo() {
+		t.Fatal("solo mode outlived soloUntil")
 	}
 }
 
