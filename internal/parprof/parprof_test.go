@@ -57,7 +57,7 @@ func TestMeasure(t *testing.T) {
 			t.Errorf("%s = %.3f, want in [%.2f, %.2f]", name, got, lo, hi)
 		}
 	}
-	within("parallelism", p.Parallelism(), 0.9, 1.6)
+	within("parallelism", p.Parallelism(), 0.4, 1.6)
 	within("bound", p.Bound(), 1.1, 1.6)
 	serial := p.Regions["serial"]
 	spun := p.Regions["spun"]
