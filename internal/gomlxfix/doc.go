@@ -26,7 +26,9 @@
 //     stay running for DefaultWorkerSpin after each task (yielding to other goroutines), so that the
 //     next op's chunks are taken at once instead of after the OS has woken a thread; the caller
 //     takes chunks too, never waits for a worker that has not started, and spins as briefly for
-//     the last chunks ($WIT_GOMLX_SPIN or SetWorkerSpin change the spin; 0 sleeps at once).
+//     the last chunks ($WIT_GOMLX_SPIN or SetWorkerSpin change the spin; 0 sleeps at once). When
+//     other processes take the cores (a worker's thread preempted while the caller waits for its
+//     chunk), spinning stops and calls run on the caller alone for a while ("solo mode").
 //   - Tracing: while a runtime/trace execution trace runs, every simplego op executes inside a
 //     trace region named after its op type and shape, parallelFor inside a "par:" region and idle
 //     workers inside an "idle:" region; internal/parprof reads them into the step's parallelism and
