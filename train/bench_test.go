@@ -21,6 +21,7 @@ import (
 
 	"github.com/witdata/wit/inference"
 	"github.com/witdata/wit/internal/gomlxfix"
+	"github.com/witdata/wit/internal/parprof"
 	"github.com/witdata/wit/internal/procstat"
 	"github.com/witdata/wit/model"
 	"github.com/witdata/wit/shards"
@@ -116,7 +117,9 @@ var stepSamplesPerSec float64
 //
 //	go test ./train -run - -bench Train -benchtime 3x
 //
-// step: GFLOP/s (model.TrainFLOPs: matrix products only), of_matmul; loader: samples/s and
+// step: GFLOP/s (model.TrainFLOPs: matrix products only), of_matmul, parallelism (the mean number
+// of running goroutines in an execution trace of 3 more steps: CPU ÷ wall on an idle machine,
+// whatever the load; the log lists the ops that left cores idle); loader: samples/s and
 // x_step (loader samples/s ÷ step samples/s, must be ≥ 5). peak_RSS_MB is the process high-water mark.
 func BenchmarkTrain(b *testing.B) {
 	f, err := model.LoadFile("../configs/clip-tiny.yaml")
@@ -171,6 +174,11 @@ func BenchmarkTrain(b *testing.B) {
 			b.ReportMetric(gflops/matmul, "of_matmul")
 		}
 		b.ReportMetric(procstat.PeakRSSMB(), "peak_RSS_MB")
+		parprof.ReportBench(b, 3, func() {
+			if _, _, err := st.micro(images, tokens); err != nil {
+				b.Fatal(err)
+			}
+		})
 	})
 	b.Run("loader-clip-tiny-b64", func(b *testing.B) { benchLoader(b, cfg, batch) })
 }

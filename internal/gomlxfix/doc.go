@@ -22,6 +22,17 @@
 //     16-column panels; assembly tiles (kernel_amd64.s) keep 6×16 of C in registers; rows or
 //     columns are split over the cores. KernelBlock instead plugs the same tiles into GoMLX's own
 //     blocked DotGeneral as its 32×32 block kernel. `-tags purego` runs the tiles and loops in Go.
+//     Ops are split over the cores by parallelFor (workers.go): GOMAXPROCS−1 worker goroutines that
+//     stay running for DefaultWorkerSpin after each task (yielding to other goroutines), so that the
+//     next op's chunks are taken at once instead of after the OS has woken a thread; the caller
+//     takes chunks too, never waits for a worker that has not started, and spins as briefly for
+//     the last chunks ($WIT_GOMLX_SPIN or SetWorkerSpin change the spin; 0 sleeps at once). When
+//     other processes take the cores (a worker's thread preempted while the caller waits for its
+//     chunk), spinning stops and calls run on the caller alone for a while ("solo mode").
+//   - Tracing: while a runtime/trace execution trace runs, every simplego op executes inside a
+//     trace region named after its op type and shape, parallelFor inside a "par:" region and idle
+//     workers inside an "idle:" region; internal/parprof reads them into the step's parallelism and
+//     its serial parts (BenchmarkTrain and BenchmarkTrainStepKernels report it).
 //     The linknames describe GoMLX v0.26.0's tables: a binary built with another GoMLX keeps
 //     GoMLX's executors (and TestGoMLXVersionPinned fails until they are checked again).
 //

@@ -298,20 +298,6 @@ func (g *gemm) zero(n0, n1 int) {
 
 func packedSize(n, k int) int { return (n + panelCols - 1) / panelCols * panelCols * k }
 
-// parallelFor runs fn(0..n-1), each on its own goroutine except fn(0), and waits for all.
-func parallelFor(n int, fn func(i int)) {
-	var wg sync.WaitGroup
-	for i := 1; i < n; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			fn(i)
-		}()
-	}
-	fn(0)
-	wg.Wait()
-}
-
 // parallelChunks calls fn for chunks 0..chunks-1 on up to workers goroutines (the caller's
 // included), each taking the next chunk when it is done with one, with its own scratch.
 func parallelChunks(chunks, workers int, fn func(scr *gemmScratch, chunk int)) {

@@ -174,6 +174,7 @@ func installKernels() bool {
 	simplegoKernels.Map[dtypes.Float32] = builder.Interface()
 	simplegoExecutors[backends.OpTypeDotGeneral] = execDotGeneral
 	installOps()
+	traceOps()
 	return true
 }
 

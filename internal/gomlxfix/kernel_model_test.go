@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
@@ -11,6 +12,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/ml/train/optimizers"
 
 	"github.com/witdata/wit/internal/gomlxfix"
+	"github.com/witdata/wit/internal/parprof"
 	"github.com/witdata/wit/internal/procstat"
 	"github.com/witdata/wit/model"
 )
@@ -110,7 +112,9 @@ func TestTrainStepKernels(t *testing.T) {
 //	go test ./internal/gomlxfix -run '^$' -bench TrainStepKernels -benchtime 3x
 //
 // s/step, cpu_s/step and cpu/wall (how many cores the step keeps busy); each run after the first
-// reports fast_x, its time over the fast kernel's. fast-avx2 is the fast kernel with the AVX2 tiles
+// reports fast_x, its time over the fast kernel's. The fast runs also report parallelism and
+// par_bound from an execution trace of 3 more steps (internal/parprof); fast-nospin is the fast
+// kernel with workers that sleep as soon as they are idle (SetWorkerSpin(0)). fast-avx2 is the fast kernel with the AVX2 tiles
 // where the CPU also has AVX-512.
 func BenchmarkTrainStepKernels(b *testing.B) {
 	f, err := model.LoadFile("../../configs/clip-tiny.yaml")
@@ -124,14 +128,18 @@ func BenchmarkTrainStepKernels(b *testing.B) {
 		name   string
 		kernel gomlxfix.Kernel
 		avx512 bool
+		spin   time.Duration
 	}{
-		{"fast", gomlxfix.KernelFast, true}, {"fast-avx2", gomlxfix.KernelFast, false},
-		{"fastdot", gomlxfix.KernelFastDot, true}, {"block", gomlxfix.KernelBlock, true}, {"gomlx", gomlxfix.KernelGoMLX, true},
+		{"fast", gomlxfix.KernelFast, true, gomlxfix.DefaultWorkerSpin}, {"fast-nospin", gomlxfix.KernelFast, true, 0},
+		{"fast-avx2", gomlxfix.KernelFast, false, gomlxfix.DefaultWorkerSpin},
+		{"fastdot", gomlxfix.KernelFastDot, true, gomlxfix.DefaultWorkerSpin}, {"block", gomlxfix.KernelBlock, true, gomlxfix.DefaultWorkerSpin},
+		{"gomlx", gomlxfix.KernelGoMLX, true, gomlxfix.DefaultWorkerSpin},
 	} {
 		k := run.kernel
 		b.Run(run.name, func(b *testing.B) {
 			defer gomlxfix.SetKernel(gomlxfix.SetKernel(k))
 			defer gomlxfix.UseAVX512Tiles(gomlxfix.UseAVX512Tiles(run.avx512))
+			defer gomlxfix.SetWorkerSpin(gomlxfix.SetWorkerSpin(run.spin))
 			m, _ := model.New(cfg)
 			ctx := context.New()
 			_ = ctx.SetRNGStateFromSeed(1)
@@ -150,6 +158,9 @@ func BenchmarkTrainStepKernels(b *testing.B) {
 			b.ReportMetric(cpu, "cpu_s/step")
 			b.ReportMetric(cpu/sec, "cpu/wall")
 			b.ReportMetric(float64(cfg.TrainFLOPs(batch))/sec/1e9, "GFLOP/s")
+			if run.kernel == gomlxfix.KernelFast {
+				parprof.ReportBench(b, 3, func() { step.MustExec(images, tokens) })
+			}
 			if run.name == "fast" {
 				fast = sec
 			} else if fast > 0 {

@@ -119,6 +119,15 @@ func (o *AdamW) UpdateGraphWithGradients(ctx *context.Context, grads []*Node, dt
 	bc1 := Sub(one, Pow(b1, t)) // bias corrections 1−βᵗ
 	bc2 := Sub(one, Pow(b2, t))
 	eps := Scalar(g, dtype, o.cfg.Epsilon)
+	// Every scalar factor is computed once here, not per variable: a step executes its ops one
+	// after another, and each tiny op costs the executor about as much as a small tensor op.
+	c1, c2 := Sub(one, b1), Sub(one, b2)
+	stepSize := Div(lr, bc1) // lr·m̂ = lr·m/bc1
+	invBC2 := Div(one, bc2)  // v̂ = v/bc2
+	var decay *Node          // 1 − lr·wd
+	if o.cfg.WeightDecay > 0 {
+		decay = Sub(one, MulScalar(lr, o.cfg.WeightDecay))
+	}
 
 	// Collect first: the loop creates moment variables.
 	var trainable []*context.Variable
@@ -144,8 +153,8 @@ func (o *AdamW) UpdateGraphWithGradients(ctx *context.Context, grads []*Node, dt
 		shape.DType = dtype
 		mVar := mom.VariableWithShape(v.Name()+"_m", shape).SetTrainable(false)
 		vVar := mom.VariableWithShape(v.Name()+"_v", shape).SetTrainable(false)
-		m := Add(Mul(b1, mVar.ValueGraph(g)), Mul(Sub(one, b1), grad))
-		s := Add(Mul(b2, vVar.ValueGraph(g)), Mul(Sub(one, b2), Square(grad)))
+		m := Add(Mul(b1, mVar.ValueGraph(g)), Mul(c1, grad))
+		s := Add(Mul(b2, vVar.ValueGraph(g)), Mul(c2, Square(grad)))
 		mVar.SetValueGraph(m)
 		vVar.SetValueGraph(s)
 
@@ -153,10 +162,10 @@ func (o *AdamW) UpdateGraphWithGradients(ctx *context.Context, grads []*Node, dt
 		if p.DType() != dtype {
 			p = ConvertDType(p, dtype)
 		}
-		if o.cfg.WeightDecay > 0 && o.cfg.Decay(v.ScopeAndName(), v.Shape()) {
-			p = Mul(p, Sub(one, MulScalar(lr, o.cfg.WeightDecay)))
+		if decay != nil && o.cfg.Decay(v.ScopeAndName(), v.Shape()) {
+			p = Mul(p, decay)
 		}
-		update := Div(Mul(lr, Div(m, bc1)), Add(Sqrt(Div(s, bc2)), eps))
+		update := Div(Mul(stepSize, m), Add(Sqrt(Mul(s, invBC2)), eps))
 		p = Sub(p, update)
 		if p.DType() != v.DType() {
 			p = ConvertDType(p, v.DType())
