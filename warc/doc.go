@@ -9,7 +9,8 @@
 // never a whole file or a whole block.
 //
 //	input -> rawReader (buffer; marks the start of the current gzip member)
-//	      -> compress/gzip, one member at a time (Multistream off)   [skipped when uncompressed]
+//	      -> bufio.Reader (klauspost/compress/flate's fast path)     [these two skipped when uncompressed]
+//	      -> klauspost/compress/gzip, one member at a time (Multistream off, reused by Reset)
 //	      -> line reader: version line, fields -> Record{Header, Offset, Length, Body}
 //
 // Compression is detected from the first bytes. Common Crawl compresses each record as a gzip
