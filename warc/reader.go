@@ -92,6 +92,8 @@ type Reader struct {
 	counts    Counts
 	scratch   []byte
 	maxHeader int
+	vals      []byte // header values of the record being read, concatenated
+	valEnds   []int  // end of each field's value in vals
 }
 
 // errMemberEnd is returned by decRead when asked not to go past the end of a gzip member.
@@ -454,7 +456,9 @@ func (r *Reader) readHeader() (*Record, error) {
 			if r.compressed {
 				off = r.memberStart // the member the version line came from
 			}
-			rec = &Record{Header: Header{Version: string(line)}, Offset: off}
+			ra := &recordAlloc{}
+			ra.rec = Record{Header: Header{Version: versionString(line), Fields: ra.fields[:0]}, Offset: off}
+			rec = &ra.rec
 			break
 		}
 		if !r.inDamage {
@@ -462,6 +466,9 @@ func (r *Reader) readHeader() (*Record, error) {
 			return nil, &malformedError{offset: off, msg: fmt.Sprintf("want a WARC/ version line, got %q", truncateForError(line))}
 		}
 	}
+	// The values are gathered in vals and become one string at the end: one allocation for
+	// all of them; the usual field names are constants.
+	r.vals, r.valEnds = r.vals[:0], r.valEnds[:0]
 	size := 0
 	for {
 		line, err := r.readLine()
@@ -488,8 +495,8 @@ func (r *Reader) readHeader() (*Record, error) {
 				r.inDamage = true
 				return nil, &malformedError{offset: rec.Offset, msg: "continuation line before any field"}
 			}
-			f := &rec.Fields[len(rec.Fields)-1]
-			f.Value += " " + string(bytes.TrimSpace(line))
+			r.vals = append(append(r.vals, ' '), bytes.TrimSpace(line)...)
+			r.valEnds[len(r.valEnds)-1] = len(r.vals)
 			continue
 		}
 		colon := bytes.IndexByte(line, ':')
@@ -497,10 +504,13 @@ func (r *Reader) readHeader() (*Record, error) {
 			r.inDamage = true
 			return nil, &malformedError{offset: rec.Offset, msg: fmt.Sprintf("field without a name: %q", truncateForError(line))}
 		}
-		rec.Fields = append(rec.Fields, Field{
-			Name:  string(bytes.TrimSpace(line[:colon])),
-			Value: string(bytes.TrimSpace(line[colon+1:])),
-		})
+		rec.Fields = append(rec.Fields, Field{Name: fieldName(bytes.TrimSpace(line[:colon]))})
+		r.vals = append(r.vals, bytes.TrimSpace(line[colon+1:])...)
+		r.valEnds = append(r.valEnds, len(r.vals))
+	}
+	vals, start := string(r.vals), 0
+	for i, end := range r.valEnds {
+		rec.Fields[i].Value, start = vals[start:end], end
 	}
 	cl := rec.Get(FieldContentLength)
 	n, err := strconv.ParseInt(cl, 10, 64)
@@ -510,6 +520,59 @@ func (r *Reader) readHeader() (*Record, error) {
 	}
 	rec.Length = n
 	return rec, nil
+}
+
+// recordAlloc holds a record and room for the fields of a usual header in one allocation.
+type recordAlloc struct {
+	rec    Record
+	fields [12]Field
+}
+
+func versionString(line []byte) string {
+	switch string(line) { // no allocation for the comparison
+	case "WARC/1.0":
+		return "WARC/1.0"
+	case "WARC/1.1":
+		return "WARC/1.1"
+	}
+	return string(line)
+}
+
+// fieldName returns the usual field names as constants instead of allocating them.
+func fieldName(b []byte) string {
+	switch string(b) {
+	case FieldType:
+		return FieldType
+	case FieldRecordID:
+		return FieldRecordID
+	case FieldDate:
+		return FieldDate
+	case FieldTargetURI:
+		return FieldTargetURI
+	case FieldContentLength:
+		return FieldContentLength
+	case FieldContentType:
+		return FieldContentType
+	case FieldConcurrentTo:
+		return FieldConcurrentTo
+	case FieldBlockDigest:
+		return FieldBlockDigest
+	case FieldPayloadDigest:
+		return FieldPayloadDigest
+	case FieldIPAddress:
+		return FieldIPAddress
+	case FieldTruncated:
+		return FieldTruncated
+	case FieldWarcinfoID:
+		return FieldWarcinfoID
+	case FieldFilename:
+		return FieldFilename
+	case "WARC-Refers-To":
+		return "WARC-Refers-To"
+	case "WARC-Identified-Payload-Type":
+		return "WARC-Identified-Payload-Type"
+	}
+	return string(b)
 }
 
 func truncateForError(b []byte) []byte {

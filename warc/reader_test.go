@@ -154,7 +154,9 @@ func TestWARC10(t *testing.T) {
 	rd := NewReader(strings.NewReader(in), ReaderOptions{})
 	rd.Next()
 	rec, _ := rd.Next()
-	if rec.Get("x-long") != "one two" || rec.Version != "WARC/1.0" {
+	want := []Field{{FieldType, TypeResponse}, {FieldTargetURI, "<http://a.example/>"}, {FieldDate, "2016-02-05T21:52:39Z"},
+		{"X-Long", "one two"}, {FieldContentLength, "5"}}
+	if rec.Get("x-long") != "one two" || rec.Version != "WARC/1.0" || !slices.Equal(rec.Fields, want) {
 		t.Fatalf("header %+v", rec.Header)
 	}
 	if d, err := rec.Date(); err != nil || d.Unix() != 1454709159 {
