@@ -5,8 +5,8 @@
 //
 // Reader streams records from any io.Reader: the header fields are parsed, the block is an
 // io.Reader of exactly Content-Length bytes, so memory holds one header, a 64 KiB read buffer
-// and, for compressed input, the compressed bytes of the current gzip member (see below) —
-// never a whole file or a whole block.
+// and, for compressed input, 160 KiB of input buffers, more only while a longer gzip member is
+// retained (up to MaxRewind, see below) — never a whole file or a whole block.
 //
 //	input -> rawReader (buffer; marks the start of the current gzip member)
 //	      -> bufio.Reader (klauspost/compress/flate's fast path)     [these two skipped when uncompressed]
