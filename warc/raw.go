@@ -137,6 +137,18 @@ func (b *rawReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// readAhead reads until n unread bytes are buffered, the input ends or the buffer cannot grow
+// (MaxRewind), and returns how many unread bytes are buffered.
+func (b *rawReader) readAhead(n int) int {
+	for b.w-b.r < n {
+		w := b.w
+		if err := b.fill(); err != nil || b.w == w {
+			break
+		}
+	}
+	return b.w - b.r
+}
+
 // peek returns up to n buffered bytes, reading more if needed; fewer only at the end of input.
 func (b *rawReader) peek(n int) ([]byte, error) {
 	for b.w-b.r < n {

@@ -78,6 +78,14 @@ type Reader struct {
 	inMember    bool
 	memberStart int64
 
+	// The whole-member path (build tag libdeflate, see inflate.go).
+	whole       wholeInflater
+	wholeOff    bool   // stream every member (tests compare both paths)
+	inWhole     bool   // the current member was decoded whole into wholeData
+	wholeData   []byte // its decompressed bytes not yet read
+	wholeOut    []byte
+	wholeMisses int // members in a row that were too large for the path
+
 	buf    []byte // decompressed bytes
 	br, bw int
 
@@ -276,7 +284,7 @@ func (r *Reader) scratchBuf() []byte {
 func (r *Reader) recover() error {
 	r.resync = false
 	r.br, r.bw = 0, 0
-	r.inMember = false
+	r.inMember, r.inWhole, r.wholeData = false, false, nil
 	cause, start := r.lastBad, r.memberStart
 	r.raw.seek(r.inputOffset()) // take back what the decoder's reader read ahead
 	r.zin.Reset(r.raw)
@@ -314,7 +322,13 @@ func (r *Reader) decRead(p []byte, stopAtEnd bool) (int, error) {
 				return 0, err
 			}
 		}
-		n, err := r.gz.Read(p)
+		var n int
+		var err error
+		if r.inWhole {
+			n, err = r.readWhole(p)
+		} else {
+			n, err = r.gz.Read(p)
+		}
 		if err == io.EOF {
 			r.inMember = false
 			r.counts.Members++
@@ -337,6 +351,14 @@ func (r *Reader) decRead(p []byte, stopAtEnd bool) (int, error) {
 }
 
 func (r *Reader) openMember() error {
+	if newWholeInflater != nil && !r.wholeOff && r.wholeMisses < wholeMaxMisses {
+		if r.whole == nil {
+			r.whole = newWholeInflater()
+		}
+		if r.whole != nil && r.openWholeMember() {
+			return nil
+		}
+	}
 	r.memberStart = r.inputOffset()
 	r.raw.setMarkAt(r.memberStart)
 	var err error
