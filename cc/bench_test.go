@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -298,4 +299,47 @@ func benchWAT(b *testing.B, pages []benchPage, linkCopies int) {
 	if cpu > 0 {
 		b.ReportMetric(float64(b.N)*float64(jsonBytes)/1e6/cpu.Seconds(), "json-MB/cpu-s")
 	}
+}
+
+// BenchmarkWARCRead measures reading alone (gunzip, record headers, every block read to its
+// end, CRCs checked) on the WARC file of BenchmarkCCWARCVsExtract: the part of cc's cost that
+// is not extraction.
+func BenchmarkWARCRead(b *testing.B) {
+	pages := loadBenchPages(b)
+	file := warcOf(b, pages)
+	data, err := os.ReadFile(file)
+	if err != nil {
+		b.Fatal(err)
+	}
+	buf := make([]byte, 32<<10)
+	var inflated int64
+	b.SetBytes(int64(len(data)))
+	cpu0 := procstat.CPUTime()
+	for b.Loop() {
+		rd := warc.NewReader(bytes.NewReader(data), warc.ReaderOptions{})
+		inflated = 0
+		for {
+			rec, err := rd.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			for {
+				n, err := rec.Body.Read(buf)
+				inflated += int64(n)
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	}
+	cpu := procstat.CPUTime() - cpu0
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*len(pages)), "µs/page")
+	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N*len(pages)), "cpu-µs/page")
+	b.ReportMetric(float64(inflated)/float64(len(pages)), "block-bytes/page")
 }

@@ -13,7 +13,8 @@
 //	          internal/storage: sequential range requests)
 //	  -> warc.Reader (streamed; gzip per record; damage counted and skipped)
 //	  -> per record, by type (Format auto) or as forced:
-//	     response          -> HTTP message parsed (chunked, gzip/deflate decoded) -> 2xx, not
+//	     response          -> HTTP message parsed (plain ones by httpHead, the rest by net/http:
+//	                          chunked, folded; gzip/deflate decoded) -> 2xx, not
 //	                          noindex, HTML -> crawl/extract, the crawler's extractor: <img>,
 //	                          srcset, lazy-load, <picture>, <figure>, og:image
 //	     metadata + JSON   -> WAT: Envelope.Payload-Metadata.HTTP-Response-Metadata.HTML-Metadata

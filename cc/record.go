@@ -32,6 +32,7 @@ type processor struct {
 	maxBody int64
 
 	block  []byte
+	head   httpHead
 	br     *bufio.Reader
 	body   bytes.Buffer
 	wat    watPage
@@ -121,51 +122,69 @@ func (p *processor) warcRecord(rec *warc.Record, c *Counters, emit func(shards.P
 		c.outcome(OutcomeBadURL)
 		return nil
 	}
-	p.br.Reset(bytes.NewReader(p.block))
-	resp, err := http.ReadResponse(p.br, nil)
-	if err != nil {
-		c.outcome(OutcomeBadHTTP)
-		return nil
+	// Most responses are plain and read without net/http; the rest (chunked, folded headers,
+	// damage) go through ReadResponse, which decides what is malformed.
+	h := &p.head
+	var payload io.Reader // the framed payload, when net/http frames it
+	if !h.parsePlain(p.block) {
+		p.br.Reset(bytes.NewReader(p.block))
+		resp, err := http.ReadResponse(p.br, nil)
+		if err != nil {
+			c.outcome(OutcomeBadHTTP)
+			return nil
+		}
+		h.status, h.robotsTags = resp.StatusCode, append(h.robotsTags[:0], resp.Header.Values("X-Robots-Tag")...)
+		h.contentType, h.contentEncoding = resp.Header.Get("Content-Type"), resp.Header.Get("Content-Encoding")
+		payload = resp.Body
 	}
-	if resp.StatusCode < 200 || resp.StatusCode >= 300 {
+	if h.status < 200 || h.status >= 300 {
 		c.outcome(OutcomeHTTPStatus)
 		return nil
 	}
-	for _, v := range resp.Header.Values("X-Robots-Tag") {
+	for _, v := range h.robotsTags {
 		if robotsNoIndex(v) {
 			c.outcome(OutcomeNoIndex)
 			return nil
 		}
 	}
-	ct := resp.Header.Get("Content-Type")
+	ct := h.contentType
 	if mt, _, err := mime.ParseMediaType(ct); err == nil && mt != "text/html" && mt != "application/xhtml+xml" && !genericType(mt) {
 		c.outcome(OutcomeNotHTML) // decided by the header: spare reading an image or PDF body
 		return nil
 	}
-	p.body.Reset()
-	var src io.Reader = resp.Body
-	switch enc := strings.ToLower(strings.TrimSpace(resp.Header.Get("Content-Encoding"))); enc {
-	case "", "identity":
-	case "gzip", "x-gzip":
-		zr, err := gzip.NewReader(resp.Body)
-		if err != nil {
+	enc := strings.ToLower(strings.TrimSpace(h.contentEncoding))
+	var body []byte
+	if payload == nil && (enc == "" || enc == "identity") {
+		body = h.payload[:min(int64(len(h.payload)), p.maxBody)] // no copy
+	} else {
+		if payload == nil {
+			payload = bytes.NewReader(h.payload)
+		}
+		p.body.Reset()
+		src := payload
+		switch enc {
+		case "", "identity":
+		case "gzip", "x-gzip":
+			zr, err := gzip.NewReader(payload)
+			if err != nil {
+				c.outcome(OutcomeBadHTTP)
+				return nil
+			}
+			src = zr
+		case "deflate":
+			src = flate.NewReader(payload)
+		default:
 			c.outcome(OutcomeBadHTTP)
 			return nil
 		}
-		src = zr
-	case "deflate":
-		src = flate.NewReader(resp.Body)
-	default:
-		c.outcome(OutcomeBadHTTP)
-		return nil
+		// A payload cut short (WARC-Truncated, or a Content-Length the archive did not keep) is
+		// used as far as it goes, as Common Crawl's own tools do.
+		if _, err := p.body.ReadFrom(io.LimitReader(src, p.maxBody)); err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && p.body.Len() == 0 {
+			c.outcome(OutcomeBadHTTP)
+			return nil
+		}
+		body = p.body.Bytes()
 	}
-	// A payload cut short (WARC-Truncated, or a Content-Length the archive did not keep) is
-	// used as far as it goes, as Common Crawl's own tools do.
-	if _, err := p.body.ReadFrom(io.LimitReader(src, p.maxBody)); err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && p.body.Len() == 0 {
-		c.outcome(OutcomeBadHTTP)
-		return nil
-	}
-	body := p.body.Bytes()
 	if !extract.IsHTML(ct, body) {
 		c.outcome(OutcomeNotHTML)
 		return nil

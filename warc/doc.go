@@ -5,12 +5,23 @@
 //
 // Reader streams records from any io.Reader: the header fields are parsed, the block is an
 // io.Reader of exactly Content-Length bytes, so memory holds one header, a 64 KiB read buffer
-// and, for compressed input, the compressed bytes of the current gzip member (see below) —
-// never a whole file or a whole block.
+// and, for compressed input, 160 KiB of input buffers, more only while a longer gzip member is
+// retained (up to MaxRewind, see below) — never a whole file or a whole block (with the tag
+// libdeflate, one inflated member too: 256 KiB, up to 4 MiB).
 //
 //	input -> rawReader (buffer; marks the start of the current gzip member)
-//	      -> compress/gzip, one member at a time (Multistream off)   [skipped when uncompressed]
+//	      -> bufio.Reader (klauspost/compress/flate's fast path)     [these two skipped when uncompressed]
+//	      -> klauspost/compress/gzip, one member at a time (Multistream off, reused by Reset)
 //	      -> line reader: version line, fields -> Record{Header, Offset, Length, Body}
+//
+// Built with the tag libdeflate (cgo; needs libdeflate's runtime library, Debian libdeflate0, and
+// a C compiler), each gzip member is first tried whole (inflate.go, inflate_libdeflate.go): the
+// buffered input goes to libdeflate_gzip_decompress_ex, which inflates the member in one call
+// (about twice klauspost's speed), checks its CRC and length and reports how many input bytes
+// it took; the member's bytes are then read from memory. A member it does not take — over 1 MiB
+// compressed or 4 MiB inflated, corrupt, cut off, or with a header CRC — is decoded by the
+// streaming path above from its start, so both builds read every input alike (same records,
+// counts, skips, errors, and Offset at member ends). Default builds are pure Go.
 //
 // Compression is detected from the first bytes. Common Crawl compresses each record as a gzip
 // member of its own; whole-file gzip and other member layouts read the same way.

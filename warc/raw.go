@@ -13,26 +13,44 @@ import (
 // member). Bytes are retained from the mark up to maxKeep; a longer member drops its mark and
 // the scan starts from the current position instead.
 //
-// It implements io.ByteReader, so compress/flate reads from it directly and never past the end
-// of a member.
+// Compressed input is decoded through a bufio.Reader on top of it (Reader.zin), which reads
+// ahead; the last lookback bytes before the read position are therefore always retained too, so
+// that the position the decompressor actually reached can be marked or returned to.
 type rawReader struct {
-	src     io.Reader
-	buf     []byte
-	r, w    int   // read and write positions in buf
-	mark    int   // retained start in buf, -1 for none
-	base    int64 // input offset of buf[0]
-	err     error // sticky error of src
-	maxKeep int
+	src      io.Reader
+	buf      []byte
+	r, w     int   // read and write positions in buf
+	mark     int   // retained start in buf, -1 for none
+	base     int64 // input offset of buf[0]
+	err      error // sticky error of src
+	maxKeep  int
+	lookback int // bytes before r always retained (the read-ahead of the reader on top)
 }
 
-func newRawReader(src io.Reader, maxKeep int) *rawReader {
-	return &rawReader{src: src, buf: make([]byte, 64<<10), mark: -1, maxKeep: maxKeep}
+func newRawReader(src io.Reader, maxKeep, lookback int) *rawReader {
+	return &rawReader{src: src, buf: make([]byte, max(64<<10, 4*lookback)), mark: -1, maxKeep: maxKeep, lookback: lookback}
 }
 
 // offset is the input offset of the next byte to be read.
 func (b *rawReader) offset() int64 { return b.base + int64(b.r) }
 
 func (b *rawReader) setMark() { b.mark = b.r }
+
+// setMarkAt marks input offset off, a retained position at or before the read position.
+func (b *rawReader) setMarkAt(off int64) {
+	b.mark = -1
+	if i := off - b.base; i >= 0 && i <= int64(b.r) {
+		b.mark = int(i)
+	}
+}
+
+// seek moves the read position to input offset off, a retained position at or before the read
+// position (where the reader on top really stands, before its read-ahead).
+func (b *rawReader) seek(off int64) {
+	if i := off - b.base; i >= 0 && i <= int64(b.r) {
+		b.r = int(i)
+	}
+}
 
 // rewind moves the read position back to input offset off, if it is still retained.
 func (b *rawReader) rewind(off int64) bool {
@@ -49,8 +67,8 @@ func (b *rawReader) fill() error {
 	if b.err != nil {
 		return b.err
 	}
-	keep := b.r
-	if b.mark >= 0 {
+	keep := max(b.r-b.lookback, 0)
+	if b.mark >= 0 && b.mark < keep {
 		keep = b.mark
 	}
 	if b.w == len(b.buf) && keep > 0 {
@@ -117,6 +135,18 @@ func (b *rawReader) Read(p []byte) (int, error) {
 	n := copy(p, b.buf[b.r:b.w])
 	b.r += n
 	return n, nil
+}
+
+// readAhead reads until n unread bytes are buffered, the input ends or the buffer cannot grow
+// (MaxRewind), and returns how many unread bytes are buffered.
+func (b *rawReader) readAhead(n int) int {
+	for b.w-b.r < n {
+		w := b.w
+		if err := b.fill(); err != nil || b.w == w {
+			break
+		}
+	}
+	return b.w - b.r
 }
 
 // peek returns up to n buffered bytes, reading more if needed; fewer only at the end of input.

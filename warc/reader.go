@@ -1,6 +1,7 @@
 package warc
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -69,12 +70,21 @@ type Record struct {
 type Reader struct {
 	opts       ReaderOptions
 	raw        *rawReader
+	zin        *bufio.Reader // compressed input: the type flate has its fast decoder for
 	gz         *gzip.Reader
 	compressed bool
 	started    bool
 
 	inMember    bool
 	memberStart int64
+
+	// The whole-member path (build tag libdeflate, see inflate.go).
+	whole       wholeInflater
+	wholeOff    bool   // stream every member (tests compare both paths)
+	inWhole     bool   // the current member was decoded whole into wholeData
+	wholeData   []byte // its decompressed bytes not yet read
+	wholeOut    []byte
+	wholeMisses int // members in a row that were too large for the path
 
 	buf    []byte // decompressed bytes
 	br, bw int
@@ -90,6 +100,8 @@ type Reader struct {
 	counts    Counts
 	scratch   []byte
 	maxHeader int
+	vals      []byte // header values of the record being read, concatenated
+	valEnds   []int  // end of each field's value in vals
 }
 
 // errMemberEnd is returned by decRead when asked not to go past the end of a gzip member.
@@ -126,11 +138,16 @@ func NewReader(r io.Reader, opts ReaderOptions) *Reader {
 	}
 	return &Reader{
 		opts:      opts,
-		raw:       newRawReader(r, opts.MaxRewind),
+		raw:       newRawReader(r, opts.MaxRewind, zinSize),
 		buf:       make([]byte, 64<<10),
 		maxHeader: opts.MaxHeaderBytes,
 	}
 }
+
+// zinSize is the read-ahead of the bufio.Reader the decompressor reads: github.com/klauspost/
+// compress/flate decodes from a *bufio.Reader's buffer directly, several times faster per byte
+// than through another io.ByteReader.
+const zinSize = 32 << 10
 
 // Counts returns what has been read and skipped so far.
 func (r *Reader) Counts() Counts { return r.counts }
@@ -140,7 +157,15 @@ func (r *Reader) Compressed() bool { return r.compressed }
 
 // Offset is the input offset up to which the input has been consumed: after a record's body was
 // read to io.EOF in per-record gzip input, the end of its member.
-func (r *Reader) Offset() int64 { return r.raw.offset() }
+func (r *Reader) Offset() int64 { return r.inputOffset() }
+
+// inputOffset is the input offset of the next compressed byte not yet taken by the decoder.
+func (r *Reader) inputOffset() int64 {
+	if r.zin != nil {
+		return r.raw.offset() - int64(r.zin.Buffered())
+	}
+	return r.raw.offset()
+}
 
 func (r *Reader) start() error {
 	r.started = true
@@ -149,6 +174,9 @@ func (r *Reader) start() error {
 		return err
 	}
 	r.compressed = len(hdr) == 2 && hdr[0] == 0x1f && hdr[1] == 0x8b
+	if r.compressed {
+		r.zin = bufio.NewReaderSize(r.raw, zinSize)
+	}
 	if r.compressed || len(hdr) < 2 {
 		return nil
 	}
@@ -162,6 +190,7 @@ func (r *Reader) start() error {
 		return nil
 	}
 	r.compressed = true
+	r.zin = bufio.NewReaderSize(r.raw, zinSize)
 	r.raw.setMark()
 	r.resync, r.lastBad = true, errors.New("input does not start with a gzip member")
 	return nil
@@ -255,8 +284,10 @@ func (r *Reader) scratchBuf() []byte {
 func (r *Reader) recover() error {
 	r.resync = false
 	r.br, r.bw = 0, 0
-	r.inMember = false
+	r.inMember, r.inWhole, r.wholeData = false, false, nil
 	cause, start := r.lastBad, r.memberStart
+	r.raw.seek(r.inputOffset()) // take back what the decoder's reader read ahead
+	r.zin.Reset(r.raw)
 	r.raw.rewind(start + 1) // when the member was too long to retain, search from here
 	found, err := r.raw.seekGzipHeader()
 	if err != nil {
@@ -291,7 +322,13 @@ func (r *Reader) decRead(p []byte, stopAtEnd bool) (int, error) {
 				return 0, err
 			}
 		}
-		n, err := r.gz.Read(p)
+		var n int
+		var err error
+		if r.inWhole {
+			n, err = r.readWhole(p)
+		} else {
+			n, err = r.gz.Read(p)
+		}
 		if err == io.EOF {
 			r.inMember = false
 			r.counts.Members++
@@ -314,13 +351,21 @@ func (r *Reader) decRead(p []byte, stopAtEnd bool) (int, error) {
 }
 
 func (r *Reader) openMember() error {
-	r.raw.setMark()
-	r.memberStart = r.raw.offset()
+	if newWholeInflater != nil && !r.wholeOff && r.wholeMisses < wholeMaxMisses {
+		if r.whole == nil {
+			r.whole = newWholeInflater()
+		}
+		if r.whole != nil && r.openWholeMember() {
+			return nil
+		}
+	}
+	r.memberStart = r.inputOffset()
+	r.raw.setMarkAt(r.memberStart)
 	var err error
 	if r.gz == nil {
-		r.gz, err = gzip.NewReader(r.raw)
+		r.gz, err = gzip.NewReader(r.zin)
 	} else {
-		err = r.gz.Reset(r.raw)
+		err = r.gz.Reset(r.zin)
 	}
 	if err == io.EOF {
 		return io.EOF
@@ -433,7 +478,9 @@ func (r *Reader) readHeader() (*Record, error) {
 			if r.compressed {
 				off = r.memberStart // the member the version line came from
 			}
-			rec = &Record{Header: Header{Version: string(line)}, Offset: off}
+			ra := &recordAlloc{}
+			ra.rec = Record{Header: Header{Version: versionString(line), Fields: ra.fields[:0]}, Offset: off}
+			rec = &ra.rec
 			break
 		}
 		if !r.inDamage {
@@ -441,6 +488,9 @@ func (r *Reader) readHeader() (*Record, error) {
 			return nil, &malformedError{offset: off, msg: fmt.Sprintf("want a WARC/ version line, got %q", truncateForError(line))}
 		}
 	}
+	// The values are gathered in vals and become one string at the end: one allocation for
+	// all of them; the usual field names are constants.
+	r.vals, r.valEnds = r.vals[:0], r.valEnds[:0]
 	size := 0
 	for {
 		line, err := r.readLine()
@@ -467,8 +517,8 @@ func (r *Reader) readHeader() (*Record, error) {
 				r.inDamage = true
 				return nil, &malformedError{offset: rec.Offset, msg: "continuation line before any field"}
 			}
-			f := &rec.Fields[len(rec.Fields)-1]
-			f.Value += " " + string(bytes.TrimSpace(line))
+			r.vals = append(append(r.vals, ' '), bytes.TrimSpace(line)...)
+			r.valEnds[len(r.valEnds)-1] = len(r.vals)
 			continue
 		}
 		colon := bytes.IndexByte(line, ':')
@@ -476,10 +526,13 @@ func (r *Reader) readHeader() (*Record, error) {
 			r.inDamage = true
 			return nil, &malformedError{offset: rec.Offset, msg: fmt.Sprintf("field without a name: %q", truncateForError(line))}
 		}
-		rec.Fields = append(rec.Fields, Field{
-			Name:  string(bytes.TrimSpace(line[:colon])),
-			Value: string(bytes.TrimSpace(line[colon+1:])),
-		})
+		rec.Fields = append(rec.Fields, Field{Name: fieldName(bytes.TrimSpace(line[:colon]))})
+		r.vals = append(r.vals, bytes.TrimSpace(line[colon+1:])...)
+		r.valEnds = append(r.valEnds, len(r.vals))
+	}
+	vals, start := string(r.vals), 0
+	for i, end := range r.valEnds {
+		rec.Fields[i].Value, start = vals[start:end], end
 	}
 	cl := rec.Get(FieldContentLength)
 	n, err := strconv.ParseInt(cl, 10, 64)
@@ -489,6 +542,59 @@ func (r *Reader) readHeader() (*Record, error) {
 	}
 	rec.Length = n
 	return rec, nil
+}
+
+// recordAlloc holds a record and room for the fields of a usual header in one allocation.
+type recordAlloc struct {
+	rec    Record
+	fields [12]Field
+}
+
+func versionString(line []byte) string {
+	switch string(line) { // no allocation for the comparison
+	case "WARC/1.0":
+		return "WARC/1.0"
+	case "WARC/1.1":
+		return "WARC/1.1"
+	}
+	return string(line)
+}
+
+// fieldName returns the usual field names as constants instead of allocating them.
+func fieldName(b []byte) string {
+	switch string(b) {
+	case FieldType:
+		return FieldType
+	case FieldRecordID:
+		return FieldRecordID
+	case FieldDate:
+		return FieldDate
+	case FieldTargetURI:
+		return FieldTargetURI
+	case FieldContentLength:
+		return FieldContentLength
+	case FieldContentType:
+		return FieldContentType
+	case FieldConcurrentTo:
+		return FieldConcurrentTo
+	case FieldBlockDigest:
+		return FieldBlockDigest
+	case FieldPayloadDigest:
+		return FieldPayloadDigest
+	case FieldIPAddress:
+		return FieldIPAddress
+	case FieldTruncated:
+		return FieldTruncated
+	case FieldWarcinfoID:
+		return FieldWarcinfoID
+	case FieldFilename:
+		return FieldFilename
+	case "WARC-Refers-To":
+		return "WARC-Refers-To"
+	case "WARC-Identified-Payload-Type":
+		return "WARC-Identified-Payload-Type"
+	}
+	return string(b)
 }
 
 func truncateForError(b []byte) []byte {

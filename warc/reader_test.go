@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -47,9 +49,25 @@ type readResult struct {
 	err    error // the non-EOF error Next returned, if any
 }
 
+// readAll reads data twice, one byte per source Read and all at once (so that the decoder's
+// read-ahead runs far past member ends), and fails unless both readings agree.
 func readAll(t testing.TB, data []byte, opts ReaderOptions) readResult {
 	t.Helper()
-	rd := NewReader(iotest.OneByteReader(bytes.NewReader(data)), opts)
+	onSkip := opts.OnSkip
+	opts.OnSkip = nil
+	whole := readAllFrom(t, bytes.NewReader(data), opts)
+	opts.OnSkip = onSkip
+	res := readAllFrom(t, iotest.OneByteReader(bytes.NewReader(data)), opts)
+	if fmt.Sprint(whole.recs, whole.counts, whole.err) != fmt.Sprint(res.recs, res.counts, res.err) {
+		t.Fatalf("read in one piece: %d records, %+v, %v; one byte at a time: %d records, %+v, %v",
+			len(whole.recs), whole.counts, whole.err, len(res.recs), res.counts, res.err)
+	}
+	return res
+}
+
+func readAllFrom(t testing.TB, src io.Reader, opts ReaderOptions) readResult {
+	t.Helper()
+	rd := NewReader(src, opts)
 	var res readResult
 	for {
 		rec, err := rd.Next()
@@ -136,7 +154,9 @@ func TestWARC10(t *testing.T) {
 	rd := NewReader(strings.NewReader(in), ReaderOptions{})
 	rd.Next()
 	rec, _ := rd.Next()
-	if rec.Get("x-long") != "one two" || rec.Version != "WARC/1.0" {
+	want := []Field{{FieldType, TypeResponse}, {FieldTargetURI, "<http://a.example/>"}, {FieldDate, "2016-02-05T21:52:39Z"},
+		{"X-Long", "one two"}, {FieldContentLength, "5"}}
+	if rec.Get("x-long") != "one two" || rec.Version != "WARC/1.0" || !slices.Equal(rec.Fields, want) {
 		t.Fatalf("header %+v", rec.Header)
 	}
 	if d, err := rec.Date(); err != nil || d.Unix() != 1454709159 {
@@ -172,6 +192,52 @@ func TestCorruptMemberInMiddle(t *testing.T) {
 			}
 			if len(skips) != 1 || skips[0].Reason != SkipBadMember || skips[0].Offset != offs[4] {
 				t.Fatalf("skips %+v (member at %d)", skips, offs[4])
+			}
+		})
+	}
+}
+
+// TestCorruptMembersLongArchive damages members of an archive many times the read buffers, with
+// members larger than the decoder's read-ahead: every intact member is still read, also when
+// members exceed MaxRewind (then only the records after a damaged one may be lost).
+func TestCorruptMembersLongArchive(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	recs := make([]testRecord, 40)
+	for i := range recs {
+		body := make([]byte, 2000+rng.IntN(60000)) // random letters: compress to about 60%
+		for j := range body {
+			body[j] = 'a' + byte(rng.IntN(26))
+		}
+		recs[i] = testRecord{TypeResponse, fmt.Sprintf("http://example.org/p/%d", i), string(body)}
+	}
+	data, offs := encode(t, recs, true)
+	damaged := []int{3, 17, 18, 30}
+	bad := bytes.Clone(data)
+	for _, i := range damaged {
+		bad[(offs[i]+offs[i+1])/2] ^= 0x55
+	}
+	for _, maxRewind := range []int{0, 4 << 10} {
+		t.Run(fmt.Sprint("rewind=", maxRewind), func(t *testing.T) {
+			res := readAll(t, bad, ReaderOptions{MaxRewind: maxRewind})
+			if res.err != nil {
+				t.Fatal(res.err)
+			}
+			j := 0
+			for _, got := range res.recs {
+				for j < len(recs) && recs[j] != got {
+					j++
+				}
+				if j == len(recs) || slices.Contains(damaged, j) {
+					t.Fatalf("record %d read is not an intact original in order", j)
+				}
+				j++
+			}
+			want := len(recs) - len(damaged)
+			if maxRewind > 0 {
+				want -= len(damaged) // the member after each damaged one may be lost
+			}
+			if len(res.recs) < want || res.counts.BadMembers != int64(len(damaged)) {
+				t.Fatalf("%d records read, want %d; counts %+v", len(res.recs), want, res.counts)
 			}
 		})
 	}

@@ -1,0 +1,96 @@
+package warc
+
+import (
+	"errors"
+	"io"
+)
+
+// wholeInflater decompresses one gzip member held whole in memory. The default build has none
+// and decodes every member with the streaming klauspost/compress decoder; the build tag
+// libdeflate provides one (inflate_libdeflate.go), about twice as fast per byte. Members it
+// cannot take — longer than the input it is given, corrupt, cut off, or with a header it does
+// not check the way the streaming decoder does — go through the streaming decoder, which
+// decides what they are, so both builds read every input the same way.
+type wholeInflater interface {
+	// inflateGzip decompresses the gzip member at the start of in into out and returns the
+	// bytes of in that the member took (header, deflate data and trailer) and the bytes written
+	// to out; errWholeOutputFull when out is too small; another error when in does not start
+	// with a complete member whose CRC and length match.
+	inflateGzip(in, out []byte) (inN, outN int, err error)
+}
+
+// newWholeInflater returns an inflater for a new Reader, nil for none (the default build).
+var newWholeInflater func() wholeInflater
+
+var errWholeOutputFull = errors.New("output buffer too small for the gzip member")
+
+// Bounds of the whole-member path. Common Crawl members hold at most about 1 MiB of payload
+// and are tens of KiB compressed; larger members are streamed.
+const (
+	wholeAhead     = 64 << 10  // compressed bytes buffered ahead before a member is tried
+	wholeMaxIn     = 1 << 20   // compressed bytes a member may take
+	wholeMaxOut    = 4 << 20   // decompressed bytes a member may hold
+	wholeFirstOut  = 256 << 10 // first size of the output buffer
+	wholeMaxMisses = 4         // members in a row too large for the path before a Reader stops trying it
+)
+
+// openWholeMember decodes the member at the input position in one call of the whole-member
+// inflater. It reports false, leaving the input position at the member's start, when the
+// member is to be streamed instead.
+func (r *Reader) openWholeMember() bool {
+	// The streaming decoder's read-ahead is handed back: the member starts at inputOffset.
+	r.raw.seek(r.inputOffset())
+	r.zin.Reset(r.raw)
+	start := r.raw.offset()
+	r.raw.setMark()
+	if r.raw.w-r.raw.r < wholeAhead {
+		r.raw.fill() // one source Read: no waiting for input the member may not need
+	}
+	limit := min(wholeMaxIn, r.opts.MaxRewind)
+	for {
+		in := r.raw.buf[r.raw.r:r.raw.w]
+		if len(in) < 18 || in[3]&gzipFlagHeaderCRC != 0 {
+			// Too short to be a member (the end of input, or damage: the streaming decoder
+			// tells which), or a header CRC, which libdeflate skips and the streaming decoder
+			// checks.
+			return false
+		}
+		if r.wholeOut == nil {
+			r.wholeOut = make([]byte, wholeFirstOut)
+		}
+		inN, outN, err := r.whole.inflateGzip(in, r.wholeOut)
+		switch {
+		case err == nil:
+			r.raw.r += inN
+			r.wholeData = r.wholeOut[:outN]
+			r.wholeMisses = 0
+			r.memberStart = start
+			r.inMember, r.inWhole = true, true
+			return true
+		case errors.Is(err, errWholeOutputFull) && len(r.wholeOut) < wholeMaxOut:
+			r.wholeOut = make([]byte, min(2*len(r.wholeOut), wholeMaxOut))
+			continue
+		case !errors.Is(err, errWholeOutputFull) && len(in) < limit && r.raw.err == nil:
+			// Bad data, or a member longer than the buffered input: try again with more.
+			if r.raw.readAhead(min(2*len(in), limit)) > len(in) {
+				continue
+			}
+		}
+		r.wholeMisses++
+		return false
+	}
+}
+
+// gzipFlagHeaderCRC is the FHCRC bit of a gzip member's flag byte.
+const gzipFlagHeaderCRC = 0x02
+
+// readWhole copies decompressed bytes of a member decoded whole; io.EOF after the last.
+func (r *Reader) readWhole(p []byte) (int, error) {
+	n := copy(p, r.wholeData)
+	r.wholeData = r.wholeData[n:]
+	if len(r.wholeData) == 0 {
+		r.inWhole = false
+		return n, io.EOF
+	}
+	return n, nil
+}
