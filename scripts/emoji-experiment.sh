@@ -18,9 +18,9 @@
 #   CROP_MIN    random resized crop's smallest area fraction (default 0.5; the trainer's own: 0.9)
 #   JITTER      colour jitter strength, brightness/contrast/saturation in [1-J, 1+J] (default 0.4)
 #   GRAY        probability of a greyscale training image (default 0.2)
-#   ZOOM_OUT    probability of zooming a training image out (default 0), ZOOM_OUT_MIN its smallest
+#   ZOOM_OUT    probability of zooming a training image out (default 0.5), ZOOM_OUT_MIN its smallest
 #               side fraction (default 0.5)
-#   OUTLINE     probability of drawing contours over a training image (default 0)
+#   OUTLINE     probability of drawing contours over a training image (default 0.3)
 #               (the defaults were chosen on a validation split without openmoji, docs/EXPERIMENT.md)
 #   STYLES      the styles in play (default all five); validation runs: STYLES="noto emojione
 #               fluent-flat fluent-high-contrast" HELDOUT=emojione, openmoji never read
@@ -47,9 +47,9 @@ BATCH=${BATCH:-128}
 CROP_MIN=${CROP_MIN:-0.5}
 JITTER=${JITTER:-0.4}
 GRAY=${GRAY:-0.2}
-ZOOM_OUT=${ZOOM_OUT:-0}
+ZOOM_OUT=${ZOOM_OUT:-0.5}
 ZOOM_OUT_MIN=${ZOOM_OUT_MIN:-0.5}
-OUTLINE=${OUTLINE:-0}
+OUTLINE=${OUTLINE:-0.3}
 CONFIG=${CONFIG:-configs/clip-tiny.yaml}
 # STYLES: the styles in play (default all five); the tuning runs drop openmoji and hold out emojione.
 read -r -a STYLES <<<"${STYLES:-noto emojione openmoji fluent-flat fluent-high-contrast}"
