@@ -59,7 +59,10 @@ func warcOf(b *testing.B, pages []benchPage) string {
 // BenchmarkCCWARCVsExtract measures `wit cc` on a WARC file of real pages (reading, gunzip,
 // record and HTTP parsing, extraction, writing the pair file, the done marker) against the
 // extractor alone on the same pages, alternating op by op so both share the machine's state.
-// ratio-cpu is cc's pages per CPU second over the extractor's: issue 13 asks for >= 0.90.
+// ratio-cpu is cc's pages per CPU second over the extractor's (extract.Extract, the crawler's):
+// issue 13 asks for >= 0.90. cc runs extract.Candidates (Extract without the links, which it
+// follows none of), so ratio-cpu-candidates, against Candidates alone on the same pages, is the
+// stricter figure: what reading the archive costs on top of exactly the extraction cc does.
 func BenchmarkCCWARCVsExtract(b *testing.B) {
 	pages := loadBenchPages(b)
 	file := warcOf(b, pages)
@@ -72,7 +75,7 @@ func BenchmarkCCWARCVsExtract(b *testing.B) {
 	if err := prepareDirs(context.Background(), opts); err != nil {
 		b.Fatal(err)
 	}
-	var ccCPU, exCPU, ccWall, exWall time.Duration
+	var ccCPU, exCPU, caCPU, ccWall, exWall time.Duration
 	var pairs int64
 	i := 0
 	for b.Loop() {
@@ -97,6 +100,14 @@ func BenchmarkCCWARCVsExtract(b *testing.B) {
 		}
 		exWall += time.Since(w)
 		exCPU += procstat.CPUTime() - c
+
+		c = procstat.CPUTime()
+		for _, p := range pages {
+			if _, err := extract.Candidates(p.URL, p.Body, "text/html"); err != nil {
+				b.Fatal(err)
+			}
+		}
+		caCPU += procstat.CPUTime() - c
 	}
 	n := float64(b.N * len(pages))
 	b.ReportMetric(n/ccWall.Seconds(), "cc-pages/s")
@@ -106,6 +117,7 @@ func BenchmarkCCWARCVsExtract(b *testing.B) {
 		b.ReportMetric(n/ccCPU.Seconds(), "cc-pages/cpu-s")
 		b.ReportMetric(n/exCPU.Seconds(), "extract-pages/cpu-s")
 		b.ReportMetric(exCPU.Seconds()/ccCPU.Seconds(), "ratio-cpu")
+		b.ReportMetric(caCPU.Seconds()/ccCPU.Seconds(), "ratio-cpu-candidates")
 	}
 	b.ReportMetric(float64(len(pages)), "pages")
 	b.ReportMetric(float64(pairs), "pairs")
