@@ -330,8 +330,8 @@ func (w *worker) publishOutcomes(in <-chan *recording, out chan<- []*recording) 
 }
 
 const (
-	recordLinger = time.Millisecond // how long a group of outcomes waits for more
-	recordGroup  = 64               // outcomes published at most in one group
+	recordLinger = 5 * time.Millisecond // how long a group of outcomes waits for more
+	recordGroup  = 64                   // outcomes published at most in one group
 )
 
 // ackRecorded acks the messages of the tasks whose outcome is published once the queue has
@@ -553,7 +553,7 @@ func (w *worker) handle(ctx context.Context, msg jetstream.Msg) (finish func(), 
 	defer w.setRunning(key, false)
 
 	task := &Task{Job: job, ID: tm.Task, Index: tm.Index, Input: tm.Input, Attempt: attempt, Worker: w.o.ID, Conn: w.c, AllowPrivate: w.o.AllowPrivate,
-		Log: w.log.With("job", job.ID, "task", tm.Task), ack: msg.DoubleAck}
+		Log: taskLogger(w.log, job.ID, tm.Task), ack: msg.DoubleAck}
 	start := time.Now()
 	var result any
 	if final {
@@ -856,4 +856,31 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n]
+}
+
+// taskLogger is w's logger with the task's job and task ID. Most tasks log nothing, so the two
+// attributes are added only to records that are logged (slog.Logger.With formats them at
+// once, a cost on every task).
+func taskLogger(log *slog.Logger, job, task string) *slog.Logger {
+	return slog.New(&taskHandler{inner: log.Handler(), job: job, task: task})
+}
+
+type taskHandler struct {
+	inner     slog.Handler
+	job, task string
+}
+
+func (h *taskHandler) Enabled(ctx context.Context, l slog.Level) bool { return h.inner.Enabled(ctx, l) }
+
+func (h *taskHandler) Handle(ctx context.Context, r slog.Record) error {
+	return h.eager().Handle(ctx, r)
+}
+
+func (h *taskHandler) WithAttrs(as []slog.Attr) slog.Handler { return h.eager().WithAttrs(as) }
+func (h *taskHandler) WithGroup(name string) slog.Handler    { return h.eager().WithGroup(name) }
+
+// eager is the handler With would have made: the attributes before the record's own and
+// outside any group.
+func (h *taskHandler) eager() slog.Handler {
+	return h.inner.WithAttrs([]slog.Attr{slog.String("job", h.job), slog.String("task", h.task)})
 }
