@@ -47,8 +47,14 @@
 // once the task has run for 250 ms (short tasks go straight to their outcome), and on success
 // the outcome and the WIT_DONE mark are published together; once both are confirmed the
 // message is acked (a plain ack, not waited for: a lost ack means a redelivery, which finds the
-// outcome). The recording of a task's outcome overlaps the slot's next tasks (up to 16 a slot,
-// 64 at least, in flight), so the queue's round trips are not on the slots' path. The price of
+// outcome). Batch tasks that succeed are recorded in groups: one goroutine publishes the
+// outcomes and marks of the tasks that finished within 5 ms of the group's first (up to 64) in
+// one burst, so that the server handles a burst per group rather than a wake-up per message,
+// and another acks their messages, in finishing order, as the confirmations come; a task whose
+// outcome is not confirmed is handed back (nak) and its redelivery records it. Other endings
+// (failures, lease tasks, the final step) are recorded by a goroutine each. The recording
+// overlaps the slot's next tasks (up to 16 a slot, 64 at least, in flight), so the queue's
+// round trips are not on the slots' path. The price of
 // pulling ahead: a worker that dies (kill -9, a task that crashes it) also costs each task it
 // had pulled and not started one delivery of its limit; that is why only tasks under 10 ms are
 // pulled ahead.

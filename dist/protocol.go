@@ -285,27 +285,47 @@ func (c *Conn) outcome(ctx context.Context, key string) (*Outcome, error) {
 // finished first, is kept) and, with count, marks the task done (markDone), the two publishes
 // sent together and both waited for.
 func (c *Conn) recordOutcome(ctx context.Context, job, task, key string, o Outcome, count bool) error {
-	data, err := json.Marshal(o)
+	acks, err := c.publishOutcome(job, task, key, o, count)
 	if err != nil {
 		return err
 	}
-	// Create's condition: no earlier value of the key.
-	put, err := c.JS.PublishAsync("$KV."+RecordsBucket+"."+key, data, jetstream.WithExpectLastSequencePerSubject(0))
+	return acks.wait(ctx)
+}
+
+// outcomeAcks are the queue's answers to a task's outcome and done mark (publishOutcome).
+type outcomeAcks struct {
+	task, key string
+	put, mark jetstream.PubAckFuture // mark: nil when the task is not counted
+}
+
+// publishOutcome sends recordOutcome's publishes without waiting for their answers.
+func (c *Conn) publishOutcome(job, task, key string, o Outcome, count bool) (outcomeAcks, error) {
+	a := outcomeAcks{task: task, key: key}
+	data, err := json.Marshal(o)
 	if err != nil {
-		return fmt.Errorf("queue: record outcome %s: %w", key, err)
+		return a, err
 	}
-	var mark jetstream.PubAckFuture
+	// Create's condition: no earlier value of the key.
+	if a.put, err = c.JS.PublishAsync("$KV."+RecordsBucket+"."+key, data, jetstream.WithExpectLastSequencePerSubject(0)); err != nil {
+		return a, fmt.Errorf("queue: record outcome %s: %w", key, err)
+	}
 	if count {
-		if mark, err = c.JS.PublishAsync(doneSubjectPrefix+job, nil, jetstream.WithMsgID(job+"."+task)); err != nil {
-			return fmt.Errorf("queue: count task %s: %w", task, err)
+		if a.mark, err = c.JS.PublishAsync(doneSubjectPrefix+job, nil, jetstream.WithMsgID(job+"."+task)); err != nil {
+			return a, fmt.Errorf("queue: count task %s: %w", task, err)
 		}
 	}
-	if err := waitPubAck(ctx, put); err != nil && !isWrongLastSequence(err) {
-		return fmt.Errorf("queue: record outcome %s: %w", key, err)
+	return a, nil
+}
+
+// wait waits for both answers: the outcome is recorded (by this delivery or an earlier one) and
+// the task counted.
+func (a outcomeAcks) wait(ctx context.Context) error {
+	if err := waitPubAck(ctx, a.put); err != nil && !isWrongLastSequence(err) {
+		return fmt.Errorf("queue: record outcome %s: %w", a.key, err)
 	}
-	if mark != nil {
-		if err := waitPubAck(ctx, mark); err != nil {
-			return fmt.Errorf("queue: count task %s: %w", task, err)
+	if a.mark != nil {
+		if err := waitPubAck(ctx, a.mark); err != nil {
+			return fmt.Errorf("queue: count task %s: %w", a.task, err)
 		}
 	}
 	return nil
@@ -316,6 +336,13 @@ const pubAckWait = 10 * time.Second
 
 // waitPubAck waits for the answer to a publish sent with PublishAsync.
 func waitPubAck(ctx context.Context, f jetstream.PubAckFuture) error {
+	select { // most answers are in by the time they are waited for: no timer for those
+	case <-f.Ok():
+		return nil
+	case err := <-f.Err():
+		return err
+	default:
+	}
 	t := time.NewTimer(pubAckWait)
 	defer t.Stop()
 	select {

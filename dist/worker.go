@@ -76,7 +76,21 @@ type worker struct {
 	heldMu    sync.Mutex
 	held      map[jetstream.Msg]time.Time
 	finishing sync.WaitGroup
-	finishCap chan struct{} // bounds the tasks whose outcome is being recorded
+	finishCap chan struct{}   // bounds the tasks whose outcome is being recorded
+	recorded  chan *recording // batch tasks that succeeded, for publishOutcomes
+}
+
+// recording is a batch task that succeeded: publishOutcomes publishes its outcome and done mark,
+// and once the queue has confirmed both, ackRecorded acks its message.
+type recording struct {
+	msg     jetstream.Msg
+	job     *JobRecord
+	task    string
+	outKey  string
+	outcome Outcome
+	acked   bool // the task acked its message itself
+	acks    outcomeAcks
+	err     error // the publish failed
 }
 
 // RunWorker pulls tasks and runs them until ctx is cancelled. Concurrency slots run tasks; the
@@ -104,6 +118,7 @@ func RunWorker(ctx context.Context, c *Conn, o WorkerOptions) error {
 	}
 	w := &worker{c: c, o: o, log: log.With("worker", o.ID), jobs: map[string]*JobRecord{}, running: map[string]bool{}, started: time.Now().UTC(),
 		freed: make(chan struct{}, 1), held: map[jetstream.Msg]time.Time{}, finishCap: make(chan struct{}, max(64, 16*o.Concurrency))}
+	w.recorded = make(chan *recording, cap(w.finishCap))
 	var err error
 	if w.tasks, err = c.JS.Consumer(ctx, TasksStream, TaskConsumer); err != nil {
 		return fmt.Errorf("worker: %w", err)
@@ -131,10 +146,16 @@ func RunWorker(ctx context.Context, c *Conn, o WorkerOptions) error {
 	for range o.Concurrency {
 		slots.Go(func() { w.slot(ctx, in) })
 	}
+	var acker sync.WaitGroup
+	published := make(chan []*recording, cap(w.finishCap))
+	acker.Go(func() { w.publishOutcomes(w.recorded, published) })
+	acker.Go(func() { w.ackRecorded(ctx, published) })
 	slotsDone := make(chan struct{})
 	wg.Go(func() { w.heartbeatHeld(slotsDone) })
 	w.log.Info("worker: started", "concurrency", o.Concurrency, "kinds", KindNames())
 	slots.Wait()
+	close(w.recorded)
+	acker.Wait()
 	w.finishing.Wait()
 	close(slotsDone)
 	wg.Wait()
@@ -253,11 +274,16 @@ func (w *worker) slot(ctx context.Context, in <-chan jetstream.Msg) {
 			w.busy.Add(-1)
 			continue
 		}
-		finish := w.handle(ctx, msg)
+		finish, rec := w.handle(ctx, msg)
 		w.busy.Add(-1)
 		select {
 		case w.freed <- struct{}{}:
 		default:
+		}
+		if rec != nil {
+			w.finishCap <- struct{}{}
+			w.recorded <- rec // never blocks: it holds as many as finishCap
+			continue
 		}
 		if finish == nil {
 			w.release(msg)
@@ -269,6 +295,74 @@ func (w *worker) slot(ctx context.Context, in <-chan jetstream.Msg) {
 			defer w.release(msg)
 			finish()
 		})
+	}
+}
+
+// publishOutcomes publishes the outcomes and done marks of the batch tasks that succeeded, in
+// groups: those ready, and those that finish within recordLinger of the first, up to one
+// group's worth, so that the queue gets a burst of publishes (one write, one wake-up) rather
+// than one at a time. It hands each group to ackRecorded, and goes on with the next group while
+// the queue answers.
+func (w *worker) publishOutcomes(in <-chan *recording, out chan<- []*recording) {
+	defer close(out)
+	linger := time.NewTimer(recordLinger)
+	for r := range in {
+		group := []*recording{r}
+		linger.Reset(recordLinger)
+	gather:
+		for len(group) < recordGroup {
+			select {
+			case r, ok := <-in:
+				if !ok {
+					break gather
+				}
+				group = append(group, r)
+			case <-linger.C:
+				break gather
+			}
+		}
+		for _, r := range group {
+			r.acks, r.err = w.c.publishOutcome(r.job.ID, r.task, r.outKey, r.outcome, true)
+		}
+		out <- group
+	}
+	linger.Stop()
+}
+
+const (
+	recordLinger = 5 * time.Millisecond // how long a group of outcomes waits for more
+	recordGroup  = 64                   // outcomes published at most in one group
+)
+
+// ackRecorded acks the messages of the tasks whose outcome is published once the queue has
+// confirmed the outcome and the done mark, in the order they finished (by the time a task's
+// answers are waited for they have mostly come). A task whose outcome is not confirmed is
+// handed back with a delay: its redelivery finds the outcome or records it.
+func (w *worker) ackRecorded(ctx context.Context, in <-chan []*recording) {
+	bg := context.WithoutCancel(ctx)
+	for group := range in {
+		for _, r := range group {
+			err := r.err
+			if err == nil {
+				err = r.acks.wait(bg)
+			}
+			if err != nil {
+				w.log.Error("worker: record outcome; the task will be delivered again", "job", r.job.ID, "task", r.task, "err", err)
+				if !r.acked {
+					_ = r.msg.NakWithDelay(w.o.RetryDelay)
+				}
+			} else {
+				w.fin.dirty(r.job)
+				if !r.acked {
+					// Not waited for: a lost ack only means a redelivery, which finds the outcome.
+					if err := r.msg.Ack(); err != nil {
+						w.log.Warn("worker: ack (the outcome is recorded; a redelivery is skipped)", "task", r.task, "err", err)
+					}
+				}
+			}
+			w.release(r.msg)
+			<-w.finishCap
+		}
 	}
 }
 
@@ -377,19 +471,20 @@ func (w *worker) job(ctx context.Context, id string) (*JobRecord, error) {
 
 // handle runs one delivered task message and returns what is left to do once its work is done
 // (record the outcome, ack), which the slot runs while it pulls and runs the next task; nil when
-// nothing is left.
-func (w *worker) handle(ctx context.Context, msg jetstream.Msg) (finish func()) {
+// nothing is left. A batch task that succeeded (the common case) has its outcome published here
+// and is returned as a recording for ackRecorded instead.
+func (w *worker) handle(ctx context.Context, msg jetstream.Msg) (finish func(), rec *recording) {
 	meta, err := msg.Metadata()
 	if err != nil {
 		w.log.Error("worker: message without metadata", "err", err)
 		_ = msg.Term()
-		return nil
+		return nil, nil
 	}
 	var tm TaskMsg
 	if err := json.Unmarshal(msg.Data(), &tm); err != nil || tm.Job == "" || tm.Task == "" {
 		w.log.Error("worker: unreadable task message; dropped", "subject", msg.Subject(), "err", err)
 		_ = msg.TermWithReason("unreadable task message")
-		return nil
+		return nil, nil
 	}
 	// Bookkeeping calls outlive a cancel so that a task that finished is still recorded.
 	bg := context.WithoutCancel(ctx)
@@ -398,17 +493,17 @@ func (w *worker) handle(ctx context.Context, msg jetstream.Msg) (finish func()) 
 		if errors.Is(err, jetstream.ErrKeyNotFound) {
 			w.log.Error("worker: task of an unknown job; dropped", "job", tm.Job, "task", tm.Task)
 			_ = msg.TermWithReason("unknown job")
-			return nil
+			return nil, nil
 		}
 		w.log.Warn("worker: read job", "job", tm.Job, "err", err)
 		_ = msg.NakWithDelay(w.o.RetryDelay)
-		return nil
+		return nil, nil
 	}
 	kind, ok := LookupKind(job.Kind)
 	if !ok {
 		w.log.Error("worker: task of a kind this worker does not know; handed back", "kind", job.Kind)
 		_ = msg.NakWithDelay(30 * time.Second)
-		return nil
+		return nil, nil
 	}
 	final := tm.Task == finalTaskID
 	outKey := outcomeKey(job.ID, tm.Task)
@@ -419,7 +514,7 @@ func (w *worker) handle(ctx context.Context, msg jetstream.Msg) (finish func()) 
 		// A lease task woken after its job finished has nothing to do.
 		if o, err := w.c.outcome(bg, finalKey(job.ID)); err == nil && o != nil {
 			_ = msg.DoubleAck(bg)
-			return nil
+			return nil, nil
 		}
 	}
 	attempt := int(meta.NumDelivered)
@@ -432,22 +527,22 @@ func (w *worker) handle(ctx context.Context, msg jetstream.Msg) (finish func()) 
 				if err := w.c.markDone(bg, job.ID, tm.Task); err != nil {
 					w.log.Warn("worker: count a finished task; it will be delivered again", "job", job.ID, "err", err)
 					_ = msg.NakWithDelay(w.o.RetryDelay)
-					return nil
+					return nil, nil
 				}
 				w.fin.dirty(job)
 			}
 			_ = msg.Ack()
-			return nil
+			return nil, nil
 		}
 	}
 	maxDeliver := w.maxTask
 	if kind.Lease && !final {
 		maxDeliver = w.maxLease
 	}
-	rec := TaskRecord{Task: tm.Task, Index: tm.Index, State: StateRunning, Worker: w.o.ID, Attempt: attempt, Started: time.Now().UTC()}
+	tr := TaskRecord{Task: tm.Task, Index: tm.Index, State: StateRunning, Worker: w.o.ID, Attempt: attempt, Started: time.Now().UTC()}
 	// "running" is recorded for tasks that run long enough for wit jobs to see them; short
 	// tasks go straight to their outcome (one write less per task).
-	running := rec
+	running := tr
 	showRunning := time.AfterFunc(runningAfter, func() {
 		if err := w.c.putStatus(bg, job.ID, running); err != nil {
 			w.log.Debug("worker: record start", "err", err)
@@ -458,7 +553,7 @@ func (w *worker) handle(ctx context.Context, msg jetstream.Msg) (finish func()) 
 	defer w.setRunning(key, false)
 
 	task := &Task{Job: job, ID: tm.Task, Index: tm.Index, Input: tm.Input, Attempt: attempt, Worker: w.o.ID, Conn: w.c, AllowPrivate: w.o.AllowPrivate,
-		Log: w.log.With("job", job.ID, "task", tm.Task), ack: msg.DoubleAck}
+		Log: taskLogger(w.log, job.ID, tm.Task), ack: msg.DoubleAck}
 	start := time.Now()
 	var result any
 	if final {
@@ -475,24 +570,33 @@ func (w *worker) handle(ctx context.Context, msg jetstream.Msg) (finish func()) 
 		if !task.acked {
 			_ = msg.Nak()
 		}
-		rec.State, rec.Error = StateRetrying, "worker stopped"
-		_ = w.c.putStatus(bg, job.ID, rec)
-		return nil
+		tr.State, tr.Error = StateRetrying, "worker stopped"
+		_ = w.c.putStatus(bg, job.ID, tr)
+		return nil, nil
+	}
+	if err == nil && !kind.Lease && !final && !shownRunning {
+		// The common case: the outcome is published with others' by publishOutcomes.
+		if res, jerr := json.Marshal(result); jerr == nil {
+			w.done.Add(1)
+			w.log.Debug("worker: task done", "job", job.ID, "task", tm.Task, "took", time.Since(start))
+			return nil, &recording{msg: msg, job: job, task: tm.Task, outKey: outKey, acked: task.acked,
+				outcome: Outcome{State: StateDone, Result: res, Worker: w.o.ID, Finished: time.Now().UTC(), Index: tm.Index, Attempt: attempt}}
+		}
 	}
 	return func() {
-		rec.Finished = time.Now().UTC()
+		tr.Finished = time.Now().UTC()
 		if err == nil {
 			res, jerr := json.Marshal(result)
 			if jerr != nil {
 				err = Permanent(fmt.Errorf("task result: %w", jerr))
 			} else {
-				rec.State, rec.Result = StateDone, res
+				tr.State, tr.Result = StateDone, res
 				w.done.Add(1)
 				w.log.Debug("worker: task done", "job", job.ID, "task", tm.Task, "took", time.Since(start))
 				if !kind.Lease || final {
 					// The outcome and the count go out together, before the ack: if either is lost,
 					// the redelivery (which skips the work, the outcome being there) records both.
-					o := Outcome{State: StateDone, Result: res, Worker: w.o.ID, Finished: rec.Finished, Index: tm.Index, Attempt: attempt}
+					o := Outcome{State: StateDone, Result: res, Worker: w.o.ID, Finished: tr.Finished, Index: tm.Index, Attempt: attempt}
 					if err := w.c.recordOutcome(bg, job.ID, tm.Task, outKey, o, !final); err != nil {
 						w.log.Error("worker: record outcome; the task will be delivered again", "err", err)
 						_ = msg.NakWithDelay(w.o.RetryDelay)
@@ -501,7 +605,7 @@ func (w *worker) handle(ctx context.Context, msg jetstream.Msg) (finish func()) 
 				}
 				if kind.Lease || shownRunning {
 					// Batch tasks' outcomes say "done"; this replaces a "running" shown.
-					if err := w.c.putStatus(bg, job.ID, rec); err != nil {
+					if err := w.c.putStatus(bg, job.ID, tr); err != nil {
 						w.log.Warn("worker: record status", "err", err)
 					}
 				}
@@ -517,12 +621,12 @@ func (w *worker) handle(ctx context.Context, msg jetstream.Msg) (finish func()) 
 				return
 			}
 		}
-		rec.Error = err.Error()
+		tr.Error = err.Error()
 		if IsPermanent(err) || attempt >= maxDeliver {
-			rec.State = StateFailed
+			tr.State = StateFailed
 			w.failed.Add(1)
 			w.log.Error("worker: task failed for good", "job", job.ID, "task", tm.Task, "attempt", attempt, "err", err)
-			w.giveUp(bg, job, kind, tm.Task, outKey, rec)
+			w.giveUp(bg, job, kind, tm.Task, outKey, tr)
 			if err := w.afterGiveUp(bg, job, kind, tm.Task, final); err != nil {
 				w.log.Warn("worker: final step check; the task will be delivered again", "job", job.ID, "err", err)
 				if !task.acked {
@@ -535,13 +639,13 @@ func (w *worker) handle(ctx context.Context, msg jetstream.Msg) (finish func()) 
 			}
 			return
 		}
-		rec.State = StateRetrying
+		tr.State = StateRetrying
 		w.log.Warn("worker: task failed; it will be delivered again", "job", job.ID, "task", tm.Task, "attempt", attempt, "of", maxDeliver, "err", err)
-		_ = w.c.putStatus(bg, job.ID, rec)
+		_ = w.c.putStatus(bg, job.ID, tr)
 		if !task.acked {
 			_ = msg.NakWithDelay(min(w.o.RetryDelay<<min(attempt-1, 10), 30*time.Second))
 		}
-	}
+	}, nil
 }
 
 // runSafely runs a task, turning a panic into a permanent failure of that task.
@@ -752,4 +856,31 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n]
+}
+
+// taskLogger is w's logger with the task's job and task ID. Most tasks log nothing, so the two
+// attributes are added only to records that are logged (slog.Logger.With formats them at
+// once, a cost on every task).
+func taskLogger(log *slog.Logger, job, task string) *slog.Logger {
+	return slog.New(&taskHandler{inner: log.Handler(), job: job, task: task})
+}
+
+type taskHandler struct {
+	inner     slog.Handler
+	job, task string
+}
+
+func (h *taskHandler) Enabled(ctx context.Context, l slog.Level) bool { return h.inner.Enabled(ctx, l) }
+
+func (h *taskHandler) Handle(ctx context.Context, r slog.Record) error {
+	return h.eager().Handle(ctx, r)
+}
+
+func (h *taskHandler) WithAttrs(as []slog.Attr) slog.Handler { return h.eager().WithAttrs(as) }
+func (h *taskHandler) WithGroup(name string) slog.Handler    { return h.eager().WithGroup(name) }
+
+// eager is the handler With would have made: the attributes before the record's own and
+// outside any group.
+func (h *taskHandler) eager() slog.Handler {
+	return h.inner.WithAttrs([]slog.Attr{slog.String("job", h.job), slog.String("task", h.task)})
 }

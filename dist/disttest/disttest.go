@@ -19,6 +19,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"sync"
 	"syscall"
@@ -40,6 +41,7 @@ const (
 
 const (
 	envURL         = "WIT_DISTTEST_WORKER"
+	envCPUProfile  = "WIT_DISTTEST_WORKER_CPUPROFILE" // a worker started by StartTestWorkers writes its CPU profile to this path + "." + pid
 	envConcurrency = "WIT_DISTTEST_CONCURRENCY"
 	// envDebug set (to anything) makes servers and workers log at debug level; they log
 	// warnings and errors only otherwise.
@@ -87,7 +89,14 @@ func WorkerMain() {
 		os.Exit(1)
 	}
 	conc, _ := strconv.Atoi(os.Getenv(envConcurrency))
+	if path := os.Getenv(envCPUProfile); path != "" {
+		// Profiles the worker side of a test (TestQueueOverhead): one file per worker process.
+		if f, err := os.Create(fmt.Sprintf("%s.%d", path, os.Getpid())); err == nil && pprof.StartCPUProfile(f) == nil {
+			defer f.Close()
+		}
+	}
 	err = dist.RunWorker(ctx, c, dist.WorkerOptions{Concurrency: conc, Poll: workerPoll, RetryDelay: workerRetryDelay, AllowPrivate: true, Logger: log})
+	pprof.StopCPUProfile()
 	c.Close()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
