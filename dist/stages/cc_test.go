@@ -137,21 +137,27 @@ func readCCStats(t *testing.T, out string) cc.Stats {
 	return got
 }
 
+// slowCCInputs archives a crawl of the demo site as several WARC files in a temporary dir, serves
+// them slowly (base URL, one request signal per request) and runs cc.Run over them into
+// dir/single, whose stats are want.
+func slowCCInputs(t *testing.T) (dir, base string, urls []string, requests <-chan string, single string, want *cc.Stats) {
+	dir = t.TempDir()
+	paths := ccArchive(t, dir)
+	base, requests = serveSlowly(t, filepath.Dir(paths[0]))
+	for _, p := range paths {
+		urls = append(urls, base+"/"+filepath.Base(p))
+	}
+	single = filepath.Join(dir, "single")
+	return dir, base, urls, requests, single, ccSingle(t, single, paths)
+}
+
 // TestDistributedCCSurvivesKilledWorkers archives a crawl of the demo site as several WARC files,
 // serves them slowly over HTTP and runs them as a cc job; both workers are killed while a file is
 // being read. The pair files equal those of a single-machine cc.Run over the same files, and the
 // summed stats count every file once.
 func TestDistributedCCSurvivesKilledWorkers(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	paths := ccArchive(t, dir)
-	base, requests := serveSlowly(t, filepath.Dir(paths[0]))
-	var urls []string
-	for _, p := range paths {
-		urls = append(urls, base+"/"+filepath.Base(p))
-	}
-	single := filepath.Join(dir, "single")
-	want := ccSingle(t, single, paths)
+	dir, _, urls, requests, single, want := slowCCInputs(t)
 
 	srv := disttest.StartServer(t, t.TempDir(), 0)
 	c := disttest.Connect(t, srv.ClientURL())
@@ -201,16 +207,9 @@ func TestDistributedCCSurvivesKilledWorkers(t *testing.T) {
 // after the delivery limit; the other inputs' pair files and counts equal cc.Run's.
 func TestDistributedCCQueueRestartAndPoison(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	paths := ccArchive(t, dir)
-	base, requests := serveSlowly(t, filepath.Dir(paths[0]))
-	var urls []string
-	for _, p := range paths {
-		urls = append(urls, base+"/"+filepath.Base(p))
-	}
+	dir, base, urls, requests, single, want := slowCCInputs(t)
+	good := len(urls)
 	urls = append(urls, base+"/missing.warc.gz")
-	single := filepath.Join(dir, "single")
-	want := ccSingle(t, single, paths)
 
 	store, port := t.TempDir(), disttest.FreePort(t)
 	srv := disttest.StartServer(t, store, port)
@@ -234,8 +233,8 @@ func TestDistributedCCQueueRestartAndPoison(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Done != len(paths) || st.Failed != 1 || len(st.Failures) != 1 || !strings.Contains(st.Failures[0].Error, "404") {
-		t.Fatalf("done %d, failed %d (%+v); want %d and the 404 input", st.Done, st.Failed, st.Failures, len(paths))
+	if st.Done != good || st.Failed != 1 || len(st.Failures) != 1 || !strings.Contains(st.Failures[0].Error, "404") {
+		t.Fatalf("done %d, failed %d (%+v); want %d and the 404 input", st.Done, st.Failed, st.Failures, good)
 	}
 	if st.Failures[0].Attempt != disttest.Settings.MaxDeliver {
 		t.Errorf("the failing input was given up after %d deliveries, want %d", st.Failures[0].Attempt, disttest.Settings.MaxDeliver)
