@@ -21,6 +21,7 @@
 #   ZOOM_OUT    probability of zooming a training image out (default 0.5), ZOOM_OUT_MIN its smallest
 #               side fraction (default 0.5)
 #   OUTLINE     probability of drawing contours over a training image (default 0.3)
+#   SEED        weights, shuffle and augmentation seed (default 1)
 #               (the defaults were chosen on a validation split without openmoji, docs/EXPERIMENT.md)
 #   STYLES      the styles in play (default all five); validation runs: STYLES="noto emojione
 #               fluent-flat fluent-high-contrast" HELDOUT=emojione, openmoji never read
@@ -171,7 +172,7 @@ if [[ -z ${STEPS:-} ]]; then
   log "probe: $sps samples/s → $STEPS steps for $BUDGET_MIN min"
   rm -rf "$WORK/probe"
 fi
-extra=(--crop-scale-min "$CROP_MIN" --color-jitter "$JITTER" --grayscale "$GRAY" --zoom-out "$ZOOM_OUT" --zoom-out-min "$ZOOM_OUT_MIN" --outline "$OUTLINE")
+extra=(--seed "${SEED:-1}" --crop-scale-min "$CROP_MIN" --color-jitter "$JITTER" --grayscale "$GRAY" --zoom-out "$ZOOM_OUT" --zoom-out-min "$ZOOM_OUT_MIN" --outline "$OUTLINE")
 [[ -n ${LR:-} ]] && extra+=(--lr "$LR")
 [[ -n ${MIN_LR:-} ]] && extra+=(--min-lr "$MIN_LR")
 warmup=${WARMUP:-$(( STEPS / 10 < 200 ? STEPS / 10 : 200 ))}
