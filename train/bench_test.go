@@ -180,8 +180,16 @@ func BenchmarkTrain(b *testing.B) {
 			}
 		})
 	})
-	b.Run("loader-clip-tiny-b64", func(b *testing.B) { benchLoader(b, cfg, batch) })
+	b.Run("loader-clip-tiny-b64", func(b *testing.B) { benchLoader(b, cfg, batch, LoaderOptions{}) })
+	// The emoji experiment's augmentation (scripts/emoji-experiment.sh): what the loader costs
+	// with every random transform on.
+	b.Run("loader-clip-tiny-b64-augmented", func(b *testing.B) { benchLoader(b, cfg, batch, experimentAugmentation) })
 }
+
+// experimentAugmentation is scripts/emoji-experiment.sh's: crop 0.5–1, jitter 0.4, greyscale 0.2,
+// zoom-out 0.5 (down to half the side), outline 0.3.
+var experimentAugmentation = LoaderOptions{ScaleMin: 0.5, ScaleMax: CropScaleMax, Jitter: Jitter{Strength: 0.4, Gray: 0.2},
+	ZoomOut: ZoomOut{Prob: 0.5, Min: 0.5}, Outline: Outline{Prob: 0.3}}
 
 // BenchmarkLoader is the loader alone (see BenchmarkTrain).
 func BenchmarkLoader(b *testing.B) {
@@ -189,17 +197,20 @@ func BenchmarkLoader(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	benchLoader(b, f.Model, 64)
+	benchLoader(b, f.Model, 64, LoaderOptions{})
 }
 
-func benchLoader(b *testing.B, cfg model.Config, batch int) {
+// benchLoader measures the loader with aug's augmentation fields (ScaleMin/Max, Jitter, ZoomOut,
+// Outline; zero: the trainer's defaults).
+func benchLoader(b *testing.B, cfg model.Config, batch int, aug LoaderOptions) {
 	dir, caps := benchShards(b, 1024, 256)
 	tok, err := tokenizer.Train(caps, tokenizer.TrainOptions{VocabSize: min(2048, cfg.VocabSize)})
 	if err != nil {
 		b.Fatal(err)
 	}
 	l, err := NewLoader(LoaderOptions{Shards: dir, Resolution: cfg.ImageResolution, ContextLength: cfg.ContextLength,
-		BatchSize: batch, Workers: runtime.NumCPU(), ShuffleBuffer: 1024, Seed: 1, Epochs: -1}, tok)
+		BatchSize: batch, Workers: runtime.NumCPU(), ShuffleBuffer: 1024, Seed: 1, Epochs: -1,
+		ScaleMin: aug.ScaleMin, ScaleMax: aug.ScaleMax, Jitter: aug.Jitter, ZoomOut: aug.ZoomOut, Outline: aug.Outline}, tok)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -294,7 +305,7 @@ func BenchmarkPreprocess(b *testing.B) {
 	i := 0
 	cpu0 := procstat.CPUTime()
 	for b.Loop() {
-		if err := l.prepare(res, tile, job{image: jpgs[i%len(jpgs)], pos: shards.Position{Consumed: int64(i)}}); err != nil {
+		if err := l.prepare(res, nil, tile, job{image: jpgs[i%len(jpgs)], pos: shards.Position{Consumed: int64(i)}}); err != nil {
 			b.Fatal(err)
 		}
 		i++

@@ -267,10 +267,11 @@ func (l *Loader) pipeline(ctx context.Context, from shards.Position, out chan<- 
 	for range o.Workers {
 		workers.Go(func() {
 			res := inference.NewResampler(r)
+			edges := make([]float32, r*r) // Outline's scratch
 			for j := range jobs {
 				rr := result{seq: j.seq, pos: j.pos, tokens: make([]int32, L)}
 				rr.tile = tiles.get()
-				rr.err = l.prepare(res, rr.tile, j)
+				rr.err = l.prepare(res, edges, rr.tile, j)
 				l.tok.EncodeTo(rr.tokens, j.caption)
 				select {
 				case results <- rr:
@@ -361,7 +362,7 @@ func (l *Loader) pipeline(ctx context.Context, from shards.Position, out chan<- 
 }
 
 // prepare decodes a sample and writes its augmented, normalised tile.
-func (l *Loader) prepare(res *inference.Resampler, tile []float32, j job) error {
+func (l *Loader) prepare(res *inference.Resampler, edges, tile []float32, j job) error {
 	if len(j.image) == 0 {
 		return fmt.Errorf("%w: empty", inference.ErrImage)
 	}
@@ -382,7 +383,7 @@ func (l *Loader) prepare(res *inference.Resampler, tile []float32, j job) error 
 		res.Tile(tile, img, rect)
 		l.opts.Jitter.Apply(tile, rng)
 		if l.opts.Outline.Prob > 0 {
-			l.opts.Outline.Apply(tile, res.R, make([]float32, res.R*res.R), rng)
+			l.opts.Outline.Apply(tile, res.R, edges, rng)
 		}
 		return nil
 	}
