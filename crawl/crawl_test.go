@@ -227,17 +227,25 @@ func TestFailures(t *testing.T) {
 		}
 		io.WriteString(w, `<html><body><img src="/x.jpg" alt="busy but fine"></body></html>`)
 	}
-	s.extra["/hang"] = func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }
 	srv := httptest.NewServer(s)
 	defer srv.Close()
+	// The hanging page has a host of its own: a host whose first page never answers is taken for
+	// a dead host (down.go), which would fail this host's other pages with it.
+	hung := newSite(1)
+	hung.extra["/hang"] = func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }
+	hungSrv := httptest.NewServer(hung)
+	defer hungSrv.Close()
 	var seeds []string
-	for _, p := range []string{"/loop-a", "/missing", "/broken", "/image", "/huge", "/busy", "/hang"} {
+	for _, p := range []string{"/loop-a", "/missing", "/broken", "/image", "/huge", "/busy"} {
 		seeds = append(seeds, srv.URL+p)
 	}
+	seeds = append(seeds, hungSrv.URL+"/hang")
 	cfg := testConfig(t, seeds...)
 	cfg.MaxDepth = 0
 	cfg.Retries = 1
-	cfg.Timeout = 300 * time.Millisecond
+	// Long enough for a loopback answer on a loaded 2-core CI machine (300 ms was not: every
+	// page timed out while other packages' tests compiled), short enough for /hang's two tries.
+	cfg.Timeout = 1500 * time.Millisecond
 	cfg.MaxBody = 50 << 10
 	start := time.Now()
 	stats, err := Run(context.Background(), cfg)
