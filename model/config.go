@@ -22,6 +22,13 @@ type Config struct {
 	VisionPatchSize int `yaml:"vision_patch_size"` // patches are VisionPatchSize² pixels
 	// VisionHeads defaults to VisionWidth/64 as in OpenAI's model.py.
 	VisionHeads int `yaml:"vision_heads,omitempty"`
+	// VisionStem turns pixels into tokens: "patch" (OpenAI's patch embedding, the default) or
+	// "conv" (3×3 stride-2 convolutions, Xiao et al. 2021; VisionPatchSize must be a power of 2).
+	VisionStem string `yaml:"vision_stem,omitempty"`
+	// VisionMixStyle is the probability that MixStyle (Zhou et al. 2021) mixes a training image's
+	// feature statistics with another's after the conv stem's first two convolutions: a domain
+	// generalisation regulariser, off at 0 (the default), training only; needs vision_stem conv.
+	VisionMixStyle float64 `yaml:"vision_mixstyle,omitempty"`
 
 	// Text Transformer.
 	ContextLength     int `yaml:"context_length"` // tokens per caption, including start and end
@@ -95,13 +102,17 @@ func ParseFile(data []byte) (File, error) {
 	return f, nil
 }
 
-// WithDefaults fills VisionHeads (VisionWidth/64, at least 1) and Activation (quick_gelu).
+// WithDefaults fills VisionHeads (VisionWidth/64, at least 1), VisionStem (patch) and Activation
+// (quick_gelu).
 func (c Config) WithDefaults() Config {
 	if c.VisionHeads == 0 {
 		c.VisionHeads = max(c.VisionWidth/64, 1)
 	}
 	if c.Activation == "" {
 		c.Activation = QuickGELU
+	}
+	if c.VisionStem == "" {
+		c.VisionStem = StemPatch
 	}
 	return c
 }
@@ -137,6 +148,20 @@ func (c Config) Validate() error {
 	if c.TransformerWidth%c.TransformerHeads != 0 {
 		errs = append(errs, fmt.Errorf("transformer_width %d not divisible by transformer_heads %d", c.TransformerWidth, c.TransformerHeads))
 	}
+	switch c.VisionStem {
+	case StemPatch, "":
+	case StemConv:
+		if p := c.VisionPatchSize; p < 2 || p&(p-1) != 0 {
+			errs = append(errs, fmt.Errorf("vision_stem conv needs a power-of-2 vision_patch_size, got %d", p))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("vision_stem %q: want %q or %q", c.VisionStem, StemPatch, StemConv))
+	}
+	if m := c.VisionMixStyle; m < 0 || m > 1 || m != m {
+		errs = append(errs, fmt.Errorf("vision_mixstyle %g: want a probability in [0, 1]", m))
+	} else if m > 0 && c.VisionStem != StemConv {
+		errs = append(errs, fmt.Errorf("vision_mixstyle needs vision_stem conv (it mixes convolution feature statistics)"))
+	}
 	if c.Activation != QuickGELU && c.Activation != GELU {
 		errs = append(errs, fmt.Errorf("activation %q: want %q or %q", c.Activation, QuickGELU, GELU))
 	}
@@ -158,8 +183,7 @@ func (c Config) ParameterCount() int64 {
 		return 4*w + 4*(w*w+w) + (4*w*w + 4*w) + (4*w*w + w)
 	}
 	vw, tw, e := int64(c.VisionWidth), int64(c.TransformerWidth), int64(c.EmbedDim)
-	p := int64(c.VisionPatchSize)
-	vision := 3*p*p*vw + // conv1 (patch embedding, no bias)
+	vision := c.stemParameters() +
 		vw + // class_embedding
 		int64(c.NumPatches()+1)*vw + // positional_embedding
 		2*vw + // ln_pre
@@ -183,12 +207,44 @@ func (c Config) ForwardFLOPs(batch int) int64 {
 	tower := func(tokens, width, layers int64) int64 {
 		return layers * (tokens*24*width*width + 4*tokens*tokens*width)
 	}
-	p, vw, tw, e := int64(c.VisionPatchSize), int64(c.VisionWidth), int64(c.TransformerWidth), int64(c.EmbedDim)
+	vw, tw, e := int64(c.VisionWidth), int64(c.TransformerWidth), int64(c.EmbedDim)
 	n := int64(c.NumPatches())
-	perPair := 2*n*3*p*p*vw + tower(n+1, vw, int64(c.VisionLayers)) + 2*vw*e +
+	perPair := c.stemFLOPs() + tower(n+1, vw, int64(c.VisionLayers)) + 2*vw*e +
 		tower(int64(c.ContextLength), tw, int64(c.TransformerLayers)) + 2*tw*e
 	b := int64(batch)
 	return b*perPair + 2*b*b*e
+}
+
+// stemParameters counts the stem's parameters: the patch embedding [3P², W] (no bias), or the conv
+// stem's 3×3 kernels, their norms and the 1×1 projection with its bias.
+func (c Config) stemParameters() int64 {
+	p, w := int64(c.VisionPatchSize), int64(c.VisionWidth)
+	if c.VisionStem != StemConv {
+		return 3 * p * p * w
+	}
+	var n, in int64 = 0, 3
+	for _, out := range convStemChannels(c.VisionPatchSize, c.VisionWidth) {
+		n += 9*in*int64(out) + 2*int64(out)
+		in = int64(out)
+	}
+	return n + in*w + w
+}
+
+// stemFLOPs counts the stem's matrix-product FLOPs for one image (the conv stem's convolutions and
+// projection; the row and column selection that lays out its patches is data movement and left out).
+func (c Config) stemFLOPs() int64 {
+	p, w := int64(c.VisionPatchSize), int64(c.VisionWidth)
+	if c.VisionStem != StemConv {
+		return 2 * int64(c.NumPatches()) * 3 * p * p * w
+	}
+	var flops, in int64 = 0, 3
+	side := int64(c.ImageResolution)
+	for _, out := range convStemChannels(c.VisionPatchSize, c.VisionWidth) {
+		side = (side-1)/2 + 1
+		flops += 2 * side * side * 9 * in * int64(out)
+		in = int64(out)
+	}
+	return flops + 2*side*side*in*w
 }
 
 // TrainFLOPs approximates one training step as three forward passes (the backward pass costs two).

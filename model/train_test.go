@@ -199,6 +199,34 @@ func TestGELUVariantTrains(t *testing.T) {
 	}
 }
 
+// TestConvStemMixStyleTrains: the conv stem with MixStyle differentiates on the pure-Go backend
+// (the statistics are constants for the gradient; the random draws advance the context's RNG) and
+// learns a fixed batch.
+func TestConvStemMixStyleTrains(t *testing.T) {
+	cfg := trainConfig()
+	cfg.VisionStem, cfg.VisionMixStyle = StemConv, 0.5
+	ctx, step := newTrainer(t, cfg, 2e-3, 6)
+	images, tokens := batchFor(cfg, 16, 6)
+	var first, last float32
+	for i := range 20 {
+		loss := step.MustExec(images, tokens)[0].Value().(float32)
+		if math.IsNaN(float64(loss)) {
+			t.Fatalf("step %d: NaN", i)
+		}
+		if i == 0 {
+			first = loss
+		}
+		last = loss
+	}
+	t.Logf("loss %.3f → %.3f in 20 steps", first, last)
+	if last > first/2 {
+		t.Errorf("conv-stem model loss did not fall: %.3f → %.3f", first, last)
+	}
+	if ctx.GetVariableByScopeAndName("/visual/stem/conv0", "weights") == nil {
+		t.Errorf("no conv stem variables")
+	}
+}
+
 // TestCheckpointResume: GoMLX's checkpoints package round-trips the whole training state (weights,
 // AdamW state, RNG), and training resumed from disk continues exactly like the uninterrupted run.
 func TestCheckpointResume(t *testing.T) {

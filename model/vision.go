@@ -19,6 +19,8 @@ const dtypeModel = dtypes.Float32
 // images is [B, R, R, 3] float32, channels last, already normalised with CLIP's mean/std. Returns the
 // (unnormalised) image features [B, EmbedDim].
 //
+// With VisionStem "conv" the patch embedding is convStem's (variables under stem/).
+//
 // Variables under ctx: conv1/weights [3·P², W] (a patch-sized, patch-strided, bias-free convolution,
 // written as reshape+matmul; patch vectors are ordered (row, column, channel)), class_embedding [W],
 // positional_embedding [N+1, W], ln_pre/{gain,bias}, transformer/resblocks/<i>/…, ln_post/{gain,bias},
@@ -36,14 +38,19 @@ func visionTransformer(ctx *context.Context, cfg Config, images *Node) *Node {
 	n := grid * grid
 	g := images.Graph()
 
-	// Patchify: [B, g, P, g, P, 3] → [B, g, g, P, P, 3] → [B, N, 3P²], then the patch embedding.
-	x := Reshape(images, b, grid, p, grid, p, 3)
-	x = TransposeAllAxes(x, 0, 1, 3, 2, 4, 5)
-	x = Reshape(x, b, n, p*p*3)
-	fanIn := float64(3 * p * p)
-	bound := 1 / math.Sqrt(fanIn) // PyTorch's Conv2d default initialisation.
-	conv := param(ctx.In("conv1"), "weights", initializers.RandomUniformFn(ctx, -bound, bound), 3*p*p, w).ValueGraph(g)
-	x = DotGeneral(x, []int{2}, nil, conv, []int{0}, nil) // [B, N, W]
+	var x *Node
+	if cfg.VisionStem == StemConv {
+		x = convStem(ctx.In("stem"), cfg, images) // [B, N, W]
+	} else {
+		// Patchify: [B, g, P, g, P, 3] → [B, g, g, P, P, 3] → [B, N, 3P²], then the patch embedding.
+		x = Reshape(images, b, grid, p, grid, p, 3)
+		x = TransposeAllAxes(x, 0, 1, 3, 2, 4, 5)
+		x = Reshape(x, b, n, p*p*3)
+		fanIn := float64(3 * p * p)
+		bound := 1 / math.Sqrt(fanIn) // PyTorch's Conv2d default initialisation.
+		conv := param(ctx.In("conv1"), "weights", initializers.RandomUniformFn(ctx, -bound, bound), 3*p*p, w).ValueGraph(g)
+		x = DotGeneral(x, []int{2}, nil, conv, []int{0}, nil) // [B, N, W]
+	}
 
 	// Class token first, then learned positions. Scale w^-½ as in OpenAI's VisionTransformer.
 	scale := math.Pow(float64(w), -0.5)
