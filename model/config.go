@@ -25,10 +25,6 @@ type Config struct {
 	// VisionStem turns pixels into tokens: "patch" (OpenAI's patch embedding, the default) or
 	// "conv" (3×3 stride-2 convolutions, Xiao et al. 2021; VisionPatchSize must be a power of 2).
 	VisionStem string `yaml:"vision_stem,omitempty"`
-	// VisionMixStyle is the probability that MixStyle (Zhou et al. 2021) mixes a training image's
-	// feature statistics with another's after the conv stem's first two convolutions: a domain
-	// generalisation regulariser, off at 0 (the default), training only; needs vision_stem conv.
-	VisionMixStyle float64 `yaml:"vision_mixstyle,omitempty"`
 
 	// Text Transformer.
 	ContextLength     int `yaml:"context_length"` // tokens per caption, including start and end
@@ -157,11 +153,7 @@ func (c Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("vision_stem %q: want %q or %q", c.VisionStem, StemPatch, StemConv))
 	}
-	if m := c.VisionMixStyle; m < 0 || m > 1 || m != m {
-		errs = append(errs, fmt.Errorf("vision_mixstyle %g: want a probability in [0, 1]", m))
-	} else if m > 0 && c.VisionStem != StemConv {
-		errs = append(errs, fmt.Errorf("vision_mixstyle needs vision_stem conv (it mixes convolution feature statistics)"))
-	}
+
 	if c.Activation != QuickGELU && c.Activation != GELU {
 		errs = append(errs, fmt.Errorf("activation %q: want %q or %q", c.Activation, QuickGELU, GELU))
 	}

@@ -46,9 +46,6 @@ func convStem(ctx *context.Context, cfg Config, images *Node) *Node {
 		scope := ctx.Inf("conv%d", i)
 		x = conv3x3(scope, x, c, 2)
 		x = Max(layerNorm(scope.In("norm"), x), ZerosLike(x)) // ReLU
-		if i < mixStyleLayers {
-			x = mixStyle(ctx, x, cfg.VisionMixStyle)
-		}
 	}
 	dims := x.Shape().Dimensions
 	x = Reshape(x, dims[0], dims[1]*dims[2], dims[3])
@@ -100,55 +97,4 @@ func shiftMatrix(out, in, stride int) *tensors.Tensor {
 		}
 	}
 	return tensors.FromFlatDataAndDimensions(m, 3, out, in)
-}
-
-// mixStyle is MixStyle (Zhou et al., "Domain Generalization with MixStyle", ICLR 2021), applied to
-// feature maps x [B,H,W,C] in training only: each image's per-channel mean and standard deviation
-// over the positions — the statistics that carry its style — are replaced, with probability p, by
-// a random mix λ·own + (1-λ)·another image's, λ ~ Beta(0.1, 0.1) (mostly near 0 or 1). The partner
-// is the next image in the batch (batches are random samples, so this is a random pairing). The
-// statistics are held constant for the gradient, as in the paper.
-func mixStyle(ctx *context.Context, x *Node, p float64) *Node {
-	if p <= 0 || !ctx.IsTraining(x.Graph()) {
-		return x
-	}
-	g := x.Graph()
-	dims := x.Shape().Dimensions
-	b := dims[0]
-	mean := StopGradient(ReduceAndKeep(x, ReduceMean, 1, 2))                                                     // [B,1,1,C]
-	std := StopGradient(Sqrt(AddScalar(ReduceAndKeep(Square(Sub(x, mean)), ReduceMean, 1, 2), mixStyleEpsilon))) // [B,1,1,C]
-	normed := Div(Sub(x, mean), std)
-
-	next := ConstTensor(g, rollMatrix(b)) // [B,B]: row i picks image i+1
-	partner := func(s *Node) *Node {
-		return Reshape(DotGeneral(next, []int{1}, nil, Reshape(s, b, -1), []int{0}, nil), s.Shape().Dimensions...)
-	}
-	uniform := func() *Node { return ctx.RandomUniform(g, shapesOf(b, 1, 1, 1)) }
-	// λ = X/(X+Y) with X, Y ~ Gamma(0.1) ≈ Exp(1)·U^(1/0.1) (Gamma(α) = Gamma(α+1)·U^(1/α), and
-	// Gamma(1.1) taken as Exp(1)): a cheap, close stand-in for Beta(0.1, 0.1).
-	gamma := func(e, v *Node) *Node {
-		return Mul(Neg(Log(OneMinus(e))), Pow(v, Scalar(g, dtypeModel, 1/mixStyleAlpha)))
-	}
-	xg, yg := gamma(uniform(), uniform()), gamma(uniform(), uniform())
-	lambda := Div(xg, Max(Add(xg, yg), Scalar(g, dtypeModel, 1e-30)))
-	// Images not chosen (probability 1-p) keep their own statistics: λ = 1.
-	lambda = Where(LessThan(uniform(), Scalar(g, dtypeModel, p)), lambda, OnesLike(lambda))
-	mixedMean := Add(Mul(lambda, mean), Mul(OneMinus(lambda), partner(mean)))
-	mixedStd := Add(Mul(lambda, std), Mul(OneMinus(lambda), partner(std)))
-	return Add(Mul(normed, mixedStd), mixedMean)
-}
-
-const (
-	mixStyleLayers  = 2    // after the first two convolutions (the paper: after ResNet's res1, res2)
-	mixStyleAlpha   = 0.1  // Beta(α, α), the paper's α
-	mixStyleEpsilon = 1e-6 // added to the variance
-)
-
-// rollMatrix is the [n, n] float32 permutation whose row i selects element (i+1) mod n.
-func rollMatrix(n int) *tensors.Tensor {
-	m := make([]float32, n*n)
-	for i := range n {
-		m[i*n+(i+1)%n] = 1
-	}
-	return tensors.FromFlatDataAndDimensions(m, n, n)
 }

@@ -10,6 +10,10 @@
 //	                      L2-normalise both; logits = exp(min(logit_scale, ln100))·img·txtᵀ; loss =
 //	                      mean of row-wise and column-wise cross-entropy (matching pairs on the diagonal)
 //
+// vision_stem: conv replaces the patch embedding with 3×3 stride-2 convolutions (layer norm over
+// channels, ReLU) and a 1×1 projection, the same token grid (conv.go; im2col by constant 0/1
+// selection matrices, so it runs on the fast matrix kernel and needs no ConvGeneral).
+//
 // Images are channels-last, already normalised with CLIP's mean/std. Tokens hold start, caption, end,
 // then padding; the end-of-text token must be the vocabulary's largest id (as in CLIP's tokenizer), so
 // its position is the row's argmax. Slice is kept off every differentiable path (its GoMLX VJP needs

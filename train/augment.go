@@ -52,20 +52,21 @@ func RandomResizedCrop(w, h int, scaleMin, scaleMax float64, rng *rand.Rand) ima
 
 // Jitter is a colour augmentation applied after the crop, as torchvision's ColorJitter followed by
 // RandomGrayscale (OpenCLIP's and SimCLR's recipe): brightness, contrast and saturation factors
-// drawn uniformly in [1-Strength, 1+Strength] in a random order, then greyscale with probability
-// Gray. The zero value does nothing.
+// drawn uniformly in [1-Strength, 1+Strength] and, with Hue > 0, a hue shift drawn in [-Hue, Hue]
+// of a turn, in a random order, then greyscale with probability Gray. The zero value does nothing.
 type Jitter struct {
 	Strength float64 // 0 ≤ Strength < 1
+	Hue      float64 // 0 ≤ Hue ≤ 0.5, torchvision's hue (SimCLR: 0.1 with strength 0.4)
 	Gray     float64 // probability of greyscale, 0–1
 }
 
 // Active reports whether j changes anything.
-func (j Jitter) Active() bool { return j.Strength > 0 || j.Gray > 0 }
+func (j Jitter) Active() bool { return j.Strength > 0 || j.Hue > 0 || j.Gray > 0 }
 
 // Validate reports out-of-range parameters.
 func (j Jitter) Validate() error {
-	if j.Strength < 0 || j.Strength >= 1 || j.Gray < 0 || j.Gray > 1 {
-		return fmt.Errorf("colour jitter strength %g must be in [0, 1) and greyscale probability %g in [0, 1]", j.Strength, j.Gray)
+	if j.Strength < 0 || j.Strength >= 1 || j.Gray < 0 || j.Gray > 1 || j.Hue < 0 || j.Hue > 0.5 {
+		return fmt.Errorf("colour jitter strength %g must be in [0, 1), hue %g in [0, 0.5] and greyscale probability %g in [0, 1]", j.Strength, j.Hue, j.Gray)
 	}
 	return nil
 }
@@ -84,9 +85,17 @@ func (j Jitter) Apply(tile []float32, rng *rand.Rand) {
 			tile[k+c] = tile[k+c]*inference.CLIPStd[c] + inference.CLIPMean[c]
 		}
 	}
-	if j.Strength > 0 {
+	if j.Strength > 0 || j.Hue > 0 {
 		factor := func() float32 { return float32(1 - j.Strength + 2*j.Strength*rng.Float64()) }
-		for _, op := range rng.Perm(3) {
+		ops := 3 // without hue the draws are those of the runs before hue existed
+		if j.Hue > 0 {
+			ops = 4
+		}
+		for _, op := range rng.Perm(ops) {
+			if op == 3 {
+				shiftHue(tile, float32(j.Hue*(2*rng.Float64()-1)))
+				continue
+			}
 			f := factor()
 			switch op {
 			case 0: // brightness: blend with black
@@ -126,6 +135,49 @@ func (j Jitter) Apply(tile []float32, rng *rand.Rand) {
 }
 
 func clamp01(v float32) float32 { return min(max(v, 0), 1) }
+
+// shiftHue turns every pixel's hue by shift (a fraction of a turn) in HSV, keeping its saturation
+// and value, as torchvision's adjust_hue.
+func shiftHue(tile []float32, shift float32) {
+	for k := 0; k < len(tile); k += 3 {
+		r, g, b := tile[k], tile[k+1], tile[k+2]
+		v := max(r, g, b)
+		c := v - min(r, g, b)
+		if c <= 0 {
+			continue // grey: no hue
+		}
+		var h float32
+		switch v {
+		case r:
+			h = (g - b) / c
+		case g:
+			h = 2 + (b-r)/c
+		default:
+			h = 4 + (r-g)/c
+		}
+		h = h/6 + shift
+		h -= float32(math.Floor(float64(h)))
+		// HSV → RGB with the same value and chroma.
+		h6 := h * 6
+		x := c * (1 - float32(math.Abs(math.Mod(float64(h6), 2)-1)))
+		m := v - c
+		switch int(h6) % 6 {
+		case 0:
+			r, g, b = c, x, 0
+		case 1:
+			r, g, b = x, c, 0
+		case 2:
+			r, g, b = 0, c, x
+		case 3:
+			r, g, b = 0, x, c
+		case 4:
+			r, g, b = x, 0, c
+		default:
+			r, g, b = c, 0, x
+		}
+		tile[k], tile[k+1], tile[k+2] = clamp01(r+m), clamp01(g+m), clamp01(b+m)
+	}
+}
 
 // ZoomOut is torchvision's RandomZoomOut (the SSD "expand" augmentation), applied before the random
 // resized crop: with probability Prob the image is placed, at a random position, on a larger canvas

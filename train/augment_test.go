@@ -55,6 +55,16 @@ func TestJitter(t *testing.T) {
 			}
 			return ""
 		}},
+		{name: "hue alone keeps every pixel's value and chroma", j: Jitter{Hue: 0.5}, changed: true, check: func(before, after []float32) string {
+			for k := 0; k < len(after); k += 3 {
+				v0, v1 := max(before[k], before[k+1], before[k+2]), max(after[k], after[k+1], after[k+2])
+				c0, c1 := v0-min(before[k], before[k+1], before[k+2]), v1-min(after[k], after[k+1], after[k+2])
+				if math.Abs(float64(v0-v1)) > 1e-4 || math.Abs(float64(c0-c1)) > 1e-4 {
+					return "hue shift changed value or chroma"
+				}
+			}
+			return ""
+		}},
 		{name: "mild jitter moves pixels a little", j: Jitter{Strength: 0.1}, changed: true, check: func(before, after []float32) string {
 			for k := range after {
 				if math.Abs(float64(after[k]-before[k])) > 0.3 {
@@ -87,8 +97,46 @@ func TestJitter(t *testing.T) {
 	}
 }
 
+// TestShiftHue: a third of a turn takes red to green and green to blue, grey and black have no hue,
+// and a shift undone comes back.
+func TestShiftHue(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		in    [3]float32
+		shift float32
+		want  [3]float32
+	}{
+		{"red to green", [3]float32{1, 0, 0}, 1.0 / 3, [3]float32{0, 1, 0}},
+		{"green to blue", [3]float32{0, 1, 0}, 1.0 / 3, [3]float32{0, 0, 1}},
+		{"red back to blue", [3]float32{1, 0, 0}, -1.0 / 3, [3]float32{0, 0, 1}},
+		{"orange to yellow-green", [3]float32{1, 0.5, 0}, 1.0 / 6, [3]float32{0.5, 1, 0}},
+		{"dark red to dark cyan", [3]float32{0.4, 0.2, 0.2}, 0.5, [3]float32{0.2, 0.4, 0.4}},
+		{"grey unchanged", [3]float32{0.5, 0.5, 0.5}, 0.3, [3]float32{0.5, 0.5, 0.5}},
+		{"full turn", [3]float32{0.9, 0.3, 0.6}, 1, [3]float32{0.9, 0.3, 0.6}},
+	} {
+		px := tc.in[:]
+		px = slices.Clone(px)
+		shiftHue(px, tc.shift)
+		for c := range 3 {
+			if math.Abs(float64(px[c]-tc.want[c])) > 1e-5 {
+				t.Errorf("%s: %v → %v, want %v", tc.name, tc.in, px, tc.want)
+				break
+			}
+		}
+	}
+	tile := unnorm(rgbTile(8, 0, 1, rand.New(rand.NewPCG(5, 6))))
+	back := slices.Clone(tile)
+	shiftHue(back, 0.17)
+	shiftHue(back, -0.17)
+	for k := range tile {
+		if math.Abs(float64(back[k]-tile[k])) > 1e-4 {
+			t.Fatalf("shift and back moved a pixel %g → %g", tile[k], back[k])
+		}
+	}
+}
+
 func TestJitterValidate(t *testing.T) {
-	for _, j := range []Jitter{{Strength: -0.1}, {Strength: 1}, {Gray: -1}, {Gray: 1.1}} {
+	for _, j := range []Jitter{{Strength: -0.1}, {Strength: 1}, {Gray: -1}, {Gray: 1.1}, {Hue: -0.1}, {Hue: 0.6}} {
 		if j.Validate() == nil {
 			t.Errorf("%+v accepted", j)
 		}

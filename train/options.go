@@ -34,6 +34,7 @@ type Options struct {
 	CropScaleMin float64 `json:"crop_scale_min,omitempty"` // random resized crop's smallest area fraction (default 0.9, OpenCLIP's)
 	ColorJitter  float64 `json:"color_jitter,omitempty"`   // brightness/contrast/saturation jitter strength, 0–1 (default 0: none)
 	GrayScale    float64 `json:"grayscale,omitempty"`      // probability of a greyscale training image (default 0)
+	Hue          float64 `json:"hue,omitempty"`            // hue jitter, a shift in [-Hue, Hue] of a turn, 0–0.5 (default 0: none)
 	ZoomOutProb  float64 `json:"zoom_out_prob,omitempty"`  // probability of zooming a training image out (default 0)
 	ZoomOutMin   float64 `json:"zoom_out_min,omitempty"`   // zoom-out's smallest side fraction (default 0.5)
 	OutlineProb  float64 `json:"outline_prob,omitempty"`   // probability of drawing contours over a training image (default 0)
@@ -118,8 +119,8 @@ func (o Options) Validate(cfg model.Config) error {
 		return fmt.Errorf("checkpoint-every %d and log-every %d must be > 0", o.CheckpointEvery, o.LogEvery)
 	case o.CropScaleMin <= 0 || o.CropScaleMin > 1:
 		return fmt.Errorf("crop scale min %g must be in (0, 1]", o.CropScaleMin)
-	case (Jitter{Strength: o.ColorJitter, Gray: o.GrayScale}).Validate() != nil:
-		return (Jitter{Strength: o.ColorJitter, Gray: o.GrayScale}).Validate()
+	case o.jitter().Validate() != nil:
+		return o.jitter().Validate()
 	case (Outline{Prob: o.OutlineProb}).Validate() != nil:
 		return (Outline{Prob: o.OutlineProb}).Validate()
 	case o.zoomOut().Validate() != nil:
@@ -141,4 +142,9 @@ func (o Options) Hyper() model.Hyper {
 		BatchSize: o.BatchSize, LearningRate: o.LR, MinLR: o.MinLR, WarmupSteps: o.Warmup, Steps: o.Steps,
 		WeightDecay: o.WeightDecay, Beta1: o.Beta1, Beta2: o.Beta2, Epsilon: o.Epsilon,
 	}
+}
+
+// jitter is the colour augmentation the options ask for.
+func (o Options) jitter() Jitter {
+	return Jitter{Strength: o.ColorJitter, Hue: o.Hue, Gray: o.GrayScale}
 }

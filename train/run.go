@@ -187,7 +187,7 @@ func (r *run) build(be backends.Backend) error {
 		Shards: o.Shards, Resolution: r.cfg.ImageResolution, ContextLength: r.cfg.ContextLength,
 		BatchSize: o.MicroBatch(), Workers: o.Workers, Prefetch: o.Prefetch, ShuffleBuffer: o.ShuffleBuffer,
 		Seed: o.Seed, Epochs: -1, MaxPixels: o.MaxPixels,
-		ScaleMin: o.CropScaleMin, ScaleMax: CropScaleMax, Jitter: Jitter{Strength: o.ColorJitter, Gray: o.GrayScale},
+		ScaleMin: o.CropScaleMin, ScaleMax: CropScaleMax, Jitter: o.jitter(),
 		ZoomOut: o.zoomOut(), Outline: Outline{Prob: o.OutlineProb},
 	}, r.tok)
 	if err != nil {

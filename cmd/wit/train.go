@@ -92,6 +92,7 @@ given by absolute path (--xla-plugin or $WIT_PJRT_PLUGIN), e.g. xla_cuda_plugin.
 	b.Int(&r.Prefetch, "prefetch", "batches prepared ahead of the model")
 	b.Float64(&r.CropScaleMin, "crop-scale-min", "(0: 0.9) smallest area fraction of the random resized crop (OpenCLIP's 0.9; SimCLR-style training uses 0.08–0.5)")
 	b.Float64(&r.ColorJitter, "color-jitter", "brightness, contrast and saturation jitter strength in [0, 1): factors drawn in [1-s, 1+s] (0: none)")
+	b.Float64(&r.Hue, "hue", "hue jitter in [0, 0.5]: each training image's hue turned by a shift drawn in [-h, h] of a turn, with the colour jitter (0: none)")
 	b.Float64(&r.GrayScale, "grayscale", "probability of turning a training image grey (0: never)")
 	b.Float64(&r.ZoomOutProb, "zoom-out", "probability of zooming a training image out before the random crop: drawn smaller on a canvas of its border colour (torchvision's RandomZoomOut; 0: never)")
 	b.Float64(&r.OutlineProb, "outline", "probability of drawing dark contours (Sobel edges of the luma) over a training image, turning shaded drawings into line drawings (0: never)")
