@@ -8,17 +8,26 @@ import (
 )
 
 // finalizer enqueues the final step of jobs whose tasks all have an outcome. Workers mark a job
-// dirty when one of its tasks finishes (checked within checkEvery), and every sweepEvery each
-// worker checks every unfinished job, so a final step is enqueued even when the worker that
-// finished the last task died before its check: the check is not on the ack's path.
+// dirty when one of its tasks finishes (checked within checkEvery, or at once when the job's
+// count at the last check plus the outcomes this worker recorded since reach its task count),
+// and every sweepEvery each worker checks every unfinished job, so a final step is enqueued even
+// when the worker that finished the last task died before its check: the check is not on the
+// ack's path.
 type finalizer struct {
 	c   *Conn
 	log *slog.Logger
+	now chan struct{} // a dirty job may be complete: check without waiting for the tick
 
 	mu       sync.Mutex
 	pending  map[string]*JobRecord
+	counts   map[string]*jobCount
 	complete map[string]bool // jobs whose final outcome exists
 }
+
+// jobCount is what a worker knows of a job's outcomes: the count at its last check and the
+// outcomes it recorded since (some of which that count may include: the sum is a hint, the
+// check decides).
+type jobCount struct{ counted, since int }
 
 const (
 	checkEvery = 100 * time.Millisecond
@@ -26,13 +35,26 @@ const (
 )
 
 func newFinalizer(c *Conn, log *slog.Logger) *finalizer {
-	return &finalizer{c: c, log: log, pending: map[string]*JobRecord{}, complete: map[string]bool{}}
+	return &finalizer{c: c, log: log, now: make(chan struct{}, 1), pending: map[string]*JobRecord{}, counts: map[string]*jobCount{},
+		complete: map[string]bool{}}
 }
 
+// dirty notes that a task of job has just got its outcome.
 func (f *finalizer) dirty(job *JobRecord) {
 	f.mu.Lock()
 	f.pending[job.ID] = job
+	maybeComplete := false
+	if jc := f.counts[job.ID]; jc != nil {
+		jc.since++
+		maybeComplete = jc.counted+jc.since >= job.Tasks
+	}
 	f.mu.Unlock()
+	if maybeComplete {
+		select {
+		case f.now <- struct{}{}:
+		default:
+		}
+	}
 }
 
 func (f *finalizer) run(ctx context.Context) {
@@ -47,6 +69,8 @@ func (f *finalizer) run(ctx context.Context) {
 			return
 		case <-check.C:
 			f.checkDirty(ctx)
+		case <-f.now:
+			f.checkDirty(ctx)
 		case <-sweep.C:
 			f.sweep(ctx)
 		}
@@ -59,10 +83,31 @@ func (f *finalizer) checkDirty(ctx context.Context) {
 	f.pending = map[string]*JobRecord{}
 	f.mu.Unlock()
 	for _, j := range jobs {
-		if err := f.c.maybeFinalize(ctx, j); err != nil {
-			f.log.Warn("worker: final step check; retrying", "job", j.ID, "err", err)
-			f.dirty(j)
+		if !j.Finalize || j.Lease {
+			continue
 		}
+		f.mu.Lock()
+		jc := f.counts[j.ID]
+		if jc == nil {
+			jc = &jobCount{}
+			f.counts[j.ID] = jc
+		}
+		since := jc.since
+		f.mu.Unlock()
+		n, err := f.c.maybeFinalize(ctx, j)
+		if err != nil {
+			f.log.Warn("worker: final step check; retrying", "job", j.ID, "err", err)
+			f.mu.Lock()
+			f.pending[j.ID] = j
+			f.mu.Unlock()
+			continue
+		}
+		f.mu.Lock()
+		jc.counted, jc.since = n, jc.since-since
+		if n >= j.Tasks {
+			delete(f.counts, j.ID)
+		}
+		f.mu.Unlock()
 	}
 }
 
@@ -92,7 +137,7 @@ func (f *finalizer) sweep(ctx context.Context) {
 			f.wakeStranded(ctx, j)
 			continue
 		}
-		if err := f.c.maybeFinalize(ctx, j); err != nil {
+		if _, err := f.c.maybeFinalize(ctx, j); err != nil {
 			f.log.Debug("worker: final step sweep", "job", j.ID, "err", err)
 		}
 	}
