@@ -173,9 +173,8 @@ func RunWorker(ctx context.Context, c *Conn, o WorkerOptions) error {
 func (w *worker) feed(ctx context.Context, in chan<- jetstream.Msg) {
 	defer close(in)
 	for ctx.Err() == nil {
-		limit := w.o.Concurrency + w.ahead()
-		room := limit - int(w.queued.Load()) - int(w.busy.Load())
-		if room <= 0 || (w.queued.Load() > 0 && room < limit/2) {
+		room := w.pullRoom()
+		if room == 0 {
 			select {
 			case <-ctx.Done():
 			case <-w.freed:
@@ -189,6 +188,19 @@ func (w *worker) feed(ctx context.Context, in chan<- jetstream.Msg) {
 			w.fetch(ctx, w.leases, free, 0, in)
 		}
 	}
+}
+
+// pullRoom is how many task messages feed pulls now: its room (free slots, plus tasks ahead
+// while tasks are very short), once no pulled task is waiting or half of the room is free; 0
+// while it waits.
+func (w *worker) pullRoom() int {
+	limit := w.o.Concurrency + w.ahead()
+	queued := int(w.queued.Load())
+	room := limit - queued - int(w.busy.Load())
+	if room <= 0 || queued > 0 && room < limit/2 {
+		return 0
+	}
+	return room
 }
 
 // ahead is how many tasks the worker pulls before a slot is free for them: about aheadWork of
@@ -276,9 +288,11 @@ func (w *worker) slot(ctx context.Context, in <-chan jetstream.Msg) {
 		}
 		finish, rec := w.handle(ctx, msg)
 		w.busy.Add(-1)
-		select {
-		case w.freed <- struct{}{}:
-		default:
+		if w.pullRoom() > 0 { // only a slot's end makes room: feed waits for this
+			select {
+			case w.freed <- struct{}{}:
+			default:
+			}
 		}
 		if rec != nil {
 			w.finishCap <- struct{}{}
