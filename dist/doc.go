@@ -34,6 +34,8 @@
 // bucket that nobody reads (in memory, made on first use, removed by the server 15 minutes after
 // its last use). The server keeps the count as outcomes are written, so one request answers
 // whatever the job's size, and as each key is written once, a task that ran twice counts once.
+// The server counts an outcome just after confirming it, so a count may lag by a moment, never
+// exceed.
 // (Queues from before this protocol have a stream WIT_DONE of done marks, no longer used.)
 //
 // IDs: a job's ID is a hash of its kind and spec (the serialized options), a task's ID a hash of
@@ -72,8 +74,9 @@
 // which records the failure and deletes the message. Either way the job goes on without it.
 //
 // Final step: every worker checks the jobs whose tasks it finished within 100 ms (at once when
-// the count it last read plus the outcomes it recorded since reach the task count), and every
-// job not yet complete every 5 s; when a job's count of outcomes reaches its task count it
+// the count it last read plus the outcomes it recorded since reach the task count; again 100 ms
+// after its last outcome of the job, which the count then includes), and every job not yet
+// complete every 5 s; when a job's count of outcomes reaches its task count it
 // enqueues the task "final" (msg ID job.final, one message per subject), which runs the kind's
 // Finalize with all outcomes. The check is not on the ack's path, so a worker dying after its
 // last ack delays the final step by at most the sweep interval; wit submit --wait enqueues it

@@ -13,6 +13,11 @@ import (
 // and every sweepEvery each worker checks every unfinished job, so a final step is enqueued even
 // when the worker that finished the last task died before its check: the check is not on the
 // ack's path.
+//
+// The server counts an outcome just after confirming it (countOutcomes), so a count read right
+// after a worker's last outcome may miss it. A worker therefore checks a job once more at least
+// checkEvery after its last outcome of the job, and soon (lagRetry) when its own tally says the
+// job is complete but the count does not yet.
 type finalizer struct {
 	c   *Conn
 	log *slog.Logger
@@ -24,14 +29,19 @@ type finalizer struct {
 	complete map[string]bool // jobs whose final outcome exists
 }
 
-// jobCount is what a worker knows of a job's outcomes: the count at its last check and the
-// outcomes it recorded since (some of which that count may include: the sum is a hint, the
-// check decides).
-type jobCount struct{ counted, since int }
+// jobCount is what a worker knows of a job's outcomes.
+type jobCount struct {
+	counted int       // the count at the last check (0 before the first)
+	since   int       // outcomes this worker recorded since (the count may include some: counted+since is a hint, the check decides)
+	last    time.Time // this worker's last outcome of the job
+	retries int       // soon re-checks since the count fell short of counted+since
+}
 
 const (
 	checkEvery = 100 * time.Millisecond
 	sweepEvery = 5 * time.Second
+	lagRetry   = 5 * time.Millisecond
+	lagRetries = 10
 )
 
 func newFinalizer(c *Conn, log *slog.Logger) *finalizer {
@@ -41,19 +51,30 @@ func newFinalizer(c *Conn, log *slog.Logger) *finalizer {
 
 // dirty notes that a task of job has just got its outcome.
 func (f *finalizer) dirty(job *JobRecord) {
+	if !job.Finalize || job.Lease {
+		return
+	}
 	f.mu.Lock()
 	f.pending[job.ID] = job
-	maybeComplete := false
-	if jc := f.counts[job.ID]; jc != nil {
-		jc.since++
-		maybeComplete = jc.counted+jc.since >= job.Tasks
+	jc := f.counts[job.ID]
+	if jc == nil {
+		jc = &jobCount{}
+		f.counts[job.ID] = jc
 	}
+	jc.since++
+	jc.last = time.Now()
+	maybeComplete := jc.counted+jc.since >= job.Tasks
 	f.mu.Unlock()
 	if maybeComplete {
-		select {
-		case f.now <- struct{}{}:
-		default:
-		}
+		f.checkNow()
+	}
+}
+
+// checkNow has run check the pending jobs without waiting for the tick.
+func (f *finalizer) checkNow() {
+	select {
+	case f.now <- struct{}{}:
+	default:
 	}
 }
 
@@ -65,7 +86,12 @@ func (f *finalizer) run(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
-			f.checkDirty(context.WithoutCancel(ctx)) // what this worker finished last
+			// What this worker finished last, once more after the server has counted it.
+			bg := context.WithoutCancel(ctx)
+			if f.checkDirty(bg) > 0 {
+				time.Sleep(10 * lagRetry)
+				f.checkDirty(bg)
+			}
 			return
 		case <-check.C:
 			f.checkDirty(ctx)
@@ -77,38 +103,51 @@ func (f *finalizer) run(ctx context.Context) {
 	}
 }
 
-func (f *finalizer) checkDirty(ctx context.Context) {
+// checkDirty checks the pending jobs and returns how many are pending again.
+func (f *finalizer) checkDirty(ctx context.Context) int {
 	f.mu.Lock()
 	jobs := f.pending
 	f.pending = map[string]*JobRecord{}
 	f.mu.Unlock()
+	soon := false
 	for _, j := range jobs {
-		if !j.Finalize || j.Lease {
-			continue
-		}
 		f.mu.Lock()
 		jc := f.counts[j.ID]
 		if jc == nil {
 			jc = &jobCount{}
 			f.counts[j.ID] = jc
 		}
-		since := jc.since
+		tally, since, recent := jc.counted+jc.since, jc.since, time.Since(jc.last) < checkEvery
 		f.mu.Unlock()
 		n, err := f.c.maybeFinalize(ctx, j)
-		if err != nil {
-			f.log.Warn("worker: final step check; retrying", "job", j.ID, "err", err)
-			f.mu.Lock()
-			f.pending[j.ID] = j
-			f.mu.Unlock()
-			continue
-		}
 		f.mu.Lock()
-		jc.counted, jc.since = n, jc.since-since
-		if n >= j.Tasks {
+		switch {
+		case err != nil:
+			f.log.Warn("worker: final step check; retrying", "job", j.ID, "err", err)
+			f.pending[j.ID] = j
+		case n >= j.Tasks:
 			delete(f.counts, j.ID)
+		default:
+			jc.counted, jc.since = n, jc.since-since
+			if tally >= j.Tasks && jc.retries < lagRetries {
+				jc.retries++
+				f.pending[j.ID] = j
+				soon = true
+			} else if recent {
+				f.pending[j.ID] = j
+			}
+			if tally < j.Tasks {
+				jc.retries = 0
+			}
 		}
 		f.mu.Unlock()
 	}
+	if soon {
+		time.AfterFunc(lagRetry, f.checkNow)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.pending)
 }
 
 // sweep checks every job not known to be complete.

@@ -370,6 +370,8 @@ func (c *Conn) putStatus(ctx context.Context, job string, r TaskRecord) error {
 // of a consumer of the job's outcome keys that nobody reads (countConsumer): the server keeps it
 // as outcomes are written, so one request answers whatever the job's size, and since each key is
 // written once (publishOutcome's condition) every task is counted once, however often it ran.
+// The server counts an outcome just after confirming it: a count read at once may miss the
+// outcomes confirmed last (it never counts one too many; see finalizer).
 func (c *Conn) countOutcomes(ctx context.Context, job string) (int, error) {
 	if v, ok := c.counters.Load(job); ok {
 		info, err := v.(jetstream.Consumer).Info(ctx)
