@@ -411,7 +411,7 @@ func countConsumer(job string, replicas int) jetstream.ConsumerConfig {
 	}
 }
 
-// outcomeSubject is the subject of a key of the wit_tasks bucket.
+// recordSubject is the subject of a key of the wit_tasks bucket.
 func recordSubject(key string) string { return "$KV." + RecordsBucket + "." + key }
 
 // Outcomes reads the outcomes of a job's tasks (task id -> outcome).
