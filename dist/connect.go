@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -22,11 +23,11 @@ type Conn struct {
 
 	tasks    jetstream.Stream
 	inbox    jetstream.Stream
-	done     jetstream.Stream
 	jobs     jetstream.KeyValue
 	records  jetstream.KeyValue
 	workers  jetstream.KeyValue
 	settings Settings
+	counters sync.Map // job id -> jetstream.Consumer whose pending count is the job's outcomes (countOutcomes)
 }
 
 // Settings are the protocol's timing knobs. The zero value means DefaultSettings.

@@ -91,7 +91,7 @@ func TestQueueOverhead(t *testing.T) {
 		}
 	}
 	// The CPU time the queue run takes: this process (the server, the submission) and the worker.
-	queued := func(round int) (total, submitting, cpu, workerCPU time.Duration) {
+	queued := func(round int) (total, submitting, cpu, workerCPU time.Duration, tail string) {
 		out := t.TempDir()
 		cpu0, wcpu0 := selfCPU(), processCPU(t, pool.PID(0))
 		start := time.Now()
@@ -102,19 +102,34 @@ func TestQueueOverhead(t *testing.T) {
 		if p.Final == nil || p.Final.State != dist.StateDone {
 			t.Fatalf("final: %+v", p.Final)
 		}
-		return total, submitting, selfCPU() - cpu0, processCPU(t, pool.PID(0)) - wcpu0
+		cpu, workerCPU = selfCPU()-cpu0, processCPU(t, pool.PID(0))-wcpu0
+		// Where the end of the run goes: the last task's outcome, the final step's, the wait.
+		outcomes, err := c.Outcomes(context.Background(), job.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var last time.Time
+		for _, o := range outcomes {
+			if o.Finished.After(last) {
+				last = o.Finished
+			}
+		}
+		end := start.Add(total)
+		tail = fmt.Sprintf("last task finished at %s, final step %s later, seen complete %s after that",
+			last.Sub(start).Round(time.Millisecond), p.Final.Finished.Sub(last).Round(time.Millisecond), end.Sub(p.Final.Finished).Round(time.Millisecond))
+		return total, submitting, cpu, workerCPU, tail
 	}
 
 	rate := func(d time.Duration) float64 { return float64(n) / d.Seconds() }
 	var ratios []float64
 	for r := range rounds {
 		d, dcpu := direct()
-		q, sub, qcpu, wcpu := queued(r)
+		q, sub, qcpu, wcpu, tail := queued(r)
 		ratio := 100 * d.Seconds() / q.Seconds()
 		ratios = append(ratios, ratio)
 		perTask := func(d time.Duration) time.Duration { return (d / time.Duration(n)).Round(time.Microsecond) }
-		t.Logf("%d tasks (%s), %d slots: direct %.0f tasks/s (%s; CPU a task %s); queue %.0f tasks/s (%s, of which submitting %s; CPU a task: worker %s, server and submitter %s): %.0f%% of direct",
-			n, what, slots, rate(d), d.Round(time.Millisecond), perTask(dcpu), rate(q), q.Round(time.Millisecond), sub.Round(time.Millisecond), perTask(wcpu), perTask(qcpu), ratio)
+		t.Logf("%d tasks (%s), %d slots: direct %.0f tasks/s (%s; CPU a task %s); queue %.0f tasks/s (%s, of which submitting %s; CPU a task: worker %s, server and submitter %s): %.0f%% of direct; %s",
+			n, what, slots, rate(d), d.Round(time.Millisecond), perTask(dcpu), rate(q), q.Round(time.Millisecond), sub.Round(time.Millisecond), perTask(wcpu), perTask(qcpu), ratio, tail)
 	}
 	slices.Sort(ratios)
 	fmt.Printf("queue overhead (%s): queue throughput %.0f%% of direct (median of %d rounds; %.0f%%..%.0f%%)\n",

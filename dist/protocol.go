@@ -18,7 +18,6 @@ const (
 	TasksStream      = "WIT_TASKS"      // work queue: one message per outstanding task
 	InboxStream      = "WIT_INBOX"      // work queue: link batches forwarded to crawl partitions
 	AdvisoryStream   = "WIT_ADVISORIES" // the server's max-deliveries advisories for WIT_TASKS
-	DoneStream       = "WIT_DONE"       // one message per task with an outcome, on wit.done.<job>
 	TaskConsumer     = "wit-tasks"      // durable pull consumer of wit.task.>
 	LeaseConsumer    = "wit-leases"     // durable pull consumer of wit.lease.>
 	AdvisoryConsumer = "wit-advisories"
@@ -29,7 +28,6 @@ const (
 	taskSubjectPrefix  = "wit.task."
 	leaseSubjectPrefix = "wit.lease."
 	inboxSubjectPrefix = "wit.inbox."
-	doneSubjectPrefix  = "wit.done."
 	advisorySubjects   = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + TasksStream + ".*"
 	finalTaskID        = "final"
 )
@@ -119,17 +117,6 @@ func (c *Conn) setup(ctx context.Context) error {
 	})
 	if err != nil {
 		return fmt.Errorf("queue: stream %s: %w", InboxStream, err)
-	}
-	c.done, err = c.JS.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name:        DoneStream,
-		Description: "wit: one message per task with an outcome (counts a job's finished tasks)",
-		Subjects:    []string{doneSubjectPrefix + ">"},
-		Storage:     jetstream.FileStorage,
-		Replicas:    s.Replicas,
-		Duplicates:  s.DuplicateWait,
-	})
-	if err != nil {
-		return fmt.Errorf("queue: stream %s: %w", DoneStream, err)
 	}
 	if _, err = c.JS.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:        AdvisoryStream,
@@ -281,52 +268,41 @@ func (c *Conn) outcome(ctx context.Context, key string) (*Outcome, error) {
 	return &o, nil
 }
 
-// recordOutcome writes a task's outcome (an outcome already there, from another delivery that
-// finished first, is kept) and, with count, marks the task done (markDone), the two publishes
-// sent together and both waited for.
-func (c *Conn) recordOutcome(ctx context.Context, job, task, key string, o Outcome, count bool) error {
-	acks, err := c.publishOutcome(job, task, key, o, count)
+// recordOutcome writes a task's outcome and waits for the queue's answer; an outcome already
+// there (another delivery of the task finished first) is kept.
+func (c *Conn) recordOutcome(ctx context.Context, key string, o Outcome) error {
+	a, err := c.publishOutcome(key, o)
 	if err != nil {
 		return err
 	}
-	return acks.wait(ctx)
+	return a.wait(ctx)
 }
 
-// outcomeAcks are the queue's answers to a task's outcome and done mark (publishOutcome).
-type outcomeAcks struct {
-	task, key string
-	put, mark jetstream.PubAckFuture // mark: nil when the task is not counted
+// outcomeAck is the queue's answer to a task's outcome (publishOutcome).
+type outcomeAck struct {
+	key string
+	put jetstream.PubAckFuture
 }
 
-// publishOutcome sends recordOutcome's publishes without waiting for their answers.
-func (c *Conn) publishOutcome(job, task, key string, o Outcome, count bool) (outcomeAcks, error) {
-	a := outcomeAcks{task: task, key: key}
+// publishOutcome sends recordOutcome's publish without waiting for its answer. The outcome is
+// the only write that marks a task done: countOutcomes counts the outcome keys themselves.
+func (c *Conn) publishOutcome(key string, o Outcome) (outcomeAck, error) {
+	a := outcomeAck{key: key}
 	data, err := json.Marshal(o)
 	if err != nil {
 		return a, err
 	}
 	// Create's condition: no earlier value of the key.
-	if a.put, err = c.JS.PublishAsync("$KV."+RecordsBucket+"."+key, data, jetstream.WithExpectLastSequencePerSubject(0)); err != nil {
+	if a.put, err = c.JS.PublishAsync(recordSubject(key), data, jetstream.WithExpectLastSequencePerSubject(0)); err != nil {
 		return a, fmt.Errorf("queue: record outcome %s: %w", key, err)
-	}
-	if count {
-		if a.mark, err = c.JS.PublishAsync(doneSubjectPrefix+job, nil, jetstream.WithMsgID(job+"."+task)); err != nil {
-			return a, fmt.Errorf("queue: count task %s: %w", task, err)
-		}
 	}
 	return a, nil
 }
 
-// wait waits for both answers: the outcome is recorded (by this delivery or an earlier one) and
-// the task counted.
-func (a outcomeAcks) wait(ctx context.Context) error {
+// wait waits for the answer: the outcome is recorded, by this delivery or an earlier one.
+func (a outcomeAck) wait(ctx context.Context) error {
 	if err := waitPubAck(ctx, a.put); err != nil && !isWrongLastSequence(err) {
 		return fmt.Errorf("queue: record outcome %s: %w", a.key, err)
-	}
-	if a.mark != nil {
-		if err := waitPubAck(ctx, a.mark); err != nil {
-			return fmt.Errorf("queue: count task %s: %w", a.task, err)
-		}
 	}
 	return nil
 }
@@ -384,27 +360,59 @@ func (c *Conn) putStatus(ctx context.Context, job string, r TaskRecord) error {
 	if err != nil {
 		return err
 	}
-	if _, err := c.JS.PublishAsync("$KV."+RecordsBucket+"."+statusKey(job, r.Task), data); err != nil {
+	if _, err := c.JS.PublishAsync(recordSubject(statusKey(job, r.Task)), data); err != nil {
 		return fmt.Errorf("queue: record task %s: %w", r.Task, err)
 	}
 	return nil
 }
 
-// markDone counts a task with an outcome: one message on wit.done.<job> whose message ID is the
-// task's, so marking it again (a redelivery after the worker died between the outcome and the
-// ack) is dropped by de-duplication.
-func (c *Conn) markDone(ctx context.Context, job, task string) error {
-	if _, err := c.JS.Publish(ctx, doneSubjectPrefix+job, nil, jetstream.WithMsgID(job+"."+task)); err != nil {
-		return fmt.Errorf("queue: count task %s: %w", task, err)
+// countOutcomes counts the tasks of a job that have an outcome. The count is the pending count
+// of a consumer of the job's outcome keys that nobody reads (countConsumer): the server keeps it
+// as outcomes are written, so one request answers whatever the job's size, and since each key is
+// written once (publishOutcome's condition) every task is counted once, however often it ran.
+// The server counts an outcome just after confirming it: a count read at once may miss the
+// outcomes confirmed last (it never counts one too many; see finalizer).
+func (c *Conn) countOutcomes(ctx context.Context, job string) (int, error) {
+	if v, ok := c.counters.Load(job); ok {
+		info, err := v.(jetstream.Consumer).Info(ctx)
+		if err == nil {
+			return int(info.NumPending), nil
+		}
+		if !errors.Is(err, jetstream.ErrConsumerNotFound) {
+			return 0, fmt.Errorf("queue: count outcomes of %s: %w", job, err)
+		}
+		// Removed after countIdle unused: made again, which counts from the stream.
 	}
-	return nil
+	cons, err := c.JS.CreateOrUpdateConsumer(ctx, "KV_"+RecordsBucket, countConsumer(job, c.settings.Replicas))
+	if err != nil {
+		return 0, fmt.Errorf("queue: count outcomes of %s: %w", job, err)
+	}
+	c.counters.Store(job, cons)
+	return int(cons.CachedInfo().NumPending), nil
 }
 
-// countOutcomes counts the tasks of a job that have an outcome: the messages on one subject,
-// which the stream tells in one request whatever the job's size.
-func (c *Conn) countOutcomes(ctx context.Context, job string) (int, error) {
-	return c.countMessages(ctx, c.done, doneSubjectPrefix+job)
+// countIdle is how long a job's counting consumer outlives its last use (the server removes it
+// then; the next count makes it again).
+const countIdle = 15 * time.Minute
+
+// countConsumer is the configuration of the consumer whose pending count is the number of a
+// job's outcomes (<job>.d.<task> keys; not the final step's): never read, acked or stored on
+// disk.
+func countConsumer(job string, replicas int) jetstream.ConsumerConfig {
+	return jetstream.ConsumerConfig{
+		Durable:           "wit-count-" + job,
+		Description:       "wit: counts the outcomes of job " + job,
+		FilterSubject:     recordSubject(job + ".d.*"),
+		DeliverPolicy:     jetstream.DeliverAllPolicy,
+		AckPolicy:         jetstream.AckNonePolicy,
+		MemoryStorage:     true,
+		InactiveThreshold: countIdle,
+		Replicas:          replicas,
+	}
 }
+
+// recordSubject is the subject of a key of the wit_tasks bucket.
+func recordSubject(key string) string { return "$KV." + RecordsBucket + "." + key }
 
 // Outcomes reads the outcomes of a job's tasks (task id -> outcome).
 func (c *Conn) Outcomes(ctx context.Context, job string) (map[string]*Outcome, error) {

@@ -197,19 +197,17 @@ func (c *Conn) EnqueueFinal(ctx context.Context, job *JobRecord) error {
 	return c.enqueueFinal(ctx, job)
 }
 
-// maybeFinalize enqueues the final step of a batch job once every task has an outcome.
-func (c *Conn) maybeFinalize(ctx context.Context, job *JobRecord) error {
+// maybeFinalize enqueues the final step of a batch job once every task has an outcome, and
+// returns how many have one.
+func (c *Conn) maybeFinalize(ctx context.Context, job *JobRecord) (int, error) {
 	if !job.Finalize || job.Lease {
-		return nil
+		return 0, nil
 	}
 	n, err := c.countOutcomes(ctx, job.ID)
-	if err != nil {
-		return err
+	if err != nil || n < job.Tasks {
+		return n, err
 	}
-	if n < job.Tasks {
-		return nil
-	}
-	return c.enqueueFinal(ctx, job)
+	return n, c.enqueueFinal(ctx, job)
 }
 
 // Progress is a cheap summary of a job for waiting on it.
@@ -252,13 +250,21 @@ func (c *Conn) JobProgress(ctx context.Context, id string) (Progress, error) {
 	return p, nil
 }
 
-// Wait polls a job until it is complete (or ctx ends), calling progress after each poll.
+// Wait polls a job until it is complete (or ctx ends), calling progress after each poll. The
+// write of the job's final outcome ends the wait at once, not at the next poll.
 func (c *Conn) Wait(ctx context.Context, id string, every time.Duration, progress func(Progress)) (Progress, error) {
 	if every <= 0 {
 		every = time.Second
 	}
 	t := time.NewTicker(every)
 	defer t.Stop()
+	var finalWritten <-chan jetstream.KeyValueEntry // nil (polls only) if the watch cannot be made
+	if w, err := c.records.Watch(ctx, finalKey(id), jetstream.UpdatesOnly()); err == nil {
+		defer w.Stop()
+		finalWritten = w.Updates()
+	} else {
+		c.log.Debug("queue: watch the final outcome; polling only", "job", id, "err", err)
+	}
 	for {
 		p, err := c.JobProgress(ctx, id)
 		if err != nil {
@@ -274,6 +280,10 @@ func (c *Conn) Wait(ctx context.Context, id string, every time.Duration, progres
 		case <-ctx.Done():
 			return p, ctx.Err()
 		case <-t.C:
+		case _, ok := <-finalWritten:
+			if !ok {
+				finalWritten = nil
+			}
 		}
 	}
 }

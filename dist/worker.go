@@ -80,8 +80,8 @@ type worker struct {
 	recorded  chan *recording // batch tasks that succeeded, for publishOutcomes
 }
 
-// recording is a batch task that succeeded: publishOutcomes publishes its outcome and done mark,
-// and once the queue has confirmed both, ackRecorded acks its message.
+// recording is a batch task that succeeded: publishOutcomes publishes its outcome, and once the
+// queue has confirmed it, ackRecorded acks its message.
 type recording struct {
 	msg     jetstream.Msg
 	job     *JobRecord
@@ -89,7 +89,7 @@ type recording struct {
 	outKey  string
 	outcome Outcome
 	acked   bool // the task acked its message itself
-	acks    outcomeAcks
+	ack     outcomeAck
 	err     error // the publish failed
 }
 
@@ -117,7 +117,7 @@ func RunWorker(ctx context.Context, c *Conn, o WorkerOptions) error {
 		log = slog.Default()
 	}
 	w := &worker{c: c, o: o, log: log.With("worker", o.ID), jobs: map[string]*JobRecord{}, running: map[string]bool{}, started: time.Now().UTC(),
-		freed: make(chan struct{}, 1), held: map[jetstream.Msg]time.Time{}, finishCap: make(chan struct{}, max(64, 16*o.Concurrency))}
+		freed: make(chan struct{}, 1), held: map[jetstream.Msg]time.Time{}, finishCap: make(chan struct{}, max(4*recordGroup, 16*o.Concurrency))}
 	w.recorded = make(chan *recording, cap(w.finishCap))
 	var err error
 	if w.tasks, err = c.JS.Consumer(ctx, TasksStream, TaskConsumer); err != nil {
@@ -173,9 +173,8 @@ func RunWorker(ctx context.Context, c *Conn, o WorkerOptions) error {
 func (w *worker) feed(ctx context.Context, in chan<- jetstream.Msg) {
 	defer close(in)
 	for ctx.Err() == nil {
-		limit := w.o.Concurrency + w.ahead()
-		room := limit - int(w.queued.Load()) - int(w.busy.Load())
-		if room <= 0 || (w.queued.Load() > 0 && room < limit/2) {
+		room := w.pullRoom()
+		if room == 0 {
 			select {
 			case <-ctx.Done():
 			case <-w.freed:
@@ -189,6 +188,19 @@ func (w *worker) feed(ctx context.Context, in chan<- jetstream.Msg) {
 			w.fetch(ctx, w.leases, free, 0, in)
 		}
 	}
+}
+
+// pullRoom is how many task messages feed pulls now: its room (free slots, plus tasks ahead
+// while tasks are very short), once no pulled task is waiting or half of the room is free; 0
+// while it waits.
+func (w *worker) pullRoom() int {
+	limit := w.o.Concurrency + w.ahead()
+	queued := int(w.queued.Load())
+	room := limit - queued - int(w.busy.Load())
+	if room <= 0 || queued > 0 && room < limit/2 {
+		return 0
+	}
+	return room
 }
 
 // ahead is how many tasks the worker pulls before a slot is free for them: about aheadWork of
@@ -276,9 +288,11 @@ func (w *worker) slot(ctx context.Context, in <-chan jetstream.Msg) {
 		}
 		finish, rec := w.handle(ctx, msg)
 		w.busy.Add(-1)
-		select {
-		case w.freed <- struct{}{}:
-		default:
+		if w.pullRoom() > 0 { // only a slot's end makes room: feed waits for this
+			select {
+			case w.freed <- struct{}{}:
+			default:
+			}
 		}
 		if rec != nil {
 			w.finishCap <- struct{}{}
@@ -298,45 +312,69 @@ func (w *worker) slot(ctx context.Context, in <-chan jetstream.Msg) {
 	}
 }
 
-// publishOutcomes publishes the outcomes and done marks of the batch tasks that succeeded, in
-// groups: those ready, and those that finish within recordLinger of the first, up to one
-// group's worth, so that the queue gets a burst of publishes (one write, one wake-up) rather
-// than one at a time. It hands each group to ackRecorded, and goes on with the next group while
-// the queue answers.
+// publishOutcomes publishes the outcomes of the batch tasks that succeeded, in groups: those
+// ready, and, while tasks finish often enough for a group to fill (lingerWorthIt), those that
+// finish within recordLinger of the first, up to recordGroup, so that the queue gets a burst of
+// publishes and then of acks (one write, one wake-up each) rather than one at a time. It hands
+// each group to ackRecorded, and goes on with the next group while the queue answers.
 func (w *worker) publishOutcomes(in <-chan *recording, out chan<- []*recording) {
 	defer close(out)
 	linger := time.NewTimer(recordLinger)
+	defer linger.Stop()
 	for r := range in {
 		group := []*recording{r}
-		linger.Reset(recordLinger)
+		var wait <-chan time.Time // nil: only those ready
+		if w.lingerWorthIt() {
+			linger.Reset(recordLinger)
+			wait = linger.C
+		}
 	gather:
 		for len(group) < recordGroup {
-			select {
-			case r, ok := <-in:
-				if !ok {
-					break gather
+			var r *recording
+			ok := false
+			if wait == nil {
+				select {
+				case r, ok = <-in:
+				default:
 				}
-				group = append(group, r)
-			case <-linger.C:
+			} else {
+				select {
+				case r, ok = <-in:
+				case <-wait:
+				}
+			}
+			if !ok {
 				break gather
 			}
+			group = append(group, r)
 		}
 		for _, r := range group {
-			r.acks, r.err = w.c.publishOutcome(r.job.ID, r.task, r.outKey, r.outcome, true)
+			r.ack, r.err = w.c.publishOutcome(r.outKey, r.outcome)
 		}
 		out <- group
 	}
-	linger.Stop()
+}
+
+// lingerWorthIt reports whether tasks finish often enough (several within recordLinger, from
+// the slots' average run time) for a group of outcomes to be worth waiting for. Longer tasks'
+// outcomes go out at once: waiting would only delay them, and a worker that dies meanwhile
+// costs each of them a delivery.
+func (w *worker) lingerWorthIt() bool {
+	avg := time.Duration(w.avgTask.Load())
+	return avg > 0 && avg/time.Duration(w.o.Concurrency) <= recordLinger/4
 }
 
 const (
-	recordLinger = 5 * time.Millisecond // how long a group of outcomes waits for more
-	recordGroup  = 64                   // outcomes published at most in one group
+	// How long a group of outcomes waits for more, and its largest size. A group a quarter the
+	// size (5 ms) cost the queue server ~15% more CPU a task in TestQueueOverhead: its work is
+	// per wake-up as much as per message.
+	recordLinger = 20 * time.Millisecond
+	recordGroup  = 64
 )
 
 // ackRecorded acks the messages of the tasks whose outcome is published once the queue has
-// confirmed the outcome and the done mark, in the order they finished (by the time a task's
-// answers are waited for they have mostly come). A task whose outcome is not confirmed is
+// confirmed the outcome, in the order they finished (by the time a task's answer is waited for
+// it has mostly come). A task whose outcome is not confirmed is
 // handed back with a delay: its redelivery finds the outcome or records it.
 func (w *worker) ackRecorded(ctx context.Context, in <-chan []*recording) {
 	bg := context.WithoutCancel(ctx)
@@ -344,7 +382,7 @@ func (w *worker) ackRecorded(ctx context.Context, in <-chan []*recording) {
 		for _, r := range group {
 			err := r.err
 			if err == nil {
-				err = r.acks.wait(bg)
+				err = r.ack.wait(bg)
 			}
 			if err != nil {
 				w.log.Error("worker: record outcome; the task will be delivered again", "job", r.job.ID, "task", r.task, "err", err)
@@ -522,13 +560,8 @@ func (w *worker) handle(ctx context.Context, msg jetstream.Msg) (finish func(), 
 	// redelivery may: its earlier delivery finished but was not acked in time.
 	if (!kind.Lease && attempt > 1) || final {
 		if o, err := w.c.outcome(bg, outKey); err == nil && o != nil {
-			// Never run twice. The counting that delivery may have missed is done here.
+			// Never run twice: the outcome is there, and counted (it is what is counted).
 			if !final {
-				if err := w.c.markDone(bg, job.ID, tm.Task); err != nil {
-					w.log.Warn("worker: count a finished task; it will be delivered again", "job", job.ID, "err", err)
-					_ = msg.NakWithDelay(w.o.RetryDelay)
-					return nil, nil
-				}
 				w.fin.dirty(job)
 			}
 			_ = msg.Ack()
@@ -594,10 +627,10 @@ func (w *worker) handle(ctx context.Context, msg jetstream.Msg) (finish func(), 
 				w.done.Add(1)
 				w.log.Debug("worker: task done", "job", job.ID, "task", tm.Task, "took", time.Since(start))
 				if !kind.Lease || final {
-					// The outcome and the count go out together, before the ack: if either is lost,
-					// the redelivery (which skips the work, the outcome being there) records both.
+					// The outcome is recorded before the ack: if the ack is lost, the redelivery
+					// finds the outcome and skips the work.
 					o := Outcome{State: StateDone, Result: res, Worker: w.o.ID, Finished: tr.Finished, Index: tm.Index, Attempt: attempt}
-					if err := w.c.recordOutcome(bg, job.ID, tm.Task, outKey, o, !final); err != nil {
+					if err := w.c.recordOutcome(bg, outKey, o); err != nil {
 						w.log.Error("worker: record outcome; the task will be delivered again", "err", err)
 						_ = msg.NakWithDelay(w.o.RetryDelay)
 						return
@@ -680,7 +713,7 @@ func (w *worker) giveUp(ctx context.Context, job *JobRecord, kind *Kind, task, o
 		w.log.Warn("worker: record status", "err", err)
 	}
 	o := Outcome{State: StateFailed, Error: rec.Error, Worker: rec.Worker, Finished: time.Now().UTC(), Index: rec.Index, Attempt: rec.Attempt}
-	if err := w.c.recordOutcome(ctx, job.ID, task, outKey, o, task != finalTaskID); err != nil {
+	if err := w.c.recordOutcome(ctx, outKey, o); err != nil {
 		w.log.Error("worker: record failure", "task", task, "err", err)
 	}
 }

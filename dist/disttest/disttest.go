@@ -42,6 +42,7 @@ const (
 const (
 	envURL         = "WIT_DISTTEST_WORKER"
 	envCPUProfile  = "WIT_DISTTEST_WORKER_CPUPROFILE" // a worker started by StartTestWorkers writes its CPU profile to this path + "." + pid
+	envMemProfile  = "WIT_DISTTEST_WORKER_MEMPROFILE" // ... and its allocations (heap profile) when it stops
 	envConcurrency = "WIT_DISTTEST_CONCURRENCY"
 	// envDebug set (to anything) makes servers and workers log at debug level; they log
 	// warnings and errors only otherwise.
@@ -97,6 +98,12 @@ func WorkerMain() {
 	}
 	err = dist.RunWorker(ctx, c, dist.WorkerOptions{Concurrency: conc, Poll: workerPoll, RetryDelay: workerRetryDelay, AllowPrivate: true, Logger: log})
 	pprof.StopCPUProfile()
+	if path := os.Getenv(envMemProfile); path != "" {
+		if f, err := os.Create(fmt.Sprintf("%s.%d", path, os.Getpid())); err == nil {
+			_ = pprof.Lookup("allocs").WriteTo(f, 0)
+			f.Close()
+		}
+	}
 	c.Close()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
