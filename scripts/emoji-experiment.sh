@@ -17,6 +17,7 @@
 #   LR, MIN_LR  peak and final learning rate of the cosine (default: the preset's, 5e-4 and 1e-5)
 #   CROP_MIN    random resized crop's smallest area fraction (default 0.5; the trainer's own: 0.9)
 #   JITTER      colour jitter strength, brightness/contrast/saturation in [1-J, 1+J] (default 0.4)
+#   HUE         hue jitter, a turn of up to ±HUE (default 0: it did not help on the validation split)
 #   GRAY        probability of a greyscale training image (default 0.2)
 #   ZOOM_OUT    probability of zooming a training image out (default 0.5), ZOOM_OUT_MIN its smallest
 #               side fraction (default 0.5)
@@ -30,7 +31,8 @@
 #   CONFIG      model preset (default configs/clip-tiny.yaml), or "micro": a 32 px, 2+2-layer, width-64
 #               CLIP written to $WORK/clip-micro.yaml (~10x fewer FLOPs; the first version's model,
 #               before the gomlxfix kernels made clip-tiny ~11x faster)
-#   CAPTIONS    caption recipe: v2 (default: the group name in half the captions) or v1 (in a quarter)
+#   CAPTIONS    caption recipe: v3 (default: every image with all four caption forms, one row each),
+#               v2 (one form per image, rotating; the group name in half of them) or v1 (in a quarter)
 #   WARMUP      warmup steps (default: a tenth of the steps, at most 200)
 #   GOMAXPROCS  as usual; the machine is shared, so leave it unset to use what Go sees
 #
@@ -47,6 +49,7 @@ BUDGET_MIN=${BUDGET_MIN:-15}
 BATCH=${BATCH:-128}
 CROP_MIN=${CROP_MIN:-0.5}
 JITTER=${JITTER:-0.4}
+HUE=${HUE:-0}
 GRAY=${GRAY:-0.2}
 ZOOM_OUT=${ZOOM_OUT:-0.5}
 ZOOM_OUT_MIN=${ZOOM_OUT_MIN:-0.5}
@@ -67,7 +70,10 @@ go build -o "$WORK/wit" ./cmd/wit
 wit="$WORK/wit"
 
 # --- 1. CSVs of (absolute image path, caption) -------------------------------------------------
-# Training captions, one per image, rotate over four forms so that every concept is seen with each
+# Training captions come in four forms. Recipe v3 (the default) gives every image all four, one
+# row each, as data sets with several captions per image are used (COCO's five): the bare name,
+# the retrieval queries' form, is then paired with every style of its concept, not one. v1 and v2
+# give each image one caption, rotating over the forms so that every concept is seen with each
 # form (across its four training styles) and every style with a mix of forms:
 #   0 "red apple"                                 the bare CLDR name (the retrieval queries' form)
 #   1 "an emoji of red apple, food and drink"     a prompt-like sentence (v1: without the group)
@@ -75,7 +81,7 @@ wit="$WORK/wit"
 #   3 "red apple, food and drink"                 the name and its Unicode group in words
 # The group names enter the training text as web captions carry ImageNet's class names: zero-shot
 # over groups then tests whether the image→group association transfers to a new style.
-CAPTIONS=${CAPTIONS:-v2}
+CAPTIONS=${CAPTIONS:-v3}
 train_styles=()
 for s in "${STYLES[@]}"; do [[ $s == "$HELDOUT" ]] || train_styles+=("$s"); done
 log "train styles: ${train_styles[*]}; held out: $HELDOUT"
@@ -99,12 +105,16 @@ NR == 1 { next }
   }
   c = NR - 2
   for (s = 1; s <= n; s++) {
-    form = (c + s) % 4
-    if (form == 0) cap = name
-    else if (form == 1) cap = "an emoji of " name (recipe == "v1" ? "" : ", " phrase(group))
-    else if (form == 2) cap = (extra == "" ? name : name extra)
-    else cap = name ", " phrase(group)
-    print csv(root "/" st[s] "/" hex ".png") "," csv(cap) > (work "/train.csv")
+    # v1, v2: one caption per image, the form rotating; v3: every form, one row each.
+    first = (c + s) % 4; last = (recipe == "v3" ? first + 3 : first)
+    for (f = first; f <= last; f++) {
+      form = f % 4
+      if (form == 0) cap = name
+      else if (form == 1) cap = "an emoji of " name (recipe == "v1" ? "" : ", " phrase(group))
+      else if (form == 2) cap = (extra == "" ? name : name extra)
+      else cap = name ", " phrase(group)
+      print csv(root "/" st[s] "/" hex ".png") "," csv(cap) > (work "/train.csv")
+    }
   }
   print csv(root "/" heldout "/" hex ".png") "," csv(name) > (work "/heldout-names.csv")
   print csv(root "/" heldout "/" hex ".png") "," csv(group) > (work "/heldout-groups.csv")
@@ -164,7 +174,7 @@ if [[ -z ${STEPS:-} ]]; then
   log "speed probe (a few steps, compile included)"
   rm -rf "$WORK/probe"
   "$wit" train --shards "$WORK/shards/train-$CAPTIONS" --config "$CONFIG" --out "$WORK/probe" --steps 8 --batch-size "$BATCH" \
-    --log-every 1 --checkpoint-every 1000 --no-progress --crop-scale-min "$CROP_MIN" --color-jitter "$JITTER" --grayscale "$GRAY" \
+    --log-every 1 --checkpoint-every 1000 --no-progress --crop-scale-min "$CROP_MIN" --color-jitter "$JITTER" --hue "$HUE" --grayscale "$GRAY" \
     --zoom-out "$ZOOM_OUT" --zoom-out-min "$ZOOM_OUT_MIN" --outline "$OUTLINE" >/dev/null 2>"$WORK/probe.log"
   # Steady-state speed: the last five steps (the first ones include compilation and warm-up).
   sps=$(tail -n 5 "$WORK/probe/metrics.jsonl" | jq -s 'map(.samples_per_sec) | add / length')
@@ -172,7 +182,7 @@ if [[ -z ${STEPS:-} ]]; then
   log "probe: $sps samples/s → $STEPS steps for $BUDGET_MIN min"
   rm -rf "$WORK/probe"
 fi
-extra=(--seed "${SEED:-1}" --crop-scale-min "$CROP_MIN" --color-jitter "$JITTER" --grayscale "$GRAY" --zoom-out "$ZOOM_OUT" --zoom-out-min "$ZOOM_OUT_MIN" --outline "$OUTLINE")
+extra=(--seed "${SEED:-1}" --crop-scale-min "$CROP_MIN" --color-jitter "$JITTER" --hue "$HUE" --grayscale "$GRAY" --zoom-out "$ZOOM_OUT" --zoom-out-min "$ZOOM_OUT_MIN" --outline "$OUTLINE")
 [[ -n ${LR:-} ]] && extra+=(--lr "$LR")
 [[ -n ${MIN_LR:-} ]] && extra+=(--min-lr "$MIN_LR")
 warmup=${WARMUP:-$(( STEPS / 10 < 200 ? STEPS / 10 : 200 ))}
@@ -214,7 +224,7 @@ seen='null'
 jq -n \
   --arg heldout "$HELDOUT" --arg captions "$CAPTIONS" --arg styles "${train_styles[*]}" --arg config "$CONFIG" \
   --argjson steps "$STEPS" --argjson batch "$BATCH" --argjson budget "$BUDGET_MIN" --argjson train_s "$train_s" \
-  --argjson crop_min "$CROP_MIN" --argjson jitter "$JITTER" --argjson gray "$GRAY" --arg lr "${LR:-}" \
+  --argjson crop_min "$CROP_MIN" --argjson jitter "$JITTER" --argjson hue "$HUE" --argjson gray "$GRAY" --arg lr "${LR:-}" \
   --argjson zoom_out "$ZOOM_OUT" --argjson zoom_out_min "$ZOOM_OUT_MIN" --argjson outline "$OUTLINE" \
   --argjson exit "$status" --arg loss_png "$run/loss.png" --arg metrics "$run/metrics.jsonl" \
   --slurpfile m "$run/metrics.jsonl" \
@@ -231,7 +241,7 @@ def zs(z): {top1: (z.at_k[] | select(.k==1) | .accuracy), top3: (z.at_k[] | sele
 {
   experiment: "emoji style transfer", heldout_style: $heldout, train_styles: ($styles | split(" ")),
   caption_recipe: $captions, config: $config, steps_requested: $steps, batch: $batch, budget_min: $budget,
-  augmentation: {crop_scale_min: $crop_min, color_jitter: $jitter, grayscale: $gray, zoom_out: $zoom_out, zoom_out_min: $zoom_out_min, outline: $outline}, lr: (if $lr == "" then "preset" else ($lr | tonumber) end),
+  augmentation: {crop_scale_min: $crop_min, color_jitter: $jitter, hue: $hue, grayscale: $gray, zoom_out: $zoom_out, zoom_out_min: $zoom_out_min, outline: $outline}, lr: (if $lr == "" then "preset" else ($lr | tonumber) end),
   train_seconds: $train_s, train_exit: $exit,
   steps_done: ($m | last | .step), final_loss: ($m | last | .loss), first_loss: ($m | first | .loss),
   samples_per_sec: ($m | map(.samples_per_sec) | add / length), logit_scale: ($m | last | .logit_scale),
