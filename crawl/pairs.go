@@ -101,6 +101,11 @@ type pairFiles struct {
 	first, last uint64
 	open        bool // rows appended since the last commit
 	rows        int
+	// err is the first failed write or commit. It sticks: after a commit that failed past its
+	// pebble record (the rename, or a hook), the writer would number the next file the same and
+	// its record would replace this one's, whose pairs are no longer pending. Pages completed
+	// after it stay pending for the next run.
+	err error
 }
 
 func newPairFiles(st *store, dir, stageDir string, firstIndex, rowsPerFile int) (*pairFiles, error) {
@@ -123,6 +128,9 @@ func newPairFiles(st *store, dir, stageDir string, firstIndex, rowsPerFile int) 
 
 // add appends the pairs of the page stored under pending seq.
 func (pf *pairFiles) add(seq uint64, pairs []shards.Pair) error {
+	if pf.err != nil {
+		return pf.err
+	}
 	if !pf.open {
 		pf.first, pf.open = seq, true
 	}
@@ -131,7 +139,8 @@ func (pf *pairFiles) add(seq uint64, pairs []shards.Pair) error {
 	for _, p := range pairs {
 		shards.AppendPair(b, p)
 		if err := pf.w.EndRow(); err != nil {
-			return fmt.Errorf("pair files: %w", err)
+			pf.err = fmt.Errorf("pair files: %w", err)
+			return pf.err
 		}
 	}
 	pf.rows += len(pairs)
@@ -143,11 +152,15 @@ func (pf *pairFiles) add(seq uint64, pairs []shards.Pair) error {
 
 // flush commits the open file, if any.
 func (pf *pairFiles) flush() error {
+	if pf.err != nil {
+		return pf.err
+	}
 	if !pf.open {
 		return nil
 	}
 	if err := pf.w.Flush(); err != nil {
-		return fmt.Errorf("pair files: %w", err)
+		pf.err = fmt.Errorf("pair files: %w", err)
+		return pf.err
 	}
 	return nil
 }
