@@ -55,7 +55,7 @@ func (r *Reader) openWholeMember() bool {
 			// checks.
 			return false
 		}
-		if len(r.wholeOut) < wholeFirstOut { // none yet, or a small buffer handed over by readWhole
+		if r.wholeOut == nil {
 			r.wholeOut = make([]byte, wholeFirstOut)
 		}
 		inN, outN, err := r.whole.inflateGzip(in, r.wholeOut)
@@ -68,7 +68,7 @@ func (r *Reader) openWholeMember() bool {
 			r.inMember, r.inWhole = true, true
 			return true
 		case errors.Is(err, errWholeOutputFull) && len(r.wholeOut) < wholeMaxOut:
-			r.wholeOut = make([]byte, min(max(2*len(r.wholeOut), wholeFirstOut), wholeMaxOut))
+			r.wholeOut = make([]byte, min(2*len(r.wholeOut), wholeMaxOut))
 			continue
 		case !errors.Is(err, errWholeOutputFull) && len(in) < limit && r.raw.err == nil:
 			// Bad data, or a member longer than the buffered input: try again with more.
@@ -87,10 +87,10 @@ const gzipFlagHeaderCRC = 0x02
 // readWhole copies decompressed bytes of a member decoded whole into p, which is Reader.buf from
 // Reader.bw on; io.EOF after the last. A member that fits in an empty buf is not copied: the
 // output buffer becomes buf (with buf's length, so that later reads go in the same steps) and
-// buf's storage the next output buffer.
+// buf's storage, when it is as large, the next output buffer.
 func (r *Reader) readWhole(p []byte) (int, error) {
 	if r.bw == 0 && len(r.wholeData) > 0 && len(r.wholeData) <= len(r.buf) && len(r.buf) <= cap(r.wholeOut) &&
-		&r.wholeData[0] == &r.wholeOut[0] {
+		cap(r.buf) >= wholeFirstOut && &r.wholeData[0] == &r.wholeOut[0] {
 		n := len(r.wholeData)
 		r.buf, r.wholeOut = r.wholeOut[:len(r.buf)], r.buf[:cap(r.buf)]
 		r.wholeData, r.inWhole = nil, false

@@ -143,9 +143,18 @@ func NewReader(r io.Reader, opts ReaderOptions) *Reader {
 	return &Reader{
 		opts:      opts,
 		raw:       newRawReader(r, opts.MaxRewind, zinSize),
-		buf:       make([]byte, 64<<10),
+		buf:       newReadBuf(64 << 10),
 		maxHeader: opts.MaxHeaderBytes,
 	}
+}
+
+// newReadBuf makes a read buffer of n bytes. With a whole-member inflater its capacity is that of
+// the inflater's output buffer, so that the two can change places (see readWhole).
+func newReadBuf(n int) []byte {
+	if newWholeInflater != nil {
+		return make([]byte, n, max(n, wholeFirstOut))
+	}
+	return make([]byte, n)
 }
 
 // zinSize is the read-ahead of the bufio.Reader the decompressor reads: github.com/klauspost/
@@ -653,7 +662,7 @@ func (r *Reader) readBlock(gen uint64) ([]byte, error) {
 		block = r.buf[r.br : r.br+int(n)]
 		rest := r.buf[r.br+int(n) : r.bw]
 		if len(r.spare) != len(r.buf) {
-			r.spare = make([]byte, len(r.buf))
+			r.spare = newReadBuf(len(r.buf))
 		}
 		r.buf, r.spare = r.spare, r.buf
 		r.br, r.bw = 0, copy(r.buf, rest)
