@@ -52,8 +52,9 @@
 //
 // # Memory
 //
-// Per worker: the reader's 64 KiB buffer, the compressed bytes of the current gzip member (for
-// rescans after damage; Common Crawl's members are small), one record block (at most MaxBody),
+// Per worker: the reader's two 64 KiB buffers, its input buffer (up to 512 KiB, more while the
+// compressed bytes of a long gzip member are kept for rescans after damage; Common Crawl's members
+// are small), one record block (at most MaxBody; warc.Record.Block, usually the reader's buffer),
 // the extractor's parse tree of one page, and the pair writer's current batch; with object
 // storage, an s3:// input's read-ahead window (storage.ReadAhead, 8 MiB) and, while a pair file
 // uploads, its part buffers (storage.PartSize, 8 MiB, a few at once).

@@ -31,7 +31,7 @@ type processor struct {
 	format  string
 	maxBody int64
 
-	block  []byte
+	block  []byte // the current record's block (warc.Record.Block)
 	head   httpHead
 	br     *bufio.Reader
 	body   bytes.Buffer
@@ -39,7 +39,9 @@ type processor struct {
 	seen   map[[2]string]struct{}
 	sawWAT bool
 	sawWRC bool
-	one    [1]byte
+
+	lastCT, lastMT      string // mediaType's memory
+	lastMTOK, lastCTSet bool
 }
 
 func newProcessor(format string, maxBody int64) *processor {
@@ -78,23 +80,12 @@ func (p *processor) record(rec *warc.Record, c *Counters, emit func(shards.Pair)
 	return p.warcRecord(rec, c, emit)
 }
 
+// readBlock takes the record's block (the Reader's bytes, valid until the next record); a
+// block that does not read whole to the end of its checked gzip member is a read error.
 func (p *processor) readBlock(rec *warc.Record) error {
-	n := int(rec.Length)
-	if cap(p.block) < n {
-		p.block = make([]byte, n, max(n, 2*cap(p.block)))
-	}
-	p.block = p.block[:n]
-	if _, err := io.ReadFull(rec.Body, p.block); err != nil {
-		return err
-	}
-	// The last read reports whether the record's gzip member was intact.
-	if _, err := rec.Body.Read(p.one[:]); err != io.EOF {
-		if err == nil {
-			err = errors.New("block longer than Content-Length")
-		}
-		return err
-	}
-	return nil
+	block, err := rec.Block()
+	p.block = block
+	return err
 }
 
 // recordDate is the record's WARC-Date, the zero time when it has none.
@@ -148,7 +139,9 @@ func (p *processor) warcRecord(rec *warc.Record, c *Counters, emit func(shards.P
 		}
 	}
 	ct := h.contentType
-	if mt, _, err := mime.ParseMediaType(ct); err == nil && mt != "text/html" && mt != "application/xhtml+xml" && !genericType(mt) {
+	mt, ok := p.mediaType(ct)
+	typedHTML := ok && (mt == "text/html" || mt == "application/xhtml+xml")
+	if ok && !typedHTML && !genericType(mt) {
 		c.outcome(OutcomeNotHTML) // decided by the header: spare reading an image or PDF body
 		return nil
 	}
@@ -185,7 +178,7 @@ func (p *processor) warcRecord(rec *warc.Record, c *Counters, emit func(shards.P
 		}
 		body = p.body.Bytes()
 	}
-	if !extract.IsHTML(ct, body) {
+	if !typedHTML && !extract.IsHTML(ct, body) { // IsHTML is true for typedHTML, sniffs the rest
 		c.outcome(OutcomeNotHTML)
 		return nil
 	}
@@ -215,6 +208,16 @@ func (p *processor) warcRecord(rec *warc.Record, c *Counters, emit func(shards.P
 	}
 	c.outcome(OutcomePairs)
 	return nil
+}
+
+// mediaType is mime.ParseMediaType's media type and whether it parsed, remembered for the last
+// Content-Type: an archive's pages mostly share one.
+func (p *processor) mediaType(ct string) (string, bool) {
+	if ct != p.lastCT || !p.lastCTSet {
+		mt, _, err := mime.ParseMediaType(ct)
+		p.lastCT, p.lastMT, p.lastMTOK, p.lastCTSet = ct, mt, err == nil, true
+	}
+	return p.lastMT, p.lastMTOK
 }
 
 func genericType(mt string) bool {

@@ -5,9 +5,13 @@
 //
 // Reader streams records from any io.Reader: the header fields are parsed, the block is an
 // io.Reader of exactly Content-Length bytes, so memory holds one header, a 64 KiB read buffer
-// and, for compressed input, 160 KiB of input buffers, more only while a longer gzip member is
-// retained (up to MaxRewind, see below) — never a whole file or a whole block (with the tag
-// libdeflate, one inflated member too: 256 KiB, up to 4 MiB).
+// and, for compressed input, up to 544 KiB of input buffers (the input is read in steps of up to
+// 512 KiB), more only while a longer gzip member is retained (up to MaxRewind, see below) — never
+// a whole file, nor a whole block unless the caller asks for one: Record.Block returns the block
+// as bytes, handing out the read buffer itself when the block is already decompressed there (a
+// second read buffer takes its place; no copy). With the tag libdeflate one inflated member is
+// held too (256 KiB, up to 4 MiB); a member that fits in the empty read buffer is not copied
+// either: its output buffer becomes the read buffer.
 //
 //	input -> rawReader (buffer; marks the start of the current gzip member)
 //	      -> bufio.Reader (klauspost/compress/flate's fast path)     [these two skipped when uncompressed]

@@ -2,6 +2,7 @@ package warc
 
 import (
 	"bytes"
+	"compress/gzip"
 	"errors"
 	"io"
 	"testing"
@@ -82,5 +83,23 @@ func FuzzDamagedArchive(f *testing.F) {
 		if len(res.recs) < intact {
 			t.Fatalf("%d records read, %d intact before the damage", len(res.recs), intact)
 		}
+	})
+}
+
+// FuzzBlock reads arbitrary bytes with Record.Block and with Body's Reads: both must observe the
+// same records, bytes, errors and counts.
+func FuzzBlock(f *testing.F) {
+	data, _ := encode(f, sampleRecords(3), true)
+	f.Add(data)
+	plain, _ := encode(f, sampleRecords(3), false)
+	f.Add(plain)
+	var whole bytes.Buffer // one member for every record
+	zw := gzip.NewWriter(&whole)
+	zw.Write(plain)
+	zw.Close()
+	f.Add(whole.Bytes())
+	f.Add([]byte("WARC/1.0\r\nContent-Length: 3\r\n\r\nabc\r\n\r\nWARC/1.1\r\nContent-Length: 99\r\n\r\nshort"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		sameWithBlock(t, "input", in, ReaderOptions{MaxHeaderBytes: 4096, MaxRewind: 1 << 16})
 	})
 }

@@ -84,8 +84,18 @@ func (r *Reader) openWholeMember() bool {
 // gzipFlagHeaderCRC is the FHCRC bit of a gzip member's flag byte.
 const gzipFlagHeaderCRC = 0x02
 
-// readWhole copies decompressed bytes of a member decoded whole; io.EOF after the last.
+// readWhole copies decompressed bytes of a member decoded whole into p, which is Reader.buf from
+// Reader.bw on; io.EOF after the last. A member that fits in an empty buf is not copied: the
+// output buffer becomes buf (with buf's length, so that later reads go in the same steps) and
+// buf's storage, when it is as large, the next output buffer.
 func (r *Reader) readWhole(p []byte) (int, error) {
+	if r.bw == 0 && len(r.wholeData) > 0 && len(r.wholeData) <= len(r.buf) && len(r.buf) <= cap(r.wholeOut) &&
+		cap(r.buf) >= wholeFirstOut && &r.wholeData[0] == &r.wholeOut[0] {
+		n := len(r.wholeData)
+		r.buf, r.wholeOut = r.wholeOut[:len(r.buf)], r.buf[:cap(r.buf)]
+		r.wholeData, r.inWhole = nil, false
+		return n, io.EOF
+	}
 	n := copy(p, r.wholeData)
 	r.wholeData = r.wholeData[n:]
 	if len(r.wholeData) == 0 {

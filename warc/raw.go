@@ -25,10 +25,23 @@ type rawReader struct {
 	err      error // sticky error of src
 	maxKeep  int
 	lookback int // bytes before r always retained (the read-ahead of the reader on top)
+	growTo   int // buf grows up to this size for longer reads of src (see fill)
 }
 
+// Reads of src: a full buffer that would have less than rawMinRead free after sliding its
+// retained bytes to the front is replaced by one of rawMaxReadBuf (no larger than MaxRewind, so
+// that a mark is given up where it was before). Each Read of src then takes hundreds of KiB
+// rather than the 32 KiB left beside the retained bytes: a tenth of the system calls, and the
+// bytes slid per byte read drop from ~3 to ~0.2 on the whole-member path.
+const (
+	rawMinRead    = 256 << 10
+	rawMaxReadBuf = 512 << 10
+)
+
 func newRawReader(src io.Reader, maxKeep, lookback int) *rawReader {
-	return &rawReader{src: src, buf: make([]byte, max(64<<10, 4*lookback)), mark: -1, maxKeep: maxKeep, lookback: lookback}
+	size := max(64<<10, 4*lookback)
+	return &rawReader{src: src, buf: make([]byte, size), mark: -1, maxKeep: maxKeep, lookback: lookback,
+		growTo: max(size, min(rawMaxReadBuf, maxKeep))}
 }
 
 // offset is the input offset of the next byte to be read.
@@ -72,8 +85,14 @@ func (b *rawReader) fill() error {
 		keep = b.mark
 	}
 	if b.w == len(b.buf) && keep > 0 {
-		// Slide the retained bytes to the front.
-		n := copy(b.buf, b.buf[keep:b.w])
+		// Slide the retained bytes to the front, into a larger buffer when little room would be
+		// left for the Read.
+		buf := b.buf
+		if len(b.buf)-(b.w-keep) < rawMinRead && len(b.buf) < b.growTo {
+			buf = make([]byte, b.growTo)
+		}
+		n := copy(buf, b.buf[keep:b.w])
+		b.buf = buf
 		b.base += int64(keep)
 		b.r -= keep
 		if b.mark >= 0 {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"github.com/klauspost/compress/gzip"
 	"io"
+	"slices"
 	"strconv"
 )
 
@@ -88,6 +89,9 @@ type Reader struct {
 
 	buf    []byte // decompressed bytes
 	br, bw int
+	spare  []byte // buf's twin: Block hands buf out and reads on in this one
+	// blockBuf holds a block that Block reads through Body's steps (one not yet in buf).
+	blockBuf []byte
 
 	gen       uint64 // record generation, so stale bodies fail
 	remaining int64  // unread block bytes of the current record
@@ -139,9 +143,18 @@ func NewReader(r io.Reader, opts ReaderOptions) *Reader {
 	return &Reader{
 		opts:      opts,
 		raw:       newRawReader(r, opts.MaxRewind, zinSize),
-		buf:       make([]byte, 64<<10),
+		buf:       newReadBuf(64 << 10),
 		maxHeader: opts.MaxHeaderBytes,
 	}
+}
+
+// newReadBuf makes a read buffer of n bytes. With a whole-member inflater its capacity is that of
+// the inflater's output buffer, so that the two can change places (see readWhole).
+func newReadBuf(n int) []byte {
+	if newWholeInflater != nil {
+		return make([]byte, n, max(n, wholeFirstOut))
+	}
+	return make([]byte, n)
 }
 
 // zinSize is the read-ahead of the bufio.Reader the decompressor reads: github.com/klauspost/
@@ -426,7 +439,10 @@ func (r *Reader) readLine() ([]byte, error) {
 			end := r.br + scanned + i
 			line := r.buf[r.br:end]
 			r.br = end + 1
-			return bytes.TrimSuffix(line, []byte{'\r'}), nil
+			if len(line) > 0 && line[len(line)-1] == '\r' {
+				line = line[:len(line)-1]
+			}
+			return line, nil
 		}
 		scanned = r.bw - r.br
 		err := r.fill(false, r.maxHeader+1024)
@@ -612,9 +628,73 @@ type body struct {
 
 func (b *body) Read(p []byte) (int, error) { return b.r.readBody(b.gen, p) }
 
+// Block reads the rest of the record's block (all of it, unless Body was read from) and checks it
+// as a Read to io.EOF does: in compressed input the gzip member's CRC, when the member ends with
+// the record. The bytes are the Reader's own and valid until the next call to Next; usually they
+// are not even copied (a block already decompressed in the read buffer is handed out as it is).
+// Block holds the whole block in memory: check Length first. Errors are those Body's Reads give.
+func (rec *Record) Block() ([]byte, error) {
+	b, ok := rec.Body.(*body)
+	if !ok { // a Record made by hand
+		data, err := io.ReadAll(rec.Body)
+		if err == nil && int64(len(data)) != rec.Length {
+			err = fmt.Errorf("warc: block of %d bytes, Content-Length %d", len(data), rec.Length)
+		}
+		return data, err
+	}
+	return b.r.readBlock(b.gen)
+}
+
+// readBlock hands out the rest of the block. When it is all in buf, buf and spare change places
+// (the rest of buf is copied to the front of spare, where the next fill would have moved it), so
+// that reading on — the record's trailer, the next member — leaves the block alone; buf keeps its
+// length, so later reads decode in the same steps as without Block. Otherwise the block is read
+// as Body's Reads read it, into blockBuf.
+func (r *Reader) readBlock(gen uint64) ([]byte, error) {
+	if gen != r.gen {
+		return nil, errStaleBody
+	}
+	if r.bodyErr != nil {
+		return nil, r.bodyErr
+	}
+	var block []byte
+	if n := r.remaining; n <= int64(r.bw-r.br) {
+		block = r.buf[r.br : r.br+int(n)]
+		rest := r.buf[r.br+int(n) : r.bw]
+		if len(r.spare) != len(r.buf) {
+			r.spare = newReadBuf(len(r.buf))
+		}
+		r.buf, r.spare = r.spare, r.buf
+		r.br, r.bw = 0, copy(r.buf, rest)
+		r.remaining = 0
+	} else {
+		block = r.blockBuf[:0]
+		for int64(len(block)) < n {
+			if len(block) == cap(block) { // grown as the bytes come, not to a Content-Length
+				block = slices.Grow(block, int(min(n-int64(len(block)), int64(max(len(block), 64<<10)))))
+			}
+			m, err := r.readBody(gen, block[len(block):cap(block)])
+			if err != nil {
+				if err == io.EOF { // not before the end of the block: readBody says why
+					err = io.ErrUnexpectedEOF
+				}
+				return nil, err
+			}
+			block = block[:len(block)+m]
+		}
+		r.blockBuf = block
+	}
+	if _, err := r.readBody(gen, nil); err != io.EOF {
+		return nil, err
+	}
+	return block, nil
+}
+
+var errStaleBody = errors.New("warc: record body read after Next")
+
 func (r *Reader) readBody(gen uint64, p []byte) (int, error) {
 	if gen != r.gen {
-		return 0, errors.New("warc: record body read after Next")
+		return 0, errStaleBody
 	}
 	if r.bodyErr != nil {
 		return 0, r.bodyErr
