@@ -96,28 +96,30 @@ func TestConv3x3(t *testing.T) {
 				t.Errorf("forward differs from the direct loop by %g", d)
 			}
 
-			// dL/dkernel[(dy,dx,c), k] = Σ x-patch·r: the direct conv with a one-hot kernel.
-			gradKernel := make([]float32, len(kernel))
-			for i := range gradKernel {
-				unit := make([]float32, len(kernel))
-				unit[i] = 1
-				y, _, _ := directConv3x3(x, tc.b, tc.h, tc.w, tc.c, unit, tc.out, tc.stride)
-				for j := range y {
-					gradKernel[i] += y[j] * r[j]
+			// L = Σ y·r is linear in each of x and the kernel, so its gradient at element i is L at
+			// the unit vector e_i: the direct conv with a one-hot kernel, or of a one-hot image.
+			linearGrad := func(n int, loss func(unit []float32) []float32) []float32 {
+				grad := make([]float32, n)
+				for i := range grad {
+					unit := make([]float32, n)
+					unit[i] = 1
+					for j, v := range loss(unit) {
+						grad[i] += v * r[j]
+					}
 				}
+				return grad
 			}
+			gradKernel := linearGrad(len(kernel), func(unit []float32) []float32 {
+				y, _, _ := directConv3x3(x, tc.b, tc.h, tc.w, tc.c, unit, tc.out, tc.stride)
+				return y
+			})
 			if d := maxAbsDiff(t, out[2], gradKernel); d > 1e-3 {
 				t.Errorf("kernel gradient differs by %g", d)
 			}
-			gradX := make([]float32, len(x))
-			for i := range gradX {
-				unit := make([]float32, len(x))
-				unit[i] = 1
+			gradX := linearGrad(len(x), func(unit []float32) []float32 {
 				y, _, _ := directConv3x3(unit, tc.b, tc.h, tc.w, tc.c, kernel, tc.out, tc.stride)
-				for j := range y {
-					gradX[i] += y[j] * r[j]
-				}
-			}
+				return y
+			})
 			if d := maxAbsDiff(t, out[1], gradX); d > 1e-3 {
 				t.Errorf("input gradient differs by %g", d)
 			}

@@ -176,6 +176,22 @@ func newTrainerFor(t testing.TB, cfg Config, seed int64) (*context.Context, *con
 	return newTrainer(t, cfg, 1e-3, seed)
 }
 
+// trainSteps runs n steps on one batch and returns the first and last loss; a NaN fails the test.
+func trainSteps(t *testing.T, step *context.Exec, images, tokens *tensors.Tensor, n int) (first, last float32) {
+	t.Helper()
+	for i := range n {
+		loss := step.MustExec(images, tokens)[0].Value().(float32)
+		if math.IsNaN(float64(loss)) {
+			t.Fatalf("step %d: NaN loss", i)
+		}
+		if i == 0 {
+			first = loss
+		}
+		last = loss
+	}
+	return first, last
+}
+
 // TestGELUVariantTrains: the exact-GELU MLP (OpenCLIP's choice for new models) differentiates on the
 // pure-Go backend too (Erf has a VJP there).
 func TestGELUVariantTrains(t *testing.T) {
@@ -183,17 +199,7 @@ func TestGELUVariantTrains(t *testing.T) {
 	cfg.Activation = GELU
 	_, step := newTrainer(t, cfg, 3e-3, 5)
 	images, tokens := batchFor(cfg, 8, 5)
-	var first, last float32
-	for i := range 8 {
-		loss := step.MustExec(images, tokens)[0].Value().(float32)
-		if math.IsNaN(float64(loss)) {
-			t.Fatalf("step %d: NaN", i)
-		}
-		if i == 0 {
-			first = loss
-		}
-		last = loss
-	}
+	first, last := trainSteps(t, step, images, tokens, 8)
 	if last >= first {
 		t.Errorf("GELU model loss did not fall: %.3f → %.3f", first, last)
 	}
@@ -205,17 +211,7 @@ func TestConvStemTrains(t *testing.T) {
 	cfg.VisionStem = StemConv
 	ctx, step := newTrainer(t, cfg, 2e-3, 6)
 	images, tokens := batchFor(cfg, 16, 6)
-	var first, last float32
-	for i := range 20 {
-		loss := step.MustExec(images, tokens)[0].Value().(float32)
-		if math.IsNaN(float64(loss)) {
-			t.Fatalf("step %d: NaN", i)
-		}
-		if i == 0 {
-			first = loss
-		}
-		last = loss
-	}
+	first, last := trainSteps(t, step, images, tokens, 20)
 	t.Logf("loss %.3f → %.3f in 20 steps", first, last)
 	if last > first/2 {
 		t.Errorf("conv-stem model loss did not fall: %.3f → %.3f", first, last)

@@ -83,17 +83,23 @@ func sameWithBlock(t *testing.T, name string, data []byte, opts ReaderOptions) {
 		r   io.Reader
 	}{{"in one piece", bytes.NewReader(data)}, {"one byte per Read", iotest.OneByteReader(bytes.NewReader(data))}} {
 		got := traceBodies(t, src.r, opts, true)
-		for i := range max(len(want), len(got)) {
-			var w, g string
-			if i < len(want) {
-				w = want[i]
-			}
-			if i < len(got) {
-				g = got[i]
-			}
-			if w != g {
-				t.Fatalf("%s (%s): event %d differs:\nRead:  %.300s\nBlock: %.300s", name, src.how, i, w, g)
-			}
+		diffTraces(t, name+" ("+src.how+")", "Read", "Block", want, got)
+	}
+}
+
+// diffTraces fails at the first event where two traces of the same input differ.
+func diffTraces(t *testing.T, name, wantLabel, gotLabel string, want, got []string) {
+	t.Helper()
+	for i := range max(len(want), len(got)) {
+		var w, g string
+		if i < len(want) {
+			w = want[i]
+		}
+		if i < len(got) {
+			g = got[i]
+		}
+		if w != g {
+			t.Fatalf("%s: event %d differs:\n%s: %.300s\n%s: %.300s", name, i, wantLabel, w, gotLabel, g)
 		}
 	}
 }
