@@ -74,9 +74,9 @@ go build -o "$WORK/wit" ./cmd/wit
 wit="$WORK/wit"
 
 # --- 1. CSVs of (absolute image path, caption) -------------------------------------------------
-# Training captions come in four forms. Recipe v3 gives every image all four, one row each, as
-# data sets with several captions per image are used (COCO's five): the bare name,
-# the retrieval queries' form, is then paired with every style of its concept, not one. v1 and v2
+# Training captions come in four forms. Recipe v3 gives every image all four, one row each, as data
+# sets with several captions per image are used (COCO's five): the bare name, the retrieval
+# queries' form, is then paired with every style of its concept, not one. v1 and v2
 # give each image one caption, rotating over the forms so that every concept is seen with each
 # form (across its four training styles) and every style with a mix of forms:
 #   0 "red apple"                                 the bare CLDR name (the retrieval queries' form)
@@ -89,6 +89,7 @@ wit="$WORK/wit"
 # sometimes names only a category: with the model of the fifth version, v3 kept retrieval a little
 # higher but let zero-shot over groups fall below the majority class (docs/EXPERIMENT.md).
 CAPTIONS=${CAPTIONS:-v4}
+[[ $CAPTIONS =~ ^v[1-4]$ ]] || { echo "CAPTIONS=$CAPTIONS: want v1, v2, v3 or v4" >&2; exit 1; }
 train_styles=()
 for s in "${STYLES[@]}"; do [[ $s == "$HELDOUT" ]] || train_styles+=("$s"); done
 log "train styles: ${train_styles[*]}; held out: $HELDOUT"
@@ -112,7 +113,7 @@ NR == 1 { next }
   }
   c = NR - 2
   for (s = 1; s <= n; s++) {
-    # v1, v2: one caption per image, the form rotating; v3: every form, one row each.
+    # v1, v2: one caption per image, the form rotating; v3, v4: every form, one row each.
     first = (c + s) % 4; last = (recipe == "v3" || recipe == "v4" ? first + 3 : first)
     for (f = first; f <= last; f++) {
       form = f % 4
@@ -122,7 +123,7 @@ NR == 1 { next }
       else cap = name ", " phrase(group)
       print csv(root "/" st[s] "/" hex ".png") "," csv(cap) > (work "/train.csv")
     }
-    if (recipe == "v4") print csv(root "/" st[s] "/" hex ".png") "," csv(phrase(group)) > (work "/train.csv") # 4 the group alone
+    if (recipe == "v4") print csv(root "/" st[s] "/" hex ".png") "," csv(phrase(group)) > (work "/train.csv") # v4: the group alone
   }
   print csv(root "/" heldout "/" hex ".png") "," csv(name) > (work "/heldout-names.csv")
   print csv(root "/" heldout "/" hex ".png") "," csv(group) > (work "/heldout-groups.csv")
@@ -179,9 +180,9 @@ YAML
 fi
 # The model's size for this data (docs/EXPERIMENT.md, fifth version): clip-tiny's widths and vision
 # depth, with 24 px input (9 patches of 8 px) and a 2-layer, 16-token text tower. Emoji captions are
-# short (at most 21 tokens, 99% within 17) and the drawings are simple; the cuts give more samples
-# per second (3.3-3.7x), and in this budget more images seen beat more pixels per image on the validation
-# split. IMAGE_RES= TEXT_LAYERS= CONTEXT= (empty) train the preset as it is.
+# short (at most 21 tokens, 99% within 17) and the drawings are simple; the cuts give 3.3-3.7x the
+# samples per second, and in this budget more images seen beat more pixels per image on the
+# validation split. IMAGE_RES= TEXT_LAYERS= CONTEXT= (empty) train the preset as it is.
 IMAGE_RES=${IMAGE_RES-24}
 TEXT_LAYERS=${TEXT_LAYERS-2}
 CONTEXT=${CONTEXT-16}
@@ -193,6 +194,11 @@ if [[ -n $IMAGE_RES || -n $TEXT_LAYERS || -n $CONTEXT ]]; then
         -e "${TEXT_LAYERS:+s/^\(  transformer_layers:\).*/\1 $TEXT_LAYERS/}" \
         -e "${CONTEXT:+s/^\(  context_length:\).*/\1 $CONTEXT/}" "$CONFIG"
   } >"$derived"
+  # A preset laid out differently would leave a value unset without a word: check each one took.
+  for kv in "image_resolution:$IMAGE_RES" "transformer_layers:$TEXT_LAYERS" "context_length:$CONTEXT"; do
+    [[ -z ${kv#*:} ]] || grep -q "^  ${kv%%:*}: ${kv#*:}\$" "$derived" ||
+      { echo "could not set ${kv%%:*} to ${kv#*:} in $CONFIG (want a line '  ${kv%%:*}: N')" >&2; exit 1; }
+  done
   CONFIG=$derived
 fi
 run=${RUN:-$WORK/run}
