@@ -9,23 +9,28 @@
 // 512 KiB), more only while a longer gzip member is retained (up to MaxRewind, see below) — never
 // a whole file, nor a whole block unless the caller asks for one: Record.Block returns the block
 // as bytes, handing out the read buffer itself when the block is already decompressed there (a
-// second read buffer takes its place; no copy). With the tag libdeflate one inflated member is
-// held too (256 KiB, up to 4 MiB); a member that fits in the empty read buffer is not copied
-// either: its output buffer becomes the read buffer.
+// second read buffer takes its place; no copy). One inflated member is held too (256 KiB, up to
+// 4 MiB); a member that fits in the empty read buffer is not copied either: its output buffer
+// becomes the read buffer.
 //
 //	input -> rawReader (buffer; marks the start of the current gzip member)
-//	      -> bufio.Reader (klauspost/compress/flate's fast path)     [these two skipped when uncompressed]
-//	      -> klauspost/compress/gzip, one member at a time (Multistream off, reused by Reset)
+//	      -> whole-member inflater: internal/inflate, or libdeflate (tag)  [compressed input]
 //	      -> line reader: version line, fields -> Record{Header, Offset, Length, Body}
 //
-// Built with the tag libdeflate (cgo; needs libdeflate's runtime library, Debian libdeflate0, and
-// a C compiler), each gzip member is first tried whole (inflate.go, inflate_libdeflate.go): the
-// buffered input goes to libdeflate_gzip_decompress_ex, which inflates the member in one call
-// (about twice klauspost's speed), checks its CRC and length and reports how many input bytes
-// it took; the member's bytes are then read from memory. A member it does not take — over 1 MiB
-// compressed or 4 MiB inflated, corrupt, cut off, or with a header CRC — is decoded by the
-// streaming path above from its start, so both builds read every input alike (same records,
-// counts, skips, errors, and Offset at member ends). Default builds are pure Go.
+// Each gzip member is first tried whole (inflate.go): the buffered input goes to the whole-member
+// inflater, which decodes the member in one call, checks its CRC and length and reports how many
+// input bytes it took; the member's bytes are then read from memory. The default build's inflater
+// is internal/inflate (pure Go, about twice klauspost/compress's speed on HTML members); built
+// with the tag libdeflate (cgo; needs libdeflate's runtime library, Debian libdeflate0, and a C
+// compiler) it is libdeflate_gzip_decompress_ex (inflate_libdeflate.go; faster again). A member
+// the inflater does not take — over 1 MiB compressed or 4 MiB inflated, corrupt, cut off, or with
+// a header CRC — is decoded from its start by the streaming path:
+//
+//	rawReader -> bufio.Reader (klauspost/compress/flate's fast path)
+//	          -> klauspost/compress/gzip, one member at a time (Multistream off, reused by Reset)
+//
+// so every build reads every input alike (same records, counts, skips, errors, and Offset at
+// member ends; TestWholeMemberSameAsStreaming, FuzzWholeMemberSameAsStreaming).
 //
 // Compression is detected from the first bytes. Common Crawl compresses each record as a gzip
 // member of its own; whole-file gzip and other member layouts read the same way.

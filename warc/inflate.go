@@ -3,26 +3,50 @@ package warc
 import (
 	"errors"
 	"io"
+
+	"github.com/witdata/wit/internal/inflate"
 )
 
-// wholeInflater decompresses one gzip member held whole in memory. The default build has none
-// and decodes every member with the streaming klauspost/compress decoder; the build tag
-// libdeflate provides one (inflate_libdeflate.go), about twice as fast per byte. Members it
-// cannot take — longer than the input it is given, corrupt, cut off, or with a header it does
-// not check the way the streaming decoder does — go through the streaming decoder, which
-// decides what they are, so both builds read every input the same way.
+// wholeInflater decompresses one gzip member held whole in memory. The default build uses
+// internal/inflate (pure Go, about twice klauspost's speed on Common Crawl's members); the build
+// tag libdeflate uses libdeflate (inflate_libdeflate.go, faster again). Members it cannot take —
+// longer than the input it is given, corrupt, cut off, or with a header it does not check the
+// way the streaming decoder does — go through the streaming klauspost/compress decoder, which
+// decides what they are, so every build reads every input the same way.
 type wholeInflater interface {
 	// inflateGzip decompresses the gzip member at the start of in into out and returns the
 	// bytes of in that the member took (header, deflate data and trailer) and the bytes written
-	// to out; errWholeOutputFull when out is too small; another error when in does not start
-	// with a complete member whose CRC and length match.
+	// to out; errWholeOutputFull when out is too small; errWholeCorrupt when no more input can
+	// make the member decode; another error when in does not start with a complete member whose
+	// CRC and length match.
 	inflateGzip(in, out []byte) (inN, outN int, err error)
 }
 
-// newWholeInflater returns an inflater for a new Reader, nil for none (the default build).
-var newWholeInflater func() wholeInflater
+// newWholeInflater returns an inflater for a new Reader.
+var newWholeInflater = newGoInflater
 
-var errWholeOutputFull = errors.New("output buffer too small for the gzip member")
+// goInflater is the default whole-member inflater.
+type goInflater struct{ d inflate.Decompressor }
+
+func newGoInflater() wholeInflater { return new(goInflater) }
+
+func (g *goInflater) inflateGzip(in, out []byte) (int, int, error) {
+	inN, outN, err := g.d.Gzip(in, out)
+	switch {
+	case err == nil:
+		return inN, outN, nil
+	case errors.Is(err, inflate.ErrOutputFull):
+		return 0, 0, errWholeOutputFull
+	case errors.Is(err, inflate.ErrShortInput):
+		return 0, 0, err
+	}
+	return 0, 0, errWholeCorrupt
+}
+
+var (
+	errWholeOutputFull = errors.New("output buffer too small for the gzip member")
+	errWholeCorrupt    = errors.New("corrupt gzip member")
+)
 
 // Bounds of the whole-member path. Common Crawl members hold at most about 1 MiB of payload
 // and are tens of KiB compressed; larger members are streamed.
@@ -67,6 +91,8 @@ func (r *Reader) openWholeMember() bool {
 			r.memberStart = start
 			r.inMember, r.inWhole = true, true
 			return true
+		case errors.Is(err, errWholeCorrupt):
+			return false // not too large: no miss counted
 		case errors.Is(err, errWholeOutputFull) && len(r.wholeOut) < wholeMaxOut:
 			r.wholeOut = make([]byte, min(2*len(r.wholeOut), wholeMaxOut))
 			continue

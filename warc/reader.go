@@ -79,7 +79,7 @@ type Reader struct {
 	inMember    bool
 	memberStart int64
 
-	// The whole-member path (build tag libdeflate, see inflate.go).
+	// The whole-member path (see inflate.go).
 	whole       wholeInflater
 	wholeOff    bool   // stream every member (tests compare both paths)
 	inWhole     bool   // the current member was decoded whole into wholeData
@@ -148,13 +148,10 @@ func NewReader(r io.Reader, opts ReaderOptions) *Reader {
 	}
 }
 
-// newReadBuf makes a read buffer of n bytes. With a whole-member inflater its capacity is that of
-// the inflater's output buffer, so that the two can change places (see readWhole).
+// newReadBuf makes a read buffer of n bytes with the capacity of the whole-member inflater's
+// output buffer, so that the two can change places (see readWhole).
 func newReadBuf(n int) []byte {
-	if newWholeInflater != nil {
-		return make([]byte, n, max(n, wholeFirstOut))
-	}
-	return make([]byte, n)
+	return make([]byte, n, max(n, wholeFirstOut))
 }
 
 // zinSize is the read-ahead of the bufio.Reader the decompressor reads: github.com/klauspost/
@@ -364,7 +361,7 @@ func (r *Reader) decRead(p []byte, stopAtEnd bool) (int, error) {
 }
 
 func (r *Reader) openMember() error {
-	if newWholeInflater != nil && !r.wholeOff && r.wholeMisses < wholeMaxMisses {
+	if !r.wholeOff && r.wholeMisses < wholeMaxMisses {
 		if r.whole == nil {
 			r.whole = newWholeInflater()
 		}
