@@ -24,13 +24,13 @@ func fixedTables() (litlen *[litlenEnough]uint32, dist *[distEnough]uint32) {
 			lens[s] = 8
 		}
 	}
-	if !buildTable(litlen[:], lens[:], &litlenSymbolEntries, litlenTableBits) {
+	if !buildTable(litlen[:], lens[:], countLengths(lens[:]), &litlenSymbolEntries, litlenTableBits) {
 		panic("inflate: fixed literal/length code")
 	}
 	for s := range numDistSyms {
 		lens[s] = 5
 	}
-	if !buildTable(dist[:], lens[:numDistSyms], &distSymbolEntries, distTableBits) {
+	if !buildTable(dist[:], lens[:numDistSyms], countLengths(lens[:numDistSyms]), &distSymbolEntries, distTableBits) {
 		panic("inflate: fixed distance code")
 	}
 	return litlen, dist
@@ -152,11 +152,13 @@ func (d *Decompressor) readDynamicHeader(br *bitReader) error {
 		precodeLens[precodeOrder[i]] = uint8(br.buf & 7)
 		br.consume(3)
 	}
-	if !buildTable(d.precode[:], precodeLens[:], &precodeSymbolEntries, precodeBits) {
+	if !buildTable(d.precode[:], precodeLens[:], countLengths(precodeLens[:]), &precodeSymbolEntries, precodeBits) {
 		return fmt.Errorf("%w: code length code", ErrCorrupt)
 	}
 	total := numLitlen + numDist
 	lens := d.lens[:]
+	// The lengths are counted as they are read: a pass of its own over them cost more.
+	var litlenCount, distCount [maxCodeLen + 1]int
 	for i := 0; i < total; {
 		if br.n < 7+7 {
 			br.refill()
@@ -172,6 +174,11 @@ func (d *Decompressor) readDynamicHeader(br *bitReader) error {
 		sym := e >> 16
 		if sym < 16 {
 			lens[i] = uint8(sym)
+			if i < numLitlen {
+				litlenCount[sym]++
+			} else {
+				distCount[sym]++
+			}
 			i++
 			continue
 		}
@@ -198,32 +205,36 @@ func (d *Decompressor) readDynamicHeader(br *bitReader) error {
 		for j := range rep {
 			lens[i+j] = fill
 		}
+		inLitlen := max(0, min(i+rep, numLitlen)-i)
+		litlenCount[fill] += inLitlen
+		distCount[fill] += rep - inLitlen
 		i += rep
 	}
 	if lens[256] == 0 {
 		return fmt.Errorf("%w: no end-of-block code", ErrCorrupt)
 	}
-	// Symbols past the counts have no code: the tables are built over all of them.
-	var litlenLens [numLitlenSyms]uint8
-	copy(litlenLens[:], lens[:numLitlen])
-	var distLens [numDistSyms]uint8
-	copy(distLens[:], lens[numLitlen:total])
-	if !buildTable(d.litlen[:], litlenLens[:], &litlenSymbolEntries, litlenTableBits) ||
-		!buildTable(d.dist[:], distLens[:], &distSymbolEntries, distTableBits) {
+	if !buildTable(d.litlen[:], lens[:numLitlen], &litlenCount, &litlenSymbolEntries, litlenTableBits) ||
+		!buildTable(d.dist[:], lens[numLitlen:total], &distCount, &distSymbolEntries, distTableBits) {
 		return fmt.Errorf("%w: literal/length or distance code", ErrCorrupt)
 	}
 	return nil
 }
 
-// buildTable fills table with the decode entries of the canonical code whose lengths are lens
-// (0: the symbol has no code). It reports false for a code that is over-subscribed, or
-// incomplete other than as Go's own decoders allow: no codes at all (an error only when a symbol
-// is decoded) or a single code of length 1.
-func buildTable(table []uint32, lens []uint8, symEntries *[numLitlenSyms]uint32, tableBits uint) bool {
+// countLengths counts the codes of each length.
+func countLengths(lens []uint8) *[maxCodeLen + 1]int {
 	var count [maxCodeLen + 1]int
 	for _, l := range lens {
 		count[l&maxCodeLen]++
 	}
+	return &count
+}
+
+// buildTable fills table with the decode entries of the canonical code whose lengths are lens
+// (0: the symbol has no code; symbols past len(lens) have none), lengthCounts counting them. It reports false for a code that is over-subscribed, or
+// incomplete other than as Go's own decoders allow: no codes at all (an error only when a symbol
+// is decoded) or a single code of length 1.
+func buildTable(table []uint32, lens []uint8, lengthCounts *[maxCodeLen + 1]int, symEntries *[numLitlenSyms]uint32, tableBits uint) bool {
+	count := *lengthCounts
 	count[0] = 0
 	left, total, maxLen := 1, 0, 0
 	for l := 1; l <= maxCodeLen; l++ {
@@ -322,8 +333,62 @@ func buildTable(table []uint32, lens []uint8, symEntries *[numLitlenSyms]uint32,
 	return true
 }
 
-// decodeBlock decodes one Huffman-coded block's symbols into out from o on.
+// fastState is the fast loop's state as decodeFastBMI2 reads and saves it.
+type fastState struct {
+	in       *byte
+	pos      int
+	inLimit  int // the last pos with fastInMargin bytes from it
+	out      *byte
+	o        int
+	outLimit int // the last o with fastOutMargin bytes from it
+	buf      uint64
+	n        uint64
+}
+
+// Why decodeFastBMI2 stopped.
+const (
+	fastStopLimit      = iota // near the end of the input or of the output
+	fastStopEndOfBlock        // after the end-of-block code
+	fastStopBadLitlen         // an unused literal/length code
+	fastStopBadDist           // an unused distance code
+	fastStopFar               // a distance before the start of the output
+	fastStopTable             // a subtable index past the table (never, with tables built here)
+)
+
+// decodeBlock decodes one Huffman-coded block's symbols into out from o on: in assembly where
+// the CPU has BMI2 (amd64), else in Go; the last symbols, near the end of the input or of out,
+// in decodeBlockSlow.
 func decodeBlock(br *bitReader, out []byte, o int, litlen *[litlenEnough]uint32, dist *[distEnough]uint32) (int, error) {
+	if !haveFastAsm {
+		return decodeBlockGo(br, out, o, litlen, dist)
+	}
+	if br.pos > len(br.in)-fastInMargin || o > len(out)-fastOutMargin {
+		return decodeBlockSlow(br, out, o, litlen, dist)
+	}
+	s := fastState{
+		in: &br.in[0], pos: br.pos, inLimit: len(br.in) - fastInMargin,
+		out: &out[0], o: o, outLimit: len(out) - fastOutMargin,
+		buf: br.buf, n: uint64(br.n),
+	}
+	stop := decodeFastBMI2(&s, litlen, dist)
+	br.pos, br.buf, br.n, o = s.pos, s.buf, uint(s.n), s.o
+	switch stop {
+	case fastStopLimit:
+		return decodeBlockSlow(br, out, o, litlen, dist)
+	case fastStopEndOfBlock:
+		return o, nil
+	case fastStopBadLitlen:
+		return o, fmt.Errorf("%w: unused literal/length code", ErrCorrupt)
+	case fastStopBadDist:
+		return o, fmt.Errorf("%w: unused distance code", ErrCorrupt)
+	case fastStopFar:
+		return o, fmt.Errorf("%w: distance before the start of the output", ErrCorrupt)
+	}
+	return o, fmt.Errorf("%w: subtable index past the table", ErrCorrupt)
+}
+
+// decodeBlockGo is decodeBlock in Go.
+func decodeBlockGo(br *bitReader, out []byte, o int, litlen *[litlenEnough]uint32, dist *[distEnough]uint32) (int, error) {
 	in := br.in
 	buf, n, pos := br.buf, br.n, br.pos
 	if pos > len(in)-fastInMargin || o > len(out)-fastOutMargin {
@@ -388,7 +453,7 @@ func decodeBlock(br *bitReader, out []byte, o int, litlen *[litlenEnough]uint32,
 		n -= uint(extra)
 		if distance > o {
 			br.buf, br.n, br.pos = buf, n, pos
-			return o, fmt.Errorf("%w: distance %d before the start of the output", ErrCorrupt, distance)
+			return o, fmt.Errorf("%w: distance before the start of the output", ErrCorrupt)
 		}
 		buf |= binary.LittleEndian.Uint64(in[pos:]) << (n & 63)
 		pos += int((63 - n) >> 3)
@@ -469,7 +534,7 @@ func decodeBlockSlow(br *bitReader, out []byte, o int, litlen *[litlenEnough]uin
 			return o, ErrShortInput
 		}
 		if distance > o {
-			return o, fmt.Errorf("%w: distance %d before the start of the output", ErrCorrupt, distance)
+			return o, fmt.Errorf("%w: distance before the start of the output", ErrCorrupt)
 		}
 		if length > len(out)-o {
 			return o, ErrOutputFull

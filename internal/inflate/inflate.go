@@ -41,16 +41,18 @@ const (
 // A table entry is a uint32:
 //
 //	bits 0-4   bits the entry's code takes at its level (codeword length, or for a subtable
-//	           entry the codeword length beyond the primary bits)
-//	bit 5      entrySpecial: end of block (value 0) or an unused code (value 1)
+//	           entry the codeword length beyond the primary bits); bit 5 is always 0, so that
+//	           the entry itself is a shift count (the assembly loop shifts by it and subtracts it
+//	           from a bit count of which only the low 6 bits matter)
 //	bit 6      entrySub: a pointer to a subtable; bits 8-11 its index bits, value its start
 //	bit 7      entryLiteral: a literal byte, value the byte
 //	bits 8-11  extra bits after the code (length and distance symbols)
+//	bit 12     entrySpecial: end of block (value 0) or an unused code (value 1)
 //	bits 16-31 value: literal, length or distance base, precode symbol, subtable start
 const (
-	entrySpecial = 1 << 5
 	entrySub     = 1 << 6
 	entryLiteral = 1 << 7
+	entrySpecial = 1 << 12
 
 	entryEndOfBlock = entrySpecial
 	entryUnused     = 1<<16 | entrySpecial
