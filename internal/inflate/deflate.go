@@ -47,7 +47,8 @@ type bitReader struct {
 	n   uint
 }
 
-// refill makes n at least 56, loading zeros past the end of the input.
+// refill makes n 56 to 63 (never 64: the fast loops shift by n mod 64), loading zeros past
+// the end of the input.
 func (br *bitReader) refill() {
 	if br.pos <= len(br.in)-8 {
 		br.buf |= binary.LittleEndian.Uint64(br.in[br.pos:]) << br.n
@@ -55,7 +56,7 @@ func (br *bitReader) refill() {
 		br.n |= 56
 		return
 	}
-	for br.n <= 56 {
+	for br.n < 56 {
 		if br.pos < len(br.in) {
 			br.buf |= uint64(br.in[br.pos]) << br.n
 		}
