@@ -158,20 +158,31 @@ func (d *Decompressor) readDynamicHeader(br *bitReader) error {
 	}
 	total := numLitlen + numDist
 	lens := d.lens[:]
-	// The lengths are counted as they are read: a pass of its own over them cost more.
+	// The lengths are counted as they are read: a pass of its own over them cost more. The bit
+	// reader's state is kept in locals here, as in the block loop.
 	var litlenCount, distCount [maxCodeLen + 1]int
+	in, buf, n, pos := br.in, br.buf, br.n, br.pos
 	for i := 0; i < total; {
-		if br.n < 7+7 {
-			br.refill()
-			if br.overrun() {
-				return ErrShortInput
+		if n < 7+7 {
+			if pos <= len(in)-8 {
+				buf |= binary.LittleEndian.Uint64(in[pos:]) << (n & 63)
+				pos += int((63 - n) >> 3)
+				n |= 56
+			} else {
+				br.buf, br.n, br.pos = buf, n, pos
+				br.refill()
+				if br.overrun() {
+					return ErrShortInput
+				}
+				buf, n, pos = br.buf, br.n, br.pos
 			}
 		}
-		e := d.precode[br.buf&(1<<precodeBits-1)]
+		e := d.precode[buf&(1<<precodeBits-1)]
 		if e&entrySpecial != 0 {
 			return fmt.Errorf("%w: unused code length code", ErrCorrupt)
 		}
-		br.consume(uint(e & 31))
+		buf >>= e & 31
+		n -= uint(e & 31)
 		sym := e >> 16
 		if sym < 16 {
 			lens[i] = uint8(sym)
@@ -191,14 +202,17 @@ func (d *Decompressor) readDynamicHeader(br *bitReader) error {
 				return fmt.Errorf("%w: repeat with no previous length", ErrCorrupt)
 			}
 			fill = lens[i-1]
-			rep = 3 + int(br.buf&3)
-			br.consume(2)
+			rep = 3 + int(buf&3)
+			buf >>= 2
+			n -= 2
 		case 17:
-			rep = 3 + int(br.buf&7)
-			br.consume(3)
+			rep = 3 + int(buf&7)
+			buf >>= 3
+			n -= 3
 		default:
-			rep = 11 + int(br.buf&127)
-			br.consume(7)
+			rep = 11 + int(buf&127)
+			buf >>= 7
+			n -= 7
 		}
 		if i+rep > total {
 			return fmt.Errorf("%w: code lengths run past their count", ErrCorrupt)
@@ -211,6 +225,7 @@ func (d *Decompressor) readDynamicHeader(br *bitReader) error {
 		distCount[fill] += rep - inLitlen
 		i += rep
 	}
+	br.buf, br.n, br.pos = buf, n, pos
 	if lens[256] == 0 {
 		return fmt.Errorf("%w: no end-of-block code", ErrCorrupt)
 	}
