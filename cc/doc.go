@@ -14,7 +14,8 @@
 //	  -> warc.Reader (streamed; gzip per record; damage counted and skipped)
 //	  -> per record, by type (Format auto) or as forced:
 //	     response          -> HTTP message parsed (plain ones by httpHead, the rest by net/http:
-//	                          chunked, folded; gzip/deflate decoded) -> 2xx, not
+//	                          chunked, folded; gzip/deflate decoded: a whole gzip payload
+//	                          by internal/inflate, the rest streamed) -> 2xx, not
 //	                          noindex, HTML -> crawl/extract, the crawler's extractor: <img>,
 //	                          srcset, lazy-load, <picture>, <figure>, og:image
 //	     metadata + JSON   -> WAT: Envelope.Payload-Metadata.HTTP-Response-Metadata.HTML-Metadata

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/witdata/wit/crawl/extract"
+	"github.com/witdata/wit/internal/inflate"
 	"github.com/witdata/wit/internal/urlnorm"
 	"github.com/witdata/wit/shards"
 	"github.com/witdata/wit/warc"
@@ -35,6 +36,9 @@ type processor struct {
 	head   httpHead
 	br     *bufio.Reader
 	body   bytes.Buffer
+	gz     inflate.Decompressor // gzip payloads held whole (gunzipWhole)
+	gzOut  []byte
+	noGzip bool // no gunzipWhole: every gzip payload streamed (tests compare both)
 	wat    watPage
 	seen   map[[2]string]struct{}
 	sawWAT bool
@@ -97,6 +101,31 @@ func recordDate(rec *warc.Record) time.Time {
 	return t
 }
 
+// gunzipWhole decodes a gzip payload held in memory in one call of internal/inflate (archives
+// other than Common Crawl's keep the bodies servers sent gzipped). It takes only a payload that
+// is one complete member inflating to at most maxBody bytes; anything else (several members,
+// trailing bytes, a payload cut short, a longer body, damage) it leaves to the streaming reader,
+// which decides what it is, so both give the same body.
+func (p *processor) gunzipWhole(payload io.Reader, enc string, data []byte) ([]byte, bool) {
+	if payload != nil || (enc != "gzip" && enc != "x-gzip") || p.noGzip {
+		return nil, false
+	}
+	if p.gzOut == nil {
+		p.gzOut = make([]byte, min(p.maxBody, 256<<10))
+	}
+	for {
+		n, outN, err := p.gz.Gzip(data, p.gzOut)
+		switch {
+		case err == nil && n == len(data):
+			return p.gzOut[:outN], true
+		case errors.Is(err, inflate.ErrOutputFull) && int64(len(p.gzOut)) < p.maxBody:
+			p.gzOut = make([]byte, min(2*int64(len(p.gzOut)), p.maxBody))
+			continue
+		}
+		return nil, false
+	}
+}
+
 // pageURL parses and checks a target URI; the pair's page_url is its normalised form, as the
 // crawler writes it.
 func pageURL(raw string) (*url.URL, string, bool) {
@@ -149,6 +178,8 @@ func (p *processor) warcRecord(rec *warc.Record, c *Counters, emit func(shards.P
 	var body []byte
 	if payload == nil && (enc == "" || enc == "identity") {
 		body = h.payload[:min(int64(len(h.payload)), p.maxBody)] // no copy
+	} else if b, ok := p.gunzipWhole(payload, enc, h.payload); ok {
+		body = b
 	} else {
 		if payload == nil {
 			payload = bytes.NewReader(h.payload)
