@@ -246,9 +246,9 @@ func countLengths(lens []uint8) *[maxCodeLen + 1]int {
 }
 
 // buildTable fills table with the decode entries of the canonical code whose lengths are lens
-// (0: the symbol has no code; symbols past len(lens) have none), lengthCounts counting them. It reports false for a code that is over-subscribed, or
-// incomplete other than as Go's own decoders allow: no codes at all (an error only when a symbol
-// is decoded) or a single code of length 1.
+// (0: the symbol has no code; symbols past len(lens) have none), lengthCounts counting them. It
+// reports false for a code that is over-subscribed, or incomplete other than as Go's own decoders
+// allow: no codes at all (an error only when a symbol is decoded) or a single code of length 1.
 func buildTable(table []uint32, lens []uint8, lengthCounts *[maxCodeLen + 1]int, symEntries *[numLitlenSyms]uint32, tableBits uint) bool {
 	count := *lengthCounts
 	count[0] = 0

@@ -4,8 +4,8 @@
 // extractor, the largest cost of `wit cc`. klauspost/compress's streaming decoder, which the
 // reader falls back to for every member this package does not take, is built to pull bytes from
 // an io.Reader one refill at a time; a member that is already in memory can be decoded in the way
-// libdeflate does instead: about 2.5 times klauspost's speed on HTML members, as fast as
-// libdeflate 1.14 (docs/BENCHMARKS.txt).
+// libdeflate does instead: about 2.4 times klauspost's speed on HTML members, as fast as
+// libdeflate 1.14 on Common Crawl's record members (docs/BENCHMARKS.txt).
 //
 // How a member is decoded: the gzip header is checked, then every block is decoded with a 64-bit
 // bit buffer refilled eight bytes at a time, each symbol found with one lookup in an 11-bit

@@ -102,11 +102,6 @@ type Decompressor struct {
 	dist    [distEnough]uint32
 	precode [1 << precodeBits]uint32
 	lens    [numLitlenSyms + numDistSyms]uint8
-
-	// The fixed code's tables are built once and copied on use.
-	fixedBuilt bool
-	fixedLit   [litlenEnough]uint32
-	fixedDist  [distEnough]uint32
 }
 
 // Gzip decodes the gzip member at the start of in into out. It returns the bytes of in the

@@ -277,6 +277,8 @@ func TestDeflateHandMade(t *testing.T) {
 		err  error
 	}{
 		{"single distance code of length 1", handMade(simple, 1, map[int]uint8{0: 1}, aaaa), "aaaa", nil},
+		// 'a'..'n' take 1..14 bits, 'o' and the end of block 15: codes in subtables.
+		{"15-bit codes", handMade(longCodes(), 1, nil, func(w *bitWriter) { w.code(0x7ffe, 15); w.code(0, 1); w.code(0x7fff, 15) }), "oa", nil},
 		{"no distance codes, no matches", handMade(simple, 1, nil, func(w *bitWriter) { w.code(0, 1); w.code(2, 2) }), "a", nil},
 		{"no distance codes, a match", handMade(simple, 1, nil, aaaa), "", ErrCorrupt},
 		{"incomplete distance code", handMade(simple, 2, map[int]uint8{0: 2, 1: 2}, aaaa), "", ErrCorrupt},
@@ -310,6 +312,16 @@ func TestDeflateHandMade(t *testing.T) {
 			t.Errorf("%s: klauspost/compress gives %q, %v", c.name, kout, kerr)
 		}
 	}
+}
+
+// longCodes is a complete literal/length code with codes of every length: 'a' + i takes i+1 bits
+// (1 to 14), 'o' and the end-of-block code 15.
+func longCodes() map[int]uint8 {
+	m := map[int]uint8{'o': 15, 256: 15}
+	for i := range 14 {
+		m['a'+i] = uint8(i + 1)
+	}
+	return m
 }
 
 // fixedBlock returns a final block of the fixed code holding body's codes.
