@@ -282,3 +282,83 @@ func readFailed(path string) iter.Seq2[failedRecord, error] {
 		}
 	}
 }
+
+// Recorded sums what the stats records of a run's shard numbers account for. A distributed
+// fetch reads it before and after each run of a slice: the difference is what the slice's runs
+// did, counted once even when a run was cut off and the next one skipped what it had recorded.
+type Recorded struct {
+	Items     int64            `json:"items"`     // input items accounted for: successes + failures
+	Successes int64            `json:"successes"` // rows in the shards
+	Failures  map[string]int64 `json:"failures"`  // failed items by reason
+	Shards    int              `json:"shards"`    // shard files
+	Bytes     int64            `json:"bytes"`     // their size
+}
+
+// ReadRecorded reads the stats records of shard numbers [first, limit) in dir (a local path or
+// an object-store URL; limit 0: every number). Like a resuming run, it leaves out a record whose
+// shard was never committed; unlike one, it changes nothing.
+func ReadRecorded(ctx context.Context, dir string, first, limit int) (Recorded, error) {
+	rec := Recorded{Failures: map[string]int64{}}
+	d, err := storage.Open(ctx, dir)
+	if err != nil {
+		return rec, fmt.Errorf("fetch: %w", err)
+	}
+	entries, err := d.List(ctx, "")
+	if err != nil {
+		if storage.IsNotExist(err) {
+			return rec, nil
+		}
+		return rec, fmt.Errorf("fetch: %w", err)
+	}
+	owns := shardRange(first, limit)
+	arrows := map[int]bool{}
+	for _, e := range entries {
+		if n, ok := shards.FileIndex(e.Name); ok && !e.IsDir && owns.has(n) {
+			arrows[n] = true
+		}
+	}
+	for _, e := range entries {
+		n, ok := shards.StatsIndex(e.Name)
+		if !ok || e.IsDir || !owns.has(n) {
+			continue
+		}
+		st, err := shards.ReadShardStats(storage.Join(dir, e.Name))
+		if err != nil {
+			return rec, fmt.Errorf("fetch: %w", err)
+		}
+		if st.File != "" {
+			if !arrows[n] {
+				continue
+			}
+			rec.Shards++
+			rec.Bytes += st.Bytes
+		}
+		rec.Items += st.Count
+		rec.Successes += st.Successes
+		for r, k := range st.Failures {
+			rec.Failures[r] += k
+		}
+	}
+	return rec, nil
+}
+
+// Since is what r holds beyond an earlier reading of the same records.
+func (r Recorded) Since(before Recorded) Recorded {
+	d := Recorded{Items: r.Items - before.Items, Successes: r.Successes - before.Successes,
+		Shards: r.Shards - before.Shards, Bytes: r.Bytes - before.Bytes, Failures: map[string]int64{}}
+	for k, n := range r.Failures {
+		if n -= before.Failures[k]; n != 0 {
+			d.Failures[k] = n
+		}
+	}
+	return d
+}
+
+// Failed is the number of failed items.
+func (r Recorded) Failed() int64 {
+	var n int64
+	for _, k := range r.Failures {
+		n += k
+	}
+	return n
+}

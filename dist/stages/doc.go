@@ -12,9 +12,11 @@
 // SamplesPerShard items plus a reserve for cut-off runs): its shards and records go straight
 // into <out> under their final names (fetch.Config.ShardDir), its own manifest, stats and
 // fetch.json into <out>/_dist/parts/NNNNN. A redelivered slice resumes from the records of its
-// range (nothing fetched or written twice) and no two slices write the same name. The final
-// step writes fetch.json, manifest.json and sizes.json over every shard of <out>, then the
-// summed stats.json, and removes _dist. Keys stay those of the files the rows are in; shard
+// range (nothing fetched or written twice) and no two slices write the same name. A slice's
+// counts come from the records of its range, read when the job first runs it and again after
+// its last run (fetch.ReadRecorded): a rerun skips what a cut-off run recorded, yet every item
+// is counted once, as done by the job. The final step writes fetch.json, manifest.json and
+// sizes.json over every shard of <out>, then the summed stats.json, and removes _dist. Keys stay those of the files the rows are in; shard
 // numbers may have gaps.
 //
 // # crawl (Nutch-style)

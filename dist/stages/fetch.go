@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -171,6 +172,10 @@ func runFetchTask(ctx context.Context, t *dist.Task) (any, error) {
 	if _, err := storage.Stat(ctx, in.File); err != nil {
 		return nil, fmt.Errorf("slice %d: %w (the output folder must be on storage every worker sees)", in.Slice, err)
 	}
+	before, err := startSlice(ctx, t, spec.Config.Out, cfg.Out, in.FirstShard, cfg.ShardLimit)
+	if err != nil {
+		return nil, fmt.Errorf("slice %d: %w", in.Slice, err)
+	}
 	source := fetch.ReadInput(ctx, in.File, fetch.InputOptions{URLCol: "url", CaptionCol: "caption", Format: "jsonl"})
 	st, err := fetch.Run(ctx, cfg, source)
 	if err != nil {
@@ -179,7 +184,62 @@ func runFetchTask(ctx context.Context, t *dist.Task) (any, error) {
 	if st.Seen+st.Skipped != in.Count {
 		return nil, fmt.Errorf("slice %d: read %d items, want %d", in.Slice, st.Seen+st.Skipped, in.Count)
 	}
-	return st, nil
+	after, err := fetch.ReadRecorded(ctx, spec.Config.Out, in.FirstShard, cfg.ShardLimit)
+	if err != nil {
+		return nil, fmt.Errorf("slice %d: %w", in.Slice, err)
+	}
+	return sliceStats(st, in.Count, before, after.Since(before.Recorded)), nil
+}
+
+// sliceStart is when the job's first run of a slice started and what the records of the
+// slice's shard numbers held then.
+type sliceStart struct {
+	Time time.Time `json:"time"`
+	fetch.Recorded
+}
+
+// startSlice returns the slice's start: the job's first run of the slice reads the records and
+// saves the reading in the slice's part folder (named by job, so a later job into the same
+// output makes its own), later runs read the saved one. A run killed before the save had
+// written nothing.
+func startSlice(ctx context.Context, t *dist.Task, out, part string, first, limit int) (sliceStart, error) {
+	saved := storage.Join(part, "start-"+t.Job.ID+".json")
+	var s sliceStart
+	data, err := storage.ReadFile(ctx, saved)
+	if err == nil {
+		if err := json.Unmarshal(data, &s); err != nil {
+			return s, fmt.Errorf("%s: %w", saved, err)
+		}
+		return s, nil
+	}
+	if !storage.IsNotExist(err) {
+		return s, err
+	}
+	s.Time = time.Now().UTC()
+	if s.Recorded, err = fetch.ReadRecorded(ctx, out, first, limit); err != nil {
+		return s, err
+	}
+	return s, storage.WriteJSON(ctx, saved, &s)
+}
+
+// sliceStats turns the stats of a slice's last run into the stats of everything the job did for
+// the slice. The last run skips what a run before it in the same job recorded, so its counts
+// alone would lose those items; the records count every item once. Items recorded before the
+// job are "skipped", as a single-machine run counts what an earlier run did. The slice's run
+// time starts with its first run; downloaded bytes stay those of the last run (nothing records
+// a cut-off run's).
+func sliceStats(last fetch.Stats, count int64, start sliceStart, byJob fetch.Recorded) fetch.Stats {
+	st := last
+	st.StartTime = start.Time
+	st.Skipped = start.Items
+	st.Seen = count - start.Items
+	st.Done = byJob.Items
+	st.Successes = byJob.Successes
+	st.Failures = byJob.Failures
+	st.Failed = byJob.Failed()
+	st.ShardsWritten = byJob.Shards
+	st.BytesWritten = byJob.Bytes
+	return st
 }
 
 // finalizeFetch writes the output folder's manifest.json, sizes.json, fetch.json and the summed

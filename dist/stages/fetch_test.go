@@ -10,15 +10,20 @@ import (
 	"image/jpeg"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"gopkg.in/yaml.v3"
+
+	"github.com/witdata/wit/dist"
 	"github.com/witdata/wit/dist/disttest"
 	"github.com/witdata/wit/fetch"
 	"github.com/witdata/wit/internal/storage"
@@ -222,7 +227,7 @@ func testDistributedFetch(t *testing.T, kind string) {
 		t.Errorf("manifest: single %d samples, distributed %d", ms.TotalCount, mm.TotalCount)
 	}
 	ss, sm := readStats(t, single), readStats(t, multi)
-	if ss.Successes != sm.Successes || ss.Failed != sm.Failed || ss.Failures["http_4xx"] != sm.Failures["http_4xx"] ||
+	if ss.Successes != sm.Successes || ss.Failed != sm.Failed || !maps.Equal(ss.Failures, sm.Failures) || ss.Failures["http_404"] != 5 ||
 		sm.DatasetCount != ms.TotalCount || sm.Input != input || sm.Error != "" {
 		t.Errorf("stats: single %+v\ndistributed %+v", ss, sm)
 	}
@@ -246,6 +251,69 @@ func testDistributedFetch(t *testing.T, kind string) {
 	}
 	if st.Skipped != n || st.Done != 0 {
 		t.Errorf("resume after the distributed fetch: skipped %d, done %d; want %d, 0", st.Skipped, st.Done, n)
+	}
+}
+
+// TestFetchSliceRerunCountsEveryItem: a slice whose first run is cut off after some items are
+// recorded is run again; the second run skips those items, and its result still counts every
+// item of the slice once, as the items the job did (none skipped, none twice).
+func TestFetchSliceRerunCountsEveryItem(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var requests atomic.Int64
+	site := imageSite(t, 20*time.Millisecond, nil)
+	cutter := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if requests.Add(1) == 12 {
+			cancel()
+		}
+		http.Redirect(w, r, site.URL+r.URL.Path, http.StatusFound)
+	}))
+	defer cutter.Close()
+
+	const count = 20 // 4, 13 answer 404
+	out := t.TempDir()
+	var lines bytes.Buffer
+	for i := range count {
+		line, _ := json.Marshal(fetch.Item{URL: fmt.Sprintf("%s/img/%d.jpg", cutter.URL, i), Caption: fmt.Sprint("picture ", i)})
+		lines.Write(append(line, '\n'))
+	}
+	file := filepath.Join(out, WorkDir, slicesDir, "00000.jsonl")
+	if err := storage.WriteFile(context.Background(), file, lines.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	cfg := fetchConfig(out)
+	cfg.Workers, cfg.PerHost = 2, 2
+	spec, err := yaml.Marshal(FetchSpec{Config: cfg, Input: "urls.csv", SliceSize: count, ShardsPerTask: 24})
+	if err != nil {
+		t.Fatal(err)
+	}
+	input, _ := json.Marshal(fetchTask{Slice: 0, First: 0, Count: count, FirstShard: 0, File: file})
+	task := func() *dist.Task {
+		return &dist.Task{Job: &dist.JobRecord{ID: "job1", Kind: KindFetch, Spec: string(spec)}, Input: input,
+			Log: cfg.Logger, AllowPrivate: true}
+	}
+
+	if _, err := runFetchTask(ctx, task()); err == nil {
+		t.Fatal("the cut-off run reported success")
+	}
+	cut, err := fetch.ReadRecorded(context.Background(), out, 0, 24)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cut.Items == 0 || cut.Items == count {
+		t.Fatalf("the first run recorded %d of %d items; the test needs a run cut off in the middle", cut.Items, count)
+	}
+	res, err := runFetchTask(context.Background(), task())
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := res.(fetch.Stats)
+	if st.Seen != count || st.Skipped != 0 || st.Done != count || st.Successes != count-2 || st.Failed != 2 ||
+		st.Failures["http_404"] != 2 {
+		t.Errorf("slice stats after a rerun that skipped %d recorded items: %+v", cut.Items, st)
+	}
+	if m, err := shards.ReadManifest(filepath.Join(out, WorkDir, partsDir, "00000")); err != nil || int64(st.Successes) != m.TotalCount {
+		t.Errorf("manifest: %v, %v; stats say %d successes", m, err, st.Successes)
 	}
 }
 
