@@ -33,9 +33,10 @@
 // After Ctrl-C every stage stops cleanly: the crawl lets its pages in flight finish, their
 // pairs are logged (back-pressure is off then), fetch commits its shards. After kill -9: pages
 // whose completion the crawl had not synced are fetched again and their pairs redelivered;
-// dedup drops the repeats (they are counted as duplicates). A pair whose page completion
-// reached the crawl's log while the process died inside OnPair, before the queue's synced
-// commit, is lost: the two stores commit separately (a window of a few milliseconds per page).
+// dedup drops the repeats (they are counted as duplicates). The two stores commit separately,
+// so the crawl keeps a completed page's pairs until OnPair has returned for each (its queue
+// commit is synced): a process that died in between, or a committer that failed, gets them
+// again from the crawl's next run, and dedup drops those the queue already had.
 //
 // # Output directory
 //

@@ -70,10 +70,12 @@ type Config struct {
 	Progress      func(Stats)   `yaml:"-"`
 	ProgressEvery time.Duration `yaml:"progress_every"`
 	// OnPair, when set, receives every pair once its page's completion is committed to the state
-	// store. Within one run each pair is delivered exactly once; after a kill -9 the pages that
-	// were in flight, or whose unsynced completion was lost, are fetched again and their pairs
-	// delivered again (files never hold a pair twice). Called from several goroutines at once;
-	// an error stops the crawl.
+	// store, which keeps the pairs until OnPair has taken them all: if OnPair fails (the error
+	// stops the crawl) or the process dies first, the next run hands them over again before it
+	// crawls on. Pairs are thus never lost, and delivered twice only across runs: those of a
+	// page whose handover was cut off, and after a kill -9 those of the pages that were in
+	// flight or whose unsynced completion was lost (fetched again). Files never hold a pair
+	// twice. Called from several goroutines at once.
 	OnPair func(shards.Pair) error `yaml:"-"`
 
 	// A distributed crawl (package dist/stages) runs one crawl per partition of the hosts.

@@ -142,6 +142,14 @@ func (cr *crawler) run(parent context.Context) (Stats, error) {
 	if err := cr.bumpCounter(cRuns, 1); err != nil {
 		return Stats{}, err
 	}
+	if cfg.OnPair != nil {
+		if err := cr.handOverLeft(); err != nil {
+			if cr.pf != nil {
+				cr.pf.w.Abort()
+			}
+			return Stats{}, err
+		}
+	}
 	if cfg.WARCOut != "" {
 		a, err := openArchive(parent, cfg, cr.log)
 		if err != nil {
@@ -466,6 +474,47 @@ func (cr *crawler) feedPending() error {
 	return nil
 }
 
+// handOver gives a committed page's pairs to Config.OnPair and then deletes their handover
+// key. The delete is not synced: if it is lost, the next run hands the pairs over again, as it
+// does when OnPair fails or the process dies inside it.
+func (cr *crawler) handOver(seq uint64, pairs []shards.Pair) error {
+	for _, p := range pairs {
+		if err := cr.cfg.OnPair(p); err != nil {
+			return fmt.Errorf("pair consumer: %w", err)
+		}
+	}
+	if err := cr.st.db.Delete(key8(ksHandover, seq), pebble.NoSync); err != nil {
+		return fmt.Errorf("state: %w", err)
+	}
+	return nil
+}
+
+// handOverLeft hands over, before the crawl goes on, the pairs of pages whose completion a
+// past run committed but whose pairs OnPair did not take (it failed, or the process died).
+func (cr *crawler) handOverLeft() error {
+	it, err := cr.st.prefixIter(ksHandover)
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	n := 0
+	for it.First(); it.Valid(); it.Next() {
+		seq := beU64(it.Key()[1:])
+		pairs, err := decodePairs(it.Value())
+		if err != nil {
+			return fmt.Errorf("state: pairs to hand over %d: %w", seq, err)
+		}
+		if err := cr.handOver(seq, pairs); err != nil {
+			return err
+		}
+		n += len(pairs)
+	}
+	if n > 0 {
+		cr.log.Info("crawl: handing over again the pairs of pages an earlier run completed", "pairs", n)
+	}
+	return it.Error()
+}
+
 func (cr *crawler) bumpCounter(name string, d int64) error {
 	st := cr.st
 	st.mu.Lock()
@@ -528,7 +577,7 @@ func (cr *crawler) addSeeds(ctx context.Context) (err error) {
 		if len(batch) == 0 {
 			return nil
 		}
-		_, err := cr.complete(job{}, &outcome{links: batch}, false)
+		_, _, err := cr.complete(job{}, &outcome{links: batch}, false)
 		batch = batch[:0]
 		return err
 	}
@@ -694,15 +743,12 @@ func (cr *crawler) worker(jobs <-chan job) {
 			cr.signal()
 			continue
 		}
-		pairs, err := cr.complete(j, o, true)
+		pairs, seq, err := cr.complete(j, o, true)
 		if err != nil {
 			cr.fail(err)
-		} else if cr.cfg.OnPair != nil {
-			for _, p := range pairs {
-				if err := cr.cfg.OnPair(p); err != nil {
-					cr.fail(fmt.Errorf("pair consumer: %w", err))
-					break
-				}
+		} else if cr.cfg.OnPair != nil && len(pairs) > 0 {
+			if err := cr.handOver(seq, pairs); err != nil {
+				cr.fail(err)
 			}
 		}
 		cr.signal()
@@ -894,7 +940,7 @@ func classify(err error, status int) string {
 // links enter the visited set and the frontier (within the depth, scope and page caps), its
 // pairs enter the pending space, counters move. Then the pairs go to the open pair file.
 // Seeds use it with fromWorker false (no in-flight key, no page counters).
-func (cr *crawler) complete(j job, o *outcome, fromWorker bool) ([]shards.Pair, error) {
+func (cr *crawler) complete(j job, o *outcome, fromWorker bool) ([]shards.Pair, uint64, error) {
 	st := cr.st
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -911,7 +957,7 @@ func (cr *crawler) complete(j job, o *outcome, fromWorker bool) ([]shards.Pair, 
 			k := key8(ksSeen, urlID(o.redirectTo))
 			seen, err := st.has(k)
 			if err != nil {
-				return nil, err
+				return nil, 0, err
 			}
 			if seen {
 				o.pairs, o.links = nil, nil
@@ -941,9 +987,10 @@ func (cr *crawler) complete(j job, o *outcome, fromWorker bool) ([]shards.Pair, 
 	added, outboxAdded, err := cr.admitLocked(b, o.links)
 	if err != nil {
 		st.frontierSeq = seqBefore
-		return nil, err
+		return nil, 0, err
 	}
-	var pendingSeq uint64
+	var pairSeq uint64
+	keepPairs := len(o.pairs) > 0 && (cr.pf != nil || cr.cfg.OnPair != nil)
 	if len(o.pairs) > 0 {
 		bySrc := map[string]int64{}
 		for _, p := range o.pairs {
@@ -953,11 +1000,19 @@ func (cr *crawler) complete(j job, o *outcome, fromWorker bool) ([]shards.Pair, 
 			inc(cSourcePrefix+s, n)
 		}
 		inc(cPairs, int64(len(o.pairs)))
+	}
+	if keepPairs {
+		pairSeq = st.pairSeq
+		enc := encodePairs(o.pairs)
 		if cr.pf != nil {
-			pendingSeq = st.pairSeq
-			b.Set(key8(ksPending, pendingSeq), encodePairs(o.pairs), nil)
-			b.Set(metaPairSeq, u64(pendingSeq+1), nil)
+			b.Set(key8(ksPending, pairSeq), enc, nil)
 		}
+		if cr.cfg.OnPair != nil {
+			// Deleted once OnPair has taken every pair (handedOver); a run that stops before
+			// that hands them over again at its next start.
+			b.Set(key8(ksHandover, pairSeq), enc, nil)
+		}
+		b.Set(metaPairSeq, u64(pairSeq+1), nil)
 	}
 	for name, v := range changed {
 		b.Set(keyStr(ksCounter, name), u64(uint64(v)), nil)
@@ -968,7 +1023,7 @@ func (cr *crawler) complete(j job, o *outcome, fromWorker bool) ([]shards.Pair, 
 	// batch of the next file commit makes every earlier completion durable.
 	if err := b.Commit(pebble.NoSync); err != nil {
 		st.frontierSeq = seqBefore
-		return nil, fmt.Errorf("state: commit page: %w", err)
+		return nil, 0, fmt.Errorf("state: commit page: %w", err)
 	}
 	for name, v := range changed {
 		st.counters[name] = v
@@ -990,13 +1045,15 @@ func (cr *crawler) complete(j job, o *outcome, fromWorker bool) ([]shards.Pair, 
 	if fromWorker {
 		st.inFlight.Add(-1)
 	}
-	if len(o.pairs) > 0 && cr.pf != nil {
+	if keepPairs {
 		st.pairSeq++
-		if err := cr.pf.add(pendingSeq, o.pairs); err != nil {
-			return nil, err
+	}
+	if len(o.pairs) > 0 && cr.pf != nil {
+		if err := cr.pf.add(pairSeq, o.pairs); err != nil {
+			return nil, 0, err
 		}
 	}
-	return o.pairs, nil
+	return o.pairs, pairSeq, nil
 }
 
 // admitLocked adds the links that are new and within the page caps to the visited set and the

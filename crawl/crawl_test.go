@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -365,6 +366,62 @@ func TestOnPairStreamOnly(t *testing.T) {
 	}
 }
 
+// TestOnPairFailureLosesNothing: a consumer that fails (or a process that dies inside OnPair)
+// after the page's completion is committed loses none of that page's pairs: the next run hands
+// them over again before it crawls on. Together the runs deliver every pair of the site; only
+// pairs of the page whose delivery was cut off may come twice (the consumer deduplicates).
+func TestOnPairFailureLosesNothing(t *testing.T) {
+	const n = 60
+	s := newSite(n)
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	cfg := testConfig(t, srv.URL+"/p/0")
+	cfg.Out = ""
+	var mu sync.Mutex
+	delivered := map[string]int{}
+	calls := 0
+	errConsumer := errors.New("consumer died")
+	cfg.OnPair = func(p shards.Pair) error {
+		mu.Lock()
+		defer mu.Unlock()
+		calls++
+		if calls == 31 { // the second pair of a page, so a page is cut off halfway
+			return errConsumer
+		}
+		delivered[p.PageURL+" "+p.ImageURL]++
+		return nil
+	}
+	if _, err := Run(context.Background(), cfg); !errors.Is(err, errConsumer) {
+		t.Fatalf("first run: %v, want the consumer's error", err)
+	}
+	mu.Lock()
+	first := len(delivered)
+	mu.Unlock()
+	if first >= 2*n {
+		t.Fatalf("the first run delivered all %d pairs; the test needs it stopped early", first)
+	}
+	if _, err := Run(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	twice := 0
+	for k, c := range delivered {
+		if c > 1 {
+			twice++
+			t.Logf("delivered %d times: %s", c, k)
+		}
+	}
+	if len(delivered) != 2*n || twice > 2 {
+		t.Fatalf("after the second run: %d distinct pairs (want %d), %d delivered twice; the first run delivered %d",
+			len(delivered), 2*n, twice, first)
+	}
+	// Nothing is left to hand over: a third run delivers nothing.
+	before := len(delivered)
+	calls = 0
+	if _, err := Run(context.Background(), cfg); err != nil || calls != 0 || len(delivered) != before {
+		t.Fatalf("third run: %v, %d calls", err, calls)
+	}
+}
+
 // TestResume crawls a 500-page site, cancels after K pages, resumes, and compares with an
 // uninterrupted crawl: the same pairs, no page fetched twice, no pair written twice.
 func TestResume(t *testing.T) {
@@ -386,11 +443,11 @@ func TestResume(t *testing.T) {
 		srv := httptest.NewServer(s)
 		cfg := testConfig(t, srv.URL+"/p/0")
 		ctx, cancel := context.WithCancel(context.Background())
-		s.onHit = func(total int) {
+		s.setOnHit(func(total int) {
 			if total == k {
 				cancel()
 			}
-		}
+		})
 		st1, err := Run(ctx, cfg)
 		if !errors.Is(err, context.Canceled) {
 			t.Fatalf("k=%d: first run: %v", k, err)
@@ -398,7 +455,7 @@ func TestResume(t *testing.T) {
 		if st1.Finished || st1.PagesOK >= n {
 			t.Fatalf("k=%d: first run did not stop early: %+v", k, st1)
 		}
-		s.onHit = nil
+		s.setOnHit(nil)
 		st2, err := Run(context.Background(), cfg)
 		if err != nil {
 			t.Fatal(err)

@@ -34,8 +34,9 @@
 // # Exactly-once resume
 //
 // Key spaces of the state directory (see store.go): v visited, f frontier, i in flight,
-// r delayed (robots 5xx), p pending pairs, F committed files, h per-host counts, k counters,
-// o outbox and x forwarded URLs (partitions of a distributed crawl).
+// r delayed (robots 5xx), p pending pairs, d pairs not yet taken by Config.OnPair, F committed
+// files, h per-host counts, k counters, o outbox and x forwarded URLs (partitions of a
+// distributed crawl).
 //
 //  1. Pop: the dispatcher moves the oldest frontier item to the in-flight space (one batch).
 //  2. Completion: when a page is done (ok or failed), one batch deletes its in-flight key, adds
@@ -61,9 +62,11 @@
 // 100 ms. After kill -9 or a power cut the pages in flight at that instant, and pages whose
 // unsynced completion had not reached the log (the last 100 ms), are fetched again: their server sees a second request. Their pairs are not duplicated in
 // the files: a lost completion never had its pairs in a committed file (file commits are
-// ordered after, and sync, the completions they cover). Config.OnPair, which is called right
-// after the completion batch, can see such a page's pairs twice after a kill -9 (never after a
-// clean cancel).
+// ordered after, and sync, the completions they cover). Config.OnPair is called right after the
+// completion batch, which also stores the page's pairs under d; the key is deleted when OnPair
+// has taken them all. A run that stops before (OnPair failed, kill -9) leaves the key, and the
+// next run hands those pairs over first: OnPair can see a page's pairs twice across runs,
+// never lose them.
 //
 // # WARC archive
 //

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -29,15 +30,19 @@ func TestKill9Resume(t *testing.T) {
 	killed := make(chan struct{})
 	cmd := exec.Command(os.Args[0], "-test.run=^TestKill9Child$")
 	cmd.Env = append(os.Environ(), "WIT_KILL_CHILD=1", "WIT_KILL_SEEDS="+cfg.Seeds, "WIT_KILL_OUT="+cfg.Out, "WIT_KILL_STATE="+cfg.State)
-	s.onHit = func(total int) {
-		if total == 200 {
-			cmd.Process.Signal(syscall.SIGKILL)
-			close(killed)
-		}
-	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	proc := cmd.Process
+	var once sync.Once
+	s.setOnHit(func(total int) {
+		if total >= 200 {
+			once.Do(func() {
+				proc.Signal(syscall.SIGKILL)
+				close(killed)
+			})
+		}
+	})
 	select {
 	case <-killed:
 	case <-time.After(60 * time.Second):
@@ -45,7 +50,7 @@ func TestKill9Resume(t *testing.T) {
 		t.Fatal("child never reached 200 pages")
 	}
 	cmd.Wait()
-	s.onHit = nil
+	s.setOnHit(nil)
 	files, _ := filepath.Glob(filepath.Join(cfg.Out, "*.arrow"))
 	t.Logf("killed after 200 requests; %d committed files", len(files))
 

@@ -183,7 +183,7 @@ func (cr *crawler) pollInbox(ctx context.Context) (int, error) {
 	if err != nil || len(links) == 0 {
 		return 0, err
 	}
-	if _, err := cr.complete(job{}, &outcome{links: toInternal(links)}, false); err != nil {
+	if _, _, err := cr.complete(job{}, &outcome{links: toInternal(links)}, false); err != nil {
 		return 0, err
 	}
 	if err := cr.st.db.LogData(nil, pebble.Sync); err != nil {

@@ -38,6 +38,13 @@ func newSite(n int) *site {
 	return &site{n: n, hits: map[string]int{}, extra: map[string]http.HandlerFunc{}}
 }
 
+// setOnHit sets onHit while the server may be answering.
+func (s *site) setOnHit(f func(total int)) {
+	s.mu.Lock()
+	s.onHit = f
+	s.mu.Unlock()
+}
+
 func (s *site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	if !s.noCount {

@@ -26,6 +26,7 @@ const (
 	ksInFlight = 'i' // i + seq (8)               -> colly request  handed to a worker, not completed
 	ksDelayed  = 'r' // r + due unix ns (8) + seq -> colly request  robots.txt said "retry later"
 	ksPending  = 'p' // p + pair seq (8)          -> encoded pairs  committed page, pairs not yet in a file
+	ksHandover = 'd' // d + pair seq (8)          -> encoded pairs  committed page, pairs not yet taken by OnPair
 	ksFile     = 'F' // F + file index (8)        -> fileRecord     pair file committed (renamed or to rename)
 	ksHost     = 'h' // h + host                  -> count (8)      pages admitted per host
 	ksCounter  = 'k' // k + name                  -> count (8)      stats, accumulated over runs
