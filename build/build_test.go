@@ -46,7 +46,7 @@ type testSite struct {
 	srv        *httptest.Server
 	mu         sync.Mutex
 	hits       map[string]int
-	imageDelay time.Duration
+	imageDelay atomic.Int64 // ns; set while the server answers
 	imagesOut  atomic.Int64
 }
 
@@ -122,8 +122,8 @@ func (s *testSite) serve(w http.ResponseWriter, r *http.Request) {
 			http.NotFound(w, r)
 			return
 		}
-		if s.imageDelay > 0 {
-			time.Sleep(s.imageDelay)
+		if d := time.Duration(s.imageDelay.Load()); d > 0 {
+			time.Sleep(d)
 		}
 		w.Header().Set("Content-Type", "image/png")
 		w.Write(data)
@@ -329,7 +329,7 @@ func TestBuildEndToEnd(t *testing.T) {
 // is the uninterrupted one, with no page crawled twice and no sample written twice.
 func TestBuildResume(t *testing.T) {
 	site := newTestSite(t)
-	site.imageDelay = 30 * time.Millisecond
+	site.imageDelay.Store(int64(30 * time.Millisecond))
 	out := t.TempDir()
 	cfg := testConfig(t, site, out)
 	cfg.Fetch.Workers = 1
@@ -347,7 +347,7 @@ func TestBuildResume(t *testing.T) {
 		t.Fatalf("first run: err %v finished %v (the cancel came too late to test anything)", err, st1.Finished)
 	}
 	cancel()
-	site.imageDelay = 0
+	site.imageDelay.Store(0)
 	st, err := Run(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
