@@ -1,7 +1,9 @@
 package crawl
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -21,6 +23,7 @@ import (
 
 	"github.com/witdata/wit/crawl/extract"
 	"github.com/witdata/wit/crawl/robots"
+	"github.com/witdata/wit/internal/hostq"
 	"github.com/witdata/wit/internal/httpx"
 	"github.com/witdata/wit/internal/input"
 	"github.com/witdata/wit/internal/storage"
@@ -39,7 +42,8 @@ const (
 // job is a frontier item handed to a worker.
 type job struct {
 	seq  uint64
-	data []byte
+	data []byte // the colly request as stored in the frontier
+	host string // its URL's host, the dispatcher's per-host key
 }
 
 // link is a URL found on a page (or a seed) that may be admitted to the frontier.
@@ -90,6 +94,10 @@ type crawler struct {
 	runCtx  context.Context // dispatching; cancelled by the caller or by a fatal error
 	abort   context.CancelCauseFunc
 	wake    chan struct{}
+	// hostDone receives the host of each page a worker finished (buffered: one per worker), so
+	// the dispatcher's window gives the host its slot back.
+	hostDone   chan string
+	windowSize int // frontier items the dispatcher reads ahead
 
 	forwardWake chan struct{} // outbox entries were added (distributed crawls)
 	lastInbox   time.Time     // when the inbox was last polled (dispatcher goroutine only)
@@ -116,6 +124,7 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 		return Stats{}, err
 	}
 	cr := &crawler{cfg: cfg, log: log, st: st, scope: newScope(cfg.Scope, cfg.AllowHosts), wake: make(chan struct{}, 1),
+		hostDone: make(chan string, cfg.Workers), windowSize: max(16*cfg.Workers, 1024),
 		forwardWake: make(chan struct{}, 1), start: time.Now(), health: newHostHealth(cfg.RobotsRetryDelay)}
 	stats, runErr := cr.run(ctx)
 	if err := st.Close(); err != nil && runErr == nil {
@@ -639,10 +648,17 @@ func (cr *crawler) setCounter(name string, v int64) error {
 	return st.db.Set(keyStr(ksCounter, name), u64(uint64(v)), pebble.NoSync)
 }
 
-// dispatch pops frontier items and hands them to workers until the crawl is done or ctx ends.
+// dispatch hands frontier items to workers until the crawl is done or ctx ends. It reads up to
+// windowSize items ahead into per-host queues and hands out only items whose host has fewer
+// than PerHost pages with the workers (internal/hostq): a run of one host's links in the
+// frontier would otherwise park every worker in that host's limiter while other hosts wait.
+// Items in the window are still in the frontier; one moves to the in-flight space as it is
+// handed out.
 func (cr *crawler) dispatch(ctx context.Context, jobs chan<- job) error {
 	defer close(jobs)
 	st := cr.st
+	window := hostq.New[job](cr.cfg.PerHost)
+	var lastRead time.Time
 	for {
 		if ctx.Err() != nil {
 			return nil
@@ -654,15 +670,35 @@ func (cr *crawler) dispatch(ctx context.Context, jobs chan<- job) error {
 				cr.log.Warn("crawl: inbox", "err", err)
 			}
 		}
-		seq, data, err := st.pop()
-		if err != nil {
-			return err
+		cr.drainHostDone(window)
+		// The window's items are still in the frontier count: the rest are unread. A read costs
+		// a pebble seek, so they are read in batches, or when the window has nothing to hand
+		// out (at most every readEvery while it holds items of busy hosts: the unread ones may
+		// be another host's).
+		room, unread := cr.windowSize-window.Len(), int(st.frontier.Load())-window.Len()
+		readDue := time.Time{}
+		if n := min(room, unread); n > 0 {
+			if n >= min(room, readBatch) || window.Len() == 0 || (!window.HasReady() && time.Since(lastRead) >= readEvery) {
+				if err := st.readAhead(n, func(seq uint64, data []byte) {
+					host := requestHost(data)
+					window.Add(host, job{seq: seq, data: data, host: host})
+				}); err != nil {
+					return err
+				}
+				lastRead = time.Now()
+			} else if !window.HasReady() {
+				readDue = lastRead.Add(readEvery)
+			}
 		}
-		if data != nil {
+		if j, ok := window.Next(); ok {
+			if err := st.start(j.seq, j.data); err != nil {
+				return err
+			}
+			window.Take()
 			select {
-			case jobs <- job{seq: seq, data: data}:
+			case jobs <- j:
 			case <-ctx.Done():
-				// Popped but never started: it stays in flight and the next run requeues it.
+				// Started but never handed out: it stays in flight and the next run requeues it.
 				st.inFlight.Add(-1)
 				return nil
 			}
@@ -717,13 +753,58 @@ func (cr *crawler) dispatch(ctx context.Context, jobs chan<- job) error {
 				wait = max(d, time.Millisecond)
 			}
 		}
+		if !readDue.IsZero() {
+			wait = max(min(wait, time.Until(readDue)), time.Millisecond)
+		}
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 		case <-cr.wake:
+		case h := <-cr.hostDone:
+			window.Done(h)
 		case <-t.C:
 		}
 		t.Stop()
+	}
+}
+
+// requestHost is the lower-case host of a stored colly request, read without decoding the rest
+// ("" when it does not decode: the worker then reports the item as bad state).
+func requestHost(data []byte) string {
+	var r struct{ URL string }
+	// colly writes the URL first; one without escapes is read as it stands.
+	if rest, ok := bytes.CutPrefix(data, []byte(`{"URL":"`)); ok {
+		if end := bytes.IndexAny(rest, `"\`); end >= 0 && rest[end] == '"' {
+			r.URL = string(rest[:end])
+		}
+	}
+	if r.URL == "" && json.Unmarshal(data, &r) != nil {
+		return ""
+	}
+	u, err := url.Parse(r.URL)
+	if err != nil {
+		return ""
+	}
+	return strings.ToLower(u.Host)
+}
+
+// readBatch is how many unread frontier items make the dispatcher read on while its window
+// still has items to hand out.
+const readBatch = 256
+
+// readEvery is how often the dispatcher reads on at the most while every host in its window is
+// at its limit.
+const readEvery = 50 * time.Millisecond
+
+// drainHostDone gives the window back the host slots of pages the workers finished.
+func (cr *crawler) drainHostDone(window *hostq.Queue[job]) {
+	for {
+		select {
+		case h := <-cr.hostDone:
+			window.Done(h)
+		default:
+			return
+		}
 	}
 }
 
@@ -740,6 +821,7 @@ func (cr *crawler) worker(jobs <-chan job) {
 		if abandoned {
 			// Cut off by shutdown: the in-flight key stays and the next run fetches it again.
 			cr.st.inFlight.Add(-1)
+			cr.hostDone <- j.host
 			cr.signal()
 			continue
 		}
@@ -751,6 +833,7 @@ func (cr *crawler) worker(jobs <-chan job) {
 				cr.fail(err)
 			}
 		}
+		cr.hostDone <- j.host // never blocks: its buffer holds one report per worker
 		cr.signal()
 	}
 }
@@ -1153,7 +1236,7 @@ func (cr *crawler) snapshot() Stats {
 	st.mu.Lock()
 	s := statsFrom(st.counters, st.admitted)
 	st.mu.Unlock()
-	s.Frontier = st.frontier.Load()
+	s.Frontier = st.frontier.Load() // the dispatcher's window included: those pages wait too
 	s.InFlight = st.inFlight.Load()
 	s.Delayed = st.delayed.Load()
 	s.Finished = cr.finished.Load()

@@ -422,6 +422,65 @@ func TestOnPairFailureLosesNothing(t *testing.T) {
 	}
 }
 
+// TestSlowHostDoesNotHoldUpOthers: a slow host's long run of links ahead in the frontier does
+// not park every worker in that host's limiter: a fast host's pages behind the run are crawled
+// at their own pace, long before the slow host is done. With a FIFO dispatcher the fast host
+// had to wait for almost all of the slow host's pages.
+func TestSlowHostDoesNotHoldUpOthers(t *testing.T) {
+	const slowPages, fastPages = 40, 30
+	var slowServed, fastServed, slowAtFastEnd atomic.Int64
+	slowAtFastEnd.Store(-1)
+	page := func(prefix string, n int) string {
+		var b strings.Builder
+		b.WriteString("<html lang=en><body>")
+		for i := range n {
+			fmt.Fprintf(&b, `<a href="/%s/%d">page %d</a>`, prefix, i, i)
+		}
+		return b.String() + "</body></html>"
+	}
+	serve := func(prefix string, n int, delay time.Duration, served *atomic.Int64, onPage func(int64)) *httptest.Server {
+		return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html")
+			switch {
+			case r.URL.Path == "/robots.txt":
+				http.NotFound(w, r)
+			case r.URL.Path == "/":
+				if prefix == "fast" {
+					time.Sleep(100 * time.Millisecond) // its links join the frontier after the slow host's
+				}
+				fmt.Fprint(w, page(prefix, n))
+			default:
+				time.Sleep(delay)
+				fmt.Fprintf(w, `<html lang=en><body><img src="/%s.png" alt="a picture of page %s"></body></html>`, r.URL.Path, r.URL.Path)
+				onPage(served.Add(1))
+			}
+		}))
+	}
+	slow := serve("slow", slowPages, 100*time.Millisecond, &slowServed, func(int64) {})
+	defer slow.Close()
+	fast := serve("fast", fastPages, 0, &fastServed, func(n int64) {
+		if n == fastPages {
+			slowAtFastEnd.Store(slowServed.Load())
+		}
+	})
+	defer fast.Close()
+
+	cfg := testConfig(t, slow.URL+"/", fast.URL+"/")
+	cfg.Workers, cfg.PerHost = 8, 2
+	cfg.MaxDepth = 1
+	st, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.PagesOK != slowPages+fastPages+2 {
+		t.Fatalf("%d pages ok, want %d", st.PagesOK, slowPages+fastPages+2)
+	}
+	t.Logf("the fast host finished after %d of the slow host's pages", slowAtFastEnd.Load())
+	if at := slowAtFastEnd.Load(); at < 0 || at > slowPages/2 {
+		t.Errorf("the fast host's last page came after %d of the slow host's %d pages; want at most %d", at, slowPages, slowPages/2)
+	}
+}
+
 // TestResume crawls a 500-page site, cancels after K pages, resumes, and compares with an
 // uninterrupted crawl: the same pairs, no page fetched twice, no pair written twice.
 func TestResume(t *testing.T) {

@@ -6,7 +6,9 @@
 // # Data flow
 //
 //	seeds (internal/input: txt/csv/tsv/jsonl, .gz) -> urlnorm -> admit -> frontier (pebble)
-//	dispatcher: pop frontier item -> in-flight (pebble) -> worker
+//	dispatcher: read frontier items ahead into per-host queues (internal/hostq: a window of
+//	            max(16 x Workers, 1024)) -> an item whose host has < PerHost pages out moves to
+//	            in-flight (pebble) -> worker; the worker reports the host back when done
 //	worker: host health (down.go): the first page of a host probes it, the others wait for it;
 //	        a host that gave no answer fails its pages at once with that reason
 //	        -> robots.txt (crawl/robots; Disallow -> "robots", 5xx -> re-queued later, no answer
@@ -38,7 +40,9 @@
 // files, h per-host counts, k counters, o outbox and x forwarded URLs (partitions of a
 // distributed crawl).
 //
-//  1. Pop: the dispatcher moves the oldest frontier item to the in-flight space (one batch).
+//  1. Pop: the dispatcher moves a frontier item from its window to the in-flight space (one
+//     batch) as it hands it out. Items in the window are still frontier keys, so a kill loses
+//     none of them.
 //  2. Completion: when a page is done (ok or failed), one batch deletes its in-flight key, adds
 //     its admitted links to v and f, stores its pairs under the next pending seq in p and moves
 //     the counters. Nothing about a page is ever half-recorded.

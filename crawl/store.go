@@ -103,7 +103,7 @@ type store struct {
 	outboxSeq   uint64 // next outbox seq (under mu)
 	counters    map[string]int64
 
-	popCursor uint64 // frontier seqs below it were popped (dispatcher goroutine only)
+	readCursor uint64 // frontier seqs below it were read by next (dispatcher goroutine only)
 
 	frontier atomic.Int64 // keys in ksFrontier
 	inFlight atomic.Int64 // keys in ksInFlight
@@ -329,38 +329,46 @@ func (s *store) AddRequest(r []byte) error {
 
 // GetRequest pops the oldest frontier request into the in-flight space (nil when empty).
 func (s *store) GetRequest() ([]byte, error) {
-	_, v, err := s.pop()
-	return v, err
+	var seq uint64
+	var v []byte
+	if err := s.readAhead(1, func(sq uint64, data []byte) { seq, v = sq, data }); err != nil || v == nil {
+		return nil, err
+	}
+	return v, s.start(seq, v)
 }
 
 // QueueSize is the number of requests in the frontier.
 func (s *store) QueueSize() (int, error) { return int(s.frontier.Load()), nil }
 
-// pop moves the oldest frontier item to the in-flight space and returns its seq and value.
-// Only one goroutine pops; the cursor skips the tombstones of popped keys.
-func (s *store) pop() (uint64, []byte, error) {
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: key8(ksFrontier, s.popCursor), UpperBound: []byte{ksFrontier + 1}})
+// readAhead passes up to n frontier items after the ones it passed before, oldest first, to fn,
+// leaving them in the frontier: the dispatcher reads ahead into its window and moves an item to
+// the in-flight space (start) only when it hands it to a worker. Only one goroutine reads; the
+// cursor skips the items read before, in the window or started.
+func (s *store) readAhead(n int, fn func(seq uint64, data []byte)) error {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: key8(ksFrontier, s.readCursor), UpperBound: []byte{ksFrontier + 1}})
 	if err != nil {
-		return 0, nil, err
+		return err
 	}
-	if !it.First() {
-		return 0, nil, it.Close()
+	for ok := it.First(); ok && n > 0; ok = it.Next() {
+		seq := binary.BigEndian.Uint64(it.Key()[1:])
+		fn(seq, append([]byte(nil), it.Value()...))
+		s.readCursor = seq + 1
+		n--
 	}
-	seq := binary.BigEndian.Uint64(it.Key()[1:])
-	v := append([]byte(nil), it.Value()...)
-	if err := it.Close(); err != nil {
-		return 0, nil, err
-	}
+	return it.Close()
+}
+
+// start moves frontier item seq (value v, as next returned it) to the in-flight space.
+func (s *store) start(seq uint64, v []byte) error {
 	b := s.db.NewBatch()
 	b.Delete(key8(ksFrontier, seq), nil)
 	b.Set(key8(ksInFlight, seq), v, nil)
 	if err := b.Commit(pebble.NoSync); err != nil {
-		return 0, nil, fmt.Errorf("state: pop frontier: %w", err)
+		return fmt.Errorf("state: pop frontier: %w", err)
 	}
-	s.popCursor = seq + 1
 	s.frontier.Add(-1)
 	s.inFlight.Add(1)
-	return seq, v, nil
+	return nil
 }
 
 // releaseDue moves delayed items whose time has come back to the frontier (with new seqs, so
