@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -17,6 +18,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gocolly/colly/v2"
 
 	"github.com/witdata/wit/shards"
 )
@@ -625,6 +628,35 @@ func TestPairsEncoding(t *testing.T) {
 	if err != nil || !slices.Equal(in, out) {
 		t.Fatalf("%v %+v", err, out)
 	}
+}
+
+// FuzzRequestHost: the dispatcher's host of a stored request, read without decoding the rest,
+// is the host of the request colly decodes from it.
+func FuzzRequestHost(f *testing.F) {
+	for _, u := range []string{"http://example.org/a", "https://Example.ORG:8443/a?b=1&c=<2>", "http://user@host/p",
+		"http://[::1]:80/x", `http://h/"q"`, "http://h/\\back", "http://xn--bcher-kva.example/"} {
+		f.Add(u)
+	}
+	c := colly.NewCollector()
+	f.Fuzz(func(t *testing.T, raw string) {
+		u, err := url.Parse(raw)
+		if err != nil {
+			return
+		}
+		req := &colly.Request{URL: u, Method: "GET", Ctx: colly.NewContext(), Headers: &http.Header{}}
+		req.Ctx.Put(ctxRoot, "root")
+		data, err := req.Marshal()
+		if err != nil {
+			return
+		}
+		back, err := c.UnmarshalRequest(data)
+		if err != nil {
+			return
+		}
+		if got, want := requestHost(data), strings.ToLower(back.URL.Host); got != want {
+			t.Fatalf("requestHost(%s) = %q, colly decodes host %q", data, got, want)
+		}
+	})
 }
 
 func FuzzDecodePairs(f *testing.F) {
