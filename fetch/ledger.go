@@ -90,6 +90,23 @@ func shardRange(first, limit int) shardNumbers { return shardNumbers{first, limi
 
 func (r shardNumbers) has(n int) bool { return r.limit == 0 || n >= r.first && n < r.limit }
 
+// listPrefix is a name prefix that every file of the range starts with ("" for every number):
+// on object storage a listing by it returns the range's objects, not the whole shared folder's.
+func (r shardNumbers) listPrefix() string {
+	if r.limit == 0 {
+		return ""
+	}
+	a, b := fmt.Sprintf("%05d", r.first), fmt.Sprintf("%05d", r.limit-1)
+	if len(a) != len(b) {
+		return ""
+	}
+	i := 0
+	for i < len(a) && a[i] == b[i] {
+		i++
+	}
+	return a[:i]
+}
+
 // leadingNumber is the number a shard file, record or one of their temporary files starts with
 // ("00012.arrow.tmp-x", "00012_stats.json.tmp-y" -> 12).
 func leadingNumber(name string) (int, bool) {
@@ -114,7 +131,7 @@ func loadLedger(ctx context.Context, d storage.Dir, owns shardNumbers, log *slog
 			return nil, err
 		}
 	}
-	all, err := d.List(ctx, "")
+	all, err := d.List(ctx, owns.listPrefix())
 	if err != nil {
 		return nil, fmt.Errorf("fetch: %w", err)
 	}
@@ -303,14 +320,14 @@ func ReadRecorded(ctx context.Context, dir string, first, limit int) (Recorded, 
 	if err != nil {
 		return rec, fmt.Errorf("fetch: %w", err)
 	}
-	entries, err := d.List(ctx, "")
+	owns := shardRange(first, limit)
+	entries, err := d.List(ctx, owns.listPrefix())
 	if err != nil {
 		if storage.IsNotExist(err) {
 			return rec, nil
 		}
 		return rec, fmt.Errorf("fetch: %w", err)
 	}
-	owns := shardRange(first, limit)
 	arrows := map[int]bool{}
 	for _, e := range entries {
 		if n, ok := shards.FileIndex(e.Name); ok && !e.IsDir && owns.has(n) {

@@ -61,3 +61,31 @@ func TestReadRecorded(t *testing.T) {
 		t.Errorf("a missing folder: %+v, %v", none, err)
 	}
 }
+
+func TestShardRangeListPrefix(t *testing.T) {
+	for _, tc := range []struct {
+		first, limit int
+		want         string
+	}{
+		{0, 0, ""},
+		{0, 24, "000"},
+		{10, 20, "0001"},
+		{1600, 1616, "016"},
+		{99990, 100010, ""}, // 5 and 6 digits
+		{100000, 100016, "1000"},
+		{7, 8, "00007"},
+	} {
+		r := shardRange(tc.first, tc.limit)
+		got := r.listPrefix()
+		if got != tc.want {
+			t.Errorf("[%d, %d): %q, want %q", tc.first, tc.limit, got, tc.want)
+		}
+		for n := tc.first; n < tc.limit; n++ { // every name of the range is listed
+			for _, name := range []string{shards.FileName(n), shards.StatsName(n), shards.FailedName(n)} {
+				if len(name) < len(got) || name[:len(got)] != got {
+					t.Fatalf("[%d, %d): %s does not start with %q", tc.first, tc.limit, name, got)
+				}
+			}
+		}
+	}
+}
