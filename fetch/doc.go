@@ -5,9 +5,12 @@
 // Data flow of Run:
 //
 //	source (iter.Seq2[Item, error]: ReadInput over a file, or the filter stage of wit build)
-//	  -> feeder: numbers items in source order, drops those an earlier run finished
-//	  -> scheduler: a window of upcoming items per host; a worker gets an item only when its host
-//	     has a free slot, so a run of items from one slow host does not park every worker
+//	  -> feeder: numbers items in source order (RunPositioned: takes the positions the items
+//	     carry, for a distributed fetch's partition of the hosts), drops those an earlier run
+//	     finished
+//	  -> scheduler: a window of upcoming items per host (internal/hostq); a worker gets an item
+//	     only when its host has a free slot, so a run of items from one slow host does not park
+//	     every worker
 //	  -> Workers downloaders (httpx: per-host concurrency and delay, timeouts, retries with
 //	     backoff and Retry-After, byte limit, DNS cache, SSRF guard; or a local file)
 //	     headers decide first: status, X-Robots-Tag opt-outs, Content-Length, Content-Type —

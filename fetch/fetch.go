@@ -58,11 +58,37 @@ type result struct {
 // been written and returns ctx's error. A killed process loses only the uncommitted shard and
 // failure list; the next run redoes those items.
 func Run(ctx context.Context, cfg Config, source iter.Seq2[Item, error]) (Stats, error) {
-	if err := cfg.Validate(); err != nil {
-		return Stats{}, fmt.Errorf("fetch: %w", err)
-	}
 	if source == nil && !cfg.RetryFailed {
 		return Stats{}, errors.New("fetch: no source")
+	}
+	return run(ctx, cfg, func(done *bitset, skipped *atomic.Int64, bad *input.BadRowLog) iter.Seq2[job, error] {
+		return numbered(source, cfg.FirstSeq, done, skipped, bad)
+	})
+}
+
+// Positioned is an item with its position in the input it came from.
+type Positioned struct {
+	Pos int64 `json:"pos"`
+	Item
+}
+
+// RunPositioned is Run over items that carry their input positions instead of taking them from
+// the source's order: a distributed fetch gives each task the items of a set of hosts, spread
+// over the whole input. The output directory is the same as Run's over the whole input, so a
+// later Run with the input resumes it.
+func RunPositioned(ctx context.Context, cfg Config, source iter.Seq2[Positioned, error]) (Stats, error) {
+	if source == nil || cfg.RetryFailed {
+		return Stats{}, errors.New("fetch: RunPositioned needs a source and does not retry failed items")
+	}
+	return run(ctx, cfg, func(done *bitset, skipped *atomic.Int64, bad *input.BadRowLog) iter.Seq2[job, error] {
+		return positioned(source, done, skipped, bad)
+	})
+}
+
+// run is Run with the source made into jobs by feed (given the positions already done).
+func run(ctx context.Context, cfg Config, makeFeed func(done *bitset, skipped *atomic.Int64, bad *input.BadRowLog) iter.Seq2[job, error]) (Stats, error) {
+	if err := cfg.Validate(); err != nil {
+		return Stats{}, fmt.Errorf("fetch: %w", err)
 	}
 	log := cfg.Logger
 	out := cfg.Out
@@ -160,7 +186,7 @@ func Run(ctx context.Context, cfg Config, source iter.Seq2[Item, error]) (Stats,
 		if cfg.RetryFailed {
 			feed = led.retrySource(shardDir, cfg.RetryReasons)
 		} else {
-			feed = numbered(source, cfg.FirstSeq, &led.done, &skipped, bad)
+			feed = makeFeed(&led.done, &skipped, bad)
 		}
 		srcErr = schedule(runCtx, jl.annotate(feed), jobs, hostDone, cfg.PerHost, window, func() { seen.Add(1) })
 	}()
@@ -174,7 +200,7 @@ func Run(ctx context.Context, cfg Config, source iter.Seq2[Item, error]) (Stats,
 				downloaded.Add(r.bytes)
 				results <- r
 				select {
-				case hostDone <- hostKey(j.item.URL):
+				case hostDone <- HostKey(j.item.URL):
 				case <-feederDone:
 				}
 			}
@@ -267,8 +293,27 @@ loop:
 // Malformed rows go to bad (skipped and logged, or the error that ends the run); they take no
 // number.
 func numbered(source iter.Seq2[Item, error], first int64, done *bitset, skipped *atomic.Int64, bad *input.BadRowLog) iter.Seq2[job, error] {
-	return func(yield func(job, error) bool) {
+	withPositions := func(yield func(Positioned, error) bool) {
 		seq := first
+		for it, err := range source {
+			if err != nil {
+				if !yield(Positioned{}, err) {
+					return
+				}
+				continue
+			}
+			if !yield(Positioned{Pos: seq, Item: it}, nil) {
+				return
+			}
+			seq++
+		}
+	}
+	return positioned(withPositions, done, skipped, bad)
+}
+
+// positioned drops the items an earlier run has done; a malformed row goes to bad.
+func positioned(source iter.Seq2[Positioned, error], done *bitset, skipped *atomic.Int64, bad *input.BadRowLog) iter.Seq2[job, error] {
+	return func(yield func(job, error) bool) {
 		for it, err := range source {
 			if err != nil {
 				if err = bad.Handle(err); err != nil {
@@ -277,13 +322,15 @@ func numbered(source iter.Seq2[Item, error], first int64, done *bitset, skipped 
 				}
 				continue
 			}
-			s := seq
-			seq++
-			if done.has(s) {
+			if it.Pos < 0 {
+				yield(job{}, fmt.Errorf("fetch: item %q has position %d", it.URL, it.Pos))
+				return
+			}
+			if done.has(it.Pos) {
 				skipped.Add(1)
 				continue
 			}
-			if !yield(job{seq: s, item: it}, nil) {
+			if !yield(job{seq: it.Pos, item: it.Item}, nil) {
 				return
 			}
 		}

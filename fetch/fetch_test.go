@@ -870,8 +870,8 @@ func TestHostKey(t *testing.T) {
 		"/tmp/a.jpg":                    "",
 		"http://[::1":                   "",
 	} {
-		if got := hostKey(raw); got != want {
-			t.Errorf("hostKey(%q) = %q, want %q", raw, got, want)
+		if got := HostKey(raw); got != want {
+			t.Errorf("HostKey(%q) = %q, want %q", raw, got, want)
 		}
 	}
 }

@@ -47,9 +47,9 @@ func FuzzHostKey(f *testing.F) {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		k := hostKey(s)
+		k := HostKey(s)
 		if k != "" && !strings.HasPrefix(strings.ToLower(s), "http") {
-			t.Fatalf("hostKey(%q) = %q", s, k)
+			t.Fatalf("HostKey(%q) = %q", s, k)
 		}
 	})
 }

@@ -14,9 +14,9 @@ import (
 // run of items from one host (crawl output comes grouped by page and site) does not park every
 // worker on that host. Reordering is safe: resuming is per input position, not per order.
 
-// hostKey is the scheduling key of a URL: its lower-case host:port; "" for local files and
-// unparsable URLs (not limited).
-func hostKey(raw string) string {
+// HostKey is the politeness key of a URL, the scheduler's and a distributed fetch's partition
+// key: its lower-case host:port; "" for local files and unparsable URLs (not limited).
+func HostKey(raw string) string {
 	if !(len(raw) > 7 && strings.EqualFold(raw[:7], "http://")) && !(len(raw) > 8 && strings.EqualFold(raw[:8], "https://")) {
 		return ""
 	}
@@ -51,7 +51,7 @@ func schedule(ctx context.Context, feed iter.Seq2[job, error], out chan<- job, d
 				break
 			}
 			onJob()
-			q.Add(hostKey(j.item.URL), j)
+			q.Add(HostKey(j.item.URL), j)
 		}
 		j, ok := q.Next()
 		if !ok {

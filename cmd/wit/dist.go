@@ -274,12 +274,12 @@ func newSubmitBuildCmd() *cobra.Command {
 	var (
 		s                            submitFlags
 		partitions, filterPartitions int
-		sliceSize                    int
+		fetchPartitions              int
 	)
 	cmd := buildCommand(func(cmd *cobra.Command, o *buildOptions) error {
 		cfg := o.Config
 		return s.run(cmd, func(ctx context.Context, c *dist.Conn) (*dist.JobRecord, error) {
-			return stages.SubmitBuild(ctx, c, cfg, partitions, filterPartitions, sliceSize)
+			return stages.SubmitBuild(ctx, c, cfg, partitions, filterPartitions, fetchPartitions)
 		})
 	})
 	cmd.Use = "build --queue URL --seeds FILE --queries FILE|default --out DIR|s3://BUCKET/PREFIX [build flags]"
@@ -297,7 +297,7 @@ to "wit build".`
 	f := cmd.Flags()
 	f.IntVar(&partitions, "partitions", stages.DefaultPartitions, "crawl partitions of the hosts")
 	f.IntVar(&filterPartitions, "filter-partitions", 16, "filter partitions of the pair keys")
-	f.IntVar(&sliceSize, "slice-size", 0, "fetch: input items per task (default --samples-per-shard)")
+	f.IntVar(&fetchPartitions, "fetch-partitions", stages.DefaultFetchPartitions, "fetch partitions of the image hosts (one task each)")
 	return cmd
 }
 
@@ -364,28 +364,30 @@ matter to "wit crawl").`
 
 func newSubmitFetchCmd() *cobra.Command {
 	var (
-		s         submitFlags
-		sliceSize int
+		s          submitFlags
+		partitions int
 	)
 	cmd := fetchCommand(func(cmd *cobra.Command, o *fetchOptions) error {
 		cfg, in := o.Config, o.In
 		inOpts := fetch.InputOptions{URLCol: o.URLCol, CaptionCol: o.CaptionCol, Format: o.InputFormat}
 		return s.run(cmd, func(ctx context.Context, c *dist.Conn) (*dist.JobRecord, error) {
-			return stages.SubmitFetch(ctx, c, cfg, in, inOpts, sliceSize)
+			return stages.SubmitFetch(ctx, c, cfg, in, inOpts, partitions)
 		})
 	})
 	cmd.Use = "fetch --queue URL --in INPUT --out DIR|s3://BUCKET/PREFIX [fetch flags]"
-	cmd.Short = "Fetch on many machines: the input split into slices, one task each"
-	cmd.Long = `Fetch as a job on the queue: the input is read here and split into slices (--slice-size items,
-written under OUT/_dist); each slice is one task that fetches its items with the whole input's
-positions and writes its shards straight into --out under its own range of shard numbers; the
-final step writes manifest.json, sizes.json, fetch.json and the summed stats.json and removes
-OUT/_dist. --out must be where every worker sees it: an s3:// URL or a shared path; --in is read
+	cmd.Short = "Fetch on many machines: the image hosts split into partitions, one task each"
+	cmd.Long = `Fetch as a job on the queue: the input is read here and its items are split by image host into
+--partitions partitions (written under OUT/_dist with their input positions). Each partition is
+one task, so all of a host's images are fetched by one worker at a time and --per-host and
+--delay hold across machines. A task writes its shards straight into --out under its own range
+of shard numbers; the final step writes manifest.json, sizes.json, fetch.json and the summed
+stats.json and removes OUT/_dist. A partition holding a large host takes as long as that host's
+limits allow; more partitions than worker slots keep the others busy meanwhile. --out must be where every worker sees it: an s3:// URL or a shared path; --in is read
 by wit submit only (a path, or an s3:// URL). Afterwards "wit fetch --in INPUT --out OUT" finds
 nothing left to do.`
 	cmd.Example = `  wit submit fetch --queue nats://queue-host:4222 --in /shared/filtered --out /shared/data --wait`
 	s.add(cmd)
-	cmd.Flags().IntVar(&sliceSize, "slice-size", 0, "input items per task (default --samples-per-shard)")
+	cmd.Flags().IntVar(&partitions, "partitions", stages.DefaultFetchPartitions, "partitions of the image hosts (one task each)")
 	return cmd
 }
 

@@ -23,11 +23,11 @@ func TestSubmitCommandsReuseStageFlags(t *testing.T) {
 		cmd   string
 		flags []string
 	}{
-		{"fetch", []string{"in", "out", "samples-per-shard", "max-bytes", "resize-mode", "slice-size"}},
+		{"fetch", []string{"in", "out", "samples-per-shard", "max-bytes", "resize-mode", "partitions"}},
 		{"cc", []string{"in", "out", "base", "state", "format", "max-body"}},
 		{"crawl", []string{"seeds", "out", "state", "per-host", "delay", "scope", "partitions"}},
 		{"filter", []string{"in", "out", "queries", "balance", "seed", "min-chars", "partitions"}},
-		{"build", []string{"seeds", "out", "queries", "balance", "per-host", "partitions", "filter-partitions"}},
+		{"build", []string{"seeds", "out", "queries", "balance", "per-host", "partitions", "filter-partitions", "fetch-partitions"}},
 	} {
 		sub, _, err := newSubmitCmd().Find([]string{tt.cmd})
 		if err != nil || sub.Name() != tt.cmd {
@@ -70,7 +70,7 @@ func TestSubmitFetchEndToEnd(t *testing.T) {
 
 	out := filepath.Join(dir, "shards")
 	cmd := newSubmitCmd()
-	cmd.SetArgs([]string{"fetch", "--queue", srv.ClientURL(), "--in", list, "--out", out, "--size", "48", "--slice-size", "1", "--local-files", "--wait"})
+	cmd.SetArgs([]string{"fetch", "--queue", srv.ClientURL(), "--in", list, "--out", out, "--size", "48", "--partitions", "2", "--local-files", "--wait"})
 	if err := cmd.ExecuteContext(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -30,13 +30,13 @@ type BuildThen struct {
 	FilterOut        string              `yaml:"filter_out"`
 	FilterPartitions int                 `yaml:"filter_partitions"`
 	Fetch            fetch.Config        `yaml:"fetch"`
-	SliceSize        int                 `yaml:"slice_size,omitempty"`
+	FetchPartitions  int                 `yaml:"fetch_partitions,omitempty"`
 }
 
 // FetchThen is the fetch a distributed filter's last step submits (a build's third stage).
 type FetchThen struct {
-	Fetch     fetch.Config `yaml:"fetch"`
-	SliceSize int          `yaml:"slice_size,omitempty"`
+	Fetch      fetch.Config `yaml:"fetch"`
+	Partitions int          `yaml:"partitions,omitempty"` // of the image hosts (SubmitFetch)
 }
 
 // SubmitBuild runs a build as a pipeline of jobs: the crawl (partitions of the hosts) into
@@ -44,7 +44,7 @@ type FetchThen struct {
 // `wit build`, which streams the three stages in one process with online balancing, each stage
 // runs to its end before the next, so balancing uses the complete counts; each stage's output
 // equals the single-machine command's (wit crawl, wit filter --mode exact, wit fetch).
-func SubmitBuild(ctx context.Context, c *dist.Conn, cfg build.Config, partitions, filterPartitions, sliceSize int) (*dist.JobRecord, error) {
+func SubmitBuild(ctx context.Context, c *dist.Conn, cfg build.Config, partitions, filterPartitions, fetchPartitions int) (*dist.JobRecord, error) {
 	if cfg.Seeds == "" || cfg.Out == "" {
 		return nil, errors.New("submit build: --seeds and --out are required")
 	}
@@ -66,7 +66,7 @@ func SubmitBuild(ctx context.Context, c *dist.Conn, cfg build.Config, partitions
 		Stages:    fo.StageOptions,
 		Threshold: fo.Balance, Seed: fo.Seed, NoDedup: fo.NoDedup,
 		FilterOut: storage.Join(out, BuildFiltered), FilterPartitions: filterPartitions,
-		Fetch: fe, SliceSize: sliceSize,
+		Fetch: fe, FetchPartitions: fetchPartitions,
 	}
 	if then.Stages.Queries == "" {
 		then.Threshold = 0
@@ -79,7 +79,7 @@ func afterCrawl(ctx context.Context, c *dist.Conn, spec *CrawlSpec) (*dist.JobRe
 	t := spec.Then
 	opts := filter.Options{In: spec.Config.Out, Out: t.FilterOut, Threshold: t.Threshold, Seed: t.Seed, NoDedup: t.NoDedup,
 		Mode: filter.ModeExact, RowsPerFile: 10000}
-	return submitFilter(ctx, c, opts, t.Stages, t.FilterPartitions, &FetchThen{Fetch: t.Fetch, SliceSize: t.SliceSize})
+	return submitFilter(ctx, c, opts, t.Stages, t.FilterPartitions, &FetchThen{Fetch: t.Fetch, Partitions: t.FetchPartitions})
 }
 
 // afterFilter submits a build's fetch once its filter output is merged.
@@ -87,5 +87,5 @@ func afterFilter(ctx context.Context, c *dist.Conn, spec *FilterSpec) (*dist.Job
 	cfg := spec.ThenFetch.Fetch
 	cfg.InputName = spec.Out
 	cfg.BaseDir = spec.Out
-	return SubmitFetch(ctx, c, cfg, spec.Out, fetch.InputOptions{}, spec.ThenFetch.SliceSize)
+	return SubmitFetch(ctx, c, cfg, spec.Out, fetch.InputOptions{}, spec.ThenFetch.Partitions)
 }

@@ -1,10 +1,13 @@
 package stages
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
+	"iter"
 	"slices"
 	"strings"
 	"time"
@@ -17,51 +20,65 @@ import (
 	"github.com/witdata/wit/shards"
 )
 
-// KindFetch is the task kind of a distributed fetch: one task per slice of the input.
+// KindFetch is the task kind of a distributed fetch: one task per partition of the image hosts.
 const KindFetch = "fetch"
+
+// DefaultFetchPartitions is how many partitions of the image hosts a distributed fetch makes
+// when not told.
+const DefaultFetchPartitions = 256
 
 // Layout of a distributed fetch's working files inside its output folder; the final step
 // removes them.
 const (
-	WorkDir   = "_dist"  // <out>/_dist
-	slicesDir = "slices" // <out>/_dist/slices/NNNNN.jsonl: the items of slice N (written by the submitter)
-	partsDir  = "parts"  // <out>/_dist/parts/NNNNN/: slice N's own files (its manifest, stats, fetch.json)
+	WorkDir  = "_dist" // <out>/_dist
+	itemsDir = "items" // <out>/_dist/items/PPPPP-CCCCC.jsonl: chunk C of partition P's items (written by the submitter)
+	partsDir = "parts" // <out>/_dist/parts/PPPPP/: partition P's own files (its manifest, stats, fetch.json)
 )
 
-// shardReserve is the spare shard numbers each slice gets beyond two per SamplesPerShard items
-// (a shard and a failures-only record): every run of a slice cut off by a kill can leave one
-// partial shard and one failure record more.
+// shardReserve is the spare shard numbers each partition gets beyond two per SamplesPerShard
+// items (a shard and a failures-only record): every run of a partition cut off by a kill can
+// leave one partial shard and one failure record more.
 const shardReserve = 16
+
+// Submitting holds the items of all partitions in memory until a partition's chunk reaches
+// chunkBytes or all of them together reach submitBudget (then the largest is written). Tests
+// make them small.
+var (
+	chunkBytes   = 1 << 20
+	submitBudget = 64 << 20
+)
 
 // FetchSpec is a distributed fetch job's spec: the single-machine options and the input.
 type FetchSpec struct {
-	Config        fetch.Config `yaml:"config"`
-	Input         string       `yaml:"input"` // the input, absolute when a path (fetch.json names it)
-	URLCol        string       `yaml:"url_col,omitempty"`
-	CaptionCol    string       `yaml:"caption_col,omitempty"`
-	Format        string       `yaml:"format,omitempty"`
-	SliceSize     int          `yaml:"slice_size"`
-	ShardsPerTask int          `yaml:"shards_per_task"`
+	Config     fetch.Config `yaml:"config"`
+	Input      string       `yaml:"input"` // the input, absolute when a path (fetch.json names it)
+	URLCol     string       `yaml:"url_col,omitempty"`
+	CaptionCol string       `yaml:"caption_col,omitempty"`
+	Format     string       `yaml:"format,omitempty"`
+	Partitions int          `yaml:"partitions"`
 }
 
-// fetchTask is one slice: items [First, First+Count) of the input.
+// fetchTask is one partition of the image hosts: Count items, spread over the input, in Chunks
+// chunk files; its shards are numbered in [FirstShard, ShardLimit).
 type fetchTask struct {
-	Slice      int    `json:"slice"`
-	First      int64  `json:"first"`
-	Count      int64  `json:"count"`
-	FirstShard int    `json:"first_shard"`
-	File       string `json:"file"`
+	Partition  int   `json:"partition"`
+	Count      int64 `json:"count"`
+	Chunks     int   `json:"chunks"`
+	FirstShard int   `json:"first_shard"`
+	ShardLimit int   `json:"shard_limit"`
 }
 
-// SubmitFetch splits the input of a fetch into slices of sliceSize items, writes them under
-// <out>/_dist/slices (the output folder must be where every worker sees it: an s3:// URL or a
-// shared path) and submits one task per slice. Each task fetches its slice with fetch.Run, with
-// the slice's input positions and its own range of shard numbers, writing its shards and their
-// records straight into <out> under their final names (fetch.Config.ShardDir); the final step
-// writes manifest.json, sizes.json, fetch.json and stats.json, so <out> ends up as a
-// single-machine fetch would leave it (same schema, manifest and stats; a later
-// `wit fetch --in INPUT --out OUT` resumes it, `--retry-failed` works).
-func SubmitFetch(ctx context.Context, c *dist.Conn, cfg fetch.Config, input string, opts fetch.InputOptions, sliceSize int) (*dist.JobRecord, error) {
+// SubmitFetch partitions the items of a fetch's input by image host (fetch.HostKey; local files
+// by position), writes each partition's items with their input positions under
+// <out>/_dist/items (the output folder must be where every worker sees it: an s3:// URL or a
+// shared path) and submits one task per partition that has items. A host's images are thus all
+// fetched by one task, on one worker at a time, so --per-host and --delay hold across machines
+// as they do on one. Each task runs fetch.RunPositioned with its own range of shard numbers,
+// writing its shards and their records straight into <out> under their final names
+// (fetch.Config.ShardDir); the final step writes manifest.json, sizes.json, fetch.json and
+// stats.json, so <out> ends up as a single-machine fetch would leave it (same schema, manifest
+// and stats; a later `wit fetch --in INPUT --out OUT` resumes it, `--retry-failed` works).
+func SubmitFetch(ctx context.Context, c *dist.Conn, cfg fetch.Config, input string, opts fetch.InputOptions, partitions int) (*dist.JobRecord, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("fetch: %w", err)
 	}
@@ -71,8 +88,8 @@ func SubmitFetch(ctx context.Context, c *dist.Conn, cfg fetch.Config, input stri
 	if cfg.RetryFailed {
 		return nil, errors.New("submit fetch: --retry-failed runs on one machine: wit fetch --out DIR --retry-failed")
 	}
-	if sliceSize <= 0 {
-		sliceSize = cfg.SamplesPerShard
+	if partitions <= 0 {
+		partitions = DefaultFetchPartitions
 	}
 	out, err := jobLocation("out", cfg.Out)
 	if err != nil {
@@ -82,53 +99,122 @@ func SubmitFetch(ctx context.Context, c *dist.Conn, cfg fetch.Config, input stri
 		return nil, err
 	}
 	cfg.Out = out
-	dir := storage.Join(out, WorkDir, slicesDir)
-	perTask := 2*((sliceSize+cfg.SamplesPerShard-1)/cfg.SamplesPerShard) + shardReserve
 	spec := FetchSpec{Config: cfg, Input: input, URLCol: opts.URLCol, CaptionCol: opts.CaptionCol, Format: opts.Format,
-		SliceSize: sliceSize, ShardsPerTask: perTask}
+		Partitions: partitions}
 	spec.Config.Logger, spec.Config.Progress, spec.Config.Client, spec.Config.ShareLimitsWith = nil, nil, nil, nil
 	specText, err := yaml.Marshal(&spec)
 	if err != nil {
 		return nil, err
 	}
 
-	var tasks []json.RawMessage
-	var buf []byte
-	var n int64
-	flush := func() error {
-		if n == 0 {
+	type part struct {
+		buf    []byte
+		count  int64
+		chunks int
+	}
+	parts := make([]part, partitions)
+	buffered := 0
+	write := func(p int) error {
+		pt := &parts[p]
+		if len(pt.buf) == 0 {
 			return nil
 		}
-		i := len(tasks)
-		file := storage.Join(dir, fmt.Sprintf("%05d.jsonl", i))
-		if err := storage.WriteFile(ctx, file, buf); err != nil {
+		if err := storage.WriteFile(ctx, chunkFile(out, p, pt.chunks), pt.buf); err != nil {
 			return fmt.Errorf("submit fetch: %w", err)
 		}
-		t, _ := json.Marshal(fetchTask{Slice: i, First: int64(i) * int64(sliceSize), Count: n, FirstShard: i * perTask, File: file})
-		tasks = append(tasks, t)
-		buf, n = buf[:0], 0
+		pt.chunks++
+		buffered -= len(pt.buf)
+		pt.buf = nil
 		return nil
 	}
+	var pos int64
 	for it, err := range fetch.ReadInput(ctx, input, opts) {
 		if err != nil {
 			return nil, err
 		}
-		line, err := json.Marshal(it)
+		p := partitionOfItem(fetch.HostKey(it.URL), pos, partitions)
+		line, err := json.Marshal(fetch.Positioned{Pos: pos, Item: it})
 		if err != nil {
 			return nil, err
 		}
-		buf = append(append(buf, line...), '\n')
-		n++
-		if n == int64(sliceSize) {
-			if err := flush(); err != nil {
+		pos++
+		pt := &parts[p]
+		pt.buf = append(append(pt.buf, line...), '\n')
+		pt.count++
+		buffered += len(line) + 1
+		if len(pt.buf) >= chunkBytes {
+			if err := write(p); err != nil {
+				return nil, err
+			}
+		}
+		if buffered > submitBudget {
+			largest := 0
+			for i := range parts {
+				if len(parts[i].buf) > len(parts[largest].buf) {
+					largest = i
+				}
+			}
+			if err := write(largest); err != nil {
 				return nil, err
 			}
 		}
 	}
-	if err := flush(); err != nil {
-		return nil, err
+	var tasks []json.RawMessage
+	nextShard := 0
+	for p := range parts {
+		if err := write(p); err != nil {
+			return nil, err
+		}
+		n := parts[p].count
+		if n == 0 {
+			continue
+		}
+		perTask := 2*int((n+int64(cfg.SamplesPerShard)-1)/int64(cfg.SamplesPerShard)) + shardReserve
+		t, _ := json.Marshal(fetchTask{Partition: p, Count: n, Chunks: parts[p].chunks, FirstShard: nextShard, ShardLimit: nextShard + perTask})
+		tasks = append(tasks, t)
+		nextShard += perTask
 	}
 	return c.Submit(ctx, dist.Submission{Kind: KindFetch, Spec: string(specText), Tasks: tasks})
+}
+
+// partitionOfItem is the partition of an item: by its host (FNV-1a), so that one task has all
+// of a host's images; local files (no host) by position.
+func partitionOfItem(host string, pos int64, partitions int) int {
+	if host == "" {
+		return int(pos % int64(partitions))
+	}
+	h := fnv.New32a()
+	h.Write([]byte(host))
+	return int(h.Sum32() % uint32(partitions))
+}
+
+func chunkFile(out string, partition, chunk int) string {
+	return storage.Join(out, WorkDir, itemsDir, fmt.Sprintf("%05d-%05d.jsonl", partition, chunk))
+}
+
+// readChunks streams a partition's items from its chunk files, in the order they were written
+// (input order).
+func readChunks(ctx context.Context, out string, t fetchTask) iter.Seq2[fetch.Positioned, error] {
+	return func(yield func(fetch.Positioned, error) bool) {
+		for c := range t.Chunks {
+			file := chunkFile(out, t.Partition, c)
+			data, err := storage.ReadFile(ctx, file)
+			if err != nil {
+				yield(fetch.Positioned{}, fmt.Errorf("partition %d: %w (the output folder must be on storage every worker sees)", t.Partition, err))
+				return
+			}
+			for line := range bytes.Lines(data) {
+				var it fetch.Positioned
+				if err := json.Unmarshal(line, &it); err != nil {
+					yield(fetch.Positioned{}, fmt.Errorf("%s: %w", file, err))
+					return
+				}
+				if !yield(it, nil) {
+					return
+				}
+			}
+		}
+	}
 }
 
 func decodeFetchSpec(text string) (*FetchSpec, error) {
@@ -141,14 +227,14 @@ func decodeFetchSpec(text string) (*FetchSpec, error) {
 	return &spec, nil
 }
 
-func partDir(out string, slice int) string {
-	return storage.Join(out, WorkDir, partsDir, fmt.Sprintf("%05d", slice))
+func partDir(out string, partition int) string {
+	return storage.Join(out, WorkDir, partsDir, fmt.Sprintf("%05d", partition))
 }
 
-// runFetchTask fetches one slice: its shards and records into the output folder, in the
-// slice's range of shard numbers, its own files into its part folder. A second run of the same
-// slice (its worker died) resumes from the records of that range: items already recorded are
-// skipped, nothing is written twice.
+// runFetchTask fetches one partition: its shards and records into the output folder, in the
+// partition's range of shard numbers, its own files into its part folder. A second run of the
+// same partition (its worker died) resumes from the records of that range: items already
+// recorded are skipped, nothing is written twice.
 func runFetchTask(ctx context.Context, t *dist.Task) (any, error) {
 	spec, err := decodeFetchSpec(t.Job.Spec)
 	if err != nil {
@@ -162,49 +248,43 @@ func runFetchTask(ctx context.Context, t *dist.Task) (any, error) {
 	if err := t.CheckPrivate(cfg.AllowPrivate); err != nil {
 		return nil, err
 	}
-	cfg.Out = partDir(spec.Config.Out, in.Slice)
+	cfg.Out = partDir(spec.Config.Out, in.Partition)
 	cfg.ShardDir = spec.Config.Out
-	cfg.InputName = fmt.Sprintf("%s#%d-%d", spec.Input, in.First, in.First+in.Count)
-	cfg.FirstSeq = in.First
-	cfg.FirstShard = in.FirstShard
-	cfg.ShardLimit = in.FirstShard + spec.ShardsPerTask
+	cfg.InputName = fmt.Sprintf("%s#hosts-%d-of-%d", spec.Input, in.Partition, spec.Partitions)
+	cfg.FirstShard, cfg.ShardLimit = in.FirstShard, in.ShardLimit
 	cfg.Logger = t.Log
-	if _, err := storage.Stat(ctx, in.File); err != nil {
-		return nil, fmt.Errorf("slice %d: %w (the output folder must be on storage every worker sees)", in.Slice, err)
-	}
-	before, err := startSlice(ctx, t, spec.Config.Out, cfg.Out, in.FirstShard, cfg.ShardLimit)
+	before, err := startPart(ctx, t, spec.Config.Out, cfg.Out, in.FirstShard, cfg.ShardLimit)
 	if err != nil {
-		return nil, fmt.Errorf("slice %d: %w", in.Slice, err)
+		return nil, fmt.Errorf("partition %d: %w", in.Partition, err)
 	}
-	source := fetch.ReadInput(ctx, in.File, fetch.InputOptions{URLCol: "url", CaptionCol: "caption", Format: "jsonl"})
-	st, err := fetch.Run(ctx, cfg, source)
+	st, err := fetch.RunPositioned(ctx, cfg, readChunks(ctx, spec.Config.Out, in))
 	if err != nil {
 		return nil, err
 	}
 	if st.Seen+st.Skipped != in.Count {
-		return nil, fmt.Errorf("slice %d: read %d items, want %d", in.Slice, st.Seen+st.Skipped, in.Count)
+		return nil, fmt.Errorf("partition %d: read %d items, want %d", in.Partition, st.Seen+st.Skipped, in.Count)
 	}
 	after, err := fetch.ReadRecorded(ctx, spec.Config.Out, in.FirstShard, cfg.ShardLimit)
 	if err != nil {
-		return nil, fmt.Errorf("slice %d: %w", in.Slice, err)
+		return nil, fmt.Errorf("partition %d: %w", in.Partition, err)
 	}
-	return sliceStats(st, in.Count, before, after.Since(before.Recorded)), nil
+	return partStats(st, in.Count, before, after.Since(before.Recorded)), nil
 }
 
-// sliceStart is when the job's first run of a slice started and what the records of the
-// slice's shard numbers held then.
-type sliceStart struct {
+// partStart is when the job's first run of a partition started and what the records of the
+// partition's shard numbers held then.
+type partStart struct {
 	Time time.Time `json:"time"`
 	fetch.Recorded
 }
 
-// startSlice returns the slice's start: the job's first run of the slice reads the records and
-// saves the reading in the slice's part folder (named by job, so a later job into the same
+// startPart returns the partition's start: the job's first run of it reads the records and
+// saves the reading in the partition's part folder (named by job, so a later job into the same
 // output makes its own), later runs read the saved one. A run killed before the save had
 // written nothing.
-func startSlice(ctx context.Context, t *dist.Task, out, part string, first, limit int) (sliceStart, error) {
+func startPart(ctx context.Context, t *dist.Task, out, part string, first, limit int) (partStart, error) {
 	saved := storage.Join(part, "start-"+t.Job.ID+".json")
-	var s sliceStart
+	var s partStart
 	data, err := storage.ReadFile(ctx, saved)
 	if err == nil {
 		if err := json.Unmarshal(data, &s); err != nil {
@@ -222,13 +302,13 @@ func startSlice(ctx context.Context, t *dist.Task, out, part string, first, limi
 	return s, storage.WriteJSON(ctx, saved, &s)
 }
 
-// sliceStats turns the stats of a slice's last run into the stats of everything the job did for
-// the slice. The last run skips what a run before it in the same job recorded, so its counts
-// alone would lose those items; the records count every item once. Items recorded before the
-// job are "skipped", as a single-machine run counts what an earlier run did. The slice's run
-// time starts with its first run; downloaded bytes stay those of the last run (nothing records
-// a cut-off run's).
-func sliceStats(last fetch.Stats, count int64, start sliceStart, byJob fetch.Recorded) fetch.Stats {
+// partStats turns the stats of a partition's last run into the stats of everything the job did
+// for the partition. The last run skips what a run before it in the same job recorded, so its
+// counts alone would lose those items; the records count every item once. Items recorded before
+// the job are "skipped", as a single-machine run counts what an earlier run did. The
+// partition's run time starts with its first run; downloaded bytes stay those of the last run
+// (nothing records a cut-off run's).
+func partStats(last fetch.Stats, count int64, start partStart, byJob fetch.Recorded) fetch.Stats {
 	st := last
 	st.StartTime = start.Time
 	st.Skipped = start.Items
@@ -243,7 +323,7 @@ func sliceStats(last fetch.Stats, count int64, start sliceStart, byJob fetch.Rec
 }
 
 // finalizeFetch writes the output folder's manifest.json, sizes.json, fetch.json and the summed
-// stats.json over the shards the slices wrote there, and removes the working files. Run again
+// stats.json over the shards the partitions wrote there, and removes the working files. Run again
 // (a redelivered final step), it writes the same files.
 func finalizeFetch(ctx context.Context, f *dist.Final) (any, error) {
 	spec, err := decodeFetchSpec(f.Job.Spec)
@@ -251,7 +331,7 @@ func finalizeFetch(ctx context.Context, f *dist.Final) (any, error) {
 		return nil, err
 	}
 	out := spec.Config.Out
-	// Temporary files of a slice that failed for good (no task writes any more); object
+	// Temporary files of a partition that failed for good (no task writes any more); object
 	// storage holds none.
 	if err := shards.CleanTemp(out); err != nil {
 		return nil, err
@@ -284,7 +364,7 @@ func finalizeFetch(ctx context.Context, f *dist.Final) (any, error) {
 	st := fetch.MergeStats(spec.Input, out, stats)
 	st.DatasetShards, st.DatasetCount = len(m.Shards), m.TotalCount
 	if len(failed) > 0 {
-		st.Error = fmt.Sprintf("%d of %d slices failed (run `wit fetch --in %s --out %s` to fetch their items): %s",
+		st.Error = fmt.Sprintf("%d of %d partitions failed (run `wit fetch --in %s --out %s` to fetch their items): %s",
 			len(failed), len(f.Outcomes), spec.Input, out, strings.Join(failed, "; "))
 	}
 	if err := storage.WriteJSON(ctx, storage.Join(out, fetch.StatsFile), &st); err != nil {

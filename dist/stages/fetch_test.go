@@ -48,7 +48,18 @@ func testJPEG(n int) []byte {
 // imageSite serves /img/N.jpg (N % 9 == 4 answers 404) after a delay; every request is
 // announced on requests when someone listens.
 func imageSite(t *testing.T, delay time.Duration, requests chan<- string) *httptest.Server {
+	srv, _ := imageSiteCounting(t, delay, requests)
+	return srv
+}
+
+// imageSiteCounting is imageSite that also reports the most requests it had in flight at once.
+func imageSiteCounting(t *testing.T, delay time.Duration, requests chan<- string) (*httptest.Server, *atomic.Int64) {
+	var inFlight, most atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cur := inFlight.Add(1)
+		defer inFlight.Add(-1)
+		for m := most.Load(); cur > m && !most.CompareAndSwap(m, cur); m = most.Load() {
+		}
 		select {
 		case requests <- r.URL.Path:
 		default:
@@ -67,7 +78,7 @@ func imageSite(t *testing.T, delay time.Duration, requests chan<- string) *httpt
 		w.Write(testJPEG(n))
 	}))
 	t.Cleanup(srv.Close)
-	return srv
+	return srv, &most
 }
 
 func fetchConfig(out string) fetch.Config {
@@ -135,10 +146,11 @@ func readStats(t *testing.T, dir string) fetch.Stats {
 	return st
 }
 
-// TestDistributedFetch: a fetch split into slices, run by two worker processes that are killed
-// in the middle, gives the same samples, manifest and counts as a single-machine fetch, on a
-// shared path and in an S3 bucket (where nothing but the output is left: no temporary or
-// working objects).
+// TestDistributedFetch: a fetch split by image host, run by two worker processes that are
+// killed in the middle, gives the same samples, manifest and counts as a single-machine fetch,
+// on a shared path and in an S3 bucket (where nothing but the output is left: no temporary or
+// working objects), and no host ever has more than --per-host downloads at once over both
+// workers.
 func TestDistributedFetch(t *testing.T) {
 	for _, kind := range storageKinds {
 		t.Run(kind, func(t *testing.T) { testDistributedFetch(t, kind) })
@@ -148,13 +160,18 @@ func TestDistributedFetch(t *testing.T) {
 func testDistributedFetch(t *testing.T, kind string) {
 	ts := newTestStorage(t, kind)
 	requests := make(chan string)
-	site := imageSite(t, 60*time.Millisecond, requests)
+	siteA, mostA := imageSiteCounting(t, 60*time.Millisecond, requests)
+	siteB, mostB := imageSiteCounting(t, 60*time.Millisecond, requests)
 	dir := t.TempDir()
 	input := filepath.Join(dir, "urls.csv")
 	var b strings.Builder
 	b.WriteString("url,caption\n")
 	const n = 48
-	for i := range n {
+	for i := range n { // the two hosts interleaved, as in a real list
+		site := siteA
+		if i%2 == 1 {
+			site = siteB
+		}
 		fmt.Fprintf(&b, "%s/img/%d.jpg,picture number %d\n", site.URL, i, i)
 	}
 	if err := os.WriteFile(input, []byte(b.String()), 0o644); err != nil {
@@ -174,18 +191,38 @@ func testDistributedFetch(t *testing.T, kind string) {
 	multi := ts.loc("multi")
 	cfg = fetchConfig(multi)
 	cfg.InputName = input
-	job, err := SubmitFetch(context.Background(), c, cfg, input, opts, 6)
+	cfg.PerHost = 1 // two workers at work on one host would show as 2 at once
+	// Chunks of a few items, and the budget exceeded, so that partitions come in several
+	// chunks written in both ways.
+	defer func(c, b int) { chunkBytes, submitBudget = c, b }(chunkBytes, submitBudget)
+	chunkBytes, submitBudget = 600, 700
+	const partitions = 8
+	job, err := SubmitFetch(context.Background(), c, cfg, input, opts, partitions)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if job.Tasks != n/6 {
-		t.Fatalf("%d tasks, want %d", job.Tasks, n/6)
+	hostA, hostB := fetch.HostKey(siteA.URL+"/"), fetch.HostKey(siteB.URL+"/")
+	wantTasks := 2
+	if partitionOfItem(hostA, 0, partitions) == partitionOfItem(hostB, 0, partitions) {
+		wantTasks = 1
 	}
+	if job.Tasks != wantTasks {
+		t.Fatalf("%d tasks, want %d (one per partition with a host)", job.Tasks, wantTasks)
+	}
+	checkPartitioned(t, multi, partitions, n)
+	mostA.Store(0) // the single-machine run's own
+	mostB.Store(0)
 	workers := disttest.StartWorkers(t, srv.ClientURL(), 2, 1)
-	disttest.WaitOutcomes(t, c, job.ID, 2, 30*time.Second)
-	// Kill both workers while a download is in flight, so at least one dies in the middle of a
-	// slice; both are started again.
-	<-requests
+	// Kill both workers while a download is in flight, a third of the way in, so that a
+	// partition dies in the middle; both are started again.
+	timeout := time.After(30 * time.Second)
+	for range n / 3 {
+		select {
+		case <-requests:
+		case <-timeout:
+			t.Fatal("the workers made no progress")
+		}
+	}
 	workers.Kill(0)
 	workers.Kill(1)
 	p := disttest.Wait(t, c, job.ID, 90*time.Second)
@@ -206,6 +243,9 @@ func testDistributedFetch(t *testing.T, kind string) {
 		t.Error("no slice was cut off by the kill")
 	}
 
+	if a, b := mostA.Load(), mostB.Load(); a > int64(cfg.PerHost) || b > int64(cfg.PerHost) {
+		t.Errorf("most downloads at once: host A %d, host B %d; --per-host %d", a, b, cfg.PerHost)
+	}
 	want, got := readDataset(t, single), readDataset(t, multi)
 	if len(want) != n-5 || len(got) != len(want) { // 4, 13, 22, 31, 40 answer 404
 		t.Fatalf("samples: single %d, distributed %d", len(want), len(got))
@@ -254,10 +294,10 @@ func testDistributedFetch(t *testing.T, kind string) {
 	}
 }
 
-// TestFetchSliceRerunCountsEveryItem: a slice whose first run is cut off after some items are
-// recorded is run again; the second run skips those items, and its result still counts every
-// item of the slice once, as the items the job did (none skipped, none twice).
-func TestFetchSliceRerunCountsEveryItem(t *testing.T) {
+// TestFetchPartitionRerunCountsEveryItem: a partition whose first run is cut off after some
+// items are recorded is run again; the second run skips those items, and its result still counts
+// every item of the partition once, as the items the job did (none skipped, none twice).
+func TestFetchPartitionRerunCountsEveryItem(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var requests atomic.Int64
@@ -274,20 +314,20 @@ func TestFetchSliceRerunCountsEveryItem(t *testing.T) {
 	out := t.TempDir()
 	var lines bytes.Buffer
 	for i := range count {
-		line, _ := json.Marshal(fetch.Item{URL: fmt.Sprintf("%s/img/%d.jpg", cutter.URL, i), Caption: fmt.Sprint("picture ", i)})
+		line, _ := json.Marshal(fetch.Positioned{Pos: int64(3 * i), // positions spread over an input, as a partition's are
+			Item: fetch.Item{URL: fmt.Sprintf("%s/img/%d.jpg", cutter.URL, i), Caption: fmt.Sprint("picture ", i)}})
 		lines.Write(append(line, '\n'))
 	}
-	file := filepath.Join(out, WorkDir, slicesDir, "00000.jsonl")
-	if err := storage.WriteFile(context.Background(), file, lines.Bytes()); err != nil {
+	if err := storage.WriteFile(context.Background(), chunkFile(out, 0, 0), lines.Bytes()); err != nil {
 		t.Fatal(err)
 	}
 	cfg := fetchConfig(out)
 	cfg.Workers, cfg.PerHost = 2, 2
-	spec, err := yaml.Marshal(FetchSpec{Config: cfg, Input: "urls.csv", SliceSize: count, ShardsPerTask: 24})
+	spec, err := yaml.Marshal(FetchSpec{Config: cfg, Input: "urls.csv", Partitions: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	input, _ := json.Marshal(fetchTask{Slice: 0, First: 0, Count: count, FirstShard: 0, File: file})
+	input, _ := json.Marshal(fetchTask{Partition: 0, Count: count, Chunks: 1, FirstShard: 0, ShardLimit: 24})
 	task := func() *dist.Task {
 		return &dist.Task{Job: &dist.JobRecord{ID: "job1", Kind: KindFetch, Spec: string(spec)}, Input: input,
 			Log: cfg.Logger, AllowPrivate: true}
@@ -314,6 +354,43 @@ func TestFetchSliceRerunCountsEveryItem(t *testing.T) {
 	}
 	if m, err := shards.ReadManifest(filepath.Join(out, WorkDir, partsDir, "00000")); err != nil || int64(st.Successes) != m.TotalCount {
 		t.Errorf("manifest: %v, %v; stats say %d successes", m, err, st.Successes)
+	}
+}
+
+// checkPartitioned reads the items a distributed fetch's submit wrote: every input position
+// once, and each host's items in one partition only (so one worker at a time fetches a host).
+func checkPartitioned(t *testing.T, out string, partitions int, n int64) {
+	t.Helper()
+	partOf := map[string]int{}
+	seen := map[int64]bool{}
+	for p := range partitions {
+		for c := 0; ; c++ {
+			data, err := storage.ReadFile(context.Background(), chunkFile(out, p, c))
+			if storage.IsNotExist(err) {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			for line := range bytes.Lines(data) {
+				var it fetch.Positioned
+				if err := json.Unmarshal(line, &it); err != nil {
+					t.Fatal(err)
+				}
+				if seen[it.Pos] {
+					t.Errorf("position %d in two chunks", it.Pos)
+				}
+				seen[it.Pos] = true
+				h := fetch.HostKey(it.URL)
+				if q, ok := partOf[h]; ok && q != p {
+					t.Errorf("host %s in partitions %d and %d", h, q, p)
+				}
+				partOf[h] = p
+			}
+		}
+	}
+	if int64(len(seen)) != n {
+		t.Errorf("%d positions in the chunks, want %d", len(seen), n)
 	}
 }
 
