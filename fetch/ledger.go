@@ -187,7 +187,6 @@ func loadLedger(ctx context.Context, d storage.Dir, owns shardNumbers, log *slog
 			delete(failedFiles, n)
 			continue
 		}
-		l.stats[n] = st
 		l.records = append(l.records, n)
 		l.nextIndex = max(l.nextIndex, n+1)
 		for _, r := range st.InputRanges {
@@ -195,6 +194,11 @@ func loadLedger(ctx context.Context, d storage.Dir, owns shardNumbers, log *slog
 				l.done.set(s)
 			}
 		}
+		// The bitset holds the positions now. A record's ranges can be one per item (a
+		// distributed fetch's partition is spread over the input), so they are not kept:
+		// retrySource reads them again.
+		st.InputRanges = nil
+		l.stats[n] = st
 	}
 	slices.Sort(l.records)
 	for n, name := range failedFiles {
@@ -228,7 +232,12 @@ func (l *ledger) retrySource(dir storage.Dir, reasons []string) iter.Seq2[job, e
 		// Pass 1, oldest first: a position's latest record wins.
 		for _, n := range l.records {
 			st := l.stats[n]
-			for _, r := range st.InputRanges {
+			full, err := shards.ReadShardStats(storage.Join(dir.String(), shards.StatsName(n)))
+			if err != nil {
+				yield(job{}, fmt.Errorf("fetch: %w", err))
+				return
+			}
+			for _, r := range full.InputRanges {
 				for s := r[0]; s < r[1]; s++ {
 					lastFailed.clear(s)
 				}
