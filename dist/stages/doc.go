@@ -8,21 +8,22 @@
 //
 // SubmitFetch reads the input once and splits its items by image host (fetch.HostKey, FNV mod
 // Partitions; local files by position) into <out>/_dist/items/PPPPP-CCCCC.jsonl, each item with
-// its input position (memory: a chunk per partition, written at 1 MiB or when all chunks
-// together pass 64 MiB). Task P runs fetch.RunPositioned on partition P's items with its own
-// range of shard numbers (FirstShard..ShardLimit, 2 per SamplesPerShard items plus a reserve for
-// cut-off runs): its shards and records go straight into <out> under their final names
-// (fetch.Config.ShardDir), its own manifest, stats and fetch.json into <out>/_dist/parts/PPPPP.
-// All of a host's images are in one task, held by one worker at a time, so PerHost, Delay and
-// robots' opt-outs hold across machines as on one. A redelivered partition resumes from the
-// records of its range (nothing fetched or written twice) and no two partitions write the same
-// name. A partition's counts come from the records of its range, read when the job first runs
-// it and again after its last run (fetch.ReadRecorded): a rerun skips what a cut-off run
-// recorded, yet every item is counted once, as done by the job. The final step writes
-// fetch.json, manifest.json and sizes.json over every shard of <out>, then the summed
-// stats.json, and removes _dist. Keys stay those of the files the rows are in; shard numbers
-// may have gaps. The records hold input positions, so `wit fetch --in INPUT --out OUT` resumes
-// the result like its own.
+// its input position (memory: a chunk per partition, written at 1 MiB or when all chunks together
+// pass 64 MiB). A task is one partition, or several whose items together first reach
+// SamplesPerShard (so a small input does not become hundreds of small shards). It runs
+// fetch.RunPositioned on their items with its own range of shard numbers (FirstShard..ShardLimit,
+// 2 per SamplesPerShard items plus a reserve for cut-off runs): its shards and records go straight
+// into <out> under their final names (fetch.Config.ShardDir), its own manifest, stats and
+// fetch.json into <out>/_dist/parts/TTTTT. All of a host's images are in one task, held by one
+// worker at a time, so PerHost, Delay and robots' opt-outs hold across machines as on one. A
+// redelivered task resumes from the records of its range (nothing fetched or written twice) and no
+// two tasks write the same name. A task's counts come from the records of its range, read when the
+// job first runs it and again after its last run (fetch.ReadRecorded): a rerun skips what a
+// cut-off run recorded, yet every item is counted once, as done by the job. The final step writes
+// fetch.json, manifest.json and sizes.json over every shard of <out>, then the summed stats.json,
+// and removes _dist. Keys stay those of the files the rows are in; shard numbers may have gaps.
+// The records hold input positions, so `wit fetch --in INPUT --out OUT` resumes the result like
+// its own.
 //
 // # crawl (Nutch-style)
 //

@@ -20,7 +20,8 @@ import (
 	"github.com/witdata/wit/shards"
 )
 
-// KindFetch is the task kind of a distributed fetch: one task per partition of the image hosts.
+// KindFetch is the task kind of a distributed fetch: one task per partition of the image hosts
+// (small partitions grouped).
 const KindFetch = "fetch"
 
 // DefaultFetchPartitions is how many partitions of the image hosts a distributed fetch makes
@@ -32,7 +33,7 @@ const DefaultFetchPartitions = 256
 const (
 	WorkDir  = "_dist" // <out>/_dist
 	itemsDir = "items" // <out>/_dist/items/PPPPP-CCCCC.jsonl: chunk C of partition P's items (written by the submitter)
-	partsDir = "parts" // <out>/_dist/parts/PPPPP/: partition P's own files (its manifest, stats, fetch.json)
+	partsDir = "parts" // <out>/_dist/parts/TTTTT/: task T's own files (its manifest, stats, fetch.json)
 )
 
 // shardReserve is the spare shard numbers each partition gets beyond two per SamplesPerShard
@@ -58,22 +59,29 @@ type FetchSpec struct {
 	Partitions int          `yaml:"partitions"`
 }
 
-// fetchTask is one partition of the image hosts: Count items, spread over the input, in Chunks
-// chunk files; its shards are numbered in [FirstShard, ShardLimit).
+// fetchTask is one or more whole partitions of the image hosts, fetched one after the other:
+// Count items, spread over the input; its shards are numbered in [FirstShard, ShardLimit).
 type fetchTask struct {
-	Partition  int   `json:"partition"`
-	Count      int64 `json:"count"`
-	Chunks     int   `json:"chunks"`
-	FirstShard int   `json:"first_shard"`
-	ShardLimit int   `json:"shard_limit"`
+	Task       int       `json:"task"` // names its part folder
+	Partitions []partRef `json:"partitions"`
+	Count      int64     `json:"count"`
+	FirstShard int       `json:"first_shard"`
+	ShardLimit int       `json:"shard_limit"`
+}
+
+// partRef names a partition's chunk files.
+type partRef struct {
+	Partition int `json:"partition"`
+	Chunks    int `json:"chunks"`
 }
 
 // SubmitFetch partitions the items of a fetch's input by image host (fetch.HostKey; local files
 // by position), writes each partition's items with their input positions under
 // <out>/_dist/items (the output folder must be where every worker sees it: an s3:// URL or a
-// shared path) and submits one task per partition that has items. A host's images are thus all
-// fetched by one task, on one worker at a time, so --per-host and --delay hold across machines
-// as they do on one. Each task runs fetch.RunPositioned with its own range of shard numbers,
+// shared path) and submits one task per partition that has items, partitions smaller than a
+// shard grouped into one task. A host's images are thus all fetched by one task, on one worker
+// at a time, so --per-host and --delay hold across machines as they do on one. Each task runs
+// fetch.RunPositioned with its own range of shard numbers,
 // writing its shards and their records straight into <out> under their final names
 // (fetch.Config.ShardDir); the final step writes manifest.json, sizes.json, fetch.json and
 // stats.json, so <out> ends up as a single-machine fetch would leave it (same schema, manifest
@@ -159,22 +167,53 @@ func SubmitFetch(ctx context.Context, c *dist.Conn, cfg fetch.Config, input stri
 			}
 		}
 	}
-	var tasks []json.RawMessage
-	nextShard := 0
+	refs := make([]partRef, 0, partitions)
+	counts := make([]int64, 0, partitions)
 	for p := range parts {
 		if err := write(p); err != nil {
 			return nil, err
 		}
-		n := parts[p].count
-		if n == 0 {
-			continue
+		if parts[p].count > 0 {
+			refs = append(refs, partRef{Partition: p, Chunks: parts[p].chunks})
+			counts = append(counts, parts[p].count)
 		}
-		perTask := 2*int((n+int64(cfg.SamplesPerShard)-1)/int64(cfg.SamplesPerShard)) + shardReserve
-		t, _ := json.Marshal(fetchTask{Partition: p, Count: n, Chunks: parts[p].chunks, FirstShard: nextShard, ShardLimit: nextShard + perTask})
-		tasks = append(tasks, t)
-		nextShard += perTask
+	}
+	var tasks []json.RawMessage
+	for _, t := range groupTasks(refs, counts, cfg.SamplesPerShard) {
+		data, _ := json.Marshal(t)
+		tasks = append(tasks, data)
 	}
 	return c.Submit(ctx, dist.Submission{Kind: KindFetch, Spec: string(specText), Tasks: tasks})
+}
+
+// groupTasks makes the tasks of the partitions that have items (counts[i] items in refs[i]):
+// partitions smaller than a shard are grouped until the task has a shard's worth, so that a
+// small input does not end up as hundreds of small shards. Each task gets its range of shard
+// numbers: 2 per SamplesPerShard items (a shard and a failures-only record) plus shardReserve.
+func groupTasks(refs []partRef, counts []int64, samplesPerShard int) []fetchTask {
+	var tasks []fetchTask
+	var group fetchTask
+	nextShard := 0
+	emit := func() {
+		if group.Count == 0 {
+			return
+		}
+		group.Task = len(tasks)
+		group.FirstShard = nextShard
+		group.ShardLimit = nextShard + 2*int((group.Count+int64(samplesPerShard)-1)/int64(samplesPerShard)) + shardReserve
+		nextShard = group.ShardLimit
+		tasks = append(tasks, group)
+		group = fetchTask{}
+	}
+	for i, ref := range refs {
+		group.Partitions = append(group.Partitions, ref)
+		group.Count += counts[i]
+		if group.Count >= int64(samplesPerShard) {
+			emit()
+		}
+	}
+	emit()
+	return tasks
 }
 
 // partitionOfItem is the partition of an item: by its host (FNV-1a), so that one task has all
@@ -192,25 +231,27 @@ func chunkFile(out string, partition, chunk int) string {
 	return storage.Join(out, WorkDir, itemsDir, fmt.Sprintf("%05d-%05d.jsonl", partition, chunk))
 }
 
-// readChunks streams a partition's items from its chunk files, in the order they were written
-// (input order).
+// readChunks streams a task's items from its partitions' chunk files, partition after
+// partition, each in the order it was written (input order).
 func readChunks(ctx context.Context, out string, t fetchTask) iter.Seq2[fetch.Positioned, error] {
 	return func(yield func(fetch.Positioned, error) bool) {
-		for c := range t.Chunks {
-			file := chunkFile(out, t.Partition, c)
-			data, err := storage.ReadFile(ctx, file)
-			if err != nil {
-				yield(fetch.Positioned{}, fmt.Errorf("partition %d: %w (the output folder must be on storage every worker sees)", t.Partition, err))
-				return
-			}
-			for line := range bytes.Lines(data) {
-				var it fetch.Positioned
-				if err := json.Unmarshal(line, &it); err != nil {
-					yield(fetch.Positioned{}, fmt.Errorf("%s: %w", file, err))
+		for _, p := range t.Partitions {
+			for c := range p.Chunks {
+				file := chunkFile(out, p.Partition, c)
+				data, err := storage.ReadFile(ctx, file)
+				if err != nil {
+					yield(fetch.Positioned{}, fmt.Errorf("partition %d: %w (the output folder must be on storage every worker sees)", p.Partition, err))
 					return
 				}
-				if !yield(it, nil) {
-					return
+				for line := range bytes.Lines(data) {
+					var it fetch.Positioned
+					if err := json.Unmarshal(line, &it); err != nil {
+						yield(fetch.Positioned{}, fmt.Errorf("%s: %w", file, err))
+						return
+					}
+					if !yield(it, nil) {
+						return
+					}
 				}
 			}
 		}
@@ -227,14 +268,14 @@ func decodeFetchSpec(text string) (*FetchSpec, error) {
 	return &spec, nil
 }
 
-func partDir(out string, partition int) string {
-	return storage.Join(out, WorkDir, partsDir, fmt.Sprintf("%05d", partition))
+func partDir(out string, task int) string {
+	return storage.Join(out, WorkDir, partsDir, fmt.Sprintf("%05d", task))
 }
 
-// runFetchTask fetches one partition: its shards and records into the output folder, in the
-// partition's range of shard numbers, its own files into its part folder. A second run of the
-// same partition (its worker died) resumes from the records of that range: items already
-// recorded are skipped, nothing is written twice.
+// runFetchTask fetches a task's partitions: its shards and records into the output folder, in
+// the task's range of shard numbers, its own files into its part folder. A second run of the
+// same task (its worker died) resumes from the records of that range: items already recorded
+// are skipped, nothing is written twice.
 func runFetchTask(ctx context.Context, t *dist.Task) (any, error) {
 	spec, err := decodeFetchSpec(t.Job.Spec)
 	if err != nil {
@@ -248,25 +289,25 @@ func runFetchTask(ctx context.Context, t *dist.Task) (any, error) {
 	if err := t.CheckPrivate(cfg.AllowPrivate); err != nil {
 		return nil, err
 	}
-	cfg.Out = partDir(spec.Config.Out, in.Partition)
+	cfg.Out = partDir(spec.Config.Out, in.Task)
 	cfg.ShardDir = spec.Config.Out
-	cfg.InputName = fmt.Sprintf("%s#hosts-%d-of-%d", spec.Input, in.Partition, spec.Partitions)
+	cfg.InputName = fmt.Sprintf("%s#hosts-task-%d", spec.Input, in.Task)
 	cfg.FirstShard, cfg.ShardLimit = in.FirstShard, in.ShardLimit
 	cfg.Logger = t.Log
 	before, err := startPart(ctx, t, spec.Config.Out, cfg.Out, in.FirstShard, cfg.ShardLimit)
 	if err != nil {
-		return nil, fmt.Errorf("partition %d: %w", in.Partition, err)
+		return nil, fmt.Errorf("task %d: %w", in.Task, err)
 	}
 	st, err := fetch.RunPositioned(ctx, cfg, readChunks(ctx, spec.Config.Out, in))
 	if err != nil {
 		return nil, err
 	}
 	if st.Seen+st.Skipped != in.Count {
-		return nil, fmt.Errorf("partition %d: read %d items, want %d", in.Partition, st.Seen+st.Skipped, in.Count)
+		return nil, fmt.Errorf("task %d: read %d items, want %d", in.Task, st.Seen+st.Skipped, in.Count)
 	}
 	after, err := fetch.ReadRecorded(ctx, spec.Config.Out, in.FirstShard, cfg.ShardLimit)
 	if err != nil {
-		return nil, fmt.Errorf("partition %d: %w", in.Partition, err)
+		return nil, fmt.Errorf("task %d: %w", in.Task, err)
 	}
 	return partStats(st, in.Count, before, after.Since(before.Recorded)), nil
 }

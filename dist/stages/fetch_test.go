@@ -15,6 +15,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -207,7 +208,7 @@ func testDistributedFetch(t *testing.T, kind string) {
 		wantTasks = 1
 	}
 	if job.Tasks != wantTasks {
-		t.Fatalf("%d tasks, want %d (one per partition with a host)", job.Tasks, wantTasks)
+		t.Fatalf("%d tasks, want %d (one per partition with a host: each has a shard's worth)", job.Tasks, wantTasks)
 	}
 	checkPartitioned(t, multi, partitions, n)
 	mostA.Store(0) // the single-machine run's own
@@ -327,7 +328,7 @@ func TestFetchPartitionRerunCountsEveryItem(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	input, _ := json.Marshal(fetchTask{Partition: 0, Count: count, Chunks: 1, FirstShard: 0, ShardLimit: 24})
+	input, _ := json.Marshal(fetchTask{Task: 0, Partitions: []partRef{{Partition: 0, Chunks: 1}}, Count: count, FirstShard: 0, ShardLimit: 24})
 	task := func() *dist.Task {
 		return &dist.Task{Job: &dist.JobRecord{ID: "job1", Kind: KindFetch, Spec: string(spec)}, Input: input,
 			Log: cfg.Logger, AllowPrivate: true}
@@ -354,6 +355,59 @@ func TestFetchPartitionRerunCountsEveryItem(t *testing.T) {
 	}
 	if m, err := shards.ReadManifest(filepath.Join(out, WorkDir, partsDir, "00000")); err != nil || int64(st.Successes) != m.TotalCount {
 		t.Errorf("manifest: %v, %v; stats say %d successes", m, err, st.Successes)
+	}
+}
+
+func TestGroupTasks(t *testing.T) {
+	refs := func(ps ...int) []partRef {
+		var out []partRef
+		for _, p := range ps {
+			out = append(out, partRef{Partition: p, Chunks: 1})
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name   string
+		counts []int64
+		want   [][]int // partitions of each task
+	}{
+		{"large partitions: one task each", []int64{10, 12, 30}, [][]int{{0}, {1}, {2}}},
+		{"small ones grouped to a shard's worth", []int64{3, 4, 2, 9, 1}, [][]int{{0, 1}, {2, 3}, {4}}},
+		{"all small", []int64{1, 1, 1}, [][]int{{0, 1, 2}}},
+		{"none", nil, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var ps []int
+			for i := range tc.counts {
+				ps = append(ps, i)
+			}
+			tasks := groupTasks(refs(ps...), tc.counts, 5)
+			if len(tasks) != len(tc.want) {
+				t.Fatalf("%d tasks, want %d: %+v", len(tasks), len(tc.want), tasks)
+			}
+			next, total := 0, int64(0)
+			for i, task := range tasks {
+				var got []int
+				for _, r := range task.Partitions {
+					got = append(got, r.Partition)
+				}
+				if !slices.Equal(got, tc.want[i]) || task.Task != i {
+					t.Errorf("task %d: partitions %v, want %v", task.Task, got, tc.want[i])
+				}
+				if task.FirstShard != next || task.ShardLimit-task.FirstShard < 2*int((task.Count+4)/5)+shardReserve {
+					t.Errorf("task %d: shards [%d, %d) for %d items after %d", i, task.FirstShard, task.ShardLimit, task.Count, next)
+				}
+				next = task.ShardLimit
+				total += task.Count
+			}
+			var want int64
+			for _, c := range tc.counts {
+				want += c
+			}
+			if total != want {
+				t.Errorf("tasks hold %d items, want %d", total, want)
+			}
+		})
 	}
 }
 
