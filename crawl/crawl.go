@@ -23,7 +23,6 @@ import (
 
 	"github.com/witdata/wit/crawl/extract"
 	"github.com/witdata/wit/crawl/robots"
-	"github.com/witdata/wit/internal/hostq"
 	"github.com/witdata/wit/internal/httpx"
 	"github.com/witdata/wit/internal/input"
 	"github.com/witdata/wit/internal/storage"
@@ -90,13 +89,10 @@ type crawler struct {
 	c      *colly.Collector
 	warc   *warc.Archive // nil without Config.WARCOut
 
-	hardCtx context.Context // requests; cancelled ShutdownGrace after the crawl is cancelled
-	runCtx  context.Context // dispatching; cancelled by the caller or by a fatal error
-	abort   context.CancelCauseFunc
-	wake    chan struct{}
-	// hostDone receives the host of each page a worker finished (buffered: one per worker), so
-	// the dispatcher's window gives the host its slot back.
-	hostDone   chan string
+	hardCtx    context.Context // requests; cancelled ShutdownGrace after the crawl is cancelled
+	runCtx     context.Context // dispatching; cancelled by the caller or by a fatal error
+	abort      context.CancelCauseFunc
+	wake       chan struct{}
 	windowSize int // frontier items the dispatcher reads ahead
 
 	forwardWake chan struct{} // outbox entries were added (distributed crawls)
@@ -124,7 +120,7 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 		return Stats{}, err
 	}
 	cr := &crawler{cfg: cfg, log: log, st: st, scope: newScope(cfg.Scope, cfg.AllowHosts), wake: make(chan struct{}, 1),
-		hostDone: make(chan string, cfg.Workers), windowSize: max(16*cfg.Workers, 1024),
+		windowSize:  max(16*cfg.Workers, 1024),
 		forwardWake: make(chan struct{}, 1), start: time.Now(), health: newHostHealth(cfg.RobotsRetryDelay)}
 	stats, runErr := cr.run(ctx)
 	if err := st.Close(); err != nil && runErr == nil {
@@ -213,16 +209,16 @@ func (cr *crawler) run(parent context.Context) (Stats, error) {
 		}()
 	}
 
-	jobs := make(chan job)
+	win := newWindow(runCtx, cfg.PerHost)
 	var wg sync.WaitGroup
 	for range cfg.Workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			cr.worker(jobs)
+			cr.worker(win)
 		}()
 	}
-	dispatchErr := cr.dispatch(runCtx, jobs)
+	dispatchErr := cr.dispatch(runCtx, win)
 	if dispatchErr != nil {
 		cr.fail(dispatchErr)
 	}
@@ -648,17 +644,16 @@ func (cr *crawler) setCounter(name string, v int64) error {
 	return st.db.Set(keyStr(ksCounter, name), u64(uint64(v)), pebble.NoSync)
 }
 
-// dispatch hands frontier items to workers until the crawl is done or ctx ends. It reads up to
-// windowSize items ahead into per-host queues and hands out only items whose host has fewer
-// than PerHost pages with the workers (internal/hostq): a run of one host's links in the
-// frontier would otherwise park every worker in that host's limiter while other hosts wait.
-// Items in the window are still in the frontier; one moves to the in-flight space as it is
-// handed out.
-func (cr *crawler) dispatch(ctx context.Context, jobs chan<- job) error {
-	defer close(jobs)
+// dispatch keeps the workers' window filled from the frontier until the crawl is done or ctx
+// ends. It reads up to windowSize items ahead into per-host queues, from which the workers take
+// only items whose host has fewer than PerHost pages with them (see window): a run of one host's
+// links in the frontier would otherwise park every worker in that host's limiter while other
+// hosts wait.
+func (cr *crawler) dispatch(ctx context.Context, win *window) error {
+	defer win.close()
 	st := cr.st
-	window := hostq.New[job](cr.cfg.PerHost)
 	var lastRead time.Time
+	var batch []job
 	for {
 		if ctx.Err() != nil {
 			return nil
@@ -670,39 +665,27 @@ func (cr *crawler) dispatch(ctx context.Context, jobs chan<- job) error {
 				cr.log.Warn("crawl: inbox", "err", err)
 			}
 		}
-		cr.drainHostDone(window)
 		// The window's items are still in the frontier count: the rest are unread. A read costs
 		// a pebble seek, so they are read in batches, or when the window has nothing to hand
 		// out (at most every readEvery while it holds items of busy hosts: the unread ones may
 		// be another host's).
-		room, unread := cr.windowSize-window.Len(), int(st.frontier.Load())-window.Len()
+		queued, ready := win.state()
+		room, unread := cr.windowSize-queued, int(st.frontier.Load())-queued
 		readDue := time.Time{}
 		if n := min(room, unread); n > 0 {
-			if n >= min(room, readBatch) || window.Len() == 0 || (!window.HasReady() && time.Since(lastRead) >= readEvery) {
+			if n >= min(room, readBatch) || queued == 0 || (!ready && time.Since(lastRead) >= readEvery) {
+				batch = batch[:0]
 				if err := st.readAhead(n, func(seq uint64, data []byte) {
-					host := requestHost(data)
-					window.Add(host, job{seq: seq, data: data, host: host})
+					batch = append(batch, job{seq: seq, data: data, host: requestHost(data)})
 				}); err != nil {
 					return err
 				}
+				win.add(batch)
 				lastRead = time.Now()
-			} else if !window.HasReady() {
+				continue
+			} else if !ready {
 				readDue = lastRead.Add(readEvery)
 			}
-		}
-		if j, ok := window.Next(); ok {
-			if err := st.start(j.seq, j.data); err != nil {
-				return err
-			}
-			window.Take()
-			select {
-			case jobs <- j:
-			case <-ctx.Done():
-				// Started but never handed out: it stays in flight and the next run requeues it.
-				st.inFlight.Add(-1)
-				return nil
-			}
-			continue
 		}
 		// Order matters: a completion adds its links before it leaves the in-flight count.
 		if st.inFlight.Load() == 0 && st.frontier.Load() == 0 && st.delayed.Load() == 0 && st.outbox.Load() == 0 {
@@ -760,8 +743,6 @@ func (cr *crawler) dispatch(ctx context.Context, jobs chan<- job) error {
 		select {
 		case <-ctx.Done():
 		case <-cr.wake:
-		case h := <-cr.hostDone:
-			window.Done(h)
 		case <-t.C:
 		}
 		t.Stop()
@@ -796,18 +777,6 @@ const readBatch = 256
 // at its limit.
 const readEvery = 50 * time.Millisecond
 
-// drainHostDone gives the window back the host slots of pages the workers finished.
-func (cr *crawler) drainHostDone(window *hostq.Queue[job]) {
-	for {
-		select {
-		case h := <-cr.hostDone:
-			window.Done(h)
-		default:
-			return
-		}
-	}
-}
-
 func (cr *crawler) signal() {
 	select {
 	case cr.wake <- struct{}{}:
@@ -815,13 +784,23 @@ func (cr *crawler) signal() {
 	}
 }
 
-func (cr *crawler) worker(jobs <-chan job) {
-	for j := range jobs {
+func (cr *crawler) worker(win *window) {
+	var prevHost string
+	hadPrev := false
+	for {
+		j, ok := win.take(prevHost, hadPrev)
+		if !ok {
+			return
+		}
+		prevHost, hadPrev = j.host, true
+		if err := cr.st.start(j.seq, j.data); err != nil {
+			cr.fail(err)
+			continue
+		}
 		o, abandoned := cr.process(j)
 		if abandoned {
 			// Cut off by shutdown: the in-flight key stays and the next run fetches it again.
 			cr.st.inFlight.Add(-1)
-			cr.hostDone <- j.host
 			cr.signal()
 			continue
 		}
@@ -833,7 +812,6 @@ func (cr *crawler) worker(jobs <-chan job) {
 				cr.fail(err)
 			}
 		}
-		cr.hostDone <- j.host // never blocks: its buffer holds one report per worker
 		cr.signal()
 	}
 }

@@ -6,9 +6,9 @@
 // # Data flow
 //
 //	seeds (internal/input: txt/csv/tsv/jsonl, .gz) -> urlnorm -> admit -> frontier (pebble)
-//	dispatcher: read frontier items ahead into per-host queues (internal/hostq: a window of
-//	            max(16 x Workers, 1024)) -> an item whose host has < PerHost pages out moves to
-//	            in-flight (pebble) -> worker; the worker reports the host back when done
+//	dispatcher: reads frontier items ahead into a window of per-host queues (window.go,
+//	            internal/hostq: max(16 x Workers, 1024) items)
+//	worker: takes an item whose host has < PerHost pages out -> moves it to in-flight (pebble)
 //	worker: host health (down.go): the first page of a host probes it, the others wait for it;
 //	        a host that gave no answer fails its pages at once with that reason
 //	        -> robots.txt (crawl/robots; Disallow -> "robots", 5xx -> re-queued later, no answer
@@ -40,9 +40,9 @@
 // files, h per-host counts, k counters, o outbox and x forwarded URLs (partitions of a
 // distributed crawl).
 //
-//  1. Pop: the dispatcher moves a frontier item from its window to the in-flight space (one
-//     batch) as it hands it out. Items in the window are still frontier keys, so a kill loses
-//     none of them.
+//  1. Pop: a worker takes an item from the dispatcher's window and moves it to the in-flight
+//     space (one batch) before fetching it. Items in the window are still frontier keys, so a
+//     kill loses none of them.
 //  2. Completion: when a page is done (ok or failed), one batch deletes its in-flight key, adds
 //     its admitted links to v and f, stores its pairs under the next pending seq in p and moves
 //     the counters. Nothing about a page is ever half-recorded.

@@ -13,6 +13,7 @@
 // is the window plus the hosts with work out. Items of the host "" are not limited (local
 // files).
 //
-// The Queue is not safe for concurrent use: one goroutine schedules, workers report finished
-// hosts to it (a channel).
+// The Queue is not safe for concurrent use: fetch's scheduler goroutine owns its Queue and
+// workers report finished hosts on a channel; the crawler's workers take from theirs under a
+// lock (crawl/window.go).
 package hostq
