@@ -115,6 +115,22 @@ func SubmitFetch(ctx context.Context, c *dist.Conn, cfg fetch.Config, input stri
 		return nil, err
 	}
 
+	refs, counts, err := writePartitions(ctx, out, fetch.ReadInput(ctx, input, opts), partitions)
+	if err != nil {
+		return nil, err
+	}
+	var tasks []json.RawMessage
+	for _, t := range groupTasks(refs, counts, cfg.SamplesPerShard) {
+		data, _ := json.Marshal(t)
+		tasks = append(tasks, data)
+	}
+	return c.Submit(ctx, dist.Submission{Kind: KindFetch, Spec: string(specText), Tasks: tasks})
+}
+
+// writePartitions splits items by image host into partitions, each item with its input
+// position, and writes each partition's items as chunk files under <out>/_dist/items. It returns
+// the partitions that have items and how many each has.
+func writePartitions(ctx context.Context, out string, items iter.Seq2[fetch.Item, error], partitions int) ([]partRef, []int64, error) {
 	type part struct {
 		buf    []byte
 		count  int64
@@ -136,14 +152,14 @@ func SubmitFetch(ctx context.Context, c *dist.Conn, cfg fetch.Config, input stri
 		return nil
 	}
 	var pos int64
-	for it, err := range fetch.ReadInput(ctx, input, opts) {
+	for it, err := range items {
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		p := partitionOfItem(fetch.HostKey(it.URL), pos, partitions)
 		line, err := json.Marshal(fetch.Positioned{Pos: pos, Item: it})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		pos++
 		pt := &parts[p]
@@ -152,7 +168,7 @@ func SubmitFetch(ctx context.Context, c *dist.Conn, cfg fetch.Config, input stri
 		buffered += len(line) + 1
 		if len(pt.buf) >= chunkBytes {
 			if err := write(p); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 		}
 		if buffered > submitBudget {
@@ -163,7 +179,7 @@ func SubmitFetch(ctx context.Context, c *dist.Conn, cfg fetch.Config, input stri
 				}
 			}
 			if err := write(largest); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 		}
 	}
@@ -171,19 +187,14 @@ func SubmitFetch(ctx context.Context, c *dist.Conn, cfg fetch.Config, input stri
 	counts := make([]int64, 0, partitions)
 	for p := range parts {
 		if err := write(p); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if parts[p].count > 0 {
 			refs = append(refs, partRef{Partition: p, Chunks: parts[p].chunks})
 			counts = append(counts, parts[p].count)
 		}
 	}
-	var tasks []json.RawMessage
-	for _, t := range groupTasks(refs, counts, cfg.SamplesPerShard) {
-		data, _ := json.Marshal(t)
-		tasks = append(tasks, data)
-	}
-	return c.Submit(ctx, dist.Submission{Kind: KindFetch, Spec: string(specText), Tasks: tasks})
+	return refs, counts, nil
 }
 
 // groupTasks makes the tasks of the partitions that have items (counts[i] items in refs[i]):

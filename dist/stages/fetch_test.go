@@ -464,3 +464,30 @@ func isFetchOutput(name string) bool {
 	_, err := strconv.Atoi(num)
 	return ok && err == nil
 }
+
+// BenchmarkWritePartitions measures what wit submit fetch does per input item: its host, its
+// partition, the JSON line with its position, the chunk files (local disk). At 400M items the
+// submitting machine spends items / (items/s) on it.
+func BenchmarkWritePartitions(b *testing.B) {
+	const n = 100_000
+	items := make([]fetch.Item, n)
+	for i := range items {
+		items[i] = fetch.Item{URL: fmt.Sprintf("https://img%d.example-cdn.com/photos/2024/%08d/large.jpg", i%5000, i),
+			Caption: fmt.Sprintf("a photo of item %d on a wooden table", i), PageURL: fmt.Sprintf("https://shop%d.example.com/p/%d", i%5000, i)}
+	}
+	seq := func(yield func(fetch.Item, error) bool) {
+		for _, it := range items {
+			if !yield(it, nil) {
+				return
+			}
+		}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		out := b.TempDir()
+		if _, _, err := writePartitions(context.Background(), out, seq, DefaultFetchPartitions); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "items/s")
+}
