@@ -25,8 +25,9 @@
 // Output directory:
 //
 //	00000.arrow ...        sample shards (shards.SampleSchema), key = 5-digit shard + 4-digit row
-//	00000_stats.json ...   per shard: count, successes, failures by reason, duration, bytes, and
-//	                       the input positions it accounts for (the resume ledger)
+//	00000_stats.json ...   per shard: count, successes, failures by reason, duration, bytes,
+//	                       bytes downloaded for its items, and the input positions it accounts
+//	                       for (the resume ledger)
 //	00000_failed.jsonl ... the items that failed since the previous shard, with reason and error
 //	manifest.json          schema version, per-shard counts and bytes, totals (atomic)
 //	sizes.json             OpenCLIP's {"00000.arrow": count} (atomic)

@@ -234,6 +234,9 @@ loop:
 			if writeErr != nil {
 				continue // draining after a write error
 			}
+			if !r.canceled {
+				sw.received += r.bytes // recorded with the item, so a distributed fetch can sum them
+			}
 			switch {
 			case r.canceled:
 				st.Canceled++

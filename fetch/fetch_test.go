@@ -366,6 +366,11 @@ func TestFetchOutcomes(t *testing.T) {
 	for _, s := range samples {
 		byURL[s.URL] = s
 	}
+	// The records count what the run counted (a distributed fetch sums them).
+	if rec, err := ReadRecorded(context.Background(), out, 0, 0); err != nil || rec.Items != st.Done ||
+		rec.Successes != st.Successes || rec.Downloaded != st.DownloadedBytes || st.DownloadedBytes == 0 {
+		t.Errorf("records %+v (%v), run %+v", rec, err, st)
+	}
 	wantOK := 0
 	for i, tc := range tests {
 		u := items[i].URL

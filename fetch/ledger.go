@@ -318,6 +318,8 @@ type Recorded struct {
 	Failures  map[string]int64 `json:"failures"`  // failed items by reason
 	Shards    int              `json:"shards"`    // shard files
 	Bytes     int64            `json:"bytes"`     // their size
+	// Downloaded is what was received for the items, successful or not.
+	Downloaded int64 `json:"downloaded"`
 }
 
 // ReadRecorded reads the stats records of shard numbers [first, limit) in dir (a local path or
@@ -361,6 +363,7 @@ func ReadRecorded(ctx context.Context, dir string, first, limit int) (Recorded, 
 		}
 		rec.Items += st.Count
 		rec.Successes += st.Successes
+		rec.Downloaded += st.DownloadedBytes
 		for r, k := range st.Failures {
 			rec.Failures[r] += k
 		}
@@ -371,7 +374,8 @@ func ReadRecorded(ctx context.Context, dir string, first, limit int) (Recorded, 
 // Since is what r holds beyond an earlier reading of the same records.
 func (r Recorded) Since(before Recorded) Recorded {
 	d := Recorded{Items: r.Items - before.Items, Successes: r.Successes - before.Successes,
-		Shards: r.Shards - before.Shards, Bytes: r.Bytes - before.Bytes, Failures: map[string]int64{}}
+		Shards: r.Shards - before.Shards, Bytes: r.Bytes - before.Bytes, Downloaded: r.Downloaded - before.Downloaded,
+		Failures: map[string]int64{}}
 	for k, n := range r.Failures {
 		if n -= before.Failures[k]; n != 0 {
 			d.Failures[k] = n

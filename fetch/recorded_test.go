@@ -25,17 +25,17 @@ func TestReadRecorded(t *testing.T) {
 		t.Fatal(err)
 	}
 	write(shards.StatsName(10), shards.ShardStats{File: shards.FileName(10), Count: 6, Successes: 5, Bytes: 100,
-		Failures: map[string]int64{"http_404": 1}})
+		Failures: map[string]int64{"http_404": 1}, DownloadedBytes: 700})
 	write(shards.StatsName(11), shards.ShardStats{File: shards.FileName(11), Count: 5, Successes: 5, Bytes: 90}) // shard never renamed in
-	write(shards.StatsName(12), shards.ShardStats{Count: 3, Failures: map[string]int64{"http_404": 2, "decode": 1}})
+	write(shards.StatsName(12), shards.ShardStats{Count: 3, Failures: map[string]int64{"http_404": 2, "decode": 1}, DownloadedBytes: 50})
 	write(shards.StatsName(20), shards.ShardStats{Count: 7, Failures: map[string]int64{"decode": 7}}) // another slice's
 
 	for _, tc := range []struct {
 		first, limit int
 		want         Recorded
 	}{
-		{10, 20, Recorded{Items: 9, Successes: 5, Failures: map[string]int64{"http_404": 3, "decode": 1}, Shards: 1, Bytes: 100}},
-		{0, 0, Recorded{Items: 16, Successes: 5, Failures: map[string]int64{"http_404": 3, "decode": 8}, Shards: 1, Bytes: 100}},
+		{10, 20, Recorded{Items: 9, Successes: 5, Failures: map[string]int64{"http_404": 3, "decode": 1}, Shards: 1, Bytes: 100, Downloaded: 750}},
+		{0, 0, Recorded{Items: 16, Successes: 5, Failures: map[string]int64{"http_404": 3, "decode": 8}, Shards: 1, Bytes: 100, Downloaded: 750}},
 		{21, 30, Recorded{Failures: map[string]int64{}}},
 	} {
 		got, err := ReadRecorded(context.Background(), dir, tc.first, tc.limit)
@@ -43,7 +43,7 @@ func TestReadRecorded(t *testing.T) {
 			t.Fatal(err)
 		}
 		if got.Items != tc.want.Items || got.Successes != tc.want.Successes || got.Shards != tc.want.Shards ||
-			got.Bytes != tc.want.Bytes || !maps.Equal(got.Failures, tc.want.Failures) {
+			got.Bytes != tc.want.Bytes || got.Downloaded != tc.want.Downloaded || !maps.Equal(got.Failures, tc.want.Failures) {
 			t.Errorf("[%d, %d): %+v, want %+v", tc.first, tc.limit, got, tc.want)
 		}
 	}

@@ -32,6 +32,7 @@ type sampleWriter struct {
 	seqs     []int64 // input positions accounted for since the last record
 	failures map[string]int64
 	nFailed  int64
+	received int64          // bytes downloaded for the items of the pending record
 	failed   storage.Writer // NNNNN_failed.jsonl of shard cur, until its record is written
 	failName string
 	failBuf  *bufio.Writer
@@ -150,12 +151,13 @@ func (sw *sampleWriter) writeRecord(index int, c *shards.Commit) (*shards.ShardS
 	}
 	end := time.Now()
 	st := &shards.ShardStats{
-		Count:       int64(len(sw.seqs)),
-		Failures:    sw.failures,
-		StartTime:   sw.start.UTC(),
-		EndTime:     end.UTC(),
-		DurationS:   end.Sub(sw.start).Seconds(),
-		InputRanges: toRanges(sw.seqs),
+		Count:           int64(len(sw.seqs)),
+		Failures:        sw.failures,
+		StartTime:       sw.start.UTC(),
+		EndTime:         end.UTC(),
+		DurationS:       end.Sub(sw.start).Seconds(),
+		InputRanges:     toRanges(sw.seqs),
+		DownloadedBytes: sw.received,
 	}
 	if c != nil {
 		st.File = storage.Base(c.Path)
@@ -181,6 +183,7 @@ func (sw *sampleWriter) writeRecord(index int, c *shards.Commit) (*shards.ShardS
 	sw.seqs = sw.seqs[:0]
 	sw.failures = map[string]int64{}
 	sw.nFailed = 0
+	sw.received = 0
 	sw.start = time.Time{}
 	return st, nil
 }

@@ -163,15 +163,17 @@ func BuildManifestFunc(dir string, keep func(name string) bool) (*Manifest, erro
 // img2dataset's stats plus what resuming needs). A record with an empty File holds failures only:
 // items that all failed after the last shard of a run was committed.
 type ShardStats struct {
-	File       string           `json:"file,omitempty"` // shard file name; "" for a failures-only record
-	Count      int64            `json:"count"`          // items accounted for: successes + failures
-	Successes  int64            `json:"successes"`      // rows in File
-	Failures   map[string]int64 `json:"failures"`       // failed items by reason
-	Bytes      int64            `json:"bytes"`          // size of File
-	DurationS  float64          `json:"duration_s"`     // from the first to the last item of the shard
-	StartTime  time.Time        `json:"start_time"`
-	EndTime    time.Time        `json:"end_time"`
-	FailedFile string           `json:"failed_file,omitempty"` // NNNNN_failed.jsonl: one JSON object per failed item
+	File      string           `json:"file,omitempty"` // shard file name; "" for a failures-only record
+	Count     int64            `json:"count"`          // items accounted for: successes + failures
+	Successes int64            `json:"successes"`      // rows in File
+	Failures  map[string]int64 `json:"failures"`       // failed items by reason
+	Bytes     int64            `json:"bytes"`          // size of File
+	// DownloadedBytes is what was received for the items of this record, successful or not.
+	DownloadedBytes int64     `json:"downloaded_bytes,omitempty"`
+	DurationS       float64   `json:"duration_s"` // from the first to the last item of the shard
+	StartTime       time.Time `json:"start_time"`
+	EndTime         time.Time `json:"end_time"`
+	FailedFile      string    `json:"failed_file,omitempty"` // NNNNN_failed.jsonl: one JSON object per failed item
 	// InputRanges lists the input positions accounted for by this record as half-open
 	// [start, end) ranges; a resumed run skips them.
 	InputRanges [][2]int64 `json:"input_ranges,omitempty"`

@@ -358,8 +358,8 @@ func startPart(ctx context.Context, t *dist.Task, out, part string, first, limit
 // for the partition. The last run skips what a run before it in the same job recorded, so its
 // counts alone would lose those items; the records count every item once. Items recorded before
 // the job are "skipped", as a single-machine run counts what an earlier run did. The
-// partition's run time starts with its first run; downloaded bytes stay those of the last run
-// (nothing records a cut-off run's).
+// partition's run time starts with its first run; downloaded bytes are those of the recorded
+// items (an item cut off by a kill is downloaded again and counted once).
 func partStats(last fetch.Stats, count int64, start partStart, byJob fetch.Recorded) fetch.Stats {
 	st := last
 	st.StartTime = start.Time
@@ -371,6 +371,7 @@ func partStats(last fetch.Stats, count int64, start partStart, byJob fetch.Recor
 	st.Failed = byJob.Failed()
 	st.ShardsWritten = byJob.Shards
 	st.BytesWritten = byJob.Bytes
+	st.DownloadedBytes = byJob.Downloaded
 	return st
 }
 

@@ -269,6 +269,7 @@ func testDistributedFetch(t *testing.T, kind string) {
 	}
 	ss, sm := readStats(t, single), readStats(t, multi)
 	if ss.Successes != sm.Successes || ss.Failed != sm.Failed || !maps.Equal(ss.Failures, sm.Failures) || ss.Failures["http_404"] != 5 ||
+		ss.DownloadedBytes == 0 || ss.DownloadedBytes != sm.DownloadedBytes ||
 		sm.DatasetCount != ms.TotalCount || sm.Input != input || sm.Error != "" {
 		t.Errorf("stats: single %+v\ndistributed %+v", ss, sm)
 	}
@@ -352,6 +353,9 @@ func TestFetchPartitionRerunCountsEveryItem(t *testing.T) {
 	if st.Seen != count || st.Skipped != 0 || st.Done != count || st.Successes != count-2 || st.Failed != 2 ||
 		st.Failures["http_404"] != 2 {
 		t.Errorf("slice stats after a rerun that skipped %d recorded items: %+v", cut.Items, st)
+	}
+	if rec, err := fetch.ReadRecorded(context.Background(), out, 0, 24); err != nil || st.DownloadedBytes == 0 || st.DownloadedBytes != rec.Downloaded {
+		t.Errorf("downloaded bytes: stats %d, records %d (%v)", st.DownloadedBytes, rec.Downloaded, err)
 	}
 	if m, err := shards.ReadManifest(filepath.Join(out, WorkDir, partsDir, "00000")); err != nil || int64(st.Successes) != m.TotalCount {
 		t.Errorf("manifest: %v, %v; stats say %d successes", m, err, st.Successes)
