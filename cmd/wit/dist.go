@@ -376,18 +376,19 @@ func newSubmitFetchCmd() *cobra.Command {
 	})
 	cmd.Use = "fetch --queue URL --in INPUT --out DIR|s3://BUCKET/PREFIX [fetch flags]"
 	cmd.Short = "Fetch on many machines: the image hosts split into partitions, one task each"
-	cmd.Long = `Fetch as a job on the queue: the input is read here and its items are split by image host into
---partitions partitions (written under OUT/_dist with their input positions). Each partition is
-one task (partitions smaller than a shard are grouped), so all of a host's images are fetched by
-one worker at a time and --per-host and --delay hold across machines. A task writes its shards straight into --out under its own range
-of shard numbers; the final step writes manifest.json, sizes.json, fetch.json and the summed
-stats.json and removes OUT/_dist. A partition holding a large host takes as long as that host's
-limits allow; more partitions than worker slots keep the others busy meanwhile. --out must be where every worker sees it: an s3:// URL or a shared path; --in is read
-by wit submit only (a path, or an s3:// URL). Afterwards "wit fetch --in INPUT --out OUT" finds
-nothing left to do.`
+	cmd.Long = `Fetch as a job on the queue: the input is read here and its items are split by image host
+into --partitions partitions (written under OUT/_dist with their input positions). Each
+partition is one task (partitions smaller than a shard are grouped), so all of a host's images
+are fetched by one worker at a time and --per-host and --delay hold across machines. A task
+writes its shards straight into --out under its own range of shard numbers; the final step
+writes manifest.json, sizes.json, fetch.json and the summed stats.json and removes OUT/_dist.
+A partition holding a large host takes as long as that host's limits allow; more partitions
+than worker slots keep the others busy meanwhile. --out must be where every worker sees it: an
+s3:// URL or a shared path; --in is read by wit submit only (a path, or an s3:// URL).
+Afterwards "wit fetch --in INPUT --out OUT" finds nothing left to do.`
 	cmd.Example = `  wit submit fetch --queue nats://queue-host:4222 --in /shared/filtered --out /shared/data --wait`
 	s.add(cmd)
-	cmd.Flags().IntVar(&partitions, "partitions", stages.DefaultFetchPartitions, "partitions of the image hosts (one task each)")
+	cmd.Flags().IntVar(&partitions, "partitions", stages.DefaultFetchPartitions, "partitions of the image hosts (one task each, small ones grouped)")
 	return cmd
 }
 
