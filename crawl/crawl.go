@@ -456,27 +456,11 @@ func recoverFiles(ctx context.Context, st *store, dir string, log *slog.Logger) 
 // feedPending appends the pairs of pages committed by earlier runs whose file was never
 // committed (their temp files were removed), in pending order.
 func (cr *crawler) feedPending() error {
-	it, err := cr.st.prefixIter(ksPending)
-	if err != nil {
-		return err
-	}
-	defer it.Close()
-	n := 0
-	for it.First(); it.Valid(); it.Next() {
-		seq := beU64(it.Key()[1:])
-		pairs, err := decodePairs(it.Value())
-		if err != nil {
-			return fmt.Errorf("state: pending pairs %d: %w", seq, err)
-		}
-		if err := cr.pf.add(seq, pairs); err != nil {
-			return err
-		}
-		n += len(pairs)
-	}
+	n, err := cr.st.eachPairs(ksPending, "pending pairs", cr.pf.add)
 	if n > 0 {
 		cr.log.Info("crawl: rewriting pairs of pages whose file was not committed", "pairs", n)
 	}
-	return nil
+	return err
 }
 
 // handOver gives a committed page's pairs to Config.OnPair and then deletes their handover
@@ -497,27 +481,11 @@ func (cr *crawler) handOver(seq uint64, pairs []shards.Pair) error {
 // handOverLeft hands over, before the crawl goes on, the pairs of pages whose completion a
 // past run committed but whose pairs OnPair did not take (it failed, or the process died).
 func (cr *crawler) handOverLeft() error {
-	it, err := cr.st.prefixIter(ksHandover)
-	if err != nil {
-		return err
-	}
-	defer it.Close()
-	n := 0
-	for it.First(); it.Valid(); it.Next() {
-		seq := beU64(it.Key()[1:])
-		pairs, err := decodePairs(it.Value())
-		if err != nil {
-			return fmt.Errorf("state: pairs to hand over %d: %w", seq, err)
-		}
-		if err := cr.handOver(seq, pairs); err != nil {
-			return err
-		}
-		n += len(pairs)
-	}
+	n, err := cr.st.eachPairs(ksHandover, "pairs to hand over", cr.handOver)
 	if n > 0 {
 		cr.log.Info("crawl: handing over again the pairs of pages an earlier run completed", "pairs", n)
 	}
-	return it.Error()
+	return err
 }
 
 func (cr *crawler) bumpCounter(name string, d int64) error {

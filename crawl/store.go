@@ -16,6 +16,8 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/gocolly/colly/v2/queue"
 	"github.com/gocolly/colly/v2/storage"
+
+	"github.com/witdata/wit/shards"
 )
 
 // Key spaces of the state store. Every key starts with one byte naming its space; numbers are
@@ -279,6 +281,29 @@ func (s *store) load() error {
 		}
 	}
 	return it.Close()
+}
+
+// eachPairs passes the encoded pairs stored under space (pending or handover keys), in seq
+// order, to fn, and returns how many pairs it passed; what names the space in errors.
+func (s *store) eachPairs(space byte, what string, fn func(seq uint64, pairs []shards.Pair) error) (int, error) {
+	it, err := s.prefixIter(space)
+	if err != nil {
+		return 0, err
+	}
+	defer it.Close()
+	n := 0
+	for it.First(); it.Valid(); it.Next() {
+		seq := beU64(it.Key()[1:])
+		pairs, err := decodePairs(it.Value())
+		if err != nil {
+			return n, fmt.Errorf("state: %s %d: %w", what, seq, err)
+		}
+		if err := fn(seq, pairs); err != nil {
+			return n, err
+		}
+		n += len(pairs)
+	}
+	return n, it.Error()
 }
 
 // ---- colly storage.Storage ----

@@ -385,10 +385,4 @@ func (r Recorded) Since(before Recorded) Recorded {
 }
 
 // Failed is the number of failed items.
-func (r Recorded) Failed() int64 {
-	var n int64
-	for _, k := range r.Failures {
-		n += k
-	}
-	return n
-}
+func (r Recorded) Failed() int64 { return sumCounts(r.Failures) }

@@ -98,9 +98,12 @@ func (s Stats) clone() Stats {
 }
 
 // BadRowsTotal is the number of malformed input rows skipped.
-func (s Stats) BadRowsTotal() int64 {
+func (s Stats) BadRowsTotal() int64 { return sumCounts(s.BadRows) }
+
+// sumCounts adds up counts by reason.
+func sumCounts(m map[string]int64) int64 {
 	var n int64
-	for _, v := range s.BadRows {
+	for _, v := range m {
 		n += v
 	}
 	return n
