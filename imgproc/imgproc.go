@@ -13,6 +13,8 @@ import (
 	"strings"
 
 	"golang.org/x/image/webp"
+
+	"github.com/witdata/wit/internal/jpegscale"
 )
 
 // ResizeMode selects how an image is fitted to Options.Size. The names and
@@ -219,6 +221,28 @@ func decode(format string, data []byte) (img image.Image, err error) {
 	return nil, errors.New("unknown format")
 }
 
+// jpegScale is the factor (1, 2, 4 or 8) a w×h JPEG can be decoded smaller by, in the DCT
+// domain, for this output: the largest that still leaves resizePlane boxHeadroom× the content
+// size. The scaled decode is the mean of each scale×scale block, so it does exactly the first
+// part of the box pre-reduction resizePlane would do anyway, without the inverse DCT,
+// upsampling and box passes over the full-size pixels.
+func jpegScale(w, h, orient int, o Options) int {
+	ow, oh := w, h
+	if orient >= 5 {
+		ow, oh = h, w
+	}
+	cw, ch, _, _ := targetSize(ow, oh, o)
+	if orient >= 5 {
+		cw, ch = ch, cw
+	}
+	return jpegscale.Scale(w, h, boxHeadroom*cw, boxHeadroom*ch)
+}
+
+func decodeJPEGScaled(data []byte, scale int) (img image.Image, err error) {
+	defer recoverDecode(&err)
+	return jpegscale.Decode(data, scale)
+}
+
 // recoverDecode turns a panic inside a third-party decoder into an error, so
 // one hostile image cannot take the process down.
 func recoverDecode(err *error) {
@@ -278,12 +302,23 @@ func Process(data []byte, opts Options) (*Result, error) {
 			ow, oh, format, opts.Mode, opts.Size, need/(1<<20), float64(opts.MaxMemory)/(1<<20))
 	}
 
-	img, err := decode(format, data)
-	if err != nil {
-		return nil, &Error{Reason: ReasonDecode, Err: fmt.Errorf("%s: %w", format, err)}
+	var img image.Image
+	scale := 1
+	if format == "jpeg" {
+		if scale = jpegScale(cfg.Width, cfg.Height, orient, opts); scale > 1 {
+			if img, err = decodeJPEGScaled(data, scale); err != nil {
+				// Whatever the scaled decoder refuses or finds broken, image/jpeg decides.
+				img, scale = nil, 1
+			}
+		}
+	}
+	if img == nil {
+		if img, err = decode(format, data); err != nil {
+			return nil, &Error{Reason: ReasonDecode, Err: fmt.Errorf("%s: %w", format, err)}
+		}
 	}
 	b := img.Bounds()
-	if b.Dx() != cfg.Width || b.Dy() != cfg.Height {
+	if b.Dx() != (cfg.Width+scale-1)/scale || b.Dy() != (cfg.Height+scale-1)/scale {
 		// A decoder that disagrees with its own header (e.g. a GIF frame smaller
 		// than the logical screen) is fine as long as it stays within the limit.
 		if b.Dx() <= 0 || b.Dy() <= 0 || (opts.MaxPixels > 0 && int64(b.Dx())*int64(b.Dy()) > opts.MaxPixels) {
@@ -293,7 +328,7 @@ func Process(data []byte, opts Options) (*Result, error) {
 
 	src := planesFromImage(img)
 	defer src.release()
-	res, err := render(src, orient, opts)
+	res, err := render(src, cfg.Width, cfg.Height, orient, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -7,9 +7,9 @@ import (
 	"image/jpeg"
 )
 
-// render resizes, orients, pads or crops and encodes src.
-func render(src ycc, orient int, o Options) (*Result, error) {
-	sw, sh := src.y.w, src.y.h
+// render resizes, orients, pads or crops and encodes src, an image stored sw×sh (src may be
+// smaller: a JPEG decoded at a reduced scale).
+func render(src ycc, sw, sh, orient int, o Options) (*Result, error) {
 	ow, oh := sw, sh // displayed size
 	if orient >= 5 {
 		ow, oh = sh, sw
