@@ -309,6 +309,13 @@ func Process(data []byte, opts Options) (*Result, error) {
 			if img, err = decodeJPEGScaled(data, scale); err != nil {
 				// Whatever the scaled decoder refuses or finds broken, image/jpeg decides.
 				img, scale = nil, 1
+			} else {
+				// Drop the last column and row when they average fewer than scale pixels (the
+				// rest is the encoder's padding), as boxReduce drops its remainder: the
+				// resize then maps the same source extent as it does from a full decode.
+				img = img.(interface {
+					SubImage(image.Rectangle) image.Image
+				}).SubImage(image.Rect(0, 0, cfg.Width/scale, cfg.Height/scale))
 			}
 		}
 	}
@@ -318,7 +325,7 @@ func Process(data []byte, opts Options) (*Result, error) {
 		}
 	}
 	b := img.Bounds()
-	if b.Dx() != (cfg.Width+scale-1)/scale || b.Dy() != (cfg.Height+scale-1)/scale {
+	if b.Dx() != cfg.Width/scale || b.Dy() != cfg.Height/scale {
 		// A decoder that disagrees with its own header (e.g. a GIF frame smaller
 		// than the logical screen) is fine as long as it stays within the limit.
 		if b.Dx() <= 0 || b.Dy() <= 0 || (opts.MaxPixels > 0 && int64(b.Dx())*int64(b.Dy()) > opts.MaxPixels) {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"math/bits"
 )
 
 // ErrUnsupported marks a valid JPEG this decoder does not handle (arithmetic coding,
@@ -48,7 +49,8 @@ type component struct {
 	coverW, coverH int
 	pix            []uint8 // the output plane, (bw·n) × (bh·n)
 	stride         int
-	coefs          []int16 // progressive only: bw·bh blocks of 64, zig-zag order
+	coefs          []int16  // progressive only: bw·bh blocks of 64, zig-zag order
+	nonzero        []uint64 // progressive only: per block, bit k set once coefficient k is
 	dcPred         int32
 	dc, ac         *huffTable // this scan's tables
 }
@@ -271,6 +273,7 @@ func (d *decoder) frame(seg []byte, progressive bool) error {
 		c.pix = make([]uint8, c.stride*c.bh*n)
 		if progressive {
 			c.coefs = make([]int16, c.bw*c.bh*64)
+			c.nonzero = make([]uint64, c.bw*c.bh)
 		}
 	}
 	return nil
@@ -473,8 +476,22 @@ func (d *decoder) baselineBlock(c *component, bx, by int) error {
 	blk := &d.blk
 	blk[0] = float32(c.dcPred) * q[0]
 	kmax := 0
+	ac := c.ac
 	for k := 1; k < 64; k++ {
-		rs, err := d.decode(c.ac)
+		if d.n < 16 {
+			d.fill()
+		}
+		if f := ac.fastAC[d.acc>>(d.n-lookBits)&(1<<lookBits-1)]; f != 0 {
+			d.n -= uint(f & 0xFF)
+			k += int(f >> 8 & 0xFF)
+			if k > 63 {
+				return formatError("AC coefficient index past 63")
+			}
+			blk[unzig[k]] = float32(f>>16) * q[k]
+			kmax = k
+			continue
+		}
+		rs, err := d.decode(ac)
 		if err != nil {
 			return err
 		}
@@ -509,9 +526,9 @@ func (d *decoder) emit(c *component, bx, by, kmax int) {
 	}
 }
 
-func (c *component) block(bx, by int) []int16 {
-	i := (by*c.bw + bx) * 64
-	return c.coefs[i : i+64 : i+64]
+func (c *component) block(bx, by int) ([]int16, *uint64) {
+	i := by*c.bw + bx
+	return c.coefs[i*64 : i*64+64 : i*64+64], &c.nonzero[i]
 }
 
 func (d *decoder) dcFirst(c *component, bx, by int, al uint) error {
@@ -523,13 +540,15 @@ func (d *decoder) dcFirst(c *component, bx, by int, al uint) error {
 		return formatError("bad DC magnitude")
 	}
 	c.dcPred += d.receiveExtend(uint(s))
-	c.block(bx, by)[0] = int16(c.dcPred << al)
+	b, _ := c.block(bx, by)
+	b[0] = int16(c.dcPred << al)
 	return nil
 }
 
 func (d *decoder) dcRefine(c *component, bx, by int, al uint) error {
 	if d.bit() {
-		c.block(bx, by)[0] |= 1 << al
+		b, _ := c.block(bx, by)
+		b[0] |= 1 << al
 	}
 	return nil
 }
@@ -539,9 +558,23 @@ func (d *decoder) acFirst(c *component, bx, by, ss, se int, al uint) error {
 		d.eobrun--
 		return nil
 	}
-	b := c.block(bx, by)
+	b, nz := c.block(bx, by)
+	ac := c.ac
 	for k := ss; k <= se; k++ {
-		rs, err := d.decode(c.ac)
+		if d.n < 16 {
+			d.fill()
+		}
+		if f := ac.fastAC[d.acc>>(d.n-lookBits)&(1<<lookBits-1)]; f != 0 {
+			d.n -= uint(f & 0xFF)
+			k += int(f >> 8 & 0xFF)
+			if k > se {
+				return formatError("AC coefficient index past the band")
+			}
+			b[k] = int16(f >> 16 << al)
+			*nz |= 1 << k
+			continue
+		}
+		rs, err := d.decode(ac)
 		if err != nil {
 			return err
 		}
@@ -562,6 +595,7 @@ func (d *decoder) acFirst(c *component, bx, by, ss, se int, al uint) error {
 			return formatError("AC coefficient index past the band")
 		}
 		b[k] = int16(d.receiveExtend(s) << al)
+		*nz |= 1 << k
 	}
 	return nil
 }
@@ -571,7 +605,7 @@ func (d *decoder) acFirst(c *component, bx, by, ss, se int, al uint) error {
 // that the run passes (or, after an end-of-band, that remains in the band) takes a
 // correction bit.
 func (d *decoder) acRefine(c *component, bx, by, ss, se int, al uint) error {
-	b := c.block(bx, by)
+	b, nz := c.block(bx, by)
 	p1, m1 := int16(1)<<al, int16(-1)<<al
 	refine := func(k int) {
 		if d.bit() && b[k]&p1 == 0 {
@@ -623,16 +657,21 @@ func (d *decoder) acRefine(c *component, bx, by, ss, se int, al uint) error {
 					return formatError("AC coefficient index past the band")
 				}
 				b[k] = val
+				*nz |= 1 << k
 			}
 		}
 	}
 band:
-	if d.eobrun > 0 {
-		for ; k <= se; k++ {
-			if b[k] != 0 {
-				refine(k)
+	if d.eobrun > 0 && k <= se {
+		// The rest of the band: only its nonzero coefficients take a bit, found by their mask
+		// (blocks in an end-of-band run are mostly zeros).
+		for m := *nz &^ (1<<k - 1) & (2<<se - 1); m != 0; m &= m - 1 {
+			if j := bits.TrailingZeros64(m); b[j] != 0 {
+				refine(j)
 			}
 		}
+	}
+	if d.eobrun > 0 {
 		d.eobrun--
 	}
 	return nil
@@ -646,14 +685,16 @@ func (d *decoder) reconstruct() {
 		q := &d.quant[c.tq]
 		for by := range c.bh {
 			for bx := range c.bw {
-				b := c.block(bx, by)
-				kmax := 63
-				for kmax > 0 && b[kmax] == 0 {
-					kmax--
+				b, nz := c.block(bx, by)
+				kmax := 0
+				if b[0] != 0 {
+					d.blk[0] = float32(b[0]) * q[0]
 				}
-				for k := 0; k <= kmax; k++ {
+				for m := *nz &^ 1; m != 0; m &= m - 1 {
+					k := bits.TrailingZeros64(m)
 					if v := b[k]; v != 0 {
 						d.blk[unzig[k]] = float32(v) * q[k]
+						kmax = k
 					}
 				}
 				d.emit(c, bx, by, kmax)

@@ -7,7 +7,11 @@ const lookBits = 9
 
 type huffTable struct {
 	// lut maps the next lookBits bits to length<<8 | symbol; 0 means "longer code".
-	lut     [1 << lookBits]uint16
+	lut [1 << lookBits]uint16
+	// fastAC maps the next lookBits bits, when they hold an AC code and all of its magnitude
+	// bits, to value<<16 | run<<8 | bits used (stb_image's trick): one look-up per
+	// coefficient instead of a decode and a receive. 0 means "take the long way".
+	fastAC  [1 << lookBits]int32
 	maxCode [17]int32 // largest code of each length, -1 if none
 	valOff  [17]int32 // index in vals of a code of that length, minus the code
 	vals    []uint8
@@ -41,6 +45,18 @@ func (t *huffTable) build(counts *[16]uint8, vals []uint8) error {
 			t.maxCode[l] = -1
 		}
 		code <<= 1
+	}
+	for i, e := range t.lut {
+		l, rs := uint(e>>8), uint8(e)
+		r, s := int32(rs>>4), uint(rs&15)
+		if e == 0 || s == 0 || l+s > lookBits {
+			continue
+		}
+		v := int32(i>>(lookBits-l-s)) & (1<<s - 1)
+		if v < 1<<(s-1) {
+			v += -1<<s + 1
+		}
+		t.fastAC[i] = v<<16 | r<<8 | int32(l+s)
 	}
 	return nil
 }
