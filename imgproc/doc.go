@@ -13,10 +13,10 @@
 //	      ─ EXIF orientation (JPEG APP1, PNG eXIf, WebP EXIF) read by a small
 //	        bounds-checked parser
 //	      ─ decode (stdlib / x/image/webp; GIF: first frame; decoder panics
-//	        are recovered as "decode"). A JPEG is decoded at 1/2, 1/4 or 1/8
-//	        scale in the DCT domain (internal/jpegscale) when the resize would
-//	        box-average at least that much anyway (jpegScale); image/jpeg
-//	        decodes what that decoder refuses or finds broken
+//	        are recovered as "decode"). JPEGs go through internal/jpegscale:
+//	        at 1/2, 1/4 or 1/8 scale in the DCT domain when the resize would
+//	        box-average at least that much anyway (jpegScale), else at full
+//	        size; image/jpeg decodes what it refuses or finds broken
 //	      ─ YCbCr planes, alpha composited on white (JPEG data stays in its
 //	        native, possibly subsampled, planes: no RGBA round trip)
 //	      ─ per-plane resize: integer box pre-reduction to ≥4× the target,

@@ -305,20 +305,22 @@ func Process(data []byte, opts Options) (*Result, error) {
 	var img image.Image
 	scale := 1
 	if format == "jpeg" {
-		if scale = jpegScale(cfg.Width, cfg.Height, orient, opts); scale > 1 {
-			if img, err = decodeJPEGScaled(data, scale); err != nil {
-				// Whatever the scaled decoder refuses or finds broken, image/jpeg decides.
-				img, scale = nil, 1
-			} else {
-				// Drop the last column and row when they average fewer than scale pixels (the
-				// rest is the encoder's padding), as boxReduce drops its remainder: the
-				// resize then maps the same source extent as it does from a full decode.
-				img = img.(interface {
-					SubImage(image.Rectangle) image.Image
-				}).SubImage(image.Rect(0, 0, cfg.Width/scale, cfg.Height/scale))
-			}
+		// internal/jpegscale decodes ~2x faster than image/jpeg at full size, and at a reduced
+		// scale skips the pixels the resize would average away.
+		scale = jpegScale(cfg.Width, cfg.Height, orient, opts)
+		if img, err = decodeJPEGScaled(data, scale); err != nil {
+			// Whatever it refuses or finds broken, image/jpeg decides.
+			img, scale = nil, 1
+		} else {
+			// Drop the last column and row when they average fewer than scale pixels (the
+			// rest is the encoder's padding), as boxReduce drops its remainder: the resize
+			// then maps the same source extent as it does from a full decode.
+			img = img.(interface {
+				SubImage(image.Rectangle) image.Image
+			}).SubImage(image.Rect(0, 0, cfg.Width/scale, cfg.Height/scale))
 		}
 	}
+
 	if img == nil {
 		if img, err = decode(format, data); err != nil {
 			return nil, &Error{Reason: ReasonDecode, Err: fmt.Errorf("%s: %w", format, err)}

@@ -78,7 +78,11 @@ func clampPixel(v float32) uint8 {
 func (t *scaledIDCT) transform(blk *[64]float32, kmax int, dst []uint8, stride int) {
 	n := t.n
 	if n == 1 || kmax == 0 {
-		v := clampPixel(blk[0]/8 + 128.5)
+		dc := blk[0] / 8
+		if n == 8 {
+			dc = blk[0] // the 1/8 is in the scale-1 quantization table
+		}
+		v := clampPixel(dc + 128.5)
 		for y := 0; y < n; y++ {
 			row := dst[y*stride : y*stride+n]
 			for x := range row {
@@ -89,6 +93,9 @@ func (t *scaledIDCT) transform(blk *[64]float32, kmax int, dst []uint8, stride i
 	}
 	rows, cols := int(rowsUpTo[kmax]), int(colsUpTo[kmax])
 	switch n {
+	case 8:
+		idct8(blk, rows, dst, stride)
+		return
 	case 4:
 		t.transform4(blk, rows, dst, stride)
 		return
@@ -176,5 +183,55 @@ func (t *scaledIDCT) transform2(blk *[64]float32, rows int, dst []uint8, stride 
 		o := tmp[1][x]*a[1] + tmp[3][x]*a[3] + tmp[5][x]*a[5] + tmp[7][x]*a[7]
 		dst[x] = clampPixel(e + o)
 		dst[stride+x] = clampPixel(e - o)
+	}
+}
+
+// aanScale[k] is cos(kπ/16)·√2 (1 for k = 0): the factors the AAN inverse DCT leaves out
+// of its butterflies. At scale 1 the decoder folds aanScale[row]·aanScale[col]/8 into the
+// quantization table (dqt), so idct8 needs 5 multiplies per 8 points.
+var aanScale = [8]float64{1, 1.387039845, 1.306562965, 1.175875602, 1, 0.785694958, 0.541196100, 0.275899379}
+
+// idct1D8 is the Arai–Agui–Nakajima 8-point inverse DCT (as in libjpeg's jidctflt.c) on
+// inputs pre-scaled by aanScale.
+func idct1D8(in0, in1, in2, in3, in4, in5, in6, in7 float32) (o0, o1, o2, o3, o4, o5, o6, o7 float32) {
+	// Even part.
+	tmp10, tmp11 := in0+in4, in0-in4
+	tmp13 := in2 + in6
+	tmp12 := (in2-in6)*1.414213562 - tmp13
+	tmp0, tmp3 := tmp10+tmp13, tmp10-tmp13
+	tmp1, tmp2 := tmp11+tmp12, tmp11-tmp12
+	// Odd part.
+	z13, z10 := in5+in3, in5-in3
+	z11, z12 := in1+in7, in1-in7
+	tmp7 := z11 + z13
+	t11 := (z11 - z13) * 1.414213562
+	z5 := (z10 + z12) * 1.847759065
+	t10 := 1.082392200*z12 - z5
+	t12 := -2.613125930*z10 + z5
+	tmp6 := t12 - tmp7
+	tmp5 := t11 - tmp6
+	tmp4 := t10 + tmp5
+	return tmp0 + tmp7, tmp1 + tmp6, tmp2 + tmp5, tmp3 - tmp4, tmp3 + tmp4, tmp2 - tmp5, tmp1 - tmp6, tmp0 - tmp7
+}
+
+// idct8 is the full-size transform: rows that hold coefficients, then every column.
+func idct8(blk *[64]float32, rows int, dst []uint8, stride int) {
+	var tmp [64]float32
+	for v := 0; v < rows; v++ {
+		f := (*[8]float32)(blk[v*8 : v*8+8])
+		t := (*[8]float32)(tmp[v*8 : v*8+8])
+		t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7] = idct1D8(f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7])
+	}
+	_ = dst[7*stride+7]
+	for x := 0; x < 8; x++ {
+		o0, o1, o2, o3, o4, o5, o6, o7 := idct1D8(tmp[x], tmp[8+x], tmp[16+x], tmp[24+x], tmp[32+x], tmp[40+x], tmp[48+x], tmp[56+x])
+		dst[x] = clampPixel(o0 + 128.5)
+		dst[stride+x] = clampPixel(o1 + 128.5)
+		dst[2*stride+x] = clampPixel(o2 + 128.5)
+		dst[3*stride+x] = clampPixel(o3 + 128.5)
+		dst[4*stride+x] = clampPixel(o4 + 128.5)
+		dst[5*stride+x] = clampPixel(o5 + 128.5)
+		dst[6*stride+x] = clampPixel(o6 + 128.5)
+		dst[7*stride+x] = clampPixel(o7 + 128.5)
 	}
 }
