@@ -168,6 +168,10 @@ func (d *decoder) run() error {
 	if !d.frameSeen {
 		return formatError("no frame before EOI")
 	}
+	// Decided at the end, as image/jpeg does: APP0 and APP14 may follow the frame header.
+	if len(d.comps) == 3 && d.isRGB() {
+		return unsupported("RGB colour")
+	}
 	if d.progressive {
 		for _, c := range d.comps {
 			if !d.quantSet[c.tq] {
@@ -253,7 +257,7 @@ func (d *decoder) frame(seg []byte, progressive bool) error {
 		if y.h%cb.h != 0 || y.v%cb.v != 0 || cr.h != cb.h || cr.v != cb.v {
 			return unsupported("chroma sampling")
 		}
-		if d.isRGB() {
+		if d.isRGB() { // checked again at the end, for markers after this one
 			return unsupported("RGB colour")
 		}
 	}

@@ -228,3 +228,40 @@ func TestBadScale(t *testing.T) {
 		t.Fatalf("err = %v, want a FormatError", err)
 	}
 }
+
+// TestAdobeRGBAfterFrame: an Adobe APP14 segment saying "RGB" (transform 0) after the frame
+// header still makes the file RGB, as image/jpeg reads it: refused, not decoded as YCbCr.
+func TestAdobeRGBAfterFrame(t *testing.T) {
+	data := fixtures(t)["baseline-444-277x183.jpg"]
+	var segs [][]byte // SOI, then whole marker segments up to SOS; then the rest
+	segs = append(segs, data[:2])
+	i := 2
+	for data[i+1] != mSOS {
+		n := int(data[i+2])<<8 | int(data[i+3])
+		segs = append(segs, data[i:i+2+n])
+		i += 2 + n
+	}
+	var out []byte
+	for _, s := range segs {
+		switch s[1] {
+		case mAPP0: // drop JFIF
+			continue
+		case mSOF0:
+			out = append(out, s...)
+			out = append(out, 0xFF, mAPPE, 0, 14, 'A', 'd', 'o', 'b', 'e', 0, 100, 0, 0, 0, 0, 0)
+			continue
+		}
+		out = append(out, s...)
+	}
+	out = append(out, data[i:]...)
+	ref, err := jpeg.Decode(bytes.NewReader(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := ref.(*image.RGBA); !ok {
+		t.Fatalf("image/jpeg reads it as %T, the test expects RGB", ref)
+	}
+	if _, err := Decode(out, 2); !errors.Is(err, ErrUnsupported) {
+		t.Fatalf("err = %v, want ErrUnsupported", err)
+	}
+}
