@@ -455,6 +455,25 @@ func (d *decoder) readRST(want int) error {
 	return nil
 }
 
+// nextAC reads one AC symbol of a baseline or first progressive scan: the run of zero
+// coefficients before a coefficient and its value; or, when v is 0, a symbol without
+// magnitude whose r is 15 (sixteen zeros) or an end of band (of 2^r blocks in progressive
+// scans). Codes whose magnitude bits fit the look-ahead take one table look-up (fastAC).
+func (d *decoder) nextAC(ac *huffTable) (r int, v int32, err error) {
+	if d.n < 16 {
+		d.fill()
+	}
+	if f := ac.fastAC[d.acc>>(d.n-lookBits)&(1<<lookBits-1)]; f != 0 {
+		d.n -= uint(f & 0xFF)
+		return int(f >> 8 & 0xFF), f >> 16, nil
+	}
+	rs, err := d.decode(ac)
+	if err != nil {
+		return 0, 0, err
+	}
+	return int(rs >> 4), d.receiveExtend(uint(rs & 15)), nil
+}
+
 type blockFunc func(c *component, bx, by int) error
 
 func (d *decoder) blockFunc(ss, se int, ah, al uint) blockFunc {
@@ -487,36 +506,21 @@ func (d *decoder) baselineBlock(c *component, bx, by int) error {
 	kmax := 0
 	ac := c.ac
 	for k := 1; k < 64; k++ {
-		if d.n < 16 {
-			d.fill()
-		}
-		if f := ac.fastAC[d.acc>>(d.n-lookBits)&(1<<lookBits-1)]; f != 0 {
-			d.n -= uint(f & 0xFF)
-			k += int(f >> 8 & 0xFF)
-			if k > 63 {
-				return formatError("AC coefficient index past 63")
-			}
-			blk[unzig[k]] = float32(f>>16) * q[k]
-			kmax = k
-			continue
-		}
-		rs, err := d.decode(ac)
+		r, v, err := d.nextAC(ac)
 		if err != nil {
 			return err
 		}
-		r, s := int(rs>>4), uint(rs&15)
-		if s == 0 {
+		if v == 0 {
 			if r != 15 {
 				break // EOB
 			}
 			k += 15
 			continue
 		}
-		k += r
-		if k > 63 {
+		if k += r; k > 63 {
 			return formatError("AC coefficient index past 63")
 		}
-		blk[unzig[k]] = float32(d.receiveExtend(s)) * q[k]
+		blk[unzig[k]] = float32(v) * q[k]
 		kmax = k
 	}
 	d.emit(c, bx, by, kmax)
@@ -570,25 +574,11 @@ func (d *decoder) acFirst(c *component, bx, by, ss, se int, al uint) error {
 	b, nz := c.block(bx, by)
 	ac := c.ac
 	for k := ss; k <= se; k++ {
-		if d.n < 16 {
-			d.fill()
-		}
-		if f := ac.fastAC[d.acc>>(d.n-lookBits)&(1<<lookBits-1)]; f != 0 {
-			d.n -= uint(f & 0xFF)
-			k += int(f >> 8 & 0xFF)
-			if k > se {
-				return formatError("AC coefficient index past the band")
-			}
-			b[k] = int16(f >> 16 << al)
-			*nz |= 1 << k
-			continue
-		}
-		rs, err := d.decode(ac)
+		r, v, err := d.nextAC(ac)
 		if err != nil {
 			return err
 		}
-		r, s := int32(rs>>4), uint(rs&15)
-		if s == 0 {
+		if v == 0 {
 			if r != 15 {
 				d.eobrun = 1<<r - 1
 				if r > 0 {
@@ -599,11 +589,10 @@ func (d *decoder) acFirst(c *component, bx, by, ss, se int, al uint) error {
 			k += 15
 			continue
 		}
-		k += int(r)
-		if k > se {
+		if k += r; k > se {
 			return formatError("AC coefficient index past the band")
 		}
-		b[k] = int16(d.receiveExtend(s) << al)
+		b[k] = int16(v << al)
 		*nz |= 1 << k
 	}
 	return nil
