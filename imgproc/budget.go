@@ -95,11 +95,13 @@ func resizeBytes(sw, sh, dw, dh int) float64 {
 	return out + box + tmp + acc + kernelBytes(workW, dw) + kernelBytes(workH, dh)
 }
 
-// kernelBytes bounds a kernel for src → dst samples (makeKernel).
+// kernelBytes bounds a kernel for src → dst samples (makeKernel), with the copy of its
+// weights padded to 16-lane chunks that the vector pass makes (vectorWeights).
 func kernelBytes(src, dst int) float64 {
 	scale := math.Max(float64(src)/float64(max(dst, 1)), 1)
 	taps := math.Min(math.Ceil(4*scale)+1, float64(src))
-	return 4*float64(dst) + 2*float64(dst)*taps + 8*taps
+	padded := 16 * math.Ceil(taps/16)
+	return 4*float64(dst) + 2*float64(dst)*(taps+padded) + 8*taps
 }
 
 // jpegFrame is what the start-of-frame segment says about the decoder's buffers.

@@ -31,6 +31,13 @@ type kernel struct {
 	taps    int
 	starts  []int32
 	weights []int16
+
+	// For the vector passes (resize_amd64.go): the weights padded to whole 16-lane chunks
+	// (horizontal), and as pairs of taps in one int32 (vertical).
+	padOnce sync.Once
+	padded  []int16
+	chunks  int
+	pairs   []int32
 }
 
 func catmullRom(t float64) float64 {
@@ -199,54 +206,69 @@ func resample(src, dst plane) {
 	rowHi := int(vk.starts[len(vk.starts)-1]) + vk.taps
 	tmp := int16Pool.get((rowHi - rowLo) * dw)
 	defer int16Pool.put(tmp)
-	taps := hk.taps
 	for y := rowLo; y < rowHi; y++ {
-		row := src.row(y)
-		out := tmp[(y-rowLo)*dw : (y-rowLo+1)*dw]
-		for x := range out {
-			s := int(hk.starts[x])
-			ws := hk.weights[x*taps : x*taps+taps]
-			px := row[s : s+len(ws)]
-			var sum int32
-			for t, w := range ws {
-				sum += int32(px[t]) * int32(w)
-			}
-			// Keep 6 fractional bits: range −~80..~335 ×64 fits int16.
-			out[x] = int16((sum + 1<<7) >> 8)
-		}
+		// The row runs on to the end of the buffer: the vector pass reads whole 16-byte
+		// chunks past a window's last tap (with zero weights) wherever that is readable.
+		rest := src.pix[y*src.stride:]
+		hpass(tmp[(y-rowLo)*dw:(y-rowLo+1)*dw], rest[:src.w:len(rest)], hk)
 	}
 
-	// Vertical pass: accumulate whole rows (sequential memory access).
-	acc := int32Pool.get(dw)
-	defer int32Pool.put(acc)
-	const shift = weightBits + 6
+	// Vertical pass: each output row is a weighted sum of vk.taps intermediate rows.
 	for y := 0; y < dst.h; y++ {
-		for x := range acc {
-			acc[x] = 1 << (shift - 1)
-		}
 		s := int(vk.starts[y]) - rowLo
-		ws := vk.weights[y*vk.taps : (y+1)*vk.taps]
+		vpass(dst.row(y), tmp[s*dw:], dw, vk, y)
+	}
+}
+
+// vpassGo computes columns [from, len(out)) of output row y from the intermediate rows
+// starting at rows (stride apart), accumulating whole rows (sequential memory access).
+func vpassGo(out []uint8, rows []int16, stride int, k *kernel, y, from int) {
+	if from >= len(out) {
+		return
+	}
+	const shift = weightBits + 6
+	acc := int32Pool.get(len(out) - from)
+	defer int32Pool.put(acc)
+	for x := range acc {
+		acc[x] = 1 << (shift - 1)
+	}
+	for t, w := range k.weights[y*k.taps : (y+1)*k.taps] {
+		if w == 0 {
+			continue
+		}
+		in := rows[t*stride+from : t*stride+len(out)]
+		a := acc[:len(in)]
+		w32 := int32(w)
+		for x, v := range in {
+			a[x] += int32(v) * w32
+		}
+	}
+	o := out[from:]
+	a := acc[:len(o)]
+	for x := range o {
+		v := a[x] >> shift
+		if v < 0 {
+			v = 0
+		} else if v > 255 {
+			v = 255
+		}
+		o[x] = uint8(v)
+	}
+}
+
+// hpassGo is the horizontal pass over one row for outputs [from, len(out)): each output is
+// the window of taps source pixels at its start, weighted, kept with 6 fractional bits
+// (range −~80..~335 × 64 fits int16).
+func hpassGo(out []int16, row []uint8, k *kernel, from int) {
+	taps := k.taps
+	for x := from; x < len(out); x++ {
+		s := int(k.starts[x])
+		ws := k.weights[x*taps : x*taps+taps]
+		px := row[s : s+len(ws)]
+		var sum int32
 		for t, w := range ws {
-			if w == 0 {
-				continue
-			}
-			in := tmp[(s+t)*dw : (s+t+1)*dw]
-			a := acc[:len(in)]
-			w32 := int32(w)
-			for x, v := range in {
-				a[x] += int32(v) * w32
-			}
+			sum += int32(px[t]) * int32(w)
 		}
-		o := dst.row(y)
-		a := acc[:len(o)]
-		for x := range o {
-			v := a[x] >> shift
-			if v < 0 {
-				v = 0
-			} else if v > 255 {
-				v = 255
-			}
-			o[x] = uint8(v)
-		}
+		out[x] = int16((sum + 1<<7) >> 8)
 	}
 }
