@@ -80,4 +80,3 @@ func (k *kernel) vectorWeights() ([]int16, int) {
 	})
 	return k.padded, k.chunks
 }
-
