@@ -308,8 +308,11 @@ func Process(data []byte, opts Options) (*Result, error) {
 		// internal/jpegscale decodes ~2x faster than image/jpeg at full size, and at a reduced
 		// scale skips the pixels the resize would average away.
 		scale = jpegScale(cfg.Width, cfg.Height, orient, opts)
-		if img, err = decodeJPEGScaled(data, scale); err != nil {
-			// Whatever it refuses or finds broken, image/jpeg decides.
+		if img, err = decodeJPEGScaled(data, scale); errors.Is(err, jpegscale.ErrTooManyScans) {
+			// image/jpeg has no scan limit: handing it this file would spend the time anyway.
+			return nil, &Error{Reason: ReasonDecode, Err: fmt.Errorf("%s: %w", format, err)}
+		} else if err != nil {
+			// Whatever else it refuses or finds broken, image/jpeg decides.
 			img, scale = nil, 1
 		} else {
 			// Drop the last column and row when they average fewer than scale pixels (the

@@ -2,10 +2,13 @@ package imgproc
 
 import (
 	"bytes"
+	"errors"
 	"image/jpeg"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/witdata/wit/internal/jpegscale"
 )
 
 // TestScaledJPEGDecode: Process decodes a large-enough JPEG at a reduced scale
@@ -76,5 +79,26 @@ func TestScaledJPEGDecode(t *testing.T) {
 	}
 	if sumScaled < sumFull {
 		t.Errorf("mean PSNR against the reference %.2f dB, %.2f from the full decode", sumScaled/float64(scaled/4), sumFull/float64(scaled/4))
+	}
+}
+
+// TestTooManyScansIsFinal: a JPEG the decoder refuses for its scan count fails as "decode"
+// at once; it is not handed to image/jpeg, which has no such limit.
+func TestTooManyScansIsFinal(t *testing.T) {
+	data, err := os.ReadFile("../internal/jpegscale/testdata/progressive-420-277x183.jpg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := bytes.Index(data, []byte{0xFF, 0xDA})
+	tables := bytes.LastIndex(data[:first], []byte{0xFF, 0xC4})
+	second := first + 2 + bytes.Index(data[first+2:], []byte{0xFF, 0xC4})
+	out := append([]byte(nil), data[:len(data)-2]...)
+	for range jpegscale.MaxScans {
+		out = append(out, data[tables:second]...)
+	}
+	out = append(out, 0xFF, 0xD9)
+	_, err = Process(out, Options{Size: 64})
+	if ReasonOf(err) != ReasonDecode || !errors.Is(err, jpegscale.ErrTooManyScans) {
+		t.Fatalf("err = %v (reason %q), want a decode error wrapping ErrTooManyScans", err, ReasonOf(err))
 	}
 }

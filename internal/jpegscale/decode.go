@@ -12,6 +12,15 @@ import (
 // image.YCbCr cannot hold): decode those with image/jpeg.
 var ErrUnsupported = errors.New("jpegscale: unsupported JPEG")
 
+// ErrTooManyScans refuses a file of more than MaxScans scans: each scan walks every block of
+// its components, so a small file of many empty progressive scans over a large frame would
+// take minutes. image/jpeg has no such limit, so callers should not fall back to it.
+var ErrTooManyScans = FormatError(fmt.Sprintf("more than %d scans", MaxScans))
+
+// MaxScans bounds the scans of one file. Encoders write 1 (baseline) to about 12 (libjpeg's
+// progressive script for YCbCr); jpegtran's most detailed scripts stay in the tens.
+const MaxScans = 1000
+
 // FormatError is malformed or truncated data.
 type FormatError string
 
@@ -75,6 +84,7 @@ type decoder struct {
 	adobe       bool
 	adobeXform  uint8
 	frameSeen   bool
+	scans       int
 	blk         [64]float32
 }
 
@@ -356,6 +366,9 @@ func (d *decoder) scan(seg []byte) error {
 	}
 	if len(seg) < 1 {
 		return formatError("short SOS")
+	}
+	if d.scans++; d.scans > MaxScans {
+		return ErrTooManyScans
 	}
 	ns := int(seg[0])
 	if ns < 1 || ns > len(d.comps) || len(seg) != 4+2*ns {

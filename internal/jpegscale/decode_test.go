@@ -265,3 +265,30 @@ func TestAdobeRGBAfterFrame(t *testing.T) {
 		t.Fatalf("err = %v, want ErrUnsupported", err)
 	}
 }
+
+// TestTooManyScans: a progressive file whose first scan (with the Huffman tables before it)
+// is repeated past MaxScans is refused with ErrTooManyScans, after MaxScans scans at most.
+func TestTooManyScans(t *testing.T) {
+	data := fixtures(t)["progressive-420-277x183.jpg"]
+	first := bytes.Index(data, []byte{0xFF, mSOS})
+	tables := bytes.LastIndex(data[:first], []byte{0xFF, mDHT})
+	second := first + 2 + bytes.Index(data[first+2:], []byte{0xFF, mDHT})
+	eoi := len(data) - 2
+	if first < 0 || tables < 0 || second <= first || data[eoi] != 0xFF || data[eoi+1] != mEOI {
+		t.Fatal("unexpected fixture layout")
+	}
+	scan := data[tables:second] // DHT, SOS and its data: the DC scan of every component
+	build := func(repeats int) []byte {
+		out := append([]byte(nil), data[:eoi]...)
+		for range repeats {
+			out = append(out, scan...)
+		}
+		return append(out, 0xFF, mEOI)
+	}
+	if _, err := Decode(build(1), 1); err != nil {
+		t.Fatalf("the first scan once more: %v", err)
+	}
+	if _, err := Decode(build(MaxScans), 1); !errors.Is(err, ErrTooManyScans) {
+		t.Fatalf("err = %v, want ErrTooManyScans", err)
+	}
+}

@@ -31,6 +31,8 @@
 //
 // Hostile input: every index is bounds-checked by Go and every loop is bounded by the
 // header's block count, which the caller limits before decoding (imgproc checks MaxPixels
-// and MaxMemory from the header); coefficient arithmetic is float32, so huge values become
+// and MaxMemory from the header), times the number of scans, which is capped at MaxScans
+// (ErrTooManyScans: a kilobyte of empty progressive scans would otherwise walk a large
+// frame thousands of times). Coefficient arithmetic is float32, so huge values become
 // clamped pixels, never a crash. FuzzDecode runs it on mutated fixtures.
 package jpegscale
