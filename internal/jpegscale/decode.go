@@ -59,7 +59,7 @@ type component struct {
 	pix            []uint8 // the output plane, (bw·n) × (bh·n)
 	stride         int
 	coefs          []int16  // progressive only: bw·bh blocks of 64, zig-zag order
-	nonzero        []uint64 // progressive only: per block, bit k set once coefficient k is
+	nonzero        []uint64 // progressive only: per block, bit k set once coefficient k is nonzero
 	dcPred         int32
 	dc, ac         *huffTable // this scan's tables
 }
