@@ -1,10 +1,10 @@
 package imgproc
 
 import (
-	"bytes"
 	"fmt"
 	"image"
-	"image/jpeg"
+
+	"github.com/witdata/wit/internal/jpegenc"
 )
 
 // render resizes, orients, pads or crops and encodes src, an image stored sw×sh (src may be
@@ -55,20 +55,14 @@ func render(src ycc, sw, sh, orient int, o Options) (*Result, error) {
 		bytePool.put(canvas.Cr)
 	}()
 
-	var buf bytes.Buffer
-	buf.Grow(canvasW*canvasH/2 + 1024)
-	if err := jpeg.Encode(flushBuffer{&buf}, canvas, &jpeg.Options{Quality: o.Quality}); err != nil {
+	// internal/jpegenc writes what image/jpeg would (4:2:0, its tables), about 1.7× faster.
+	out, err := jpegenc.Encode420(make([]byte, 0, canvasW*canvasH/2+1024), canvas.Y, canvas.Cb, canvas.Cr, canvas.YStride, canvasW, canvasH, o.Quality)
+	if err != nil {
 		return nil, &Error{Reason: ReasonDecode, Err: fmt.Errorf("encode: %w", err)}
 	}
-	res.JPEG = buf.Bytes()
+	res.JPEG = out
 	return res, nil
 }
-
-// flushBuffer lets jpeg.Encode write straight into a bytes.Buffer instead
-// of wrapping it in a bufio.Writer.
-type flushBuffer struct{ *bytes.Buffer }
-
-func (flushBuffer) Flush() error { return nil }
 
 func newYCbCr444(w, h int) *image.YCbCr {
 	n := w * h
