@@ -408,16 +408,22 @@ func TestDotGeneralVJPTime(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	lhs, rhs := randTensor(rng, dtypes.Float32, c.lhs), randTensor(rng, dtypes.Float32, c.rhs)
 	w := randTensor(rng, dtypes.Float32, []int{16, 17, 256})
+	// The best of 5: one run of a few milliseconds can take a GC pause or lose the CPU to
+	// the other packages' tests (go test ./... runs them in parallel).
 	timeIt := func() time.Duration {
 		_ = lossAndGrads(t, c, lhs, rhs, w) // includes compile; run again for the timing.
-		start := time.Now()
-		_ = lossAndGrads(t, c, lhs, rhs, w)
-		return time.Since(start)
+		best := time.Duration(math.MaxInt64)
+		for range 5 {
+			start := time.Now()
+			_ = lossAndGrads(t, c, lhs, rhs, w)
+			best = min(best, time.Since(start))
+		}
+		return best
 	}
 	fixed := timeIt()
 	var orig time.Duration
 	withOriginalVJP(func() { orig = timeIt() })
-	t.Logf("Dense %v·%v gradient (compile+run): original %v, replacement %v", c.lhs, c.rhs, orig, fixed)
+	t.Logf("Dense %v·%v gradient, best of 5 runs: original %v, replacement %v", c.lhs, c.rhs, orig, fixed)
 	if fixed > orig {
 		t.Errorf("replacement slower than original: %v > %v", fixed, orig)
 	}
