@@ -468,6 +468,19 @@ func (d *decoder) readRST(want int) error {
 	return nil
 }
 
+// nextDC reads a block's DC difference into the component's prediction.
+func (d *decoder) nextDC(c *component) error {
+	s, err := d.decode(c.dc)
+	if err != nil {
+		return err
+	}
+	if s > 16 {
+		return formatError("bad DC magnitude")
+	}
+	c.dcPred += d.receiveExtend(uint(s))
+	return nil
+}
+
 // nextAC reads one AC symbol of a baseline or first progressive scan: the run of zero
 // coefficients before a coefficient and its value; or, when v is 0, a symbol without
 // magnitude whose r is 15 (sixteen zeros) or an end of band (of 2^r blocks in progressive
@@ -505,14 +518,9 @@ func (d *decoder) blockFunc(ss, se int, ah, al uint) blockFunc {
 
 // baselineBlock decodes, dequantizes and transforms one block straight into the plane.
 func (d *decoder) baselineBlock(c *component, bx, by int) error {
-	s, err := d.decode(c.dc)
-	if err != nil {
+	if err := d.nextDC(c); err != nil {
 		return err
 	}
-	if s > 16 {
-		return formatError("bad DC magnitude")
-	}
-	c.dcPred += d.receiveExtend(uint(s))
 	q := &d.quant[c.tq]
 	blk := &d.blk
 	blk[0] = float32(c.dcPred) * q[0]
@@ -558,14 +566,9 @@ func (c *component) block(bx, by int) ([]int16, *uint64) {
 }
 
 func (d *decoder) dcFirst(c *component, bx, by int, al uint) error {
-	s, err := d.decode(c.dc)
-	if err != nil {
+	if err := d.nextDC(c); err != nil {
 		return err
 	}
-	if s > 16 {
-		return formatError("bad DC magnitude")
-	}
-	c.dcPred += d.receiveExtend(uint(s))
 	b, _ := c.block(bx, by)
 	b[0] = int16(c.dcPred << al)
 	return nil
